@@ -1,0 +1,495 @@
+//! The layer every server runs behind: a [`ServerHandler`] wrapper that applies the operator's
+//! policy, validates arguments, asks for consent, contains panics and runaway calls, scrubs
+//! secrets, and writes an audit record and metrics for every tool call.
+//!
+//! A server crate implements its tools with rmcp's macros as usual; [`Governed`] wraps it, the way
+//! an axum layer wraps a handler, so no tool repeats any of this.
+
+#![allow(deprecated)] // subscribe/unsubscribe and logging are deprecated for 2026-07-28 but still served to older clients.
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use rmcp::model::*;
+use rmcp::service::{ElicitationError, ElicitationMode, NotificationContext, RequestContext, ServiceError, SubscriptionContext};
+use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::audit::{AuditLog, AuditRecord, now_rfc3339};
+use crate::gate::{ToolKind, ToolPolicy};
+use crate::health::Probe;
+use crate::identity::Caller;
+use crate::metrics::Metrics;
+use crate::schema::validate_arguments;
+use crate::secret::{REDACTED, redact_arguments, scrub, scrub_json};
+
+/// The argument added to write and destructive tools for clients without elicitation.
+pub const CONFIRM_ARGUMENT: &str = "confirm";
+
+/// What a server crate provides to the runtime besides its rmcp handler.
+pub trait Domain: ServerHandler + Clone {
+    /// Every tool the handler serves, usually `Self::tool_router().list_all()`.
+    fn tools(&self) -> Vec<Tool>;
+
+    /// Readiness probes of the backends this server depends on.
+    fn probes(&self) -> Vec<Probe> {
+        Vec::new()
+    }
+
+    /// Argument names to redact in audit records beyond the ones that look like credentials.
+    fn sensitive_arguments(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+}
+
+/// Settings of the governing layer.
+#[derive(Debug, Clone)]
+pub struct GovernConfig {
+    /// The server's short name, e.g. "empresa", used in audit records and metrics.
+    pub server: String,
+    /// The operator's tool policy.
+    pub policy: ToolPolicy,
+    /// How long to wait for a consent answer.
+    pub consent_timeout: Duration,
+    /// Upper bound on one tool call.
+    pub tool_timeout: Duration,
+}
+
+struct GovernedTool {
+    tool: Tool,
+    kind: ToolKind,
+}
+
+/// State shared by every session of one server process.
+pub struct Runtime {
+    config: GovernConfig,
+    tools: HashMap<String, GovernedTool>,
+    sensitive: Vec<&'static str>,
+    audit: AuditLog,
+    metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").field("server", &self.config.server).finish()
+    }
+}
+
+/// A domain handler wrapped in the runtime's policy.
+#[derive(Clone)]
+pub struct Governed<S> {
+    inner: S,
+    runtime: Arc<Runtime>,
+}
+
+impl<S> std::fmt::Debug for Governed<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Governed").field("runtime", &self.runtime).finish()
+    }
+}
+
+/// A tool declared without a complete read-only/write/destructive annotation, or otherwise
+/// breaking the schema rules, stops start-up with this error.
+#[derive(Debug, thiserror::Error)]
+#[error("the server's tools break the rules clients rely on:\n  {}", problems.join("\n  "))]
+pub struct ToolRulesError {
+    /// Every problem found.
+    pub problems: Vec<String>,
+}
+
+impl<S: Domain> Governed<S> {
+    /// Wraps `inner`; fails when a tool breaks the schema or annotation rules.
+    pub fn new(inner: S, config: GovernConfig, audit: AuditLog, metrics: Arc<Metrics>) -> Result<Self, ToolRulesError> {
+        let mut problems = Vec::new();
+        let mut tools = HashMap::new();
+        for tool in inner.tools() {
+            problems.extend(crate::schema::tool_problems(&tool));
+            if let Some(kind) = ToolKind::of(&tool) {
+                tools.insert(tool.name.to_string(), GovernedTool { tool, kind });
+            }
+        }
+        if !problems.is_empty() {
+            return Err(ToolRulesError { problems });
+        }
+        let sensitive = inner.sensitive_arguments();
+        Ok(Governed {
+            inner,
+            runtime: Arc::new(Runtime { config, tools, sensitive, audit, metrics }),
+        })
+    }
+
+    /// The wrapped domain handler.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    /// The tools offered under the current policy, with the consent argument added where needed.
+    pub fn offered_tools(&self) -> Vec<Tool> {
+        let policy = &self.runtime.config.policy;
+        let mut offered: Vec<Tool> = self
+            .runtime
+            .tools
+            .values()
+            .filter(|entry| policy.withheld(&entry.tool.name, entry.kind).is_none())
+            .map(|entry| {
+                if policy.needs_consent(entry.kind) {
+                    with_confirm_argument(&entry.tool)
+                } else {
+                    entry.tool.clone()
+                }
+            })
+            .collect();
+        offered.sort_by(|a, b| a.name.cmp(&b.name));
+        offered
+    }
+}
+
+fn with_confirm_argument(tool: &Tool) -> Tool {
+    let mut tool = tool.clone();
+    let mut schema = (*tool.input_schema).clone();
+    let properties = schema
+        .entry("properties")
+        .or_insert_with(|| Value::Object(Default::default()));
+    if let Value::Object(properties) = properties {
+        properties.insert(
+            CONFIRM_ARGUMENT.into(),
+            serde_json::json!({
+                "type": "boolean",
+                "description": "Set to true only after the user has explicitly approved this change. Without it (or the user's approval through the client) the call changes nothing and explains what it needs."
+            }),
+        );
+    }
+    tool.input_schema = Arc::new(schema);
+    tool
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[schemars(description = "Approve or refuse the change")]
+struct Consent {
+    /// Approve this change.
+    confirm: bool,
+}
+rmcp::elicit_safe!(Consent);
+
+/// How a call ended, for the audit record and metrics.
+struct Verdict {
+    response: Result<CallToolResponse, McpError>,
+    outcome: &'static str,
+    consent: Option<&'static str>,
+}
+
+impl Verdict {
+    fn tool_error(outcome: &'static str, message: String) -> Verdict {
+        Verdict {
+            response: Ok(CallToolResult::error(vec![ContentBlock::text(scrub(&message).into_owned())]).into()),
+            outcome,
+            consent: None,
+        }
+    }
+}
+
+impl<S: Domain> Governed<S> {
+    async fn govern(&self, mut request: CallToolRequestParams, context: RequestContext<RoleServer>) -> Verdict {
+        let name = request.name.to_string();
+        let runtime = &self.runtime;
+        let Some(entry) = runtime.tools.get(&name) else {
+            return Verdict {
+                response: Err(McpError::invalid_params(
+                    format!("unknown tool `{name}`; call tools/list to see the tools of this server"),
+                    None,
+                )),
+                outcome: "protocol_error",
+                consent: None,
+            };
+        };
+        if let Some(reason) = runtime.config.policy.withheld(&name, entry.kind) {
+            return Verdict::tool_error("refused", reason);
+        }
+        let mut arguments = request.arguments.take().unwrap_or_default();
+        let confirm = if entry.kind == ToolKind::ReadOnly {
+            None
+        } else {
+            match arguments.remove(CONFIRM_ARGUMENT) {
+                None | Some(Value::Null) => None,
+                Some(Value::Bool(flag)) => Some(flag),
+                Some(other) => {
+                    return Verdict::tool_error(
+                        "tool_error",
+                        format!("invalid arguments for `{name}`: `confirm`: expected true or false, got {other}"),
+                    );
+                }
+            }
+        };
+        let problems = validate_arguments(&entry.tool.input_schema, &arguments);
+        if !problems.is_empty() {
+            let listed: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            return Verdict::tool_error("tool_error", format!("invalid arguments for `{name}`: {}", listed.join("; ")));
+        }
+        let consent = if runtime.config.policy.needs_consent(entry.kind) {
+            match self.obtain_consent(&name, entry.kind, &arguments, confirm, &context).await {
+                Ok(how) => Some(how),
+                Err(refusal) => return Verdict::tool_error("refused", refusal),
+            }
+        } else if entry.kind == ToolKind::ReadOnly {
+            None
+        } else {
+            Some("not_required")
+        };
+        request.arguments = Some(arguments);
+
+        let call = AssertUnwindSafe(self.inner.call_tool(request, context)).catch_unwind();
+        let verdict = match tokio::time::timeout(runtime.config.tool_timeout, call).await {
+            Err(_) => {
+                let effect = if entry.kind == ToolKind::ReadOnly {
+                    String::new()
+                } else {
+                    "; the change may or may not have been applied, so check before calling it again".into()
+                };
+                Verdict::tool_error(
+                    "timeout",
+                    format!(
+                        "`{name}` did not finish within {} s (MCP_TOOL_TIMEOUT_SECS){effect}",
+                        runtime.config.tool_timeout.as_secs_f64()
+                    ),
+                )
+            }
+            Ok(Err(panic)) => {
+                let detail = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown cause".into());
+                tracing::error!(tool = %name, panic = %scrub(&detail), "tool panicked");
+                Verdict::tool_error(
+                    "panic",
+                    format!("internal error in `{name}`: {detail}; the call did not complete (this is a bug in the server)"),
+                )
+            }
+            Ok(Ok(Ok(response))) => {
+                let outcome = match &response {
+                    CallToolResponse::Complete(result) if result.is_error == Some(true) => "tool_error",
+                    _ => "ok",
+                };
+                Verdict { response: Ok(scrub_response(response)), outcome, consent }
+            }
+            Ok(Ok(Err(error))) => Verdict { response: Err(error), outcome: "protocol_error", consent },
+        };
+        Verdict { consent, ..verdict }
+    }
+
+    /// Asks the user through elicitation when the client can, else checks the `confirm` argument.
+    async fn obtain_consent(
+        &self,
+        name: &str,
+        kind: ToolKind,
+        arguments: &JsonObject,
+        confirm: Option<bool>,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<&'static str, String> {
+        let legacy_session = context
+            .protocol_version()
+            .is_some_and(|v| v.as_str() < ProtocolVersion::V_2026_07_28.as_str());
+        let can_elicit = legacy_session && context.peer.supported_elicitation_modes().contains(&ElicitationMode::Form);
+        if can_elicit {
+            let shown = redact_arguments(&Value::Object(arguments.clone()), &self.runtime.sensitive);
+            let message = format!(
+                "{} wants to run the {} tool `{name}` with {}. Allow it?",
+                self.runtime.config.server,
+                kind.label(),
+                shown
+            );
+            let timeout = self.runtime.config.consent_timeout;
+            match context.peer.elicit_with_timeout::<Consent>(message, Some(timeout)).await {
+                Ok(Some(Consent { confirm: true })) => return Ok("elicitation"),
+                Ok(Some(Consent { confirm: false }) | None)
+                | Err(ElicitationError::UserDeclined | ElicitationError::UserCancelled) => {
+                    return Err(format!("the user did not approve `{name}`, so nothing was changed"));
+                }
+                Err(ElicitationError::Service(ServiceError::Timeout { .. })) => {
+                    return Err(format!(
+                        "no answer to the request to approve `{name}` within {} s, so nothing was changed",
+                        timeout.as_secs()
+                    ));
+                }
+                Err(error) => {
+                    // The client could not be asked after all: fall back to the explicit argument.
+                    tracing::debug!(%error, "elicitation unavailable; falling back to the confirm argument");
+                }
+            }
+        }
+        match confirm {
+            Some(true) => Ok("argument"),
+            _ => Err(format!(
+                "`{name}` is a {} tool, so it needs the user's consent: describe the change to the user and, once they agree, call it again with `confirm: true`. Nothing was changed. (For trusted automation an operator can set MCP_REQUIRE_CONFIRMATION=false.)",
+                kind.label()
+            )),
+        }
+    }
+}
+
+fn scrub_response(response: CallToolResponse) -> CallToolResponse {
+    if !crate::secret::any_registered() {
+        return response;
+    }
+    let CallToolResponse::Complete(result) = response else { return response };
+    let Ok(mut value) = serde_json::to_value(&result) else { return result.into() };
+    scrub_json(&mut value);
+    serde_json::from_value::<CallToolResult>(value).unwrap_or(result).into()
+}
+
+fn first_text(response: &Result<CallToolResponse, McpError>) -> Option<String> {
+    match response {
+        Err(error) => Some(error.message.to_string()),
+        Ok(CallToolResponse::Complete(result)) if result.is_error == Some(true) => result
+            .content
+            .iter()
+            .find_map(|block| block.as_text().map(|t| t.text.clone())),
+        Ok(_) => None,
+    }
+}
+
+macro_rules! delegate {
+    ($($method:ident($param:ty) -> $out:ty;)*) => {$(
+        async fn $method(&self, request: $param, context: RequestContext<RoleServer>) -> Result<$out, McpError> {
+            self.inner.$method(request, context).await
+        }
+    )*};
+}
+
+macro_rules! delegate_notification {
+    ($($method:ident($($param:ty)?);)*) => {$(
+        async fn $method(&self, $(notification: $param,)? context: NotificationContext<RoleServer>) {
+            self.inner.$method($(delegate_notification!(@arg notification $param),)? context).await
+        }
+    )*};
+    (@arg $name:ident $param:ty) => { $name };
+}
+
+impl<S: Domain> ServerHandler for Governed<S> {
+    fn get_info(&self) -> ServerConfig {
+        let mut info = self.inner.get_info();
+        // Clients may set a log level; accepting it keeps them from failing even though tools
+        // report through results rather than log notifications.
+        info.capabilities.logging.get_or_insert_with(Default::default);
+        let policy = &self.runtime.config.policy;
+        let gated = self.runtime.tools.values().any(|t| policy.needs_consent(t.kind) && policy.withheld(&t.tool.name, t.kind).is_none());
+        if gated {
+            let note = "Tools that change data ask the user for approval; when the client cannot ask, describe the change to the user and, once they agree, call the tool again with `confirm: true`.";
+            info.instructions = Some(match info.instructions.take() {
+                Some(text) => format!("{text}\n\n{note}"),
+                None => note.to_owned(),
+            });
+        }
+        info
+    }
+
+    fn supported_protocol_versions(&self) -> std::borrow::Cow<'static, [ProtocolVersion]> {
+        self.inner.supported_protocol_versions()
+    }
+
+    async fn ping(&self, context: RequestContext<RoleServer>) -> Result<(), McpError> {
+        self.inner.ping(context).await
+    }
+
+    async fn set_level(&self, request: SetLevelRequestParams, context: RequestContext<RoleServer>) -> Result<(), McpError> {
+        match self.inner.set_level(request, context).await {
+            Err(error) if error.code == ErrorCode::METHOD_NOT_FOUND => Ok(()),
+            other => other,
+        }
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        Ok(ListToolsResult::with_all_items(self.offered_tools()))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.offered_tools().into_iter().find(|tool| tool.name == name)
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let started = Instant::now();
+        let caller = Caller::of(&context);
+        let request_id = match &context.id {
+            NumberOrString::Number(n) => n.to_string(),
+            NumberOrString::String(s) => s.to_string(),
+        };
+        let tool = request.name.to_string();
+        let arguments = request.arguments.clone().map(Value::Object).unwrap_or(Value::Null);
+        let verdict = self.govern(request, context).await;
+        let elapsed = started.elapsed();
+        let error = first_text(&verdict.response);
+        let mut audited_arguments = redact_arguments(&arguments, &self.runtime.sensitive);
+        if let Value::Object(map) = &mut audited_arguments
+            && map.get(CONFIRM_ARGUMENT).is_some_and(|v| !v.is_boolean())
+        {
+            map.insert(CONFIRM_ARGUMENT.into(), Value::String(REDACTED.into()));
+        }
+        self.runtime.metrics.observe(&tool, verdict.outcome, elapsed);
+        tracing::info!(
+            tool = %tool,
+            outcome = verdict.outcome,
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            transport = caller.transport,
+            "tool call"
+        );
+        self.runtime.audit.record(&AuditRecord {
+            time: now_rfc3339(),
+            server: self.runtime.config.server.clone(),
+            tool,
+            arguments: audited_arguments,
+            duration_ms: (elapsed.as_secs_f64() * 1e6).round() / 1e3,
+            outcome: verdict.outcome,
+            error: error.map(|e| scrub(&e).into_owned()),
+            consent: verdict.consent,
+            caller,
+            request_id,
+        });
+        verdict.response
+    }
+
+    delegate! {
+        complete(CompleteRequestParams) -> CompleteResult;
+        get_prompt(GetPromptRequestParams) -> GetPromptResponse;
+        list_prompts(Option<PaginatedRequestParams>) -> ListPromptsResult;
+        list_resources(Option<PaginatedRequestParams>) -> ListResourcesResult;
+        list_resource_templates(Option<PaginatedRequestParams>) -> ListResourceTemplatesResult;
+        read_resource(ReadResourceRequestParams) -> ReadResourceResponse;
+        subscribe(SubscribeRequestParams) -> ();
+        unsubscribe(UnsubscribeRequestParams) -> ();
+        on_custom_request(CustomRequest) -> CustomResult;
+        get_task(GetTaskParams) -> GetTaskResult;
+        update_task(UpdateTaskParams) -> ();
+        cancel_task(CancelTaskParams) -> ();
+        list_skills(Option<PaginatedRequestParams>) -> ListSkillsResult;
+        get_skill(GetSkillRequestParams) -> GetSkillResult;
+        read_resource_directory(ReadResourceDirectoryRequestParams) -> ReadResourceDirectoryResult;
+    }
+
+    delegate_notification! {
+        on_cancelled(CancelledNotificationParam);
+        on_progress(ProgressNotificationParam);
+        on_initialized();
+        on_roots_list_changed();
+        on_custom_notification(CustomNotification);
+    }
+
+    fn accepted_subscription_filter(&self, requested: &SubscriptionFilter) -> Option<SubscriptionFilter> {
+        self.inner.accepted_subscription_filter(requested)
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), McpError> {
+        self.inner.listen(context).await
+    }
+}

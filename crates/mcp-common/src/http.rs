@@ -1,0 +1,318 @@
+//! Streamable HTTP at `/mcp` (stateful sessions or stateless), guarded by Host and Origin
+//! validation, bearer-token authentication and a body limit, next to `/healthz`, `/readyz` and
+//! `/metrics`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
+use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::TokenHolder;
+use crate::governed::{Domain, Governed};
+use crate::health::Readiness;
+use crate::identity::{Principal, RemoteAddr};
+use crate::metrics::Metrics;
+
+/// How long open connections (SSE streams) get to finish after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Settings of the HTTP transport.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// No sessions: every POST stands alone (for replicas behind a load balancer).
+    pub stateless: bool,
+    /// Accepted bearer tokens; empty means no authentication (loopback only).
+    pub tokens: Vec<TokenHolder>,
+    /// Accepted Host values (host or host:port); `*` accepts any.
+    pub allowed_hosts: Vec<String>,
+    /// Accepted Origin values; `*` accepts any; empty accepts origins on an allowed host.
+    pub allowed_origins: Vec<String>,
+    /// Largest request body.
+    pub max_body_bytes: usize,
+    /// Idle time after which a session is closed.
+    pub session_idle: Duration,
+}
+
+/// The request guard's view of the settings.
+#[derive(Debug, Clone)]
+struct Guard {
+    tokens: Arc<Vec<TokenHolder>>,
+    allowed_hosts: Arc<Vec<String>>,
+    allowed_origins: Arc<Vec<String>>,
+    max_body_bytes: usize,
+}
+
+/// The hosts accepted when `MCP_ALLOWED_HOSTS` is not set: loopback names, plus the listen
+/// address itself when it is a specific one.
+pub fn default_allowed_hosts(listen: &SocketAddr) -> Vec<String> {
+    let mut hosts = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    if !listen.ip().is_unspecified() && !listen.ip().is_loopback() {
+        hosts.push(listen.ip().to_string());
+    }
+    hosts
+}
+
+/// The application: `/mcp` plus the operational endpoints.
+pub fn router<S: Domain>(
+    governed: Governed<S>,
+    settings: &HttpSettings,
+    readiness: Arc<Readiness>,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+    server_name: String,
+) -> Router {
+    let config = StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(!settings.stateless)
+        .with_json_response(settings.stateless)
+        // Host and Origin are checked by `guard` below, with the operator's allow-lists.
+        .disable_allowed_hosts()
+        .with_max_request_body_bytes(settings.max_body_bytes)
+        .with_cancellation_token(shutdown.child_token());
+    let factory = move || Ok(governed.clone());
+    let mcp = if settings.stateless {
+        Router::new().route_service("/mcp", StreamableHttpService::new(factory, Arc::new(NeverSessionManager::default()), config))
+    } else {
+        let mut sessions = LocalSessionManager::default();
+        sessions.session_config.keep_alive = Some(settings.session_idle);
+        Router::new().route_service("/mcp", StreamableHttpService::new(factory, Arc::new(sessions), config))
+    };
+    let guard = Guard {
+        tokens: Arc::new(settings.tokens.clone()),
+        allowed_hosts: Arc::new(settings.allowed_hosts.clone()),
+        allowed_origins: Arc::new(settings.allowed_origins.clone()),
+        max_body_bytes: settings.max_body_bytes,
+    };
+    let guarded = mcp
+        .route("/metrics", get(move || async move {
+            ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics.render())
+        }))
+        .layer(axum::middleware::from_fn_with_state(guard, guard_request));
+    let version = env!("CARGO_PKG_VERSION");
+    Router::new()
+        .route("/healthz", get(move || async move {
+            axum::Json(json!({"status": "ok", "server": server_name, "runtime_version": version}))
+        }))
+        .route("/readyz", get(move || {
+            let readiness = readiness.clone();
+            async move {
+                let report = readiness.report().await;
+                let status = if report.ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+                (status, axum::Json(report))
+            }
+        }))
+        .merge(guarded)
+}
+
+/// Binds, prints where it listens, and serves until `shutdown` fires.
+pub async fn serve<S: Domain>(
+    governed: Governed<S>,
+    settings: HttpSettings,
+    readiness: Arc<Readiness>,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+    server_name: String,
+) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    let listener = tokio::net::TcpListener::bind(settings.listen).await.map_err(|error| {
+        std::io::Error::new(error.kind(), format!("could not listen on {}: {error}", settings.listen))
+    })?;
+    let local = listener.local_addr()?;
+    let mode = if settings.stateless { "stateless" } else { "stateful sessions" };
+    // A plain line on stderr, whatever the log settings: operators and test harnesses read it.
+    eprintln!("{server_name}: listening on http://{local}/mcp ({mode})");
+    let app = router(governed, &settings, readiness, metrics, shutdown.clone(), server_name);
+    // Without TCP_NODELAY, Nagle's algorithm and delayed ACKs add ~40 ms to every SSE response.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::warn!(%error, "could not set TCP_NODELAY");
+        }
+    });
+    let graceful = shutdown.clone();
+    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move { graceful.cancelled().await });
+    tokio::select! {
+        result = server => result,
+        () = async {
+            shutdown.cancelled().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => {
+            tracing::warn!("connections still open {} s after shutdown began; closing them", SHUTDOWN_GRACE.as_secs());
+            Ok(())
+        }
+    }
+}
+
+fn reject(status: StatusCode, message: String) -> Response {
+    let body = json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32000, "message": message}});
+    let mut response = (status, axum::Json(body)).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    response
+}
+
+/// Splits a Host header into host and optional port, handling `[::1]:8080`.
+fn split_host(value: &str) -> (String, Option<&str>) {
+    let value = value.trim();
+    if let Some(rest) = value.strip_prefix('[') {
+        if let Some((host, after)) = rest.split_once(']') {
+            return (host.to_ascii_lowercase(), after.strip_prefix(':'));
+        }
+    }
+    match value.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => (host.to_ascii_lowercase(), Some(port)),
+        _ => (value.to_ascii_lowercase(), None),
+    }
+}
+
+fn host_allowed(allowed: &[String], host_header: &str) -> bool {
+    let (host, port) = split_host(host_header);
+    allowed.iter().any(|entry| {
+        if entry == "*" {
+            return true;
+        }
+        let (allowed_host, allowed_port) = split_host(entry);
+        allowed_host == host && (allowed_port.is_none() || allowed_port == port)
+    })
+}
+
+fn origin_allowed(guard: &Guard, origin: &str) -> bool {
+    let origin = origin.trim().trim_end_matches('/');
+    if guard.allowed_origins.iter().any(|o| o == "*") {
+        return true;
+    }
+    if !guard.allowed_origins.is_empty() {
+        return guard.allowed_origins.iter().any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(origin));
+    }
+    // No explicit list: a browser page may call us only from an allowed host (e.g. a local UI).
+    let Some((scheme, authority)) = origin.split_once("://") else { return false };
+    matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https") && host_allowed(&guard.allowed_hosts, authority)
+}
+
+async fn guard_request(State(guard): State<Guard>, mut request: Request<Body>, next: Next) -> Response {
+    let headers = request.headers();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| request.uri().authority().map(|a| a.to_string()));
+    match host {
+        Some(host) if host_allowed(&guard.allowed_hosts, &host) => {}
+        Some(host) => {
+            tracing::warn!(host, "rejected a request with a disallowed Host header");
+            return reject(StatusCode::FORBIDDEN, format!("Forbidden: Host header {host:?} is not allowed; an operator can add it to MCP_ALLOWED_HOSTS"));
+        }
+        None => return reject(StatusCode::BAD_REQUEST, "Bad Request: missing Host header".into()),
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("(not text)");
+        if !origin_allowed(&guard, origin) {
+            tracing::warn!(origin, "rejected a request with a disallowed Origin header");
+            return reject(StatusCode::FORBIDDEN, format!("Forbidden: Origin {origin:?} is not allowed; an operator can add it to MCP_ALLOWED_ORIGINS"));
+        }
+    }
+    if !guard.tokens.is_empty() {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim);
+        let Some(presented) = presented else {
+            return reject(StatusCode::UNAUTHORIZED, "Unauthorized: send the server's token as Authorization: Bearer <token>".into());
+        };
+        // Check every token so the time taken does not reveal which one came closest.
+        let mut holder = None;
+        for candidate in guard.tokens.iter() {
+            if candidate.token.matches(presented.as_bytes()) && holder.is_none() {
+                holder = Some(candidate.name.clone());
+            }
+        }
+        let Some(holder) = holder else {
+            tracing::warn!("rejected a request with a wrong bearer token");
+            return reject(StatusCode::UNAUTHORIZED, "Unauthorized: the bearer token is not valid".into());
+        };
+        request.extensions_mut().insert(Principal(holder));
+    }
+    let declared_length = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared_length.is_some_and(|len| len > guard.max_body_bytes as u64) {
+        return reject(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("Payload Too Large: the limit is {} bytes (MCP_MAX_REQUEST_BYTES)", guard.max_body_bytes),
+        );
+    }
+    if let Some(ConnectInfo(addr)) = request.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
+        request.extensions_mut().insert(RemoteAddr(addr));
+    }
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn guard(hosts: &[&str], origins: &[&str]) -> Guard {
+        Guard {
+            tokens: Arc::new(vec![]),
+            allowed_hosts: Arc::new(hosts.iter().map(|s| s.to_string()).collect()),
+            allowed_origins: Arc::new(origins.iter().map(|s| s.to_string()).collect()),
+            max_body_bytes: 1024,
+        }
+    }
+
+    #[test]
+    fn hosts_match_with_or_without_ports() {
+        let loopback = default_allowed_hosts(&"127.0.0.1:8080".parse().unwrap());
+        let cases = [
+            ("127.0.0.1:8080", true),
+            ("localhost", true),
+            ("LOCALHOST:1234", true),
+            ("[::1]:8080", true),
+            ("evil.example", false),
+            ("evil.example:8080", false),
+            ("127.0.0.1.evil.example", false),
+        ];
+        for (host, allowed) in cases {
+            assert_eq!(host_allowed(&loopback, host), allowed, "{host}");
+        }
+        let pinned = vec!["mcp.example.com:443".to_owned()];
+        assert!(host_allowed(&pinned, "mcp.example.com:443"));
+        assert!(!host_allowed(&pinned, "mcp.example.com:8443"));
+    }
+
+    #[test]
+    fn origins_default_to_allowed_hosts() {
+        let default = guard(&["localhost", "127.0.0.1"], &[]);
+        let cases = [
+            ("http://localhost:3000", true),
+            ("http://127.0.0.1:8080", true),
+            ("https://localhost", true),
+            ("http://evil.example", false),
+            ("null", false),
+            ("file://localhost", false),
+        ];
+        for (origin, allowed) in cases {
+            assert_eq!(origin_allowed(&default, origin), allowed, "{origin}");
+        }
+        let explicit = guard(&["localhost"], &["https://app.example.com"]);
+        assert!(origin_allowed(&explicit, "https://app.example.com/"));
+        assert!(!origin_allowed(&explicit, "http://localhost:3000"));
+    }
+}

@@ -1,0 +1,476 @@
+//! Schema rules: the tool shapes every client accepts, and validation of call arguments against a
+//! tool's input schema so that bad input gets an error naming the field and what it expects.
+//!
+//! The validator covers the JSON Schema subset that `schemars` generates for tool arguments
+//! (types, nullability through `anyOf`/type arrays, `$ref` into `$defs`, enums, numeric formats and
+//! bounds, string and array lengths, required and unknown properties).
+
+use rmcp::model::{JsonObject, Tool};
+use serde_json::Value;
+
+use crate::gate::ToolKind;
+
+/// Longest tool name clients accept.
+pub const MAX_TOOL_NAME_LEN: usize = 64;
+
+/// Whether `name` is a tool name every client accepts: 1–64 characters from `[a-zA-Z0-9_-]`.
+pub fn is_valid_tool_name(name: &str) -> bool {
+    (1..=MAX_TOOL_NAME_LEN).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Whether `key` is a property key every client accepts: 1–64 characters from `[a-zA-Z0-9_.-]`.
+pub fn is_valid_property_key(key: &str) -> bool {
+    (1..=64).contains(&key.len())
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+/// Every way `tool` breaks the rules of this project; empty when it is fine.
+pub fn tool_problems(tool: &Tool) -> Vec<String> {
+    let name = &tool.name;
+    let mut problems = Vec::new();
+    if !is_valid_tool_name(name) {
+        problems.push(format!(
+            "tool name `{name}` must be 1 to {MAX_TOOL_NAME_LEN} characters of letters, digits, `_` or `-`"
+        ));
+    }
+    if tool.description.as_deref().is_none_or(|d| d.trim().is_empty()) {
+        problems.push(format!("tool `{name}` has no description"));
+    }
+    if tool.input_schema.get("type").and_then(Value::as_str) != Some("object") {
+        problems.push(format!("tool `{name}`: the input schema must have type object"));
+    }
+    let mut bad_keys = Vec::new();
+    collect_bad_keys(&Value::Object((*tool.input_schema).clone()), &mut bad_keys);
+    match &tool.output_schema {
+        None => problems.push(format!("tool `{name}` has no output schema: return Json<T>")),
+        Some(schema) => {
+            if schema.get("type").and_then(Value::as_str) != Some("object") {
+                problems.push(format!("tool `{name}`: the output schema must have type object"));
+            }
+            collect_bad_keys(&Value::Object((**schema).clone()), &mut bad_keys);
+        }
+    }
+    for key in bad_keys {
+        problems.push(format!(
+            "tool `{name}`: property key `{key}` must be 1 to 64 characters of letters, digits, `_`, `.` or `-`"
+        ));
+    }
+    if ToolKind::of(tool).is_none() {
+        problems.push(format!(
+            "tool `{name}` must declare annotations: read_only_hint, and destructive_hint when it is not read-only"
+        ));
+    }
+    problems
+}
+
+fn collect_bad_keys(schema: &Value, bad: &mut Vec<String>) {
+    let Value::Object(map) = schema else { return };
+    if let Some(Value::Object(properties)) = map.get("properties") {
+        for (key, inner) in properties {
+            if !is_valid_property_key(key) {
+                bad.push(key.clone());
+            }
+            collect_bad_keys(inner, bad);
+        }
+    }
+    for keyword in ["items", "additionalProperties"] {
+        if let Some(inner) = map.get(keyword) {
+            collect_bad_keys(inner, bad);
+        }
+    }
+    for keyword in ["anyOf", "oneOf", "allOf"] {
+        if let Some(Value::Array(options)) = map.get(keyword) {
+            options.iter().for_each(|inner| collect_bad_keys(inner, bad));
+        }
+    }
+    for keyword in ["$defs", "definitions"] {
+        if let Some(Value::Object(defs)) = map.get(keyword) {
+            defs.values().for_each(|inner| collect_bad_keys(inner, bad));
+        }
+    }
+}
+
+/// One problem with a call's arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgumentProblem {
+    /// Where, e.g. `nombre`, `filter.min_employees`, `tags[2]`.
+    pub path: String,
+    /// What is wrong, e.g. "expected a string, got 42".
+    pub message: String,
+}
+
+impl std::fmt::Display for ArgumentProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}`: {}", self.path, self.message)
+    }
+}
+
+/// Checks `arguments` against a tool's input schema. Properties the schema does not declare are
+/// reported at the top level (a misspelt optional argument would otherwise be silently ignored).
+pub fn validate_arguments(schema: &JsonObject, arguments: &JsonObject) -> Vec<ArgumentProblem> {
+    let root = Value::Object(schema.clone());
+    let mut problems = Vec::new();
+    let value = Value::Object(arguments.clone());
+    check(&value, &root, &root, "", &mut problems, 0);
+    if let Some(Value::Object(properties)) = schema.get("properties") {
+        for key in arguments.keys() {
+            if !properties.contains_key(key) {
+                let known: Vec<String> = properties.keys().map(|k| format!("`{k}`")).collect();
+                let expected = if known.is_empty() {
+                    "this tool takes no arguments".to_owned()
+                } else {
+                    format!("expected one of {}", known.join(", "))
+                };
+                problems.push(ArgumentProblem { path: key.clone(), message: format!("unknown argument; {expected}") });
+            }
+        }
+    }
+    problems
+}
+
+const MAX_DEPTH: usize = 64;
+
+fn resolve<'a>(schema: &'a Value, root: &'a Value) -> &'a Value {
+    let mut current = schema;
+    for _ in 0..8 {
+        let Some(reference) = current.get("$ref").and_then(Value::as_str) else { break };
+        let Some(pointer) = reference.strip_prefix('#') else { break };
+        match root.pointer(pointer) {
+            Some(target) => current = target,
+            None => break,
+        }
+    }
+    current
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") }
+}
+
+fn check(value: &Value, schema: &Value, root: &Value, path: &str, problems: &mut Vec<ArgumentProblem>, depth: usize) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    let schema = resolve(schema, root);
+    let Value::Object(rules) = schema else {
+        if schema == &Value::Bool(false) {
+            problems.push(ArgumentProblem { path: path.to_owned(), message: "not allowed".into() });
+        }
+        return;
+    };
+    macro_rules! report {
+        ($($message:tt)*) => {
+            problems.push(ArgumentProblem { path: path.to_owned(), message: format!($($message)*) })
+        };
+    }
+
+    for keyword in ["anyOf", "oneOf"] {
+        if let Some(Value::Array(options)) = rules.get(keyword) {
+            let mut best: Option<Vec<ArgumentProblem>> = None;
+            for option in options {
+                let mut option_problems = Vec::new();
+                check(value, option, root, path, &mut option_problems, depth + 1);
+                if option_problems.is_empty() {
+                    best = None;
+                    break;
+                }
+                // Prefer the branch of the same JSON type as the value: its problems are the telling ones.
+                let same_type = type_matches(value, resolve(option, root));
+                if best.is_none() || same_type {
+                    best = Some(option_problems);
+                }
+            }
+            if let Some(option_problems) = best {
+                let same_type_found = options.iter().any(|o| type_matches(value, resolve(o, root)));
+                if same_type_found {
+                    problems.extend(option_problems);
+                } else {
+                    problems.push(ArgumentProblem {
+                        path: path.to_owned(),
+                        message: format!("expected {}, got {}", describe(schema, root, 0), show(value)),
+                    });
+                }
+                return;
+            }
+        }
+    }
+    if let Some(Value::Array(all)) = rules.get("allOf") {
+        for inner in all {
+            check(value, inner, root, path, problems, depth + 1);
+        }
+    }
+    if let Some(Value::Array(allowed)) = rules.get("enum") {
+        if !allowed.contains(value) {
+            let options: Vec<String> = allowed.iter().map(Value::to_string).collect();
+            report!("expected one of {}, got {}", options.join(", "), show(value));
+        }
+        return;
+    }
+    if let Some(constant) = rules.get("const")
+        && constant != value
+    {
+        report!("expected {constant}, got {}", show(value));
+        return;
+    }
+    if rules.get("type").is_some() && !type_matches(value, schema) {
+        report!("expected {}, got {}", describe(schema, root, 0), show(value));
+        return;
+    }
+    match value {
+        Value::Number(number) => {
+            let Some(n) = number.as_f64() else { return };
+            let format_range = match rules.get("format").and_then(Value::as_str) {
+                Some("uint8") => Some((0.0, u8::MAX as f64)),
+                Some("uint16") => Some((0.0, u16::MAX as f64)),
+                Some("uint32") => Some((0.0, u32::MAX as f64)),
+                Some("uint64" | "uint") => Some((0.0, u64::MAX as f64)),
+                Some("int8") => Some((i8::MIN as f64, i8::MAX as f64)),
+                Some("int16") => Some((i16::MIN as f64, i16::MAX as f64)),
+                Some("int32") => Some((i32::MIN as f64, i32::MAX as f64)),
+                _ => None,
+            };
+            let minimum = rules.get("minimum").and_then(Value::as_f64).or(format_range.map(|r| r.0));
+            let maximum = rules.get("maximum").and_then(Value::as_f64).or(format_range.map(|r| r.1));
+            if let Some(min) = minimum
+                && n < min
+            {
+                report!("expected a number ≥ {min}, got {number}");
+            } else if let Some(max) = maximum
+                && n > max
+            {
+                report!("expected a number ≤ {max}, got {number}");
+            } else if let Some(min) = rules.get("exclusiveMinimum").and_then(Value::as_f64)
+                && n <= min
+            {
+                report!("expected a number > {min}, got {number}");
+            } else if let Some(max) = rules.get("exclusiveMaximum").and_then(Value::as_f64)
+                && n >= max
+            {
+                report!("expected a number < {max}, got {number}");
+            }
+        }
+        Value::String(text) => {
+            let length = text.chars().count() as u64;
+            if let Some(min) = rules.get("minLength").and_then(Value::as_u64)
+                && length < min
+            {
+                report!("expected at least {min} characters, got {length}");
+            }
+            if let Some(max) = rules.get("maxLength").and_then(Value::as_u64)
+                && length > max
+            {
+                report!("expected at most {max} characters, got {length}");
+            }
+        }
+        Value::Array(items) => {
+            if let Some(min) = rules.get("minItems").and_then(Value::as_u64)
+                && (items.len() as u64) < min
+            {
+                report!("expected at least {min} items, got {}", items.len());
+            }
+            if let Some(max) = rules.get("maxItems").and_then(Value::as_u64)
+                && (items.len() as u64) > max
+            {
+                report!("expected at most {max} items, got {}", items.len());
+            }
+            if let Some(item_schema) = rules.get("items") {
+                for (idx, item) in items.iter().enumerate() {
+                    check(item, item_schema, root, &format!("{path}[{idx}]"), problems, depth + 1);
+                }
+            }
+        }
+        Value::Object(map) => {
+            let properties = rules.get("properties").and_then(Value::as_object);
+            if let Some(Value::Array(required)) = rules.get("required") {
+                for key in required.iter().filter_map(Value::as_str) {
+                    if !map.contains_key(key) {
+                        let expected = properties
+                            .and_then(|p| p.get(key))
+                            .map(|s| describe(s, root, 0))
+                            .unwrap_or_else(|| "a value".into());
+                        problems.push(ArgumentProblem {
+                            path: join(path, key),
+                            message: format!("missing required argument (expected {expected})"),
+                        });
+                    }
+                }
+            }
+            for (key, inner) in map {
+                match properties.and_then(|p| p.get(key)) {
+                    Some(property_schema) => check(inner, property_schema, root, &join(path, key), problems, depth + 1),
+                    None => {
+                        // Only nested objects are checked here; unknown top-level arguments are
+                        // reported by `validate_arguments` with the list of known ones.
+                        if !path.is_empty() {
+                            match rules.get("additionalProperties") {
+                                Some(Value::Bool(false)) => problems.push(ArgumentProblem {
+                                    path: join(path, key),
+                                    message: "unknown field".into(),
+                                }),
+                                Some(extra @ Value::Object(_)) => {
+                                    check(inner, extra, root, &join(path, key), problems, depth + 1)
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Value::Null | Value::Bool(_) => {}
+    }
+}
+
+fn type_matches(value: &Value, schema: &Value) -> bool {
+    let matches_one = |name: &str| match name {
+        "null" => value.is_null(),
+        "boolean" => value.is_boolean(),
+        "string" => value.is_string(),
+        "number" => value.is_number(),
+        "integer" => value.is_i64() || value.is_u64(),
+        "array" => value.is_array(),
+        "object" => value.is_object(),
+        _ => true,
+    };
+    match schema.get("type") {
+        Some(Value::String(name)) => matches_one(name),
+        Some(Value::Array(names)) => names.iter().filter_map(Value::as_str).any(matches_one),
+        // Without a type, anything of the right shape for the other keywords matches.
+        _ => true,
+    }
+}
+
+/// A short phrase for what `schema` accepts, e.g. "a string", "an integer ≥ 0 or null".
+pub fn describe(schema: &Value, root: &Value, depth: usize) -> String {
+    if depth > 4 {
+        return "a value".into();
+    }
+    let schema = resolve(schema, root);
+    if let Some(Value::Array(allowed)) = schema.get("enum") {
+        let options: Vec<String> = allowed.iter().map(Value::to_string).collect();
+        return format!("one of {}", options.join(", "));
+    }
+    for keyword in ["anyOf", "oneOf"] {
+        if let Some(Value::Array(options)) = schema.get(keyword) {
+            let phrases: Vec<String> = options.iter().map(|o| describe(o, root, depth + 1)).collect();
+            return phrases.join(" or ");
+        }
+    }
+    let describe_type = |name: &str| -> String {
+        match name {
+            "null" => "null".into(),
+            "boolean" => "true or false".into(),
+            "string" => match schema.get("format").and_then(Value::as_str) {
+                Some("date") => "a date (YYYY-MM-DD)".into(),
+                Some("date-time") => "a date-time (RFC 3339)".into(),
+                _ => "a string".into(),
+            },
+            "integer" => match schema.get("minimum").and_then(Value::as_f64) {
+                Some(min) if min == 0.0 => "a non-negative integer".into(),
+                Some(min) => format!("an integer ≥ {min}"),
+                None => "an integer".into(),
+            },
+            "number" => "a number".into(),
+            "array" => match schema.get("items") {
+                Some(items) => format!("an array of {}", plural(&describe(items, root, depth + 1))),
+                None => "an array".into(),
+            },
+            "object" => "an object".into(),
+            other => format!("a {other}"),
+        }
+    };
+    match schema.get("type") {
+        Some(Value::String(name)) => describe_type(name),
+        Some(Value::Array(names)) => names.iter().filter_map(Value::as_str).map(describe_type).collect::<Vec<_>>().join(" or "),
+        _ => "a value".into(),
+    }
+}
+
+fn plural(phrase: &str) -> String {
+    let bare = phrase.strip_prefix("a ").or_else(|| phrase.strip_prefix("an ")).unwrap_or(phrase);
+    if bare.ends_with('s') || bare.contains(' ') { bare.to_owned() } else { format!("{bare}s") }
+}
+
+fn show(value: &Value) -> String {
+    let kind = match value {
+        Value::Null => return "null".into(),
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    };
+    let mut text = value.to_string();
+    if text.chars().count() > 40 {
+        text = text.chars().take(37).collect::<String>() + "...";
+    }
+    format!("{kind} ({text})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn schema() -> JsonObject {
+        let value = json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "type": "object",
+            "properties": {
+                "nombre": {"type": "string", "description": "Company name"},
+                "limit": {"type": ["integer", "null"], "format": "uint32", "minimum": 0},
+                "mode": {"type": "string", "enum": ["exact", "fuzzy"]},
+                "tags": {"type": "array", "items": {"type": "string"}},
+                "filter": {"anyOf": [{"$ref": "#/$defs/Filter"}, {"type": "null"}]}
+            },
+            "required": ["nombre"],
+            "$defs": {"Filter": {"type": "object", "properties": {"min_employees": {"type": "integer", "format": "int64"}}, "additionalProperties": false}}
+        });
+        value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn argument_problems_name_the_field_and_expectation() {
+        let cases: Vec<(Value, Vec<&str>)> = vec![
+            (json!({"nombre": "Acme"}), vec![]),
+            (json!({"nombre": "Acme", "limit": null, "filter": null}), vec![]),
+            (json!({}), vec!["`nombre`: missing required argument (expected a string)"]),
+            (json!({"nombre": 42}), vec!["`nombre`: expected a string, got a number (42)"]),
+            (json!({"nombre": "a", "limit": -1}), vec!["`limit`: expected a number ≥ 0, got -1"]),
+            (json!({"nombre": "a", "limit": 5000000000u64}), vec!["`limit`: expected a number ≤ 4294967295, got 5000000000"]),
+            (json!({"nombre": "a", "limit": 2.5}), vec!["`limit`: expected a non-negative integer or null, got a number (2.5)"]),
+            (json!({"nombre": "a", "mode": "loose"}), vec!["`mode`: expected one of \"exact\", \"fuzzy\", got a string (\"loose\")"]),
+            (json!({"nombre": "a", "tags": ["x", 3]}), vec!["`tags[1]`: expected a string, got a number (3)"]),
+            (json!({"nombre": "a", "filter": {"min_employees": "many"}}), vec!["`filter.min_employees`: expected an integer, got a string (\"many\")"]),
+            (json!({"nombre": "a", "filter": {"max": 1}}), vec!["`filter.max`: unknown field"]),
+            (json!({"nombre": "a", "filter": 3}), vec!["`filter`: expected an object or null, got a number (3)"]),
+            (json!({"nombre": "a", "nmbre": "b"}), vec!["`nmbre`: unknown argument; expected one of `filter`, `limit`, `mode`, `nombre`, `tags`"]),
+        ];
+        for (arguments, expected) in cases {
+            let problems: Vec<String> = validate_arguments(&schema(), arguments.as_object().unwrap()).iter().map(ToString::to_string).collect();
+            assert_eq!(problems, expected, "for {arguments}");
+        }
+    }
+
+    #[test]
+    fn tool_names_and_keys_follow_client_rules() {
+        let names = [("consultar_empresa", true), ("a-b_C9", true), ("", false), ("has space", false), ("dotted.name", false), (&*"x".repeat(65), false), (&*"x".repeat(64), true)];
+        for (name, ok) in names {
+            assert_eq!(is_valid_tool_name(name), ok, "{name}");
+        }
+        let keys = [("filter.min", true), ("a-b", true), ("ñ", false), ("", false), ("$ref", false)];
+        for (key, ok) in keys {
+            assert_eq!(is_valid_property_key(key), ok, "{key}");
+        }
+    }
+
+    #[test]
+    fn tools_without_annotations_or_output_schema_are_reported() {
+        let tool = Tool::new("bad name", "", schema());
+        let problems = tool_problems(&tool).join("\n");
+        for expected in ["tool name `bad name`", "has no description", "has no output schema", "must declare annotations"] {
+            assert!(problems.contains(expected), "missing {expected:?} in {problems}");
+        }
+    }
+}

@@ -1,0 +1,308 @@
+//! The entry point every server's `main` calls: command line, `.env` and environment, logging,
+//! the governed handler, and the chosen transport until stdin closes or a signal arrives.
+
+use std::fmt::Display;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Arg, ArgAction, ArgMatches, Command};
+use tokio_util::sync::CancellationToken;
+
+use crate::audit::AuditLog;
+use crate::config::{CommonConfig, ConfigError, Env, is_loopback};
+use crate::gate::ToolPolicy;
+use crate::governed::{Domain, GovernConfig, Governed};
+use crate::health::Readiness;
+use crate::http::{HttpSettings, default_allowed_hosts};
+use crate::metrics::Metrics;
+
+/// What a server says about itself on the command line and in MCP `serverInfo`.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerIdentity {
+    /// Short name, e.g. "empresa"; the binary is `mcp-<name>`.
+    pub name: &'static str,
+    /// Version, usually `env!("CARGO_PKG_VERSION")`.
+    pub version: &'static str,
+    /// One line on what the server does.
+    pub about: &'static str,
+    /// The server's own environment variables, one per line, shown by `--help`.
+    pub env_help: &'static str,
+}
+
+/// How clients reach the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportKind {
+    /// Newline-delimited JSON-RPC on stdin/stdout; the host launches the server.
+    Stdio,
+    /// Streamable HTTP at `/mcp`.
+    Http,
+}
+
+/// Everything decided before the domain is built.
+#[derive(Debug, Clone)]
+pub struct Startup {
+    /// The transport.
+    pub transport: TransportKind,
+    /// The listen address for HTTP.
+    pub listen: SocketAddr,
+    /// Stateless HTTP.
+    pub stateless: bool,
+    /// Shared settings.
+    pub common: CommonConfig,
+}
+
+
+const COMMON_ENV_HELP: &str = "\
+Shared settings (environment or .env; MCP_ENV_FILE names another file):
+  MCP_TRANSPORT             stdio or http (same as --transport)
+  MCP_LISTEN                HTTP listen address (same as --listen; default 127.0.0.1:8080)
+  MCP_HTTP_STATELESS        true to serve HTTP without sessions (same as --stateless)
+  MCP_AUTH_TOKEN            bearer token required over HTTP (mandatory off loopback)
+  MCP_AUTH_TOKENS           more tokens as name:token,name:token (names go to the audit log)
+  MCP_ALLOWED_HOSTS         Host header values accepted over HTTP (default: loopback names)
+  MCP_ALLOWED_ORIGINS       Origin values accepted over HTTP (default: origins on allowed hosts)
+  MCP_MAX_REQUEST_BYTES     largest HTTP body or stdio line (default 4194304)
+  MCP_SESSION_IDLE_SECS     idle HTTP sessions are closed after this (default 1800)
+  MCP_READ_ONLY             true to withhold every tool that changes data
+  MCP_TOOLS_ALLOW           only offer tools matching these globs (comma-separated)
+  MCP_TOOLS_DENY            withhold tools matching these globs
+  MCP_REQUIRE_CONFIRMATION  false to run write tools without asking (trusted automation)
+  MCP_CONSENT_TIMEOUT_SECS  how long to wait for the user's approval (default 120)
+  MCP_TOOL_TIMEOUT_SECS     upper bound on one tool call (default 180)
+  MCP_AUDIT_LOG             stderr (default), off, or a file path for JSON-lines audit records
+  MCP_LOG_FORMAT            human (default) or json
+  MCP_LOG_LEVEL             log filter such as info or debug (RUST_LOG also works)
+  MCP_READY_CACHE_SECS      how long /readyz reuses a passing probe (default 300)";
+
+fn command(identity: &ServerIdentity) -> Command {
+    let binary = format!("mcp-{}", identity.name);
+    Command::new(binary.clone())
+        .bin_name(binary)
+        .version(identity.version)
+        .about(identity.about)
+        .arg(
+            Arg::new("transport")
+                .long("transport")
+                .value_name("stdio|http")
+                .value_parser(["stdio", "http"])
+                .help("How clients connect: stdio (launched by the host) or http (streamable HTTP at /mcp) [default: stdio]"),
+        )
+        .arg(
+            Arg::new("listen")
+                .long("listen")
+                .value_name("ADDR")
+                .value_parser(clap::value_parser!(SocketAddr))
+                .help("Address to listen on with --transport http [default: 127.0.0.1:8080]"),
+        )
+        .arg(
+            Arg::new("stateless")
+                .long("stateless")
+                .action(ArgAction::SetTrue)
+                .help("Serve HTTP without sessions, for several replicas behind a load balancer"),
+        )
+        .after_help(format!("{}\n\n{COMMON_ENV_HELP}", identity.env_help.trim_end()))
+}
+
+impl Startup {
+    /// Combines command-line flags (which win) with the environment.
+    pub fn resolve(matches: &ArgMatches, env: &Env) -> Result<Startup, ConfigError> {
+        let transport = match matches.get_one::<String>("transport").map(String::as_str).or(env.get("MCP_TRANSPORT")) {
+            None | Some("stdio") => TransportKind::Stdio,
+            Some("http") => TransportKind::Http,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    variable: "MCP_TRANSPORT".into(),
+                    expected: "stdio or http".into(),
+                    found: Some(other.into()),
+                });
+            }
+        };
+        let listen = match matches.get_one::<SocketAddr>("listen") {
+            Some(addr) => *addr,
+            None => env
+                .parse("MCP_LISTEN", "a socket address such as 127.0.0.1:8080")?
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+        };
+        let stateless = matches.get_flag("stateless") || env.flag("MCP_HTTP_STATELESS")?.unwrap_or(false);
+        let mut common = CommonConfig::from_env(env)?;
+        if common.allowed_hosts.is_empty() {
+            common.allowed_hosts = default_allowed_hosts(&listen);
+        }
+        Ok(Startup { transport, listen, stateless, common })
+    }
+
+    /// Refuses settings that would expose the server: listening beyond loopback without a token.
+    pub fn check_exposure(&self) -> Result<(), String> {
+        if self.transport == TransportKind::Http && !is_loopback(&self.listen) && self.common.tokens.is_empty() {
+            return Err(format!(
+                "refusing to listen on {} without authentication: set MCP_AUTH_TOKEN (or MCP_AUTH_TOKENS) so that clients must send a bearer token, or listen on 127.0.0.1",
+                self.listen
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Runs a server: parses the command line, reads configuration, builds the domain handler with
+/// `build`, and serves it. Returns the process exit code (2 for configuration errors).
+pub fn run<S, B, Fut, E>(identity: ServerIdentity, build: B) -> ExitCode
+where
+    S: Domain,
+    B: FnOnce(Env) -> Fut,
+    Fut: Future<Output = Result<S, E>>,
+    E: Display,
+{
+    let binary = format!("mcp-{}", identity.name);
+    let matches = command(&identity).get_matches();
+    let startup = Env::load().and_then(|env| Startup::resolve(&matches, &env).map(|startup| (env, startup)));
+    let (env, startup) = match startup {
+        Ok(pair) => pair,
+        Err(error) => return fail(&binary, &error, 2),
+    };
+    crate::telemetry::init(startup.common.log_format, &startup.common.log_filter);
+    if let Err(error) = startup.check_exposure() {
+        return fail(&binary, &error, 2);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(&binary, &format!("could not start the async runtime: {error}"), 1),
+    };
+    let code = runtime.block_on(serve(identity, env, startup, build));
+    // A blocking read of stdin may still be pending; do not wait for it.
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    code
+}
+
+async fn serve<S, B, Fut, E>(identity: ServerIdentity, env: Env, startup: Startup, build: B) -> ExitCode
+where
+    S: Domain,
+    B: FnOnce(Env) -> Fut,
+    Fut: Future<Output = Result<S, E>>,
+    E: Display,
+{
+    let binary = format!("mcp-{}", identity.name);
+    let domain = match build(env).await {
+        Ok(domain) => domain,
+        Err(error) => return fail(&binary, &error, 2),
+    };
+    let common = &startup.common;
+    let audit = match AuditLog::open(&common.audit) {
+        Ok(audit) => audit,
+        Err(error) => return fail(&binary, &format!("could not open the audit log {:?} (MCP_AUDIT_LOG): {error}", common.audit), 2),
+    };
+    let metrics = Arc::new(Metrics::new(identity.name));
+    let readiness = Arc::new(Readiness::new(domain.probes(), common.ready_cache));
+    let config = GovernConfig {
+        server: identity.name.to_owned(),
+        policy: ToolPolicy {
+            read_only: common.read_only,
+            allow: common.tools_allow.clone(),
+            deny: common.tools_deny.clone(),
+            require_confirmation: common.require_confirmation,
+        },
+        consent_timeout: common.consent_timeout,
+        tool_timeout: common.tool_timeout,
+    };
+    let governed = match Governed::new(domain, config, audit, metrics.clone()) {
+        Ok(governed) => governed,
+        Err(error) => return fail(&binary, &error, 1),
+    };
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    let served = match startup.transport {
+        TransportKind::Stdio => {
+            tracing::info!(server = identity.name, version = identity.version, "serving on stdio");
+            crate::stdio::serve_stdio(governed, common.max_request_bytes, shutdown).await
+        }
+        TransportKind::Http => {
+            if !is_loopback(&startup.listen) && env_lists_default(&startup) {
+                tracing::warn!("MCP_ALLOWED_HOSTS is not set: only loopback names are accepted in the Host header; set it to the names clients use");
+            }
+            let settings = HttpSettings {
+                listen: startup.listen,
+                stateless: startup.stateless,
+                tokens: common.tokens.clone(),
+                allowed_hosts: common.allowed_hosts.clone(),
+                allowed_origins: common.allowed_origins.clone(),
+                max_body_bytes: common.max_request_bytes,
+                session_idle: common.session_idle,
+            };
+            crate::http::serve(governed, settings, readiness, metrics, shutdown, binary.clone()).await
+        }
+    };
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&binary, &error, 1),
+    }
+}
+
+fn env_lists_default(startup: &Startup) -> bool {
+    startup.common.allowed_hosts == default_allowed_hosts(&startup.listen)
+}
+
+fn fail(binary: &str, error: &dyn Display, code: u8) -> ExitCode {
+    let message = crate::secret::scrub(&error.to_string()).into_owned();
+    tracing::error!(error = %message, "cannot continue");
+    eprintln!("{binary}: {message}");
+    ExitCode::from(code)
+}
+
+async fn cancel_on_signal(shutdown: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    tracing::info!("shutdown signal received");
+    shutdown.cancel();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(args: &[&str], env: &[(&str, &str)]) -> Result<Startup, ConfigError> {
+        let identity = ServerIdentity { name: "test", version: "0", about: "", env_help: "" };
+        let matches = command(&identity).try_get_matches_from(std::iter::once("mcp-test").chain(args.iter().copied())).unwrap();
+        Startup::resolve(&matches, &Env::from_pairs(env.iter().copied()))
+    }
+
+    #[test]
+    fn flags_override_environment_and_defaults_are_loopback() {
+        let startup = resolve(&[], &[]).unwrap();
+        assert_eq!(startup.transport, TransportKind::Stdio);
+        assert_eq!(startup.listen.to_string(), "127.0.0.1:8080");
+        let startup = resolve(&["--transport", "http", "--listen", "127.0.0.1:9000"], &[("MCP_TRANSPORT", "stdio"), ("MCP_LISTEN", "0.0.0.0:1")]).unwrap();
+        assert_eq!((startup.transport, startup.listen.port()), (TransportKind::Http, 9000));
+        let error = resolve(&[], &[("MCP_TRANSPORT", "carrier-pigeon")]).unwrap_err().to_string();
+        assert_eq!(error, "invalid configuration: MCP_TRANSPORT must be stdio or http (found \"carrier-pigeon\")");
+    }
+
+    #[test]
+    fn exposure_without_a_token_is_refused() {
+        let open = resolve(&["--transport", "http", "--listen", "0.0.0.0:8080"], &[]).unwrap();
+        let refusal = open.check_exposure().unwrap_err();
+        assert!(refusal.contains("refusing to listen on 0.0.0.0:8080 without authentication"), "{refusal}");
+        let with_token = resolve(&["--transport", "http", "--listen", "0.0.0.0:8080"], &[("MCP_AUTH_TOKEN", "a-long-token")]).unwrap();
+        assert!(with_token.check_exposure().is_ok());
+        let loopback = resolve(&["--transport", "http"], &[]).unwrap();
+        assert!(loopback.check_exposure().is_ok());
+    }
+}
