@@ -1,1 +1,485 @@
-//! placeholder
+//! A test harness that drives MCP server binaries the way hosts do: spawned over stdio with
+//! newline-delimited JSON-RPC, or started with `--transport http` and called over streamable
+//! HTTP. It is used by the server crates' integration tests, the protocol checks in this crate's
+//! `tests/`, and the `mcp-bench` benchmark.
+//!
+//! Failures carry the request sent and what came back, plus the server's stderr, so that a failing
+//! check says which server, which request, what was expected and what was seen.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde_json::{Value, json};
+
+pub mod servers;
+
+/// The protocol version the harness offers in `initialize`.
+pub const PROTOCOL_VERSION: &str = "2025-11-25";
+
+/// How long the harness waits for any single answer.
+pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where cargo put the workspace's binaries (the directory of the running test executable's
+/// parent), so tests of one crate can start another crate's server.
+pub fn binary_path(name: &str) -> PathBuf {
+    if let Ok(dir) = std::env::var("MCP_BIN_DIR") {
+        return Path::new(&dir).join(name);
+    }
+    let exe = std::env::current_exe().unwrap_or_default();
+    // target/<profile>/deps/test-binary -> target/<profile>/<name>
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    profile_dir.join(name)
+}
+
+/// A server process speaking MCP over stdio.
+pub struct StdioServer {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    stderr: Arc<Mutex<String>>,
+    /// Notifications and requests from the server seen while waiting for answers.
+    pub notifications: VecDeque<Value>,
+    next_id: u64,
+    name: String,
+}
+
+impl StdioServer {
+    /// Spawns `binary` with `env` added to a clean-ish environment (PATH and HOME kept).
+    pub fn spawn(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<StdioServer> {
+        let mut command = Command::new(binary);
+        command
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", std::env::var("HOME").unwrap_or_default())
+            .env("MCP_LOG_LEVEL", "info")
+            .envs(env.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("could not start {}", binary.display()))?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let stderr_pipe = child.stderr.take().context("no stderr")?;
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stderr_pipe);
+            let mut buf = String::new();
+            while reader.read_line(&mut buf).unwrap_or(0) > 0 {
+                if let Ok(mut all) = sink.lock() {
+                    all.push_str(&buf);
+                }
+                buf.clear();
+            }
+        });
+        let stdin = child.stdin.take();
+        Ok(StdioServer {
+            child,
+            stdin,
+            lines,
+            stderr,
+            notifications: VecDeque::new(),
+            next_id: 1,
+            name: binary
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        })
+    }
+
+    /// Everything the server wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Writes one raw line (a newline is added).
+    pub fn send_line(&mut self, line: &str) -> Result<()> {
+        let stdin = self.stdin.as_mut().context("stdin already closed")?;
+        stdin.write_all(line.as_bytes())?;
+        stdin.write_all(b"\n")?;
+        stdin.flush()?;
+        Ok(())
+    }
+
+    /// Writes raw bytes as they are.
+    pub fn send_bytes(&mut self, bytes: &[u8]) -> Result<()> {
+        let stdin = self.stdin.as_mut().context("stdin already closed")?;
+        stdin.write_all(bytes)?;
+        stdin.flush()?;
+        Ok(())
+    }
+
+    /// Closes stdin, as a host does when it is done.
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// The next line on stdout, parsed; every stdout line must be a JSON-RPC 2.0 message.
+    pub fn next_message(&mut self, timeout: Duration) -> Result<Value> {
+        match self.lines.recv_timeout(timeout) {
+            Ok(line) => {
+                let message: Value = serde_json::from_str(&line)
+                    .map_err(|e| anyhow!("{}: stdout line is not JSON ({e}): {line}", self.name))?;
+                if message.get("jsonrpc") != Some(&json!("2.0")) {
+                    bail!("{}: stdout line is not JSON-RPC 2.0: {line}", self.name);
+                }
+                Ok(message)
+            }
+            Err(RecvTimeoutError::Timeout) => bail!(
+                "{}: no message within {timeout:?}\nstderr:\n{}",
+                self.name,
+                self.stderr()
+            ),
+            Err(RecvTimeoutError::Disconnected) => {
+                bail!("{}: stdout closed\nstderr:\n{}", self.name, self.stderr())
+            }
+        }
+    }
+
+    /// Sends a request and waits for the answer with the same id (result or error object).
+    pub fn request(&mut self, method: &str, params: Value) -> Result<Value> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let request = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        self.send_line(&request.to_string())?;
+        self.answer_to(&json!(id), &request)
+    }
+
+    /// Waits for the answer to `id`, keeping other messages in `notifications`.
+    pub fn answer_to(&mut self, id: &Value, sent: &Value) -> Result<Value> {
+        let deadline = Instant::now() + ANSWER_TIMEOUT;
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let message = self
+                .next_message(remaining)
+                .with_context(|| format!("waiting for the answer to {sent}"))?;
+            if message.get("id") == Some(id) && message.get("method").is_none() {
+                return Ok(message);
+            }
+            self.notifications.push_back(message);
+        }
+    }
+
+    /// Sends a notification.
+    pub fn notify(&mut self, method: &str, params: Value) -> Result<()> {
+        self.send_line(&json!({"jsonrpc": "2.0", "method": method, "params": params}).to_string())
+    }
+
+    /// Runs the `initialize` handshake with the given client capabilities; returns the result.
+    pub fn initialize_with(&mut self, capabilities: Value) -> Result<Value> {
+        let answer = self.request(
+            "initialize",
+            json!({"protocolVersion": PROTOCOL_VERSION, "capabilities": capabilities, "clientInfo": {"name": "mcp-harness", "version": "1"}}),
+        )?;
+        let result = answer
+            .get("result")
+            .cloned()
+            .ok_or_else(|| anyhow!("initialize failed: {answer}"))?;
+        self.notify("notifications/initialized", json!({}))?;
+        Ok(result)
+    }
+
+    /// Runs the `initialize` handshake without client capabilities.
+    pub fn initialize(&mut self) -> Result<Value> {
+        self.initialize_with(json!({}))
+    }
+
+    /// Calls a tool; returns the `result` object (check `isError`), or fails on a JSON-RPC error.
+    pub fn call_tool(&mut self, name: &str, arguments: Value) -> Result<Value> {
+        let answer = self.request("tools/call", json!({"name": name, "arguments": arguments}))?;
+        answer.get("result").cloned().ok_or_else(|| {
+            anyhow!("tools/call {name} {arguments} answered with an error: {answer}")
+        })
+    }
+
+    /// Waits up to `timeout` for the process to exit; returns its status if it did.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for StdioServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The text of a tool result's first text block.
+pub fn result_text(result: &Value) -> String {
+    result["content"]
+        .as_array()
+        .and_then(|blocks| blocks.iter().find_map(|b| b["text"].as_str()))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A server process serving streamable HTTP, and a client for it.
+pub struct HttpServer {
+    child: Child,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    stderr: Arc<Mutex<String>>,
+    /// A client with no default headers.
+    pub client: reqwest::blocking::Client,
+}
+
+impl HttpServer {
+    /// Starts `binary --transport http` on a free loopback port and waits until it listens.
+    pub fn start(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<HttpServer> {
+        let mut command = Command::new(binary);
+        command
+            .args(["--transport", "http", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", std::env::var("HOME").unwrap_or_default())
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("could not start {}", binary.display()))?;
+        let stderr_pipe = child.stderr.take().context("no stderr")?;
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = channel();
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stderr_pipe);
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 {
+                if let Some(rest) = line.split("listening on http://").nth(1) {
+                    let addr = rest.split('/').next().unwrap_or_default().to_owned();
+                    let _ = tx.send(addr);
+                }
+                if let Ok(mut all) = sink.lock() {
+                    all.push_str(&line);
+                }
+                line.clear();
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(addr) => addr,
+            Err(_) => {
+                let _ = child.kill();
+                let output = stderr.lock().map(|s| s.clone()).unwrap_or_default();
+                bail!(
+                    "{} did not start listening; stderr:\n{output}",
+                    binary.display()
+                );
+            }
+        };
+        let client = reqwest::blocking::Client::builder()
+            .timeout(ANSWER_TIMEOUT)
+            .build()?;
+        Ok(HttpServer {
+            child,
+            base: format!("http://{addr}"),
+            stderr,
+            client,
+        })
+    }
+
+    /// Everything the server wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// `http://127.0.0.1:<port>/mcp`.
+    pub fn mcp_url(&self) -> String {
+        format!("{}/mcp", self.base)
+    }
+
+    /// A POST to `/mcp` with the headers MCP requires, plus `extra` headers.
+    pub fn post(
+        &self,
+        body: &Value,
+        session: Option<&str>,
+        extra: &[(&str, &str)],
+    ) -> Result<HttpAnswer> {
+        let mut request = self
+            .client
+            .post(self.mcp_url())
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(body.to_string());
+        if let Some(session) = session {
+            request = request.header("mcp-session-id", session);
+        }
+        for (name, value) in extra {
+            request = request.header(*name, *value);
+        }
+        HttpAnswer::read(request.send().with_context(|| format!("POST {body}"))?)
+    }
+
+    /// `initialize` over HTTP; returns the session id (if stateful) and the result.
+    pub fn initialize(&self, extra: &[(&str, &str)]) -> Result<(Option<String>, Value)> {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": PROTOCOL_VERSION, "capabilities": {}, "clientInfo": {"name": "mcp-harness", "version": "1"}}});
+        let answer = self.post(&body, None, extra)?;
+        let session = answer.session.clone();
+        let message = answer
+            .message_with_id(&json!(1))
+            .ok_or_else(|| anyhow!("initialize got {}: {}", answer.status, answer.body))?;
+        if let Some(session) = &session {
+            let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+            let ack = self.post(&initialized, Some(session), extra)?;
+            if ack.status != 202 {
+                bail!(
+                    "notifications/initialized got {} instead of 202: {}",
+                    ack.status,
+                    ack.body
+                );
+            }
+        }
+        Ok((session, message["result"].clone()))
+    }
+
+    /// Calls a tool over HTTP; returns the `result` object.
+    pub fn call_tool(
+        &self,
+        session: Option<&str>,
+        id: u64,
+        name: &str,
+        arguments: Value,
+        extra: &[(&str, &str)],
+    ) -> Result<Value> {
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": name, "arguments": arguments}});
+        let answer = self.post(&body, session, extra)?;
+        let message = answer
+            .message_with_id(&json!(id))
+            .ok_or_else(|| anyhow!("tools/call {name} got {}: {}", answer.status, answer.body))?;
+        message
+            .get("result")
+            .cloned()
+            .ok_or_else(|| anyhow!("tools/call {name} answered with an error: {message}"))
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTP answer with its JSON-RPC messages, whether sent as JSON or as SSE events.
+#[derive(Debug)]
+pub struct HttpAnswer {
+    /// The status code.
+    pub status: u16,
+    /// The `content-type`.
+    pub content_type: String,
+    /// The `mcp-session-id` header.
+    pub session: Option<String>,
+    /// The raw body.
+    pub body: String,
+    /// The JSON-RPC messages in the body.
+    pub messages: Vec<Value>,
+}
+
+impl HttpAnswer {
+    fn read(mut response: reqwest::blocking::Response) -> Result<HttpAnswer> {
+        let status = response.status().as_u16();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let content_type = header("content-type").unwrap_or_default();
+        let session = header("mcp-session-id");
+        let mut body = String::new();
+        response.read_to_string(&mut body)?;
+        let messages = if content_type.starts_with("text/event-stream") {
+            body.lines()
+                .filter_map(|line| line.strip_prefix("data:"))
+                .filter_map(|data| serde_json::from_str(data.trim()).ok())
+                .collect()
+        } else {
+            serde_json::from_str::<Value>(&body)
+                .map(|v| vec![v])
+                .unwrap_or_default()
+        };
+        Ok(HttpAnswer {
+            status,
+            content_type,
+            session,
+            body,
+            messages,
+        })
+    }
+
+    /// The message answering `id`.
+    pub fn message_with_id(&self, id: &Value) -> Option<Value> {
+        self.messages
+            .iter()
+            .find(|m| m.get("id") == Some(id))
+            .cloned()
+    }
+}
+
+/// Helpers for the `mcp-bench` benchmark, which drives one HTTP server from many clients at once.
+impl HttpServer {
+    /// The server's process id, e.g. to read its memory use from `/proc/<pid>/status`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Like [`HttpServer::post`], but over `client` instead of [`HttpServer::client`], so that
+    /// several threads can act as separate MCP clients, each with its own connections.
+    pub fn post_with(
+        &self,
+        client: &reqwest::blocking::Client,
+        body: &Value,
+        session: Option<&str>,
+        extra: &[(&str, &str)],
+    ) -> Result<HttpAnswer> {
+        let mut request = client
+            .post(self.mcp_url())
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(body.to_string());
+        if let Some(session) = session {
+            request = request.header("mcp-session-id", session);
+        }
+        for (name, value) in extra {
+            request = request.header(*name, *value);
+        }
+        HttpAnswer::read(request.send().with_context(|| format!("POST {body}"))?)
+    }
+}

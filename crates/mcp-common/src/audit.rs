@@ -74,7 +74,9 @@ impl AuditLog {
                 Sink::File(options.open(path)?)
             }
         };
-        Ok(AuditLog { sink: Mutex::new(sink) })
+        Ok(AuditLog {
+            sink: Mutex::new(sink),
+        })
     }
 
     /// Writes one record as a single line. A failing write is logged, never fatal to the call.
@@ -87,7 +89,10 @@ impl AuditLog {
             }
         };
         line.push(b'\n');
-        let mut sink = self.sink.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut sink = self
+            .sink
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let written = match &mut *sink {
             Sink::Off => Ok(()),
             Sink::Stderr => {
@@ -132,14 +137,20 @@ mod tests {
             });
         }
         let text = std::fs::read_to_string(&path).unwrap();
-        let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[1]["tool"], "b");
         assert_eq!(lines[0]["caller"]["transport"], "stdio");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
     }
 }

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::config::{ConfigError, Env};
@@ -77,9 +77,11 @@ impl Failure {
     pub fn from_io(error: &std::io::Error) -> Self {
         use std::io::ErrorKind as K;
         let kind = match error.kind() {
-            K::ConnectionRefused | K::NotFound | K::AddrNotAvailable | K::HostUnreachable | K::NetworkUnreachable => {
-                FailureKind::Connect
-            }
+            K::ConnectionRefused
+            | K::NotFound
+            | K::AddrNotAvailable
+            | K::HostUnreachable
+            | K::NetworkUnreachable => FailureKind::Connect,
             K::TimedOut | K::WouldBlock => FailureKind::Timeout,
             _ => FailureKind::Protocol,
         };
@@ -93,14 +95,25 @@ impl Failure {
             408 | 425 | 429 | 500..=599 => FailureKind::Unavailable,
             _ => FailureKind::Rejected,
         };
-        Some(Failure::new(kind, format!("HTTP {status} {reason}").trim_end().to_owned()).with_retry_after(retry_after))
+        Some(
+            Failure::new(
+                kind,
+                format!("HTTP {status} {reason}").trim_end().to_owned(),
+            )
+            .with_retry_after(retry_after),
+        )
     }
 }
 
 /// Parses a `Retry-After` header given in seconds (HTTP dates are ignored: the delay-seconds form
 /// is what rate-limiting APIs send).
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
-    value.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64)
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64)
 }
 
 /// The tunable part of the policy.
@@ -153,7 +166,9 @@ impl BackendConfig {
             config.max_retries = retries;
         }
         let threshold_var = format!("{prefix}_BREAKER_THRESHOLD");
-        if let Some(threshold) = env.parse::<u32>(&threshold_var, "a whole number from 1 to 1000")? {
+        if let Some(threshold) =
+            env.parse::<u32>(&threshold_var, "a whole number from 1 to 1000")?
+        {
             if !(1..=1000).contains(&threshold) {
                 return Err(ConfigError::Invalid {
                     variable: threshold_var,
@@ -163,7 +178,9 @@ impl BackendConfig {
             }
             config.breaker_threshold = threshold;
         }
-        if let Some(cooldown) = env.seconds(&format!("{prefix}_BREAKER_COOLDOWN_SECS"), 0.01..=3600.0)? {
+        if let Some(cooldown) =
+            env.seconds(&format!("{prefix}_BREAKER_COOLDOWN_SECS"), 0.01..=3600.0)?
+        {
             config.breaker_cooldown = cooldown;
         }
         Ok(config)
@@ -174,17 +191,17 @@ impl BackendConfig {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct BackendError {
     /// The service, e.g. "Odoo".
-    pub service: String,
+    pub service: Arc<str>,
     /// Where it was reached, without credentials, e.g. "http://127.0.0.1:8069".
-    pub endpoint: String,
+    pub endpoint: Arc<str>,
     /// What was being done, e.g. "search_read on res.partner".
     pub operation: String,
-    /// Why it failed; `None` when the breaker refused the call without trying.
-    pub failure: Option<Failure>,
+    /// Why it failed (for an open breaker: the failure that opened it).
+    pub failure: Option<Box<Failure>>,
     /// Attempts made (0 when the breaker was open).
     pub attempts: u32,
     /// What to check.
-    pub hint: String,
+    pub hint: Arc<str>,
     /// Set when a non-repeatable operation may have been carried out despite the error.
     pub maybe_applied: bool,
     /// Set when the breaker was open: how long until the next probe.
@@ -193,14 +210,22 @@ pub struct BackendError {
 
 impl fmt::Display for BackendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let BackendError { service, endpoint, operation, .. } = self;
+        let BackendError {
+            service,
+            endpoint,
+            operation,
+            ..
+        } = self;
         let attempts = match self.attempts {
             0 | 1 => String::new(),
             n => format!(", after {n} attempts"),
         };
         let text = match (&self.failure, self.open_for) {
             (last, Some(wait)) => {
-                let last = last.as_ref().map(|f| format!(" (last error: {})", f.detail)).unwrap_or_default();
+                let last = last
+                    .as_ref()
+                    .map(|f| format!(" (last error: {})", f.detail))
+                    .unwrap_or_default();
                 format!(
                     "{service} at {endpoint} is failing, so {operation} was not attempted{last}; the next try is allowed in {} s — {}",
                     wait_secs(wait),
@@ -209,14 +234,24 @@ impl fmt::Display for BackendError {
             }
             (None, None) => format!("{service} at {endpoint} failed {operation} — {}", self.hint),
             (Some(failure), None) => {
-                let hint = failure.hint.as_deref().unwrap_or(&self.hint);
+                let hint = failure.hint.as_deref().unwrap_or(&*self.hint);
                 let cause = &failure.detail;
                 match failure.kind {
-                    FailureKind::Connect => format!("error connecting to {service} at {endpoint}: {cause} ({operation}{attempts}) — {hint}"),
-                    FailureKind::Timeout => format!("{service} at {endpoint} did not answer {operation} in time: {cause}{attempts} — {hint}"),
-                    FailureKind::Unavailable => format!("{service} at {endpoint} is unavailable: {operation} failed with {cause}{attempts} — {hint}"),
-                    FailureKind::Rejected => format!("{service} rejected {operation}: {cause} — {hint}"),
-                    FailureKind::Protocol => format!("{service} at {endpoint} gave an unusable answer to {operation}: {cause}{attempts} — {hint}"),
+                    FailureKind::Connect => format!(
+                        "error connecting to {service} at {endpoint}: {cause} ({operation}{attempts}) — {hint}"
+                    ),
+                    FailureKind::Timeout => format!(
+                        "{service} at {endpoint} did not answer {operation} in time: {cause}{attempts} — {hint}"
+                    ),
+                    FailureKind::Unavailable => format!(
+                        "{service} at {endpoint} is unavailable: {operation} failed with {cause}{attempts} — {hint}"
+                    ),
+                    FailureKind::Rejected => {
+                        format!("{service} rejected {operation}: {cause} — {hint}")
+                    }
+                    FailureKind::Protocol => format!(
+                        "{service} at {endpoint} gave an unusable answer to {operation}: {cause}{attempts} — {hint}"
+                    ),
                 }
             }
         };
@@ -235,9 +270,16 @@ fn wait_secs(wait: Duration) -> u64 {
 
 #[derive(Debug)]
 enum BreakerState {
-    Closed { consecutive_failures: u32 },
-    Open { until: Instant, last_failure: Failure },
-    HalfOpen { last_failure: Failure },
+    Closed {
+        consecutive_failures: u32,
+    },
+    Open {
+        until: Instant,
+        last_failure: Failure,
+    },
+    HalfOpen {
+        last_failure: Failure,
+    },
 }
 
 /// The circuit breaker's state, for readiness reports.
@@ -253,9 +295,9 @@ pub enum BreakerStatus {
 
 /// A remote service reached through the shared policy.
 pub struct Backend {
-    service: String,
-    endpoint: String,
-    hint: String,
+    service: Arc<str>,
+    endpoint: Arc<str>,
+    hint: Arc<str>,
     config: BackendConfig,
     breaker: Mutex<BreakerState>,
 }
@@ -280,11 +322,13 @@ impl Backend {
         config: BackendConfig,
     ) -> Self {
         Backend {
-            service: service.into(),
-            endpoint: endpoint.into(),
-            hint: hint.into(),
+            service: Arc::from(service.into()),
+            endpoint: Arc::from(endpoint.into()),
+            hint: Arc::from(hint.into()),
             config,
-            breaker: Mutex::new(BreakerState::Closed { consecutive_failures: 0 }),
+            breaker: Mutex::new(BreakerState::Closed {
+                consecutive_failures: 0,
+            }),
         }
     }
 
@@ -356,19 +400,26 @@ impl Backend {
             self.record_failure(&failure);
             let may_resend = match failure.kind {
                 FailureKind::Connect => true,
-                FailureKind::Timeout | FailureKind::Unavailable | FailureKind::Protocol => repeat == Repeat::Safe,
+                FailureKind::Timeout | FailureKind::Unavailable | FailureKind::Protocol => {
+                    repeat == Repeat::Safe
+                }
                 FailureKind::Rejected => false,
             };
             let retries_done = attempts - 1;
             if !may_resend || retries_done >= self.config.max_retries {
-                let maybe_applied = repeat == Repeat::Unsafe && failure.kind != FailureKind::Connect;
+                let maybe_applied =
+                    repeat == Repeat::Unsafe && failure.kind != FailureKind::Connect;
                 return Err(self.error(operation, failure, attempts, maybe_applied));
             }
             let backoff = jittered(self.config.base_delay * 2u32.pow(retries_done));
             let delay = match failure.retry_after {
                 Some(asked) if asked > self.config.max_retry_after => {
                     let mut failure = failure;
-                    failure.detail = format!("{}; it asked to wait {} s before retrying", failure.detail, wait_secs(asked));
+                    failure.detail = format!(
+                        "{}; it asked to wait {} s before retrying",
+                        failure.detail,
+                        wait_secs(asked)
+                    );
                     return Err(self.error(operation, failure, attempts, false));
                 }
                 Some(asked) => asked.max(backoff),
@@ -389,17 +440,24 @@ impl Backend {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BreakerState> {
         // A poisoned lock only means another call panicked mid-update; the state is still usable.
-        self.breaker.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.breaker
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn admit(&self, operation: &str) -> Result<(), BackendError> {
         let mut state = self.lock();
         match &*state {
             BreakerState::Closed { .. } => Ok(()),
-            BreakerState::Open { until, last_failure } => {
+            BreakerState::Open {
+                until,
+                last_failure,
+            } => {
                 let now = Instant::now();
                 if now >= *until {
-                    *state = BreakerState::HalfOpen { last_failure: last_failure.clone() };
+                    *state = BreakerState::HalfOpen {
+                        last_failure: last_failure.clone(),
+                    };
                     Ok(())
                 } else {
                     Err(self.open_error(operation, last_failure.clone(), *until - now))
@@ -413,13 +471,17 @@ impl Backend {
     }
 
     fn record_success(&self) {
-        *self.lock() = BreakerState::Closed { consecutive_failures: 0 };
+        *self.lock() = BreakerState::Closed {
+            consecutive_failures: 0,
+        };
     }
 
     fn record_failure(&self, failure: &Failure) {
         let mut state = self.lock();
         let next = match &*state {
-            BreakerState::Closed { consecutive_failures } => {
+            BreakerState::Closed {
+                consecutive_failures,
+            } => {
                 let failures = consecutive_failures + 1;
                 if failures >= self.config.breaker_threshold {
                     tracing::warn!(service = %self.service, failures, "circuit breaker opened");
@@ -428,7 +490,9 @@ impl Backend {
                         last_failure: failure.clone(),
                     }
                 } else {
-                    BreakerState::Closed { consecutive_failures: failures }
+                    BreakerState::Closed {
+                        consecutive_failures: failures,
+                    }
                 }
             }
             BreakerState::HalfOpen { .. } | BreakerState::Open { .. } => BreakerState::Open {
@@ -439,12 +503,18 @@ impl Backend {
         *state = next;
     }
 
-    fn error(&self, operation: &str, failure: Failure, attempts: u32, maybe_applied: bool) -> BackendError {
+    fn error(
+        &self,
+        operation: &str,
+        failure: Failure,
+        attempts: u32,
+        maybe_applied: bool,
+    ) -> BackendError {
         BackendError {
             service: self.service.clone(),
             endpoint: self.endpoint.clone(),
             operation: operation.to_owned(),
-            failure: Some(failure),
+            failure: Some(Box::new(failure)),
             attempts,
             hint: self.hint.clone(),
             maybe_applied,
@@ -457,7 +527,7 @@ impl Backend {
             service: self.service.clone(),
             endpoint: self.endpoint.clone(),
             operation: operation.to_owned(),
-            failure: Some(last_failure),
+            failure: Some(Box::new(last_failure)),
             attempts: 0,
             hint: self.hint.clone(),
             maybe_applied: false,
@@ -491,17 +561,31 @@ mod tests {
     }
 
     fn backend() -> Backend {
-        Backend::new("Odoo", "http://127.0.0.1:9", "is ODOO_URL right?", fast_config())
+        Backend::new(
+            "Odoo",
+            "http://127.0.0.1:9",
+            "is ODOO_URL right?",
+            fast_config(),
+        )
     }
 
-    async fn run(backend: &Backend, repeat: Repeat, outcomes: &[Result<u32, Failure>]) -> (Result<u32, BackendError>, u32) {
+    async fn run(
+        backend: &Backend,
+        repeat: Repeat,
+        outcomes: &[Result<u32, Failure>],
+    ) -> (Result<u32, BackendError>, u32) {
         let calls = AtomicU32::new(0);
         let result = backend
-            .call("search_read", repeat, |f: &Failure| f.clone(), || {
-                let idx = calls.fetch_add(1, Ordering::SeqCst) as usize;
-                let outcome = outcomes.get(idx).cloned().unwrap_or(Ok(99));
-                async move { outcome }
-            })
+            .call(
+                "search_read",
+                repeat,
+                |f: &Failure| f.clone(),
+                || {
+                    let idx = calls.fetch_add(1, Ordering::SeqCst) as usize;
+                    let outcome = outcomes.get(idx).cloned().unwrap_or(Ok(99));
+                    async move { outcome }
+                },
+            )
             .await;
         (result, calls.load(Ordering::SeqCst))
     }
@@ -514,8 +598,14 @@ mod tests {
     async fn retry_policy_follows_repeatability() {
         use FailureKind::*;
         // (repeat, outcomes, expected success, expected attempts)
-        let cases: Vec<(Repeat, Vec<Result<u32, Failure>>, bool, u32)> = vec![
-            (Repeat::Safe, vec![fail(Unavailable), fail(Timeout), Ok(1)], true, 3),
+        type Case = (Repeat, Vec<Result<u32, Failure>>, bool, u32);
+        let cases: Vec<Case> = vec![
+            (
+                Repeat::Safe,
+                vec![fail(Unavailable), fail(Timeout), Ok(1)],
+                true,
+                3,
+            ),
             (Repeat::Safe, vec![fail(Unavailable); 4], false, 4),
             (Repeat::Safe, vec![fail(Rejected)], false, 1),
             (Repeat::Unsafe, vec![fail(Connect), Ok(1)], true, 2),
@@ -523,7 +613,15 @@ mod tests {
             (Repeat::Unsafe, vec![fail(Unavailable)], false, 1),
         ];
         for (repeat, outcomes, ok, attempts) in cases {
-            let backend = Backend::new("Svc", "http://x", "hint", BackendConfig { breaker_threshold: 100, ..fast_config() });
+            let backend = Backend::new(
+                "Svc",
+                "http://x",
+                "hint",
+                BackendConfig {
+                    breaker_threshold: 100,
+                    ..fast_config()
+                },
+            );
             let (result, calls) = run(&backend, repeat, &outcomes).await;
             assert_eq!(result.is_ok(), ok, "{repeat:?} {outcomes:?}");
             assert_eq!(calls, attempts, "{repeat:?} {outcomes:?}");
@@ -534,7 +632,10 @@ mod tests {
     async fn unsafe_failures_say_the_request_may_have_applied() {
         let (result, _) = run(&backend(), Repeat::Unsafe, &[fail(FailureKind::Timeout)]).await;
         let message = result.unwrap_err().to_string();
-        assert!(message.contains("may have reached the service"), "{message}");
+        assert!(
+            message.contains("may have reached the service"),
+            "{message}"
+        );
     }
 
     #[tokio::test]
@@ -543,7 +644,10 @@ mod tests {
         let refused = Failure::new(FailureKind::Connect, "connection refused");
         let outcomes = vec![Err(refused); 4];
         let (result, calls) = run(&backend, Repeat::Safe, &outcomes).await;
-        assert_eq!(calls, 3, "the breaker opens after three consecutive failures");
+        assert_eq!(
+            calls, 3,
+            "the breaker opens after three consecutive failures"
+        );
         let message = result.unwrap_err().to_string();
         assert!(
             message.starts_with("error connecting to Odoo at http://127.0.0.1:9: connection refused (search_read, after 3 attempts) — is ODOO_URL right?"),
@@ -573,40 +677,78 @@ mod tests {
 
     #[tokio::test]
     async fn slow_attempts_time_out() {
-        let backend = Backend::new("Svc", "http://x", "hint", BackendConfig { max_retries: 0, ..fast_config() });
+        let backend = Backend::new(
+            "Svc",
+            "http://x",
+            "hint",
+            BackendConfig {
+                max_retries: 0,
+                ..fast_config()
+            },
+        );
         let started = Instant::now();
         let result: Result<(), BackendError> = backend
-            .call("slow", Repeat::Safe, |_: &()| Failure::new(FailureKind::Protocol, "x"), || async {
-                tokio::time::sleep(Duration::from_secs(5)).await;
-                Ok(())
-            })
+            .call(
+                "slow",
+                Repeat::Safe,
+                |_: &()| Failure::new(FailureKind::Protocol, "x"),
+                || async {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    Ok(())
+                },
+            )
             .await;
         assert!(started.elapsed() < Duration::from_secs(1));
         let message = result.unwrap_err().to_string();
-        assert!(message.contains("did not answer slow in time: no answer within 0.2 s"), "{message}");
+        assert!(
+            message.contains("did not answer slow in time: no answer within 0.2 s"),
+            "{message}"
+        );
     }
 
     #[tokio::test]
     async fn long_retry_after_is_not_waited_for() {
-        let asked = Failure::new(FailureKind::Unavailable, "HTTP 429 Too Many Requests").with_retry_after(Some(Duration::from_secs(90)));
+        let asked = Failure::new(FailureKind::Unavailable, "HTTP 429 Too Many Requests")
+            .with_retry_after(Some(Duration::from_secs(90)));
         let (result, calls) = run(&backend(), Repeat::Safe, &[Err(asked)]).await;
         assert_eq!(calls, 1);
-        assert!(result.unwrap_err().to_string().contains("asked to wait 90 s"));
+        assert!(
+            result
+                .unwrap_err()
+                .to_string()
+                .contains("asked to wait 90 s")
+        );
     }
 
     #[tokio::test]
     async fn real_refused_connection_is_classified_as_connect() {
         // Bind then drop a listener so the port is closed.
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let error = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap_err();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let error = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap_err();
         assert_eq!(Failure::from_io(&error).kind, FailureKind::Connect);
     }
 
     #[test]
     fn statuses_and_retry_after_are_classified() {
-        let cases = [(200, None), (404, Some(FailureKind::Rejected)), (401, Some(FailureKind::Rejected)), (429, Some(FailureKind::Unavailable)), (502, Some(FailureKind::Unavailable))];
+        let cases = [
+            (200, None),
+            (404, Some(FailureKind::Rejected)),
+            (401, Some(FailureKind::Rejected)),
+            (429, Some(FailureKind::Unavailable)),
+            (502, Some(FailureKind::Unavailable)),
+        ];
         for (status, kind) in cases {
-            assert_eq!(Failure::from_status(status, "", None).map(|f| f.kind), kind, "{status}");
+            assert_eq!(
+                Failure::from_status(status, "", None).map(|f| f.kind),
+                kind,
+                "{status}"
+            );
         }
         assert_eq!(parse_retry_after(" 2 "), Some(Duration::from_secs(2)));
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
@@ -616,7 +758,10 @@ mod tests {
     fn jitter_stays_within_a_quarter() {
         for _ in 0..100 {
             let delay = jittered(Duration::from_secs(4));
-            assert!(delay >= Duration::from_secs(3) && delay <= Duration::from_secs(5), "{delay:?}");
+            assert!(
+                delay >= Duration::from_secs(3) && delay <= Duration::from_secs(5),
+                "{delay:?}"
+            );
         }
     }
 }

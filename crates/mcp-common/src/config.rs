@@ -119,7 +119,11 @@ impl Env {
     }
 
     /// An optional value parsed with `FromStr`.
-    pub fn parse<T: FromStr>(&self, variable: &str, expected: &str) -> Result<Option<T>, ConfigError> {
+    pub fn parse<T: FromStr>(
+        &self,
+        variable: &str,
+        expected: &str,
+    ) -> Result<Option<T>, ConfigError> {
         match self.get(variable) {
             None => Ok(None),
             Some(raw) => raw.parse().map(Some).map_err(|_| ConfigError::Invalid {
@@ -260,7 +264,10 @@ impl CommonConfig {
             });
         }
         for entry in env.list("MCP_AUTH_TOKENS") {
-            let Some((name, token)) = entry.split_once(':').filter(|(n, t)| !n.is_empty() && !t.is_empty()) else {
+            let Some((name, token)) = entry
+                .split_once(':')
+                .filter(|(n, t)| !n.is_empty() && !t.is_empty())
+            else {
                 return Err(ConfigError::Invalid {
                     variable: "MCP_AUTH_TOKENS".into(),
                     expected: "a comma-separated list of name:token pairs".into(),
@@ -278,7 +285,11 @@ impl CommonConfig {
             Some(v) if v.eq_ignore_ascii_case("off") => AuditDestination::Off,
             Some(path) => AuditDestination::File(PathBuf::from(path)),
         };
-        let log_format = match env.get("MCP_LOG_FORMAT").map(str::to_ascii_lowercase).as_deref() {
+        let log_format = match env
+            .get("MCP_LOG_FORMAT")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             None | Some("human" | "text") => LogFormat::Human,
             Some("json") => LogFormat::Json,
             Some(other) => {
@@ -290,7 +301,10 @@ impl CommonConfig {
             }
         };
         let max_request_bytes = env
-            .parse::<usize>("MCP_MAX_REQUEST_BYTES", "a size in bytes between 1024 and 268435456")?
+            .parse::<usize>(
+                "MCP_MAX_REQUEST_BYTES",
+                "a size in bytes between 1024 and 268435456",
+            )?
             .unwrap_or(DEFAULT_MAX_REQUEST_BYTES);
         if !(1024..=256 * 1024 * 1024).contains(&max_request_bytes) {
             return Err(ConfigError::Invalid {
@@ -312,7 +326,7 @@ impl CommonConfig {
             log_filter: env
                 .get("MCP_LOG_LEVEL")
                 .or_else(|| env.get("RUST_LOG"))
-                .unwrap_or("info")
+                .unwrap_or("info,rmcp=warn")
                 .to_owned(),
             read_only: env.flag("MCP_READ_ONLY")?.unwrap_or(false),
             tools_allow: env.list("MCP_TOOLS_ALLOW"),
@@ -344,12 +358,24 @@ mod tests {
     fn errors_name_the_variable_and_expectation() {
         let env = Env::from_pairs([("MCP_READ_ONLY", "maybe"), ("MCP_TOOL_TIMEOUT_SECS", "-3")]);
         let error = CommonConfig::from_env(&env).unwrap_err().to_string();
-        assert_eq!(error, "invalid configuration: MCP_READ_ONLY must be true or false (found \"maybe\")");
+        assert_eq!(
+            error,
+            "invalid configuration: MCP_READ_ONLY must be true or false (found \"maybe\")"
+        );
         let env = Env::from_pairs([("MCP_TOOL_TIMEOUT_SECS", "-3")]);
         let error = CommonConfig::from_env(&env).unwrap_err().to_string();
-        assert!(error.contains("MCP_TOOL_TIMEOUT_SECS must be a number of seconds between 0.1 and 3600"), "{error}");
-        let missing = Env::default().required("ODOO_URL", "the URL of your Odoo server").unwrap_err();
-        assert_eq!(missing.to_string(), "missing configuration: set ODOO_URL to the URL of your Odoo server");
+        assert!(
+            error
+                .contains("MCP_TOOL_TIMEOUT_SECS must be a number of seconds between 0.1 and 3600"),
+            "{error}"
+        );
+        let missing = Env::default()
+            .required("ODOO_URL", "the URL of your Odoo server")
+            .unwrap_err();
+        assert_eq!(
+            missing.to_string(),
+            "missing configuration: set ODOO_URL to the URL of your Odoo server"
+        );
     }
 
     #[test]
@@ -368,7 +394,10 @@ mod tests {
         let env = Env::from_pairs([("MCP_AUTH_TOKENS", "alice:s3cr3t-alice,broken")]);
         let error = CommonConfig::from_env(&env).unwrap_err().to_string();
         assert!(!error.contains("s3cr3t"), "{error}");
-        let env = Env::from_pairs([("MCP_AUTH_TOKENS", "alice:tok-a, bob:tok-b"), ("MCP_AUTH_TOKEN", "tok-0")]);
+        let env = Env::from_pairs([
+            ("MCP_AUTH_TOKENS", "alice:tok-a, bob:tok-b"),
+            ("MCP_AUTH_TOKEN", "tok-0"),
+        ]);
         let config = CommonConfig::from_env(&env).unwrap();
         let names: Vec<_> = config.tokens.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, ["default", "alice", "bob"]);
@@ -378,7 +407,13 @@ mod tests {
 
     #[test]
     fn flags_accept_common_spellings() {
-        for (raw, expected) in [("1", true), ("TRUE", true), ("on", true), ("no", false), ("0", false)] {
+        for (raw, expected) in [
+            ("1", true),
+            ("TRUE", true),
+            ("on", true),
+            ("no", false),
+            ("0", false),
+        ] {
             let env = Env::from_pairs([("X", raw)]);
             assert_eq!(env.flag("X").unwrap(), Some(expected), "{raw}");
         }

@@ -138,14 +138,35 @@ mod tests {
             deny: vec!["delete_*".into()],
             require_confirmation: true,
         };
-        assert!(policy.withheld("consultar_empresa", ToolKind::ReadOnly).is_none());
+        assert!(
+            policy
+                .withheld("consultar_empresa", ToolKind::ReadOnly)
+                .is_none()
+        );
         let refused = policy.withheld("create_company", ToolKind::Write).unwrap();
         assert!(refused.contains("MCP_READ_ONLY=false"), "{refused}");
-        let policy = ToolPolicy { read_only: false, ..policy };
-        let refused = policy.withheld("delete_company", ToolKind::Destructive).unwrap();
-        assert!(refused.contains("MCP_TOOLS_DENY (pattern `delete_*`)"), "{refused}");
-        let policy = ToolPolicy { allow: vec!["consultar_*".into()], deny: vec![], ..policy };
-        assert!(policy.withheld("list_companies", ToolKind::ReadOnly).unwrap().contains("MCP_TOOLS_ALLOW"));
+        let policy = ToolPolicy {
+            read_only: false,
+            ..policy
+        };
+        let refused = policy
+            .withheld("delete_company", ToolKind::Destructive)
+            .unwrap();
+        assert!(
+            refused.contains("MCP_TOOLS_DENY (pattern `delete_*`)"),
+            "{refused}"
+        );
+        let policy = ToolPolicy {
+            allow: vec!["consultar_*".into()],
+            deny: vec![],
+            ..policy
+        };
+        assert!(
+            policy
+                .withheld("list_companies", ToolKind::ReadOnly)
+                .unwrap()
+                .contains("MCP_TOOLS_ALLOW")
+        );
         assert!(policy.needs_consent(ToolKind::Write));
         assert!(!policy.needs_consent(ToolKind::ReadOnly));
     }

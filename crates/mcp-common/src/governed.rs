@@ -14,7 +14,10 @@ use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use rmcp::model::*;
-use rmcp::service::{ElicitationError, ElicitationMode, NotificationContext, RequestContext, ServiceError, SubscriptionContext};
+use rmcp::service::{
+    ElicitationError, ElicitationMode, NotificationContext, RequestContext, ServiceError,
+    SubscriptionContext,
+};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde::Deserialize;
 use serde_json::Value;
@@ -75,7 +78,9 @@ pub struct Runtime {
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime").field("server", &self.config.server).finish()
+        f.debug_struct("Runtime")
+            .field("server", &self.config.server)
+            .finish()
     }
 }
 
@@ -88,7 +93,9 @@ pub struct Governed<S> {
 
 impl<S> std::fmt::Debug for Governed<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Governed").field("runtime", &self.runtime).finish()
+        f.debug_struct("Governed")
+            .field("runtime", &self.runtime)
+            .finish()
     }
 }
 
@@ -103,7 +110,12 @@ pub struct ToolRulesError {
 
 impl<S: Domain> Governed<S> {
     /// Wraps `inner`; fails when a tool breaks the schema or annotation rules.
-    pub fn new(inner: S, config: GovernConfig, audit: AuditLog, metrics: Arc<Metrics>) -> Result<Self, ToolRulesError> {
+    pub fn new(
+        inner: S,
+        config: GovernConfig,
+        audit: AuditLog,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, ToolRulesError> {
         let mut problems = Vec::new();
         let mut tools = HashMap::new();
         for tool in inner.tools() {
@@ -118,7 +130,13 @@ impl<S: Domain> Governed<S> {
         let sensitive = inner.sensitive_arguments();
         Ok(Governed {
             inner,
-            runtime: Arc::new(Runtime { config, tools, sensitive, audit, metrics }),
+            runtime: Arc::new(Runtime {
+                config,
+                tools,
+                sensitive,
+                audit,
+                metrics,
+            }),
         })
     }
 
@@ -185,7 +203,10 @@ struct Verdict {
 impl Verdict {
     fn tool_error(outcome: &'static str, message: String) -> Verdict {
         Verdict {
-            response: Ok(CallToolResult::error(vec![ContentBlock::text(scrub(&message).into_owned())]).into()),
+            response: Ok(CallToolResult::error(vec![ContentBlock::text(
+                scrub(&message).into_owned(),
+            )])
+            .into()),
             outcome,
             consent: None,
         }
@@ -193,13 +214,19 @@ impl Verdict {
 }
 
 impl<S: Domain> Governed<S> {
-    async fn govern(&self, mut request: CallToolRequestParams, context: RequestContext<RoleServer>) -> Verdict {
+    async fn govern(
+        &self,
+        mut request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Verdict {
         let name = request.name.to_string();
         let runtime = &self.runtime;
         let Some(entry) = runtime.tools.get(&name) else {
             return Verdict {
                 response: Err(McpError::invalid_params(
-                    format!("unknown tool `{name}`; call tools/list to see the tools of this server"),
+                    format!(
+                        "unknown tool `{name}`; call tools/list to see the tools of this server"
+                    ),
                     None,
                 )),
                 outcome: "protocol_error",
@@ -219,7 +246,9 @@ impl<S: Domain> Governed<S> {
                 Some(other) => {
                     return Verdict::tool_error(
                         "tool_error",
-                        format!("invalid arguments for `{name}`: `confirm`: expected true or false, got {other}"),
+                        format!(
+                            "invalid arguments for `{name}`: `confirm`: expected true or false, got {other}"
+                        ),
                     );
                 }
             }
@@ -227,10 +256,16 @@ impl<S: Domain> Governed<S> {
         let problems = validate_arguments(&entry.tool.input_schema, &arguments);
         if !problems.is_empty() {
             let listed: Vec<String> = problems.iter().map(ToString::to_string).collect();
-            return Verdict::tool_error("tool_error", format!("invalid arguments for `{name}`: {}", listed.join("; ")));
+            return Verdict::tool_error(
+                "tool_error",
+                format!("invalid arguments for `{name}`: {}", listed.join("; ")),
+            );
         }
         let consent = if runtime.config.policy.needs_consent(entry.kind) {
-            match self.obtain_consent(&name, entry.kind, &arguments, confirm, &context).await {
+            match self
+                .obtain_consent(&name, entry.kind, &arguments, confirm, &context)
+                .await
+            {
                 Ok(how) => Some(how),
                 Err(refusal) => return Verdict::tool_error("refused", refusal),
             }
@@ -266,17 +301,29 @@ impl<S: Domain> Governed<S> {
                 tracing::error!(tool = %name, panic = %scrub(&detail), "tool panicked");
                 Verdict::tool_error(
                     "panic",
-                    format!("internal error in `{name}`: {detail}; the call did not complete (this is a bug in the server)"),
+                    format!(
+                        "internal error in `{name}`: {detail}; the call did not complete (this is a bug in the server)"
+                    ),
                 )
             }
             Ok(Ok(Ok(response))) => {
                 let outcome = match &response {
-                    CallToolResponse::Complete(result) if result.is_error == Some(true) => "tool_error",
+                    CallToolResponse::Complete(result) if result.is_error == Some(true) => {
+                        "tool_error"
+                    }
                     _ => "ok",
                 };
-                Verdict { response: Ok(scrub_response(response)), outcome, consent }
+                Verdict {
+                    response: Ok(scrub_response(response)),
+                    outcome,
+                    consent,
+                }
             }
-            Ok(Ok(Err(error))) => Verdict { response: Err(error), outcome: "protocol_error", consent },
+            Ok(Ok(Err(error))) => Verdict {
+                response: Err(error),
+                outcome: "protocol_error",
+                consent,
+            },
         };
         Verdict { consent, ..verdict }
     }
@@ -293,9 +340,14 @@ impl<S: Domain> Governed<S> {
         let legacy_session = context
             .protocol_version()
             .is_some_and(|v| v.as_str() < ProtocolVersion::V_2026_07_28.as_str());
-        let can_elicit = legacy_session && context.peer.supported_elicitation_modes().contains(&ElicitationMode::Form);
+        let can_elicit = legacy_session
+            && context
+                .peer
+                .supported_elicitation_modes()
+                .contains(&ElicitationMode::Form);
         if can_elicit {
-            let shown = redact_arguments(&Value::Object(arguments.clone()), &self.runtime.sensitive);
+            let shown =
+                redact_arguments(&Value::Object(arguments.clone()), &self.runtime.sensitive);
             let message = format!(
                 "{} wants to run the {} tool `{name}` with {}. Allow it?",
                 self.runtime.config.server,
@@ -303,11 +355,17 @@ impl<S: Domain> Governed<S> {
                 shown
             );
             let timeout = self.runtime.config.consent_timeout;
-            match context.peer.elicit_with_timeout::<Consent>(message, Some(timeout)).await {
+            match context
+                .peer
+                .elicit_with_timeout::<Consent>(message, Some(timeout))
+                .await
+            {
                 Ok(Some(Consent { confirm: true })) => return Ok("elicitation"),
                 Ok(Some(Consent { confirm: false }) | None)
                 | Err(ElicitationError::UserDeclined | ElicitationError::UserCancelled) => {
-                    return Err(format!("the user did not approve `{name}`, so nothing was changed"));
+                    return Err(format!(
+                        "the user did not approve `{name}`, so nothing was changed"
+                    ));
                 }
                 Err(ElicitationError::Service(ServiceError::Timeout { .. })) => {
                     return Err(format!(
@@ -335,10 +393,16 @@ fn scrub_response(response: CallToolResponse) -> CallToolResponse {
     if !crate::secret::any_registered() {
         return response;
     }
-    let CallToolResponse::Complete(result) = response else { return response };
-    let Ok(mut value) = serde_json::to_value(&result) else { return result.into() };
+    let CallToolResponse::Complete(result) = response else {
+        return response;
+    };
+    let Ok(mut value) = serde_json::to_value(&result) else {
+        return result.into();
+    };
     scrub_json(&mut value);
-    serde_json::from_value::<CallToolResult>(value).unwrap_or(result).into()
+    serde_json::from_value::<CallToolResult>(value)
+        .unwrap_or(result)
+        .into()
 }
 
 fn first_text(response: &Result<CallToolResponse, McpError>) -> Option<String> {
@@ -374,9 +438,13 @@ impl<S: Domain> ServerHandler for Governed<S> {
         let mut info = self.inner.get_info();
         // Clients may set a log level; accepting it keeps them from failing even though tools
         // report through results rather than log notifications.
-        info.capabilities.logging.get_or_insert_with(Default::default);
+        info.capabilities
+            .logging
+            .get_or_insert_with(Default::default);
         let policy = &self.runtime.config.policy;
-        let gated = self.runtime.tools.values().any(|t| policy.needs_consent(t.kind) && policy.withheld(&t.tool.name, t.kind).is_none());
+        let gated = self.runtime.tools.values().any(|t| {
+            policy.needs_consent(t.kind) && policy.withheld(&t.tool.name, t.kind).is_none()
+        });
         if gated {
             let note = "Tools that change data ask the user for approval; when the client cannot ask, describe the change to the user and, once they agree, call the tool again with `confirm: true`.";
             info.instructions = Some(match info.instructions.take() {
@@ -395,7 +463,11 @@ impl<S: Domain> ServerHandler for Governed<S> {
         self.inner.ping(context).await
     }
 
-    async fn set_level(&self, request: SetLevelRequestParams, context: RequestContext<RoleServer>) -> Result<(), McpError> {
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
         match self.inner.set_level(request, context).await {
             Err(error) if error.code == ErrorCode::METHOD_NOT_FOUND => Ok(()),
             other => other,
@@ -411,7 +483,9 @@ impl<S: Domain> ServerHandler for Governed<S> {
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.offered_tools().into_iter().find(|tool| tool.name == name)
+        self.offered_tools()
+            .into_iter()
+            .find(|tool| tool.name == name)
     }
 
     async fn call_tool(
@@ -426,7 +500,11 @@ impl<S: Domain> ServerHandler for Governed<S> {
             NumberOrString::String(s) => s.to_string(),
         };
         let tool = request.name.to_string();
-        let arguments = request.arguments.clone().map(Value::Object).unwrap_or(Value::Null);
+        let arguments = request
+            .arguments
+            .clone()
+            .map(Value::Object)
+            .unwrap_or(Value::Null);
         let verdict = self.govern(request, context).await;
         let elapsed = started.elapsed();
         let error = first_text(&verdict.response);
@@ -436,7 +514,9 @@ impl<S: Domain> ServerHandler for Governed<S> {
         {
             map.insert(CONFIRM_ARGUMENT.into(), Value::String(REDACTED.into()));
         }
-        self.runtime.metrics.observe(&tool, verdict.outcome, elapsed);
+        self.runtime
+            .metrics
+            .observe(&tool, verdict.outcome, elapsed);
         tracing::info!(
             tool = %tool,
             outcome = verdict.outcome,
@@ -485,7 +565,10 @@ impl<S: Domain> ServerHandler for Governed<S> {
         on_custom_notification(CustomNotification);
     }
 
-    fn accepted_subscription_filter(&self, requested: &SubscriptionFilter) -> Option<SubscriptionFilter> {
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
         self.inner.accepted_subscription_filter(requested)
     }
 

@@ -77,7 +77,9 @@ pub struct Readiness {
 
 impl std::fmt::Debug for Readiness {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Readiness").field("probes", &self.probes).finish()
+        f.debug_struct("Readiness")
+            .field("probes", &self.probes)
+            .finish()
     }
 }
 
@@ -96,7 +98,11 @@ impl Readiness {
         // Holding the lock while probing makes concurrent requests share one probe run.
         let mut cached = self.cached.lock().await;
         if let Some((at, report)) = &*cached {
-            let max_age = if report.ready { self.cache_for } else { self.cache_for.min(FAILURE_CACHE) };
+            let max_age = if report.ready {
+                self.cache_for
+            } else {
+                self.cache_for.min(FAILURE_CACHE)
+            };
             if at.elapsed() < max_age {
                 return report.clone();
             }
@@ -107,7 +113,10 @@ impl Readiness {
             let (ok, detail) = match outcome {
                 Ok(Ok(detail)) => (true, detail),
                 Ok(Err(reason)) => (false, reason),
-                Err(_) => (false, format!("no answer within {} s", PROBE_TIMEOUT.as_secs())),
+                Err(_) => (
+                    false,
+                    format!("no answer within {} s", PROBE_TIMEOUT.as_secs()),
+                ),
             };
             ProbeReport {
                 name: probe.name.clone(),
@@ -137,19 +146,26 @@ mod tests {
         let runs = Arc::new(AtomicU32::new(0));
         let counter = runs.clone();
         let readiness = Readiness::new(
-            vec![
-                Probe::new("db", move || {
-                    counter.fetch_add(1, Ordering::SeqCst);
-                    async { Ok("2 companies".to_owned()) }
-                }),
-            ],
+            vec![Probe::new("db", move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                async { Ok("2 companies".to_owned()) }
+            })],
             Duration::from_secs(300),
         );
         assert!(readiness.report().await.ready);
         assert!(readiness.report().await.ready);
-        assert_eq!(runs.load(Ordering::SeqCst), 1, "second report came from the cache");
+        assert_eq!(
+            runs.load(Ordering::SeqCst),
+            1,
+            "second report came from the cache"
+        );
 
-        let failing = Readiness::new(vec![Probe::new("odoo", || async { Err("connection refused".to_owned()) })], Duration::from_secs(300));
+        let failing = Readiness::new(
+            vec![Probe::new("odoo", || async {
+                Err("connection refused".to_owned())
+            })],
+            Duration::from_secs(300),
+        );
         let report = failing.report().await;
         assert!(!report.ready);
         assert_eq!(report.checks[0].detail, "connection refused");

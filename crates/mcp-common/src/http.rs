@@ -59,7 +59,11 @@ struct Guard {
 /// The hosts accepted when `MCP_ALLOWED_HOSTS` is not set: loopback names, plus the listen
 /// address itself when it is a specific one.
 pub fn default_allowed_hosts(listen: &SocketAddr) -> Vec<String> {
-    let mut hosts = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    let mut hosts = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
     if !listen.ip().is_unspecified() && !listen.ip().is_loopback() {
         hosts.push(listen.ip().to_string());
     }
@@ -84,11 +88,17 @@ pub fn router<S: Domain>(
         .with_cancellation_token(shutdown.child_token());
     let factory = move || Ok(governed.clone());
     let mcp = if settings.stateless {
-        Router::new().route_service("/mcp", StreamableHttpService::new(factory, Arc::new(NeverSessionManager::default()), config))
+        Router::new().route_service(
+            "/mcp",
+            StreamableHttpService::new(factory, Arc::new(NeverSessionManager::default()), config),
+        )
     } else {
         let mut sessions = LocalSessionManager::default();
         sessions.session_config.keep_alive = Some(settings.session_idle);
-        Router::new().route_service("/mcp", StreamableHttpService::new(factory, Arc::new(sessions), config))
+        Router::new().route_service(
+            "/mcp",
+            StreamableHttpService::new(factory, Arc::new(sessions), config),
+        )
     };
     let guard = Guard {
         tokens: Arc::new(settings.tokens.clone()),
@@ -97,23 +107,41 @@ pub fn router<S: Domain>(
         max_body_bytes: settings.max_body_bytes,
     };
     let guarded = mcp
-        .route("/metrics", get(move || async move {
-            ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics.render())
-        }))
+        .route(
+            "/metrics",
+            get(move || async move {
+                (
+                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    metrics.render(),
+                )
+            }),
+        )
         .layer(axum::middleware::from_fn_with_state(guard, guard_request));
     let version = env!("CARGO_PKG_VERSION");
     Router::new()
-        .route("/healthz", get(move || async move {
-            axum::Json(json!({"status": "ok", "server": server_name, "runtime_version": version}))
-        }))
-        .route("/readyz", get(move || {
-            let readiness = readiness.clone();
-            async move {
-                let report = readiness.report().await;
-                let status = if report.ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-                (status, axum::Json(report))
-            }
-        }))
+        .route(
+            "/healthz",
+            get(move || async move {
+                axum::Json(
+                    json!({"status": "ok", "server": server_name, "runtime_version": version}),
+                )
+            }),
+        )
+        .route(
+            "/readyz",
+            get(move || {
+                let readiness = readiness.clone();
+                async move {
+                    let report = readiness.report().await;
+                    let status = if report.ready {
+                        StatusCode::OK
+                    } else {
+                        StatusCode::SERVICE_UNAVAILABLE
+                    };
+                    (status, axum::Json(report))
+                }
+            }),
+        )
         .merge(guarded)
 }
 
@@ -127,14 +155,30 @@ pub async fn serve<S: Domain>(
     server_name: String,
 ) -> std::io::Result<()> {
     use axum::serve::ListenerExt;
-    let listener = tokio::net::TcpListener::bind(settings.listen).await.map_err(|error| {
-        std::io::Error::new(error.kind(), format!("could not listen on {}: {error}", settings.listen))
-    })?;
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .map_err(|error| {
+            std::io::Error::new(
+                error.kind(),
+                format!("could not listen on {}: {error}", settings.listen),
+            )
+        })?;
     let local = listener.local_addr()?;
-    let mode = if settings.stateless { "stateless" } else { "stateful sessions" };
+    let mode = if settings.stateless {
+        "stateless"
+    } else {
+        "stateful sessions"
+    };
     // A plain line on stderr, whatever the log settings: operators and test harnesses read it.
     eprintln!("{server_name}: listening on http://{local}/mcp ({mode})");
-    let app = router(governed, &settings, readiness, metrics, shutdown.clone(), server_name);
+    let app = router(
+        governed,
+        &settings,
+        readiness,
+        metrics,
+        shutdown.clone(),
+        server_name,
+    );
     // Without TCP_NODELAY, Nagle's algorithm and delayed ACKs add ~40 ms to every SSE response.
     let listener = listener.tap_io(|tcp| {
         if let Err(error) = tcp.set_nodelay(true) {
@@ -142,8 +186,11 @@ pub async fn serve<S: Domain>(
         }
     });
     let graceful = shutdown.clone();
-    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move { graceful.cancelled().await });
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { graceful.cancelled().await });
     tokio::select! {
         result = server => result,
         () = async {
@@ -160,7 +207,9 @@ fn reject(status: StatusCode, message: String) -> Response {
     let body = json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32000, "message": message}});
     let mut response = (status, axum::Json(body)).into_response();
     if status == StatusCode::UNAUTHORIZED {
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
     response
 }
@@ -168,10 +217,10 @@ fn reject(status: StatusCode, message: String) -> Response {
 /// Splits a Host header into host and optional port, handling `[::1]:8080`.
 fn split_host(value: &str) -> (String, Option<&str>) {
     let value = value.trim();
-    if let Some(rest) = value.strip_prefix('[') {
-        if let Some((host, after)) = rest.split_once(']') {
-            return (host.to_ascii_lowercase(), after.strip_prefix(':'));
-        }
+    if let Some(rest) = value.strip_prefix('[')
+        && let Some((host, after)) = rest.split_once(']')
+    {
+        return (host.to_ascii_lowercase(), after.strip_prefix(':'));
     }
     match value.rsplit_once(':') {
         Some((host, port)) if !host.contains(':') => (host.to_ascii_lowercase(), Some(port)),
@@ -196,14 +245,24 @@ fn origin_allowed(guard: &Guard, origin: &str) -> bool {
         return true;
     }
     if !guard.allowed_origins.is_empty() {
-        return guard.allowed_origins.iter().any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(origin));
+        return guard
+            .allowed_origins
+            .iter()
+            .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(origin));
     }
     // No explicit list: a browser page may call us only from an allowed host (e.g. a local UI).
-    let Some((scheme, authority)) = origin.split_once("://") else { return false };
-    matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https") && host_allowed(&guard.allowed_hosts, authority)
+    let Some((scheme, authority)) = origin.split_once("://") else {
+        return false;
+    };
+    matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https")
+        && host_allowed(&guard.allowed_hosts, authority)
 }
 
-async fn guard_request(State(guard): State<Guard>, mut request: Request<Body>, next: Next) -> Response {
+async fn guard_request(
+    State(guard): State<Guard>,
+    mut request: Request<Body>,
+    next: Next,
+) -> Response {
     let headers = request.headers();
     let host = headers
         .get(header::HOST)
@@ -214,25 +273,46 @@ async fn guard_request(State(guard): State<Guard>, mut request: Request<Body>, n
         Some(host) if host_allowed(&guard.allowed_hosts, &host) => {}
         Some(host) => {
             tracing::warn!(host, "rejected a request with a disallowed Host header");
-            return reject(StatusCode::FORBIDDEN, format!("Forbidden: Host header {host:?} is not allowed; an operator can add it to MCP_ALLOWED_HOSTS"));
+            return reject(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "Forbidden: Host header {host:?} is not allowed; an operator can add it to MCP_ALLOWED_HOSTS"
+                ),
+            );
         }
-        None => return reject(StatusCode::BAD_REQUEST, "Bad Request: missing Host header".into()),
+        None => {
+            return reject(
+                StatusCode::BAD_REQUEST,
+                "Bad Request: missing Host header".into(),
+            );
+        }
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or("(not text)");
         if !origin_allowed(&guard, origin) {
             tracing::warn!(origin, "rejected a request with a disallowed Origin header");
-            return reject(StatusCode::FORBIDDEN, format!("Forbidden: Origin {origin:?} is not allowed; an operator can add it to MCP_ALLOWED_ORIGINS"));
+            return reject(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "Forbidden: Origin {origin:?} is not allowed; an operator can add it to MCP_ALLOWED_ORIGINS"
+                ),
+            );
         }
     }
     if !guard.tokens.is_empty() {
         let presented = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim);
         let Some(presented) = presented else {
-            return reject(StatusCode::UNAUTHORIZED, "Unauthorized: send the server's token as Authorization: Bearer <token>".into());
+            return reject(
+                StatusCode::UNAUTHORIZED,
+                "Unauthorized: send the server's token as Authorization: Bearer <token>".into(),
+            );
         };
         // Check every token so the time taken does not reveal which one came closest.
         let mut holder = None;
@@ -243,7 +323,10 @@ async fn guard_request(State(guard): State<Guard>, mut request: Request<Body>, n
         }
         let Some(holder) = holder else {
             tracing::warn!("rejected a request with a wrong bearer token");
-            return reject(StatusCode::UNAUTHORIZED, "Unauthorized: the bearer token is not valid".into());
+            return reject(
+                StatusCode::UNAUTHORIZED,
+                "Unauthorized: the bearer token is not valid".into(),
+            );
         };
         request.extensions_mut().insert(Principal(holder));
     }
@@ -255,10 +338,17 @@ async fn guard_request(State(guard): State<Guard>, mut request: Request<Body>, n
     if declared_length.is_some_and(|len| len > guard.max_body_bytes as u64) {
         return reject(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("Payload Too Large: the limit is {} bytes (MCP_MAX_REQUEST_BYTES)", guard.max_body_bytes),
+            format!(
+                "Payload Too Large: the limit is {} bytes (MCP_MAX_REQUEST_BYTES)",
+                guard.max_body_bytes
+            ),
         );
     }
-    if let Some(ConnectInfo(addr)) = request.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
+    if let Some(ConnectInfo(addr)) = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .copied()
+    {
         request.extensions_mut().insert(RemoteAddr(addr));
     }
     next.run(request).await

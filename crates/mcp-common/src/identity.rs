@@ -55,7 +55,10 @@ impl Caller {
             Some(parts) => Caller {
                 transport: "http",
                 principal: parts.extensions.get::<Principal>().map(|p| p.0.clone()),
-                remote: parts.extensions.get::<RemoteAddr>().map(|a| a.0.to_string()),
+                remote: parts
+                    .extensions
+                    .get::<RemoteAddr>()
+                    .map(|a| a.0.to_string()),
                 client,
                 session: parts
                     .headers

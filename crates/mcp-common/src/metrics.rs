@@ -57,38 +57,78 @@ impl Metrics {
         let tools = self.tools.lock().unwrap_or_else(|p| p.into_inner());
         let server = escape(&self.server);
         let mut out = String::new();
-        let _ = writeln!(out, "# HELP mcp_tool_calls_total Tool calls by outcome (ok, tool_error, refused, protocol_error, panic, timeout).");
+        let _ = writeln!(
+            out,
+            "# HELP mcp_tool_calls_total Tool calls by outcome (ok, tool_error, refused, protocol_error, panic, timeout)."
+        );
         let _ = writeln!(out, "# TYPE mcp_tool_calls_total counter");
         for (tool, stats) in tools.iter() {
             for (outcome, n) in &stats.outcomes {
-                let _ = writeln!(out, "mcp_tool_calls_total{{server=\"{server}\",tool=\"{}\",outcome=\"{outcome}\"}} {n}", escape(tool));
+                let _ = writeln!(
+                    out,
+                    "mcp_tool_calls_total{{server=\"{server}\",tool=\"{}\",outcome=\"{outcome}\"}} {n}",
+                    escape(tool)
+                );
             }
         }
-        let _ = writeln!(out, "# HELP mcp_tool_errors_total Tool calls that did not succeed.");
+        let _ = writeln!(
+            out,
+            "# HELP mcp_tool_errors_total Tool calls that did not succeed."
+        );
         let _ = writeln!(out, "# TYPE mcp_tool_errors_total counter");
         for (tool, stats) in tools.iter() {
-            let errors: u64 = stats.outcomes.iter().filter(|(o, _)| **o != "ok").map(|(_, n)| n).sum();
-            let _ = writeln!(out, "mcp_tool_errors_total{{server=\"{server}\",tool=\"{}\"}} {errors}", escape(tool));
+            let errors: u64 = stats
+                .outcomes
+                .iter()
+                .filter(|(o, _)| **o != "ok")
+                .map(|(_, n)| n)
+                .sum();
+            let _ = writeln!(
+                out,
+                "mcp_tool_errors_total{{server=\"{server}\",tool=\"{}\"}} {errors}",
+                escape(tool)
+            );
         }
-        let _ = writeln!(out, "# HELP mcp_tool_call_duration_seconds Tool call latency.");
+        let _ = writeln!(
+            out,
+            "# HELP mcp_tool_call_duration_seconds Tool call latency."
+        );
         let _ = writeln!(out, "# TYPE mcp_tool_call_duration_seconds histogram");
         for (tool, stats) in tools.iter() {
             let tool = escape(tool);
             let mut cumulative = 0;
             for (bound, n) in BUCKETS.iter().zip(stats.bucket_counts) {
                 cumulative += n;
-                let _ = writeln!(out, "mcp_tool_call_duration_seconds_bucket{{server=\"{server}\",tool=\"{tool}\",le=\"{bound}\"}} {cumulative}");
+                let _ = writeln!(
+                    out,
+                    "mcp_tool_call_duration_seconds_bucket{{server=\"{server}\",tool=\"{tool}\",le=\"{bound}\"}} {cumulative}"
+                );
             }
-            let _ = writeln!(out, "mcp_tool_call_duration_seconds_bucket{{server=\"{server}\",tool=\"{tool}\",le=\"+Inf\"}} {}", stats.count);
-            let _ = writeln!(out, "mcp_tool_call_duration_seconds_sum{{server=\"{server}\",tool=\"{tool}\"}} {}", stats.sum_seconds);
-            let _ = writeln!(out, "mcp_tool_call_duration_seconds_count{{server=\"{server}\",tool=\"{tool}\"}} {}", stats.count);
+            let _ = writeln!(
+                out,
+                "mcp_tool_call_duration_seconds_bucket{{server=\"{server}\",tool=\"{tool}\",le=\"+Inf\"}} {}",
+                stats.count
+            );
+            let _ = writeln!(
+                out,
+                "mcp_tool_call_duration_seconds_sum{{server=\"{server}\",tool=\"{tool}\"}} {}",
+                stats.sum_seconds
+            );
+            let _ = writeln!(
+                out,
+                "mcp_tool_call_duration_seconds_count{{server=\"{server}\",tool=\"{tool}\"}} {}",
+                stats.count
+            );
         }
         out
     }
 }
 
 fn escape(label: &str) -> String {
-    label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    label
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]

@@ -16,13 +16,17 @@ pub const MAX_TOOL_NAME_LEN: usize = 64;
 /// Whether `name` is a tool name every client accepts: 1–64 characters from `[a-zA-Z0-9_-]`.
 pub fn is_valid_tool_name(name: &str) -> bool {
     (1..=MAX_TOOL_NAME_LEN).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// Whether `key` is a property key every client accepts: 1–64 characters from `[a-zA-Z0-9_.-]`.
 pub fn is_valid_property_key(key: &str) -> bool {
     (1..=64).contains(&key.len())
-        && key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
 /// Every way `tool` breaks the rules of this project; empty when it is fine.
@@ -34,19 +38,29 @@ pub fn tool_problems(tool: &Tool) -> Vec<String> {
             "tool name `{name}` must be 1 to {MAX_TOOL_NAME_LEN} characters of letters, digits, `_` or `-`"
         ));
     }
-    if tool.description.as_deref().is_none_or(|d| d.trim().is_empty()) {
+    if tool
+        .description
+        .as_deref()
+        .is_none_or(|d| d.trim().is_empty())
+    {
         problems.push(format!("tool `{name}` has no description"));
     }
     if tool.input_schema.get("type").and_then(Value::as_str) != Some("object") {
-        problems.push(format!("tool `{name}`: the input schema must have type object"));
+        problems.push(format!(
+            "tool `{name}`: the input schema must have type object"
+        ));
     }
     let mut bad_keys = Vec::new();
     collect_bad_keys(&Value::Object((*tool.input_schema).clone()), &mut bad_keys);
     match &tool.output_schema {
-        None => problems.push(format!("tool `{name}` has no output schema: return Json<T>")),
+        None => problems.push(format!(
+            "tool `{name}` has no output schema: return Json<T>"
+        )),
         Some(schema) => {
             if schema.get("type").and_then(Value::as_str) != Some("object") {
-                problems.push(format!("tool `{name}`: the output schema must have type object"));
+                problems.push(format!(
+                    "tool `{name}`: the output schema must have type object"
+                ));
             }
             collect_bad_keys(&Value::Object((**schema).clone()), &mut bad_keys);
         }
@@ -81,7 +95,9 @@ fn collect_bad_keys(schema: &Value, bad: &mut Vec<String>) {
     }
     for keyword in ["anyOf", "oneOf", "allOf"] {
         if let Some(Value::Array(options)) = map.get(keyword) {
-            options.iter().for_each(|inner| collect_bad_keys(inner, bad));
+            options
+                .iter()
+                .for_each(|inner| collect_bad_keys(inner, bad));
         }
     }
     for keyword in ["$defs", "definitions"] {
@@ -122,7 +138,10 @@ pub fn validate_arguments(schema: &JsonObject, arguments: &JsonObject) -> Vec<Ar
                 } else {
                     format!("expected one of {}", known.join(", "))
                 };
-                problems.push(ArgumentProblem { path: key.clone(), message: format!("unknown argument; {expected}") });
+                problems.push(ArgumentProblem {
+                    path: key.clone(),
+                    message: format!("unknown argument; {expected}"),
+                });
             }
         }
     }
@@ -134,8 +153,12 @@ const MAX_DEPTH: usize = 64;
 fn resolve<'a>(schema: &'a Value, root: &'a Value) -> &'a Value {
     let mut current = schema;
     for _ in 0..8 {
-        let Some(reference) = current.get("$ref").and_then(Value::as_str) else { break };
-        let Some(pointer) = reference.strip_prefix('#') else { break };
+        let Some(reference) = current.get("$ref").and_then(Value::as_str) else {
+            break;
+        };
+        let Some(pointer) = reference.strip_prefix('#') else {
+            break;
+        };
         match root.pointer(pointer) {
             Some(target) => current = target,
             None => break,
@@ -145,17 +168,31 @@ fn resolve<'a>(schema: &'a Value, root: &'a Value) -> &'a Value {
 }
 
 fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") }
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
 }
 
-fn check(value: &Value, schema: &Value, root: &Value, path: &str, problems: &mut Vec<ArgumentProblem>, depth: usize) {
+fn check(
+    value: &Value,
+    schema: &Value,
+    root: &Value,
+    path: &str,
+    problems: &mut Vec<ArgumentProblem>,
+    depth: usize,
+) {
     if depth > MAX_DEPTH {
         return;
     }
     let schema = resolve(schema, root);
     let Value::Object(rules) = schema else {
         if schema == &Value::Bool(false) {
-            problems.push(ArgumentProblem { path: path.to_owned(), message: "not allowed".into() });
+            problems.push(ArgumentProblem {
+                path: path.to_owned(),
+                message: "not allowed".into(),
+            });
         }
         return;
     };
@@ -182,13 +219,19 @@ fn check(value: &Value, schema: &Value, root: &Value, path: &str, problems: &mut
                 }
             }
             if let Some(option_problems) = best {
-                let same_type_found = options.iter().any(|o| type_matches(value, resolve(o, root)));
+                let same_type_found = options
+                    .iter()
+                    .any(|o| type_matches(value, resolve(o, root)));
                 if same_type_found {
                     problems.extend(option_problems);
                 } else {
                     problems.push(ArgumentProblem {
                         path: path.to_owned(),
-                        message: format!("expected {}, got {}", describe(schema, root, 0), show(value)),
+                        message: format!(
+                            "expected {}, got {}",
+                            describe(schema, root, 0),
+                            show(value)
+                        ),
                     });
                 }
                 return;
@@ -203,7 +246,11 @@ fn check(value: &Value, schema: &Value, root: &Value, path: &str, problems: &mut
     if let Some(Value::Array(allowed)) = rules.get("enum") {
         if !allowed.contains(value) {
             let options: Vec<String> = allowed.iter().map(Value::to_string).collect();
-            report!("expected one of {}, got {}", options.join(", "), show(value));
+            report!(
+                "expected one of {}, got {}",
+                options.join(", "),
+                show(value)
+            );
         }
         return;
     }
@@ -214,7 +261,11 @@ fn check(value: &Value, schema: &Value, root: &Value, path: &str, problems: &mut
         return;
     }
     if rules.get("type").is_some() && !type_matches(value, schema) {
-        report!("expected {}, got {}", describe(schema, root, 0), show(value));
+        report!(
+            "expected {}, got {}",
+            describe(schema, root, 0),
+            show(value)
+        );
         return;
     }
     match value {
@@ -230,8 +281,14 @@ fn check(value: &Value, schema: &Value, root: &Value, path: &str, problems: &mut
                 Some("int32") => Some((i32::MIN as f64, i32::MAX as f64)),
                 _ => None,
             };
-            let minimum = rules.get("minimum").and_then(Value::as_f64).or(format_range.map(|r| r.0));
-            let maximum = rules.get("maximum").and_then(Value::as_f64).or(format_range.map(|r| r.1));
+            let minimum = rules
+                .get("minimum")
+                .and_then(Value::as_f64)
+                .or(format_range.map(|r| r.0));
+            let maximum = rules
+                .get("maximum")
+                .and_then(Value::as_f64)
+                .or(format_range.map(|r| r.1));
             if let Some(min) = minimum
                 && n < min
             {
@@ -276,7 +333,14 @@ fn check(value: &Value, schema: &Value, root: &Value, path: &str, problems: &mut
             }
             if let Some(item_schema) = rules.get("items") {
                 for (idx, item) in items.iter().enumerate() {
-                    check(item, item_schema, root, &format!("{path}[{idx}]"), problems, depth + 1);
+                    check(
+                        item,
+                        item_schema,
+                        root,
+                        &format!("{path}[{idx}]"),
+                        problems,
+                        depth + 1,
+                    );
                 }
             }
         }
@@ -298,7 +362,14 @@ fn check(value: &Value, schema: &Value, root: &Value, path: &str, problems: &mut
             }
             for (key, inner) in map {
                 match properties.and_then(|p| p.get(key)) {
-                    Some(property_schema) => check(inner, property_schema, root, &join(path, key), problems, depth + 1),
+                    Some(property_schema) => check(
+                        inner,
+                        property_schema,
+                        root,
+                        &join(path, key),
+                        problems,
+                        depth + 1,
+                    ),
                     None => {
                         // Only nested objects are checked here; unknown top-level arguments are
                         // reported by `validate_arguments` with the list of known ones.
@@ -353,7 +424,10 @@ pub fn describe(schema: &Value, root: &Value, depth: usize) -> String {
     }
     for keyword in ["anyOf", "oneOf"] {
         if let Some(Value::Array(options)) = schema.get(keyword) {
-            let phrases: Vec<String> = options.iter().map(|o| describe(o, root, depth + 1)).collect();
+            let phrases: Vec<String> = options
+                .iter()
+                .map(|o| describe(o, root, depth + 1))
+                .collect();
             return phrases.join(" or ");
         }
     }
@@ -367,7 +441,7 @@ pub fn describe(schema: &Value, root: &Value, depth: usize) -> String {
                 _ => "a string".into(),
             },
             "integer" => match schema.get("minimum").and_then(Value::as_f64) {
-                Some(min) if min == 0.0 => "a non-negative integer".into(),
+                Some(0.0) => "a non-negative integer".into(),
                 Some(min) => format!("an integer ≥ {min}"),
                 None => "an integer".into(),
             },
@@ -382,14 +456,26 @@ pub fn describe(schema: &Value, root: &Value, depth: usize) -> String {
     };
     match schema.get("type") {
         Some(Value::String(name)) => describe_type(name),
-        Some(Value::Array(names)) => names.iter().filter_map(Value::as_str).map(describe_type).collect::<Vec<_>>().join(" or "),
+        Some(Value::Array(names)) => names
+            .iter()
+            .filter_map(Value::as_str)
+            .map(describe_type)
+            .collect::<Vec<_>>()
+            .join(" or "),
         _ => "a value".into(),
     }
 }
 
 fn plural(phrase: &str) -> String {
-    let bare = phrase.strip_prefix("a ").or_else(|| phrase.strip_prefix("an ")).unwrap_or(phrase);
-    if bare.ends_with('s') || bare.contains(' ') { bare.to_owned() } else { format!("{bare}s") }
+    let bare = phrase
+        .strip_prefix("a ")
+        .or_else(|| phrase.strip_prefix("an "))
+        .unwrap_or(phrase);
+    if bare.ends_with('s') || bare.contains(' ') {
+        bare.to_owned()
+    } else {
+        format!("{bare}s")
+    }
 }
 
 fn show(value: &Value) -> String {
@@ -434,32 +520,88 @@ mod tests {
     fn argument_problems_name_the_field_and_expectation() {
         let cases: Vec<(Value, Vec<&str>)> = vec![
             (json!({"nombre": "Acme"}), vec![]),
-            (json!({"nombre": "Acme", "limit": null, "filter": null}), vec![]),
-            (json!({}), vec!["`nombre`: missing required argument (expected a string)"]),
-            (json!({"nombre": 42}), vec!["`nombre`: expected a string, got a number (42)"]),
-            (json!({"nombre": "a", "limit": -1}), vec!["`limit`: expected a number ≥ 0, got -1"]),
-            (json!({"nombre": "a", "limit": 5000000000u64}), vec!["`limit`: expected a number ≤ 4294967295, got 5000000000"]),
-            (json!({"nombre": "a", "limit": 2.5}), vec!["`limit`: expected a non-negative integer or null, got a number (2.5)"]),
-            (json!({"nombre": "a", "mode": "loose"}), vec!["`mode`: expected one of \"exact\", \"fuzzy\", got a string (\"loose\")"]),
-            (json!({"nombre": "a", "tags": ["x", 3]}), vec!["`tags[1]`: expected a string, got a number (3)"]),
-            (json!({"nombre": "a", "filter": {"min_employees": "many"}}), vec!["`filter.min_employees`: expected an integer, got a string (\"many\")"]),
-            (json!({"nombre": "a", "filter": {"max": 1}}), vec!["`filter.max`: unknown field"]),
-            (json!({"nombre": "a", "filter": 3}), vec!["`filter`: expected an object or null, got a number (3)"]),
-            (json!({"nombre": "a", "nmbre": "b"}), vec!["`nmbre`: unknown argument; expected one of `filter`, `limit`, `mode`, `nombre`, `tags`"]),
+            (
+                json!({"nombre": "Acme", "limit": null, "filter": null}),
+                vec![],
+            ),
+            (
+                json!({}),
+                vec!["`nombre`: missing required argument (expected a string)"],
+            ),
+            (
+                json!({"nombre": 42}),
+                vec!["`nombre`: expected a string, got a number (42)"],
+            ),
+            (
+                json!({"nombre": "a", "limit": -1}),
+                vec!["`limit`: expected a number ≥ 0, got -1"],
+            ),
+            (
+                json!({"nombre": "a", "limit": 5000000000u64}),
+                vec!["`limit`: expected a number ≤ 4294967295, got 5000000000"],
+            ),
+            (
+                json!({"nombre": "a", "limit": 2.5}),
+                vec!["`limit`: expected a non-negative integer or null, got a number (2.5)"],
+            ),
+            (
+                json!({"nombre": "a", "mode": "loose"}),
+                vec!["`mode`: expected one of \"exact\", \"fuzzy\", got a string (\"loose\")"],
+            ),
+            (
+                json!({"nombre": "a", "tags": ["x", 3]}),
+                vec!["`tags[1]`: expected a string, got a number (3)"],
+            ),
+            (
+                json!({"nombre": "a", "filter": {"min_employees": "many"}}),
+                vec!["`filter.min_employees`: expected an integer, got a string (\"many\")"],
+            ),
+            (
+                json!({"nombre": "a", "filter": {"max": 1}}),
+                vec!["`filter.max`: unknown field"],
+            ),
+            (
+                json!({"nombre": "a", "filter": 3}),
+                vec!["`filter`: expected an object or null, got a number (3)"],
+            ),
+            (
+                json!({"nombre": "a", "nmbre": "b"}),
+                vec![
+                    "`nmbre`: unknown argument; expected one of `filter`, `limit`, `mode`, `nombre`, `tags`",
+                ],
+            ),
         ];
         for (arguments, expected) in cases {
-            let problems: Vec<String> = validate_arguments(&schema(), arguments.as_object().unwrap()).iter().map(ToString::to_string).collect();
+            let problems: Vec<String> =
+                validate_arguments(&schema(), arguments.as_object().unwrap())
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect();
             assert_eq!(problems, expected, "for {arguments}");
         }
     }
 
     #[test]
     fn tool_names_and_keys_follow_client_rules() {
-        let names = [("consultar_empresa", true), ("a-b_C9", true), ("", false), ("has space", false), ("dotted.name", false), (&*"x".repeat(65), false), (&*"x".repeat(64), true)];
+        let names = [
+            ("consultar_empresa", true),
+            ("a-b_C9", true),
+            ("", false),
+            ("has space", false),
+            ("dotted.name", false),
+            (&*"x".repeat(65), false),
+            (&*"x".repeat(64), true),
+        ];
         for (name, ok) in names {
             assert_eq!(is_valid_tool_name(name), ok, "{name}");
         }
-        let keys = [("filter.min", true), ("a-b", true), ("ñ", false), ("", false), ("$ref", false)];
+        let keys = [
+            ("filter.min", true),
+            ("a-b", true),
+            ("ñ", false),
+            ("", false),
+            ("$ref", false),
+        ];
         for (key, ok) in keys {
             assert_eq!(is_valid_property_key(key), ok, "{key}");
         }
@@ -469,8 +611,16 @@ mod tests {
     fn tools_without_annotations_or_output_schema_are_reported() {
         let tool = Tool::new("bad name", "", schema());
         let problems = tool_problems(&tool).join("\n");
-        for expected in ["tool name `bad name`", "has no description", "has no output schema", "must declare annotations"] {
-            assert!(problems.contains(expected), "missing {expected:?} in {problems}");
+        for expected in [
+            "tool name `bad name`",
+            "has no description",
+            "has no output schema",
+            "must declare annotations",
+        ] {
+            assert!(
+                problems.contains(expected),
+                "missing {expected:?} in {problems}"
+            );
         }
     }
 }

@@ -75,7 +75,10 @@ pub fn constant_time_eq(expected: &[u8], candidate: &[u8]) -> bool {
 
 /// Whether any secret has been registered, so that scrubbing can be skipped when none has.
 pub fn any_registered() -> bool {
-    REGISTERED.read().map(|registered| !registered.is_empty()).unwrap_or(true)
+    REGISTERED
+        .read()
+        .map(|registered| !registered.is_empty())
+        .unwrap_or(true)
 }
 
 /// Replaces every registered secret in `text` with `[redacted]`.
@@ -151,7 +154,9 @@ pub fn redact_arguments(arguments: &Value, extra_keys: &[&str]) -> Value {
                     })
                     .collect(),
             ),
-            Value::Array(items) => Value::Array(items.iter().map(|v| walk(v, extra_keys)).collect()),
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|v| walk(v, extra_keys)).collect())
+            }
             other => {
                 let mut copy = other.clone();
                 scrub_json(&mut copy);
@@ -198,7 +203,11 @@ mod tests {
             (b"", b"", true),
         ];
         for (expected, candidate, equal) in cases {
-            assert_eq!(constant_time_eq(expected, candidate), equal, "{expected:?} vs {candidate:?}");
+            assert_eq!(
+                constant_time_eq(expected, candidate),
+                equal,
+                "{expected:?} vs {candidate:?}"
+            );
         }
     }
 

@@ -54,7 +54,6 @@ pub struct Startup {
     pub common: CommonConfig,
 }
 
-
 const COMMON_ENV_HELP: &str = "\
 Shared settings (environment or .env; MCP_ENV_FILE names another file):
   MCP_TRANSPORT             stdio or http (same as --transport)
@@ -109,7 +108,11 @@ fn command(identity: &ServerIdentity) -> Command {
 impl Startup {
     /// Combines command-line flags (which win) with the environment.
     pub fn resolve(matches: &ArgMatches, env: &Env) -> Result<Startup, ConfigError> {
-        let transport = match matches.get_one::<String>("transport").map(String::as_str).or(env.get("MCP_TRANSPORT")) {
+        let transport = match matches
+            .get_one::<String>("transport")
+            .map(String::as_str)
+            .or(env.get("MCP_TRANSPORT"))
+        {
             None | Some("stdio") => TransportKind::Stdio,
             Some("http") => TransportKind::Http,
             Some(other) => {
@@ -126,17 +129,26 @@ impl Startup {
                 .parse("MCP_LISTEN", "a socket address such as 127.0.0.1:8080")?
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
         };
-        let stateless = matches.get_flag("stateless") || env.flag("MCP_HTTP_STATELESS")?.unwrap_or(false);
+        let stateless =
+            matches.get_flag("stateless") || env.flag("MCP_HTTP_STATELESS")?.unwrap_or(false);
         let mut common = CommonConfig::from_env(env)?;
         if common.allowed_hosts.is_empty() {
             common.allowed_hosts = default_allowed_hosts(&listen);
         }
-        Ok(Startup { transport, listen, stateless, common })
+        Ok(Startup {
+            transport,
+            listen,
+            stateless,
+            common,
+        })
     }
 
     /// Refuses settings that would expose the server: listening beyond loopback without a token.
     pub fn check_exposure(&self) -> Result<(), String> {
-        if self.transport == TransportKind::Http && !is_loopback(&self.listen) && self.common.tokens.is_empty() {
+        if self.transport == TransportKind::Http
+            && !is_loopback(&self.listen)
+            && self.common.tokens.is_empty()
+        {
             return Err(format!(
                 "refusing to listen on {} without authentication: set MCP_AUTH_TOKEN (or MCP_AUTH_TOKENS) so that clients must send a bearer token, or listen on 127.0.0.1",
                 self.listen
@@ -157,7 +169,8 @@ where
 {
     let binary = format!("mcp-{}", identity.name);
     let matches = command(&identity).get_matches();
-    let startup = Env::load().and_then(|env| Startup::resolve(&matches, &env).map(|startup| (env, startup)));
+    let startup =
+        Env::load().and_then(|env| Startup::resolve(&matches, &env).map(|startup| (env, startup)));
     let (env, startup) = match startup {
         Ok(pair) => pair,
         Err(error) => return fail(&binary, &error, 2),
@@ -166,9 +179,18 @@ where
     if let Err(error) = startup.check_exposure() {
         return fail(&binary, &error, 2);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
-        Err(error) => return fail(&binary, &format!("could not start the async runtime: {error}"), 1),
+        Err(error) => {
+            return fail(
+                &binary,
+                &format!("could not start the async runtime: {error}"),
+                1,
+            );
+        }
     };
     let code = runtime.block_on(serve(identity, env, startup, build));
     // A blocking read of stdin may still be pending; do not wait for it.
@@ -176,7 +198,12 @@ where
     code
 }
 
-async fn serve<S, B, Fut, E>(identity: ServerIdentity, env: Env, startup: Startup, build: B) -> ExitCode
+async fn serve<S, B, Fut, E>(
+    identity: ServerIdentity,
+    env: Env,
+    startup: Startup,
+    build: B,
+) -> ExitCode
 where
     S: Domain,
     B: FnOnce(Env) -> Fut,
@@ -191,7 +218,16 @@ where
     let common = &startup.common;
     let audit = match AuditLog::open(&common.audit) {
         Ok(audit) => audit,
-        Err(error) => return fail(&binary, &format!("could not open the audit log {:?} (MCP_AUDIT_LOG): {error}", common.audit), 2),
+        Err(error) => {
+            return fail(
+                &binary,
+                &format!(
+                    "could not open the audit log {:?} (MCP_AUDIT_LOG): {error}",
+                    common.audit
+                ),
+                2,
+            );
+        }
     };
     let metrics = Arc::new(Metrics::new(identity.name));
     let readiness = Arc::new(Readiness::new(domain.probes(), common.ready_cache));
@@ -214,12 +250,18 @@ where
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     let served = match startup.transport {
         TransportKind::Stdio => {
-            tracing::info!(server = identity.name, version = identity.version, "serving on stdio");
+            tracing::info!(
+                server = identity.name,
+                version = identity.version,
+                "serving on stdio"
+            );
             crate::stdio::serve_stdio(governed, common.max_request_bytes, shutdown).await
         }
         TransportKind::Http => {
             if !is_loopback(&startup.listen) && env_lists_default(&startup) {
-                tracing::warn!("MCP_ALLOWED_HOSTS is not set: only loopback names are accepted in the Host header; set it to the names clients use");
+                tracing::warn!(
+                    "MCP_ALLOWED_HOSTS is not set: only loopback names are accepted in the Host header; set it to the names clients use"
+                );
             }
             let settings = HttpSettings {
                 listen: startup.listen,
@@ -230,7 +272,15 @@ where
                 max_body_bytes: common.max_request_bytes,
                 session_idle: common.session_idle,
             };
-            crate::http::serve(governed, settings, readiness, metrics, shutdown, binary.clone()).await
+            crate::http::serve(
+                governed,
+                settings,
+                readiness,
+                metrics,
+                shutdown,
+                binary.clone(),
+            )
+            .await
         }
     };
     match served {
@@ -279,8 +329,15 @@ mod tests {
     use super::*;
 
     fn resolve(args: &[&str], env: &[(&str, &str)]) -> Result<Startup, ConfigError> {
-        let identity = ServerIdentity { name: "test", version: "0", about: "", env_help: "" };
-        let matches = command(&identity).try_get_matches_from(std::iter::once("mcp-test").chain(args.iter().copied())).unwrap();
+        let identity = ServerIdentity {
+            name: "test",
+            version: "0",
+            about: "",
+            env_help: "",
+        };
+        let matches = command(&identity)
+            .try_get_matches_from(std::iter::once("mcp-test").chain(args.iter().copied()))
+            .unwrap();
         Startup::resolve(&matches, &Env::from_pairs(env.iter().copied()))
     }
 
@@ -289,18 +346,37 @@ mod tests {
         let startup = resolve(&[], &[]).unwrap();
         assert_eq!(startup.transport, TransportKind::Stdio);
         assert_eq!(startup.listen.to_string(), "127.0.0.1:8080");
-        let startup = resolve(&["--transport", "http", "--listen", "127.0.0.1:9000"], &[("MCP_TRANSPORT", "stdio"), ("MCP_LISTEN", "0.0.0.0:1")]).unwrap();
-        assert_eq!((startup.transport, startup.listen.port()), (TransportKind::Http, 9000));
-        let error = resolve(&[], &[("MCP_TRANSPORT", "carrier-pigeon")]).unwrap_err().to_string();
-        assert_eq!(error, "invalid configuration: MCP_TRANSPORT must be stdio or http (found \"carrier-pigeon\")");
+        let startup = resolve(
+            &["--transport", "http", "--listen", "127.0.0.1:9000"],
+            &[("MCP_TRANSPORT", "stdio"), ("MCP_LISTEN", "0.0.0.0:1")],
+        )
+        .unwrap();
+        assert_eq!(
+            (startup.transport, startup.listen.port()),
+            (TransportKind::Http, 9000)
+        );
+        let error = resolve(&[], &[("MCP_TRANSPORT", "carrier-pigeon")])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "invalid configuration: MCP_TRANSPORT must be stdio or http (found \"carrier-pigeon\")"
+        );
     }
 
     #[test]
     fn exposure_without_a_token_is_refused() {
         let open = resolve(&["--transport", "http", "--listen", "0.0.0.0:8080"], &[]).unwrap();
         let refusal = open.check_exposure().unwrap_err();
-        assert!(refusal.contains("refusing to listen on 0.0.0.0:8080 without authentication"), "{refusal}");
-        let with_token = resolve(&["--transport", "http", "--listen", "0.0.0.0:8080"], &[("MCP_AUTH_TOKEN", "a-long-token")]).unwrap();
+        assert!(
+            refusal.contains("refusing to listen on 0.0.0.0:8080 without authentication"),
+            "{refusal}"
+        );
+        let with_token = resolve(
+            &["--transport", "http", "--listen", "0.0.0.0:8080"],
+            &[("MCP_AUTH_TOKEN", "a-long-token")],
+        )
+        .unwrap();
         assert!(with_token.check_exposure().is_ok());
         let loopback = resolve(&["--transport", "http"], &[]).unwrap();
         assert!(loopback.check_exposure().is_ok());

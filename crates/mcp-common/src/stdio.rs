@@ -21,7 +21,14 @@ pub async fn serve_stdio<S: Service<RoleServer>>(
     max_line_bytes: usize,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    serve_streams(service, tokio::io::stdin(), tokio::io::stdout(), max_line_bytes, shutdown).await
+    serve_streams(
+        service,
+        tokio::io::stdin(),
+        tokio::io::stdout(),
+        max_line_bytes,
+        shutdown,
+    )
+    .await
 }
 
 /// Serves `service` over any pair of byte streams, with the framing described in the module.
@@ -42,15 +49,23 @@ where
     let (server_out, responses_rx) = tokio::io::duplex(256 * 1024);
     let (framing_errors_tx, framing_errors_rx) = mpsc::channel::<Vec<u8>>(64);
 
-    let transport = rmcp::transport::async_rw::AsyncRwTransport::<RoleServer, _, _>::new(server_in, server_out)
-        .with_max_line_length(max_line_bytes.saturating_add(2));
+    let transport =
+        rmcp::transport::async_rw::AsyncRwTransport::<RoleServer, _, _>::new(server_in, server_out)
+            .with_max_line_length(max_line_bytes.saturating_add(2));
     let writer = tokio::spawn(write_output(responses_rx, framing_errors_rx, output));
-    let reader = tokio::spawn(read_input(input, requests_tx, framing_errors_tx, max_line_bytes));
+    let reader = tokio::spawn(read_input(
+        input,
+        requests_tx,
+        framing_errors_tx,
+        max_line_bytes,
+    ));
 
     let running = service
         .serve_with_ct(transport, shutdown.child_token())
         .await
-        .map_err(|error| std::io::Error::other(format!("could not start the MCP session: {error}")))?;
+        .map_err(|error| {
+            std::io::Error::other(format!("could not start the MCP session: {error}"))
+        })?;
     let quit = running.waiting().await;
     tracing::debug!(?quit, "stdio session ended");
     reader.abort();
@@ -80,7 +95,14 @@ async fn read_input<R: AsyncRead + Unpin>(
         if chunk.is_empty() {
             // End of input: a last line without a newline still counts.
             if !line.is_empty() || oversized_len.is_some() {
-                forward(&line, oversized_len, &mut to_server, &framing_errors, max_line_bytes).await;
+                forward(
+                    &line,
+                    oversized_len,
+                    &mut to_server,
+                    &framing_errors,
+                    max_line_bytes,
+                )
+                .await;
             }
             break;
         }
@@ -99,7 +121,14 @@ async fn read_input<R: AsyncRead + Unpin>(
         }
         reader.consume(consumed);
         if complete {
-            let ok = forward(&line, oversized_len, &mut to_server, &framing_errors, max_line_bytes).await;
+            let ok = forward(
+                &line,
+                oversized_len,
+                &mut to_server,
+                &framing_errors,
+                max_line_bytes,
+            )
+            .await;
             line.clear();
             oversized_len = None;
             if !ok {
@@ -120,11 +149,17 @@ async fn forward(
     max_line_bytes: usize,
 ) -> bool {
     if let Some(len) = oversized_len {
-        tracing::warn!(bytes = len, limit = max_line_bytes, "rejected an oversized message");
+        tracing::warn!(
+            bytes = len,
+            limit = max_line_bytes,
+            "rejected an oversized message"
+        );
         let answer = error_line(
             find_id(line),
             -32600,
-            &format!("message of {len} bytes exceeds the limit of {max_line_bytes} bytes (MCP_MAX_REQUEST_BYTES)"),
+            &format!(
+                "message of {len} bytes exceeds the limit of {max_line_bytes} bytes (MCP_MAX_REQUEST_BYTES)"
+            ),
         );
         return framing_errors.send(answer).await.is_ok();
     }
@@ -134,7 +169,14 @@ async fn forward(
     }
     if serde_json::from_slice::<serde::de::IgnoredAny>(line).is_err() {
         tracing::debug!("answered a line that is not JSON with a parse error");
-        return framing_errors.send(error_line(Value::Null, -32700, "Parse error: the line is not valid JSON")).await.is_ok();
+        return framing_errors
+            .send(error_line(
+                Value::Null,
+                -32700,
+                "Parse error: the line is not valid JSON",
+            ))
+            .await
+            .is_ok();
     }
     let mut framed = Vec::with_capacity(line.len() + 1);
     framed.extend_from_slice(line);
@@ -143,7 +185,10 @@ async fn forward(
 }
 
 fn error_line(id: Value, code: i64, message: &str) -> Vec<u8> {
-    let mut bytes = json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}}).to_string().into_bytes();
+    let mut bytes =
+        json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
+            .to_string()
+            .into_bytes();
     bytes.push(b'\n');
     bytes
 }
@@ -151,9 +196,13 @@ fn error_line(id: Value, code: i64, message: &str) -> Vec<u8> {
 /// Finds a top-level-looking `"id": <number or string>` near the start of a message.
 fn find_id(prefix: &[u8]) -> Value {
     let text = String::from_utf8_lossy(prefix);
-    let Some(start) = text.find("\"id\"") else { return Value::Null };
+    let Some(start) = text.find("\"id\"") else {
+        return Value::Null;
+    };
     let rest = text[start + 4..].trim_start();
-    let Some(rest) = rest.strip_prefix(':') else { return Value::Null };
+    let Some(rest) = rest.strip_prefix(':') else {
+        return Value::Null;
+    };
     let rest = rest.trim_start();
     let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<Value>();
     match stream.next() {
@@ -196,9 +245,18 @@ mod tests {
     #[test]
     fn ids_are_found_in_message_prefixes() {
         let cases = [
-            (r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"#, json!(7)),
-            (r#"{"jsonrpc":"2.0", "id" : "abc-1", "method":"x""#, json!("abc-1")),
-            (r#"{"jsonrpc":"2.0","method":"x","params":{"text":"aaaa"#, Value::Null),
+            (
+                r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"#,
+                json!(7),
+            ),
+            (
+                r#"{"jsonrpc":"2.0", "id" : "abc-1", "method":"x""#,
+                json!("abc-1"),
+            ),
+            (
+                r#"{"jsonrpc":"2.0","method":"x","params":{"text":"aaaa"#,
+                Value::Null,
+            ),
             (r#"garbage"#, Value::Null),
         ];
         for (prefix, expected) in cases {

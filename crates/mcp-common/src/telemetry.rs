@@ -20,7 +20,9 @@ pub fn init(format: LogFormat, filter: &str) {
         .with_target(false);
     let installed = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Human => builder.with_ansi(std::io::stderr().is_terminal()).try_init(),
+        LogFormat::Human => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
     };
     if installed.is_ok()
         && let Some(error) = bad_filter

@@ -1,0 +1,34 @@
+//! The empresa MCP server: a company directory and document store on embedded SQLite, with FTS5
+//! full-text search, fuzzy company lookup, CSV/JSON import, resources and a briefing prompt.
+//!
+//! It keeps the Python prototype's tool contract (`consultar_empresa(nombre)`,
+//! `buscar_documentos(nombre_documento)`) and reads `EMPRESA_DB_PATH` and `EMPRESA_SAMPLE_DATA`
+//! (see [`config`]); everything else comes from `mcp-common`.
+
+pub mod config;
+pub mod store;
+pub mod tools;
+
+pub use config::{ENV_HELP, EmpresaConfig};
+pub use tools::Empresa;
+
+/// Opens (creating and seeding on first start) the database and builds the server.
+pub async fn open(config: EmpresaConfig) -> Result<Empresa, String> {
+    let options = store::OpenOptions {
+        seed_samples: config.sample_data,
+    };
+    let path = config.db_path.clone();
+    let opened =
+        tokio::task::spawn_blocking(move || store::Store::open_with_options(&path, &options)).await;
+    match opened {
+        Ok(Ok(store)) => {
+            tracing::info!(path = %config.db_path.display(), "company database ready");
+            Ok(Empresa::new(store))
+        }
+        Ok(Err(error)) => Err(format!(
+            "could not open the company database at {} (EMPRESA_DB_PATH): {error}",
+            config.db_path.display()
+        )),
+        Err(error) => Err(format!("could not open the company database: {error}")),
+    }
+}

@@ -1,0 +1,84 @@
+//! The list of servers under test: `servers.json` at the workspace root, the same file Claude
+//! Desktop and Cursor load.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+
+/// One server entry of `servers.json`.
+#[derive(Debug, Clone)]
+pub struct ServerEntry {
+    /// The key, e.g. "empresa".
+    pub name: String,
+    /// The command, e.g. "mcp-empresa".
+    pub command: String,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// Its environment placeholders.
+    pub env: Vec<(String, String)>,
+}
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// Reads and checks `servers.json`: an `mcpServers` map whose entries have only `command`,
+/// `args` and `env`, as Claude Desktop and Cursor expect.
+pub fn load_servers() -> Result<Vec<ServerEntry>> {
+    let path = workspace_root().join("servers.json");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let root: Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    let Some(servers) = root.get("mcpServers").and_then(Value::as_object) else {
+        bail!("servers.json has no mcpServers object");
+    };
+    let mut entries = Vec::new();
+    for (name, entry) in servers {
+        let Some(fields) = entry.as_object() else {
+            bail!("servers.json: {name} is not an object")
+        };
+        for key in fields.keys() {
+            if !["command", "args", "env"].contains(&key.as_str()) {
+                bail!(
+                    "servers.json: {name} has key {key:?}; hosts expect only command, args and env"
+                );
+            }
+        }
+        let command = fields
+            .get("command")
+            .and_then(Value::as_str)
+            .with_context(|| format!("servers.json: {name} has no command"))?;
+        let args = fields
+            .get("args")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let env = fields
+            .get("env")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        entries.push(ServerEntry {
+            name: name.clone(),
+            command: command.to_owned(),
+            args,
+            env,
+        });
+    }
+    Ok(entries)
+}

@@ -1,0 +1,513 @@
+//! Protocol checks run against every server in servers.json, over stdio and streamable HTTP.
+//! A server added to servers.json is covered without editing this file.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test helpers fail loudly.
+
+use std::time::Duration;
+
+use mcp_conformance::servers::{ServerEntry, load_servers};
+use mcp_conformance::{HttpServer, StdioServer, binary_path};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+/// Each server runs with its data under a fresh temporary directory and servers.json's env.
+fn environment(server: &ServerEntry, dir: &TempDir) -> Vec<(String, String)> {
+    let root = dir.path().to_string_lossy().into_owned();
+    let mut env = server.env.clone();
+    env.push(("HOME".into(), root.clone()));
+    env.push(("XDG_DATA_HOME".into(), root.clone()));
+    env.push(("MCP_AUDIT_LOG".into(), format!("{root}/audit.jsonl")));
+    env
+}
+
+fn spawn_stdio(server: &ServerEntry, dir: &TempDir) -> StdioServer {
+    let env = environment(server, dir);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let args: Vec<&str> = server.args.iter().map(String::as_str).collect();
+    StdioServer::spawn(&binary_path(&server.command), &args, &env).unwrap()
+}
+
+fn start_http(
+    server: &ServerEntry,
+    dir: &TempDir,
+    args: &[&str],
+    extra_env: &[(&str, &str)],
+) -> HttpServer {
+    let mut env = environment(server, dir);
+    env.extend(
+        extra_env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    HttpServer::start(&binary_path(&server.command), args, &env).unwrap()
+}
+
+fn is_valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+fn property_keys(schema: &Value, keys: &mut Vec<String>) {
+    if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
+        for (key, inner) in properties {
+            keys.push(key.clone());
+            property_keys(inner, keys);
+        }
+    }
+    for keyword in ["$defs", "definitions"] {
+        if let Some(defs) = schema.get(keyword).and_then(Value::as_object) {
+            defs.values().for_each(|inner| property_keys(inner, keys));
+        }
+    }
+    if let Some(items) = schema.get("items") {
+        property_keys(items, keys);
+    }
+}
+
+/// Problems with one tool of a `tools/list` answer.
+fn tool_problems(server: &str, tool: &Value) -> Vec<String> {
+    let name = tool["name"].as_str().unwrap_or_default();
+    let mut problems = Vec::new();
+    let mut fail = |what: String| problems.push(format!("{server}: tool `{name}`: {what}"));
+    if !is_valid_name(name) {
+        fail("name must be 1-64 characters of [a-zA-Z0-9_-]".into());
+    }
+    if tool["description"]
+        .as_str()
+        .is_none_or(|d| d.trim().is_empty())
+    {
+        fail("no description".into());
+    }
+    if tool["inputSchema"]["type"] != "object" {
+        fail(format!(
+            "inputSchema type is {} instead of object",
+            tool["inputSchema"]["type"]
+        ));
+    }
+    if tool["outputSchema"]["type"] != "object" {
+        fail("no object outputSchema".into());
+    }
+    if !tool["annotations"]["readOnlyHint"].is_boolean() {
+        fail("annotations.readOnlyHint missing".into());
+    }
+    if tool["annotations"]["readOnlyHint"] == false
+        && !tool["annotations"]["destructiveHint"].is_boolean()
+    {
+        fail("a tool that is not read-only must say destructiveHint".into());
+    }
+    let mut keys = Vec::new();
+    property_keys(&tool["inputSchema"], &mut keys);
+    property_keys(&tool["outputSchema"], &mut keys);
+    for key in keys {
+        if !(1..=64).contains(&key.len())
+            || !key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        {
+            fail(format!(
+                "property key `{key}` breaks ^[a-zA-Z0-9_.-]{{1,64}}$"
+            ));
+        }
+    }
+    problems
+}
+
+#[test]
+fn stdio_lifecycle_and_listings() {
+    for server in load_servers().unwrap() {
+        let dir = TempDir::new().unwrap();
+        let mut mcp = spawn_stdio(&server, &dir);
+        let name = &server.name;
+
+        // A request before initialize gets an error, never silence.
+        let early = mcp.request("tools/list", json!({})).unwrap();
+        assert!(
+            early.get("error").is_some(),
+            "{name}/stdio: tools/list before initialize answered {early}"
+        );
+
+        let init = mcp.initialize().unwrap();
+        assert_eq!(
+            init["protocolVersion"],
+            mcp_conformance::PROTOCOL_VERSION,
+            "{name}/stdio: initialize answered {init}"
+        );
+        assert!(
+            init["capabilities"]["tools"].is_object(),
+            "{name}/stdio: no tools capability in {init}"
+        );
+        assert!(
+            init["serverInfo"]["name"]
+                .as_str()
+                .is_some_and(|n| !n.is_empty()),
+            "{name}/stdio: no serverInfo in {init}"
+        );
+
+        let tools = mcp.request("tools/list", json!({})).unwrap();
+        let listed = tools["result"]["tools"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            !listed.is_empty(),
+            "{name}/stdio: tools/list answered {tools}"
+        );
+        let problems: Vec<String> = listed.iter().flat_map(|t| tool_problems(name, t)).collect();
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+        for (method, params) in [
+            ("ping", json!({})),
+            ("resources/list", json!({})),
+            ("resources/templates/list", json!({})),
+            ("prompts/list", json!({})),
+            ("logging/setLevel", json!({"level": "debug"})),
+        ] {
+            let answer = mcp.request(method, params.clone()).unwrap();
+            assert!(
+                answer.get("result").is_some(),
+                "{name}/stdio: {method} {params} answered {answer}"
+            );
+        }
+
+        let unknown = mcp
+            .request(
+                "tools/call",
+                json!({"name": "no_such_tool_xyz", "arguments": {}}),
+            )
+            .unwrap();
+        assert!(
+            unknown["error"]["code"].is_i64(),
+            "{name}/stdio: an unknown tool must be a JSON-RPC error, got {unknown}"
+        );
+
+        mcp.close_stdin();
+        let status = mcp.wait_exit(Duration::from_secs(10));
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "{name}/stdio: did not exit cleanly on stdin EOF ({status:?})\n{}",
+            mcp.stderr()
+        );
+    }
+}
+
+#[test]
+fn stdio_survives_abuse() {
+    for server in load_servers().unwrap() {
+        let dir = TempDir::new().unwrap();
+        let mut mcp = spawn_stdio(&server, &dir);
+        let name = &server.name;
+        mcp.initialize().unwrap();
+
+        mcp.send_line("this is not json").unwrap();
+        let parse_error = mcp.next_message(Duration::from_secs(10)).unwrap();
+        assert_eq!(
+            parse_error["error"]["code"], -32700,
+            "{name}/stdio: garbage line answered {parse_error}"
+        );
+
+        mcp.send_line(r#"{"jsonrpc":"2.0","id":77,"method":"tools/li"#)
+            .unwrap();
+        let truncated = mcp.next_message(Duration::from_secs(10)).unwrap();
+        assert_eq!(
+            truncated["error"]["code"], -32700,
+            "{name}/stdio: truncated object answered {truncated}"
+        );
+
+        mcp.send_line(r#"[{"jsonrpc":"2.0","id":78,"method":"ping"}]"#)
+            .unwrap();
+        let batch = mcp.next_message(Duration::from_secs(10)).unwrap();
+        assert!(
+            batch.get("error").is_some(),
+            "{name}/stdio: a batch must be rejected, got {batch}"
+        );
+
+        // Over the 4 MiB default limit: an error that carries the request's id.
+        let huge = format!(
+            r#"{{"jsonrpc":"2.0","id":79,"method":"tools/call","params":{{"name":"x","arguments":{{"text":"{}"}}}}}}"#,
+            "a".repeat(5 * 1024 * 1024)
+        );
+        mcp.send_line(&huge).unwrap();
+        let too_big = mcp
+            .answer_to(&json!(79), &json!("oversized request"))
+            .unwrap();
+        assert_eq!(
+            too_big["error"]["code"], -32600,
+            "{name}/stdio: oversized line answered {too_big}"
+        );
+        assert!(
+            too_big["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("exceeds the limit"),
+            "{too_big}"
+        );
+
+        let ping = mcp.request("ping", json!({})).unwrap();
+        assert!(
+            ping.get("result").is_some(),
+            "{name}/stdio: not serving after abuse: {ping}"
+        );
+    }
+}
+
+#[test]
+fn http_sessions_follow_the_spec() {
+    for server in load_servers().unwrap() {
+        let dir = TempDir::new().unwrap();
+        let http = start_http(&server, &dir, &[], &[]);
+        let name = &server.name;
+        let (session, init) = http.initialize(&[]).unwrap();
+        let session =
+            session.unwrap_or_else(|| panic!("{name}/http: initialize returned no mcp-session-id"));
+        assert_eq!(init["protocolVersion"], mcp_conformance::PROTOCOL_VERSION);
+
+        let list = http
+            .post(
+                &json!({"jsonrpc":"2.0","id":2,"method":"tools/list"}),
+                Some(&session),
+                &[],
+            )
+            .unwrap();
+        assert!(
+            list.message_with_id(&json!(2))
+                .is_some_and(|m| m["result"]["tools"].is_array()),
+            "{name}/http: tools/list got {} {}",
+            list.status,
+            list.body
+        );
+
+        let missing = http
+            .post(
+                &json!({"jsonrpc":"2.0","id":3,"method":"tools/list"}),
+                None,
+                &[],
+            )
+            .unwrap();
+        assert_eq!(
+            missing.status, 400,
+            "{name}/http: a request without a session id must get 400, got {} {}",
+            missing.status, missing.body
+        );
+        let unknown = http
+            .post(
+                &json!({"jsonrpc":"2.0","id":4,"method":"tools/list"}),
+                Some("no-such-session"),
+                &[],
+            )
+            .unwrap();
+        assert_eq!(
+            unknown.status, 404,
+            "{name}/http: an unknown session must get 404, got {}",
+            unknown.status
+        );
+
+        let notification = http.post(&json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":99}}), Some(&session), &[]).unwrap();
+        assert_eq!(
+            notification.status, 202,
+            "{name}/http: a notification must get 202"
+        );
+
+        let wrong_accept = http
+            .client
+            .post(http.mcp_url())
+            .header("content-type", "application/json")
+            .header("accept", "text/plain")
+            .header("mcp-session-id", &session)
+            .body(json!({"jsonrpc":"2.0","id":5,"method":"ping"}).to_string())
+            .send()
+            .unwrap();
+        assert_eq!(
+            wrong_accept.status().as_u16(),
+            406,
+            "{name}/http: Accept without JSON and SSE must get 406"
+        );
+
+        let deleted = http
+            .client
+            .delete(http.mcp_url())
+            .header("mcp-session-id", &session)
+            .send()
+            .unwrap();
+        assert!(
+            deleted.status().is_success(),
+            "{name}/http: DELETE got {}",
+            deleted.status()
+        );
+        let after = http
+            .post(
+                &json!({"jsonrpc":"2.0","id":6,"method":"tools/list"}),
+                Some(&session),
+                &[],
+            )
+            .unwrap();
+        assert_eq!(
+            after.status, 404,
+            "{name}/http: a deleted session must get 404, got {}",
+            after.status
+        );
+
+        let health = http
+            .client
+            .get(format!("{}/healthz", http.base))
+            .send()
+            .unwrap();
+        assert_eq!(health.status().as_u16(), 200);
+        let ready = http
+            .client
+            .get(format!("{}/readyz", http.base))
+            .send()
+            .unwrap();
+        assert_eq!(
+            ready.status().as_u16(),
+            200,
+            "{name}/http: /readyz not ready"
+        );
+        let metrics = http
+            .client
+            .get(format!("{}/metrics", http.base))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        assert!(
+            metrics.contains("# TYPE mcp_tool_calls_total counter"),
+            "{name}/http: /metrics answered {metrics}"
+        );
+    }
+}
+
+#[test]
+fn http_rejects_rebinding_oversize_and_missing_tokens() {
+    for server in load_servers().unwrap() {
+        let dir = TempDir::new().unwrap();
+        let token = "test-token-0123456789";
+        let http = start_http(
+            &server,
+            &dir,
+            &[],
+            &[
+                ("MCP_AUTH_TOKEN", token),
+                ("MCP_MAX_REQUEST_BYTES", "65536"),
+            ],
+        );
+        let name = &server.name;
+        let bearer = format!("Bearer {token}");
+        let auth = [("authorization", bearer.as_str())];
+
+        let (no_token, _) = (http.initialize(&[]).unwrap_err(), ());
+        assert!(
+            no_token.to_string().contains("401"),
+            "{name}/http: initialize without the token: {no_token}"
+        );
+        let wrong = http
+            .post(
+                &json!({"jsonrpc":"2.0","id":1,"method":"ping"}),
+                None,
+                &[("authorization", "Bearer wrong")],
+            )
+            .unwrap();
+        assert_eq!(wrong.status, 401, "{name}/http: a wrong token must get 401");
+
+        let (session, _) = http.initialize(&auth).unwrap();
+        let session = session.unwrap();
+        for (header, value) in [("host", "evil.example"), ("origin", "http://evil.example")] {
+            let answer = http
+                .post(
+                    &json!({"jsonrpc":"2.0","id":2,"method":"tools/list"}),
+                    Some(&session),
+                    &[auth[0], (header, value)],
+                )
+                .unwrap();
+            assert_eq!(
+                answer.status, 403,
+                "{name}/http: {header}: {value} must be rejected, got {} {}",
+                answer.status, answer.body
+            );
+        }
+        let local_origin = format!("http://{}", http.base.trim_start_matches("http://"));
+        let answer = http
+            .post(
+                &json!({"jsonrpc":"2.0","id":3,"method":"tools/list"}),
+                Some(&session),
+                &[auth[0], ("origin", &local_origin)],
+            )
+            .unwrap();
+        assert_eq!(
+            answer.status, 200,
+            "{name}/http: a same-host Origin must pass, got {}",
+            answer.status
+        );
+
+        let big =
+            json!({"jsonrpc":"2.0","id":4,"method":"ping","params":{"pad":"x".repeat(70_000)}});
+        let answer = http.post(&big, Some(&session), &auth).unwrap();
+        assert_eq!(
+            answer.status, 413,
+            "{name}/http: a body over MCP_MAX_REQUEST_BYTES must get 413"
+        );
+
+        let stderr = http.stderr();
+        assert!(
+            !stderr.contains(token),
+            "{name}/http: the token appeared in the logs"
+        );
+    }
+}
+
+#[test]
+fn http_refuses_to_listen_beyond_loopback_without_a_token() {
+    for server in load_servers().unwrap() {
+        let dir = TempDir::new().unwrap();
+        let env = environment(&server, &dir);
+        let output = std::process::Command::new(binary_path(&server.command))
+            .args(["--transport", "http", "--listen", "0.0.0.0:0"])
+            .env_clear()
+            .envs(env)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{}: exit status {:?}, stderr {stderr}",
+            server.name,
+            output.status
+        );
+        assert!(
+            stderr.contains("refusing to listen on 0.0.0.0:0 without authentication"),
+            "{}: {stderr}",
+            server.name
+        );
+    }
+}
+
+#[test]
+fn http_stateless_mode_answers_without_sessions() {
+    for server in load_servers().unwrap() {
+        let dir = TempDir::new().unwrap();
+        let http = start_http(&server, &dir, &["--stateless"], &[]);
+        let answer = http
+            .post(
+                &json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}),
+                None,
+                &[],
+            )
+            .unwrap();
+        let message = answer.message_with_id(&json!(1));
+        assert!(
+            message.is_some_and(|m| m["result"]["tools"].is_array()),
+            "{}/http-stateless: tools/list got {} {}",
+            server.name,
+            answer.status,
+            answer.body
+        );
+        assert!(
+            answer.content_type.starts_with("application/json"),
+            "{}: stateless answers are plain JSON",
+            server.name
+        );
+    }
+}
