@@ -80,5 +80,8 @@ pub fn load_servers() -> Result<Vec<ServerEntry>> {
             env,
         });
     }
+    if entries.is_empty() {
+        bail!("servers.json lists no servers, so there is nothing to check");
+    }
     Ok(entries)
 }

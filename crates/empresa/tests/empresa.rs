@@ -1,0 +1,456 @@
+//! mcp-empresa end to end: the binary over stdio and HTTP, with a fresh database per test.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test helpers fail loudly.
+
+use std::path::{Path, PathBuf};
+
+use mcp_conformance::{HttpServer, StdioServer, result_text};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+struct Fixture {
+    dir: TempDir,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        Fixture {
+            dir: TempDir::new().unwrap(),
+        }
+    }
+
+    fn db(&self) -> String {
+        self.dir
+            .path()
+            .join("empresa.db")
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    fn audit_path(&self) -> PathBuf {
+        self.dir.path().join("audit.jsonl")
+    }
+
+    fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("EMPRESA_DB_PATH".into(), self.db()),
+            (
+                "MCP_AUDIT_LOG".into(),
+                self.audit_path().to_string_lossy().into_owned(),
+            ),
+        ]
+    }
+
+    fn stdio(&self) -> StdioServer {
+        let env = self.env();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut server =
+            StdioServer::spawn(Path::new(env!("CARGO_BIN_EXE_mcp-empresa")), &[], &env).unwrap();
+        server.initialize().unwrap();
+        server
+    }
+
+    fn audit(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.audit_path())
+            .unwrap_or_default()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+}
+
+fn total_companies(server: &mut StdioServer) -> u64 {
+    let page = server.call_tool("list_companies", json!({})).unwrap();
+    page["structuredContent"]["total"].as_u64().unwrap()
+}
+
+#[test]
+fn consultar_empresa_finds_exact_normalized_and_fuzzy_names() {
+    let fixture = Fixture::new();
+    let mut server = fixture.stdio();
+    // (name asked, match kind, company found, employees)
+    let cases = [
+        ("Empresa X", "exact", "Empresa X", 100),
+        ("empresa y", "normalized", "Empresa Y", 200),
+        ("ÉMPRESA  X", "normalized", "Empresa X", 100),
+        ("Emprsa Y", "fuzzy", "Empresa Y", 200),
+    ];
+    for (asked, kind, found, employees) in cases {
+        let result = server
+            .call_tool("consultar_empresa", json!({"nombre": asked}))
+            .unwrap();
+        let lookup = &result["structuredContent"];
+        assert_eq!(lookup["match_kind"], kind, "{asked}: {lookup}");
+        assert_eq!(lookup["company"]["name"], found, "{asked}: {lookup}");
+        assert_eq!(
+            lookup["company"]["employees"], employees,
+            "{asked}: {lookup}"
+        );
+        assert_ne!(result["isError"], true);
+    }
+    let missing = server
+        .call_tool("consultar_empresa", json!({"nombre": "Empresa"}))
+        .unwrap();
+    assert_eq!(
+        missing["structuredContent"]["match_kind"], "none",
+        "{missing}"
+    );
+    let suggestions = missing["structuredContent"]["suggestions"]
+        .as_array()
+        .unwrap();
+    assert!(
+        !suggestions.is_empty(),
+        "close names are suggested: {missing}"
+    );
+}
+
+#[test]
+fn buscar_documentos_ranks_hits_and_returns_snippets() {
+    let fixture = Fixture::new();
+    let mut server = fixture.stdio();
+    let result = server
+        .call_tool("buscar_documentos", json!({"nombre_documento": "contrato"}))
+        .unwrap();
+    let hits = result["structuredContent"]["hits"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(hits.len() >= 2, "{result}");
+    let scores: Vec<f64> = hits.iter().map(|h| h["score"].as_f64().unwrap()).collect();
+    assert!(
+        scores.windows(2).all(|w| w[0] >= w[1]),
+        "hits are ranked best first: {scores:?}"
+    );
+    assert!(
+        hits.iter()
+            .all(|h| h["snippet"].as_str().unwrap().contains("**")),
+        "every hit marks its match: {hits:?}"
+    );
+    assert!(
+        hits[0]["title"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("contrato"),
+        "a title match ranks first: {hits:?}"
+    );
+    let text = result_text(&result);
+    assert!(
+        text.contains("\"hits\""),
+        "the text content carries the same JSON: {text}"
+    );
+}
+
+#[test]
+fn bad_arguments_get_errors_naming_the_field() {
+    let fixture = Fixture::new();
+    let mut server = fixture.stdio();
+    let cases = [
+        (
+            json!({"nombre": 5}),
+            "`nombre`: expected a string, got a number (5)",
+        ),
+        (
+            json!({}),
+            "`nombre`: missing required argument (expected a string)",
+        ),
+        (json!({"nombre": "  "}), "invalid argument `nombre`"),
+    ];
+    for (arguments, expected) in cases {
+        let result = server
+            .call_tool("consultar_empresa", arguments.clone())
+            .unwrap();
+        assert_eq!(result["isError"], true, "{arguments}: {result}");
+        assert!(
+            result_text(&result).contains(expected),
+            "{arguments}: {}",
+            result_text(&result)
+        );
+    }
+}
+
+#[test]
+fn writes_without_consent_change_nothing_and_with_consent_are_applied_and_audited() {
+    let fixture = Fixture::new();
+    let mut server = fixture.stdio();
+    let before = total_companies(&mut server);
+    let new_company = json!({"name": "Acme Ibérica", "employees": 42, "city": "Sevilla"});
+
+    let refused = server
+        .call_tool("create_company", new_company.clone())
+        .unwrap();
+    assert_eq!(refused["isError"], true, "{refused}");
+    assert!(result_text(&refused).contains("confirm: true"), "{refused}");
+    assert_eq!(
+        total_companies(&mut server),
+        before,
+        "a refused write changes nothing"
+    );
+
+    let mut confirmed = new_company.clone();
+    confirmed["confirm"] = json!(true);
+    let created = server.call_tool("create_company", confirmed).unwrap();
+    assert_ne!(created["isError"], true, "{created}");
+    let id = created["structuredContent"]["id"].as_i64().unwrap();
+    assert_eq!(total_companies(&mut server), before + 1);
+
+    let refused_delete = server
+        .call_tool("delete_company", json!({"id": id}))
+        .unwrap();
+    assert_eq!(refused_delete["isError"], true);
+    assert_eq!(
+        total_companies(&mut server),
+        before + 1,
+        "a refused delete changes nothing"
+    );
+    let deleted = server
+        .call_tool("delete_company", json!({"id": id, "confirm": true}))
+        .unwrap();
+    assert_eq!(
+        deleted["structuredContent"]["company"]["name"], "Acme Ibérica",
+        "{deleted}"
+    );
+    assert_eq!(total_companies(&mut server), before);
+
+    let audit = fixture.audit();
+    let calls: Vec<(&str, &str)> = audit
+        .iter()
+        .map(|r| (r["tool"].as_str().unwrap(), r["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("list_companies", "ok"),
+            ("create_company", "refused"),
+            ("list_companies", "ok"),
+            ("create_company", "ok"),
+            ("list_companies", "ok"),
+            ("delete_company", "refused"),
+            ("list_companies", "ok"),
+            ("delete_company", "ok"),
+            ("list_companies", "ok"),
+        ],
+        "one audit line per call"
+    );
+    let create = &audit[3];
+    assert_eq!(create["consent"], "argument");
+    assert_eq!(create["arguments"]["name"], "Acme Ibérica");
+    assert_eq!(create["caller"]["transport"], "stdio");
+    assert!(create["duration_ms"].as_f64().unwrap() >= 0.0);
+    assert!(create["time"].as_str().unwrap().ends_with('Z'));
+}
+
+#[test]
+fn audit_redacts_secrets_in_arguments() {
+    let fixture = Fixture::new();
+    let mut server = fixture.stdio();
+    let result = server
+        .call_tool(
+            "consultar_empresa",
+            json!({"nombre": "Empresa X", "api_key": "sk-live-very-secret-1"}),
+        )
+        .unwrap();
+    assert!(
+        result_text(&result).contains("`api_key`: unknown argument"),
+        "{result}"
+    );
+    let audit = std::fs::read_to_string(fixture.audit_path()).unwrap();
+    assert!(!audit.contains("sk-live-very-secret-1"), "{audit}");
+    assert!(audit.contains(r#""api_key":"[redacted]""#), "{audit}");
+    assert!(!server.stderr().contains("sk-live-very-secret-1"));
+}
+
+#[test]
+fn import_reports_every_bad_line_and_writes_nothing() {
+    let fixture = Fixture::new();
+    let mut server = fixture.stdio();
+    let before = total_companies(&mut server);
+    let csv = "name,employees,email\nBuena SA,10,info@buena.example\nMala SA,muchos,info@mala.example\n,5,x@y.example\nPeor SL,7,sin-arroba\n";
+    let result = server
+        .call_tool(
+            "import_data",
+            json!({"format": "csv", "kind": "companies", "data": csv, "confirm": true}),
+        )
+        .unwrap();
+    assert_eq!(result["isError"], true, "{result}");
+    let text = result_text(&result);
+    for expected in [
+        "line 3",
+        "`employees`",
+        "line 4",
+        "`name`",
+        "line 5",
+        "`email`",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in {text}");
+    }
+    assert!(
+        !text.contains("line 2"),
+        "the good line is not reported: {text}"
+    );
+    assert_eq!(
+        total_companies(&mut server),
+        before,
+        "a rejected import writes nothing"
+    );
+
+    let good = "name,employees\nBuena SA,10\nOtra SL,3\n";
+    let imported = server
+        .call_tool(
+            "import_data",
+            json!({"format": "csv", "kind": "companies", "data": good, "confirm": true}),
+        )
+        .unwrap();
+    assert_eq!(imported["structuredContent"]["inserted"], 2, "{imported}");
+    assert_eq!(total_companies(&mut server), before + 2);
+}
+
+#[test]
+fn resources_and_prompt_describe_companies() {
+    let fixture = Fixture::new();
+    let mut server = fixture.stdio();
+    let listed = server.request("resources/list", json!({})).unwrap();
+    let resources = listed["result"]["resources"].as_array().unwrap();
+    assert!(
+        resources.iter().any(|r| r["name"] == "Empresa X"),
+        "{listed}"
+    );
+    let uri = resources.iter().find(|r| r["name"] == "Empresa X").unwrap()["uri"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(uri.starts_with("empresa://companies/"));
+    let read = server
+        .request("resources/read", json!({"uri": uri}))
+        .unwrap();
+    let text = read["result"]["contents"][0]["text"].as_str().unwrap();
+    assert!(text.contains("\"employees\": 100"), "{text}");
+
+    // Documents come after companies, on a later page of the same listing.
+    let next = listed["result"]["nextCursor"].as_str().unwrap();
+    let documents = server
+        .request("resources/list", json!({"cursor": next}))
+        .unwrap();
+    let first = documents["result"]["resources"][0]["uri"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(first.starts_with("empresa://documents/"), "{documents}");
+    let document = server
+        .request("resources/read", json!({"uri": first}))
+        .unwrap();
+    assert!(
+        document["result"]["contents"][0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("# "),
+        "{document}"
+    );
+
+    let missing = server
+        .request(
+            "resources/read",
+            json!({"uri": "empresa://companies/999999"}),
+        )
+        .unwrap();
+    assert_eq!(missing["error"]["code"], -32002, "{missing}");
+
+    let templates = server
+        .request("resources/templates/list", json!({}))
+        .unwrap();
+    assert_eq!(
+        templates["result"]["resourceTemplates"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    let prompt = server
+        .request(
+            "prompts/get",
+            json!({"name": "brief_company", "arguments": {"nombre": "empresa y"}}),
+        )
+        .unwrap();
+    let message = prompt["result"]["messages"][0]["content"]["text"]
+        .as_str()
+        .unwrap();
+    assert!(
+        message.contains("Empresa Y") && message.contains("200"),
+        "{message}"
+    );
+}
+
+#[test]
+fn data_persists_across_restarts_without_reseeding() {
+    let fixture = Fixture::new();
+    let mut first = fixture.stdio();
+    let seeded = total_companies(&mut first);
+    first
+        .call_tool(
+            "create_company",
+            json!({"name": "Persistente SA", "confirm": true}),
+        )
+        .unwrap();
+    drop(first);
+    let mut second = fixture.stdio();
+    assert_eq!(total_companies(&mut second), seeded + 1);
+    let found = second
+        .call_tool("consultar_empresa", json!({"nombre": "Persistente SA"}))
+        .unwrap();
+    assert_eq!(found["structuredContent"]["match_kind"], "exact");
+}
+
+#[test]
+fn http_with_a_token_serves_tools_and_audits_the_caller() {
+    let fixture = Fixture::new();
+    let mut env = fixture.env();
+    env.push(("MCP_AUTH_TOKENS".into(), "alice:alice-token-123456".into()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let http = HttpServer::start(Path::new(env!("CARGO_BIN_EXE_mcp-empresa")), &[], &env).unwrap();
+    let auth = [("authorization", "Bearer alice-token-123456")];
+    let (session, _) = http.initialize(&auth).unwrap();
+    let result = http
+        .call_tool(
+            session.as_deref(),
+            2,
+            "consultar_empresa",
+            json!({"nombre": "Empresa X"}),
+            &auth,
+        )
+        .unwrap();
+    assert_eq!(
+        result["structuredContent"]["company"]["employees"], 100,
+        "{result}"
+    );
+    let without = http
+        .post(
+            &json!({"jsonrpc":"2.0","id":3,"method":"tools/list"}),
+            session.as_deref(),
+            &[],
+        )
+        .unwrap();
+    assert_eq!(without.status, 401);
+    let audit = fixture.audit();
+    let record = audit.last().unwrap();
+    assert_eq!(record["caller"]["transport"], "http");
+    assert_eq!(record["caller"]["principal"], "alice");
+    assert!(
+        record["caller"]["remote"]
+            .as_str()
+            .unwrap()
+            .starts_with("127.0.0.1:")
+    );
+    assert_eq!(record["caller"]["session"], session.unwrap().as_str());
+    let ready = http
+        .client
+        .get(format!("{}/readyz", http.base))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        ready.contains("\"ready\":true") && ready.contains("companies"),
+        "{ready}"
+    );
+}
