@@ -511,3 +511,89 @@ fn http_stateless_mode_answers_without_sessions() {
         );
     }
 }
+
+#[test]
+fn http_get_opens_an_sse_stream_and_idle_sessions_expire() {
+    for server in load_servers().unwrap() {
+        let dir = TempDir::new().unwrap();
+        let http = start_http(&server, &dir, &[], &[("MCP_SESSION_IDLE_SECS", "1")]);
+        let name = &server.name;
+        let (session, _) = http.initialize(&[]).unwrap();
+        let session = session.unwrap();
+        let stream = http
+            .client
+            .get(http.mcp_url())
+            .header("accept", "text/event-stream")
+            .header("mcp-session-id", &session)
+            .send()
+            .unwrap();
+        assert_eq!(
+            stream.status().as_u16(),
+            200,
+            "{name}/http: GET /mcp got {}",
+            stream.status()
+        );
+        let content_type = stream
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            content_type.starts_with("text/event-stream"),
+            "{name}/http: GET /mcp answered {content_type}"
+        );
+        drop(stream);
+
+        std::thread::sleep(Duration::from_millis(2500));
+        let expired = http
+            .post(
+                &json!({"jsonrpc":"2.0","id":9,"method":"tools/list"}),
+                Some(&session),
+                &[],
+            )
+            .unwrap();
+        assert_eq!(
+            expired.status, 404,
+            "{name}/http: a session idle beyond MCP_SESSION_IDLE_SECS must be gone, got {}",
+            expired.status
+        );
+    }
+}
+
+#[test]
+fn stdio_exits_on_sigterm_and_logs_json_when_asked() {
+    for server in load_servers().unwrap() {
+        let dir = TempDir::new().unwrap();
+        let mut env = environment(&server, &dir);
+        env.push(("MCP_LOG_FORMAT".into(), "json".into()));
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut mcp = StdioServer::spawn(&binary_path(&server.command), &[], &env).unwrap();
+        mcp.initialize().unwrap();
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &mcp.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = mcp.wait_exit(Duration::from_secs(10));
+        assert!(
+            exit.is_some_and(|s| s.success()),
+            "{}/stdio: SIGTERM did not end the server cleanly: {exit:?}",
+            server.name
+        );
+        let stderr = mcp.stderr();
+        assert!(
+            stderr.lines().count() >= 2,
+            "{}: expected log lines, got {stderr}",
+            server.name
+        );
+        for line in stderr.lines() {
+            let parsed: Result<Value, _> = serde_json::from_str(line);
+            assert!(
+                parsed.is_ok_and(|v| v.is_object()),
+                "{}: with MCP_LOG_FORMAT=json every stderr line must be JSON: {line}",
+                server.name
+            );
+        }
+    }
+}
