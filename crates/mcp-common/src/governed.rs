@@ -71,6 +71,8 @@ struct GovernedTool {
 pub struct Runtime {
     config: GovernConfig,
     tools: HashMap<String, GovernedTool>,
+    /// What `tools/list` answers; fixed at start-up, as the policy is.
+    offered: Vec<Tool>,
     sensitive: Vec<&'static str>,
     audit: AuditLog,
     metrics: Arc<Metrics>,
@@ -128,11 +130,13 @@ impl<S: Domain> Governed<S> {
             return Err(ToolRulesError { problems });
         }
         let sensitive = inner.sensitive_arguments();
+        let offered = offered_tools(&tools, &config.policy);
         Ok(Governed {
             inner,
             runtime: Arc::new(Runtime {
                 config,
                 tools,
+                offered,
                 sensitive,
                 audit,
                 metrics,
@@ -146,24 +150,25 @@ impl<S: Domain> Governed<S> {
     }
 
     /// The tools offered under the current policy, with the consent argument added where needed.
-    pub fn offered_tools(&self) -> Vec<Tool> {
-        let policy = &self.runtime.config.policy;
-        let mut offered: Vec<Tool> = self
-            .runtime
-            .tools
-            .values()
-            .filter(|entry| policy.withheld(&entry.tool.name, entry.kind).is_none())
-            .map(|entry| {
-                if policy.needs_consent(entry.kind) {
-                    with_confirm_argument(&entry.tool)
-                } else {
-                    entry.tool.clone()
-                }
-            })
-            .collect();
-        offered.sort_by(|a, b| a.name.cmp(&b.name));
-        offered
+    pub fn offered_tools(&self) -> &[Tool] {
+        &self.runtime.offered
     }
+}
+
+fn offered_tools(tools: &HashMap<String, GovernedTool>, policy: &ToolPolicy) -> Vec<Tool> {
+    let mut offered: Vec<Tool> = tools
+        .values()
+        .filter(|entry| policy.withheld(&entry.tool.name, entry.kind).is_none())
+        .map(|entry| {
+            if policy.needs_consent(entry.kind) {
+                with_confirm_argument(&entry.tool)
+            } else {
+                entry.tool.clone()
+            }
+        })
+        .collect();
+    offered.sort_by(|a, b| a.name.cmp(&b.name));
+    offered
 }
 
 fn with_confirm_argument(tool: &Tool) -> Tool {
@@ -479,13 +484,16 @@ impl<S: Domain> ServerHandler for Governed<S> {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        Ok(ListToolsResult::with_all_items(self.offered_tools()))
+        Ok(ListToolsResult::with_all_items(
+            self.offered_tools().to_vec(),
+        ))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
         self.offered_tools()
-            .into_iter()
+            .iter()
             .find(|tool| tool.name == name)
+            .cloned()
     }
 
     async fn call_tool(
