@@ -331,9 +331,10 @@ fn http_sessions_follow_the_spec() {
             .header("mcp-session-id", &session)
             .send()
             .unwrap();
-        assert!(
-            deleted.status().is_success(),
-            "{name}/http: DELETE got {}",
+        assert_eq!(
+            deleted.status().as_u16(),
+            200,
+            "{name}/http: DELETE of a session got {}",
             deleted.status()
         );
         let after = http
