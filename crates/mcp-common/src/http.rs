@@ -351,7 +351,13 @@ async fn guard_request(
     {
         request.extensions_mut().insert(RemoteAddr(addr));
     }
-    next.run(request).await
+    let is_delete = request.method() == axum::http::Method::DELETE;
+    let mut response = next.run(request).await;
+    // rmcp answers a session DELETE with 202; clients (the Python SDK among them) expect 200.
+    if is_delete && response.status() == StatusCode::ACCEPTED {
+        *response.status_mut() = StatusCode::OK;
+    }
+    response
 }
 
 #[cfg(test)]
