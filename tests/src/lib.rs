@@ -41,6 +41,41 @@ pub fn binary_path(name: &str) -> PathBuf {
     profile_dir.join(name)
 }
 
+/// A command for `binary` with a minimal environment (PATH and HOME kept) plus `env`, so that a
+/// developer's own `MCP_*` settings never leak into a test.
+fn server_command(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(binary);
+    command
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", std::env::var("HOME").unwrap_or_default())
+        .envs(env.iter().copied())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// Collects a child's stderr in the background, calling `on_line` for each line.
+fn collect_stderr(
+    pipe: std::process::ChildStderr,
+    on_line: impl Fn(&str) + Send + 'static,
+) -> Arc<Mutex<String>> {
+    let collected = Arc::new(Mutex::new(String::new()));
+    let sink = collected.clone();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(pipe);
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap_or(0) > 0 {
+            on_line(&line);
+            if let Ok(mut all) = sink.lock() {
+                all.push_str(&line);
+            }
+            line.clear();
+        }
+    });
+    collected
+}
+
 /// A server process speaking MCP over stdio.
 pub struct StdioServer {
     child: Child,
@@ -56,22 +91,16 @@ pub struct StdioServer {
 impl StdioServer {
     /// Spawns `binary` with `env` added to a clean-ish environment (PATH and HOME kept).
     pub fn spawn(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<StdioServer> {
-        let mut command = Command::new(binary);
+        let mut command = server_command(binary, args, &[("MCP_LOG_LEVEL", "info")]);
         command
-            .args(args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", std::env::var("HOME").unwrap_or_default())
-            .env("MCP_LOG_LEVEL", "info")
             .envs(env.iter().copied())
             .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .stdout(Stdio::piped());
         let mut child = command
             .spawn()
             .with_context(|| format!("could not start {}", binary.display()))?;
         let stdout = child.stdout.take().context("no stdout")?;
-        let stderr_pipe = child.stderr.take().context("no stderr")?;
+        let stderr = collect_stderr(child.stderr.take().context("no stderr")?, |_| {});
         let (tx, lines) = channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
@@ -79,18 +108,6 @@ impl StdioServer {
                 if tx.send(line).is_err() {
                     break;
                 }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = stderr.clone();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stderr_pipe);
-            let mut buf = String::new();
-            while reader.read_line(&mut buf).unwrap_or(0) > 0 {
-                if let Ok(mut all) = sink.lock() {
-                    all.push_str(&buf);
-                }
-                buf.clear();
             }
         });
         let stdin = child.stdin.take();
@@ -260,36 +277,26 @@ pub struct HttpServer {
 impl HttpServer {
     /// Starts `binary --transport http` on a free loopback port and waits until it listens.
     pub fn start(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<HttpServer> {
-        let mut command = Command::new(binary);
+        let mut command = server_command(
+            binary,
+            &["--transport", "http", "--listen", "127.0.0.1:0"],
+            env,
+        );
         command
-            .args(["--transport", "http", "--listen", "127.0.0.1:0"])
             .args(args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", std::env::var("HOME").unwrap_or_default())
-            .envs(env.iter().copied())
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+            .stdout(Stdio::null());
         let mut child = command
             .spawn()
             .with_context(|| format!("could not start {}", binary.display()))?;
-        let stderr_pipe = child.stderr.take().context("no stderr")?;
-        let stderr = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = channel();
-        let sink = stderr.clone();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stderr_pipe);
-            let mut line = String::new();
-            while reader.read_line(&mut line).unwrap_or(0) > 0 {
-                if let Some(rest) = line.split("listening on http://").nth(1) {
-                    let addr = rest.split('/').next().unwrap_or_default().to_owned();
+        let tx = Mutex::new(tx);
+        let stderr = collect_stderr(child.stderr.take().context("no stderr")?, move |line| {
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                let addr = rest.split('/').next().unwrap_or_default().to_owned();
+                if let Ok(tx) = tx.lock() {
                     let _ = tx.send(addr);
                 }
-                if let Ok(mut all) = sink.lock() {
-                    all.push_str(&line);
-                }
-                line.clear();
             }
         });
         let addr = match rx.recv_timeout(Duration::from_secs(30)) {
@@ -319,6 +326,18 @@ impl HttpServer {
         self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
+    /// Waits up to `timeout` for the process to exit; returns its status if it did.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+
     /// `http://127.0.0.1:<port>/mcp`.
     pub fn mcp_url(&self) -> String {
         format!("{}/mcp", self.base)
@@ -331,19 +350,7 @@ impl HttpServer {
         session: Option<&str>,
         extra: &[(&str, &str)],
     ) -> Result<HttpAnswer> {
-        let mut request = self
-            .client
-            .post(self.mcp_url())
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .body(body.to_string());
-        if let Some(session) = session {
-            request = request.header("mcp-session-id", session);
-        }
-        for (name, value) in extra {
-            request = request.header(*name, *value);
-        }
-        HttpAnswer::read(request.send().with_context(|| format!("POST {body}"))?)
+        self.post_with(&self.client, body, session, extra)
     }
 
     /// `initialize` over HTTP; returns the session id (if stateful) and the result.

@@ -598,3 +598,25 @@ fn stdio_exits_on_sigterm_and_logs_json_when_asked() {
         }
     }
 }
+
+#[test]
+fn http_shuts_down_gracefully_on_sigterm() {
+    for server in load_servers().unwrap() {
+        let dir = TempDir::new().unwrap();
+        let mut http = start_http(&server, &dir, &[], &[]);
+        let (session, _) = http.initialize(&[]).unwrap();
+        assert!(session.is_some());
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &http.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = http.wait_exit(Duration::from_secs(15));
+        assert!(
+            exit.is_some_and(|s| s.success()),
+            "{}/http: SIGTERM did not end the server cleanly: {exit:?}\n{}",
+            server.name,
+            http.stderr()
+        );
+    }
+}
