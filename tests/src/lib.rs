@@ -18,6 +18,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Value, json};
 
 pub mod servers;
+pub mod strict;
 
 /// The protocol version the harness offers in `initialize`.
 pub const PROTOCOL_VERSION: &str = "2025-11-25";

@@ -98,6 +98,21 @@ fn tool_problems(server: &str, tool: &Value) -> Vec<String> {
     {
         fail("a tool that is not read-only must say destructiveHint".into());
     }
+    match mcp_conformance::strict::to_strict(&tool["inputSchema"]) {
+        Err(reasons) => fail(format!(
+            "cannot be converted to OpenAI strict form: {}",
+            reasons.join("; ")
+        )),
+        Ok(strict) => {
+            let before = mcp_conformance::strict::property_paths(&tool["inputSchema"]);
+            let after = mcp_conformance::strict::property_paths(&strict);
+            if before != after {
+                fail(format!(
+                    "OpenAI strict conversion lost fields: {before:?} became {after:?}"
+                ));
+            }
+        }
+    }
     let mut keys = Vec::new();
     property_keys(&tool["inputSchema"], &mut keys);
     property_keys(&tool["outputSchema"], &mut keys);
