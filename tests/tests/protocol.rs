@@ -635,3 +635,35 @@ fn http_shuts_down_gracefully_on_sigterm() {
         );
     }
 }
+
+#[test]
+fn settings_from_a_dotenv_file_are_read_and_checked() {
+    for server in load_servers().unwrap() {
+        let dir = TempDir::new().unwrap();
+        std::fs::write(dir.path().join(".env"), "MCP_TRANSPORT=carrier-pigeon\n").unwrap();
+        let output = std::process::Command::new(binary_path(&server.command))
+            .current_dir(dir.path())
+            .env_clear()
+            .envs(environment(&server, &dir))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{}: an invalid setting in .env must stop start-up: {stderr}",
+            server.name
+        );
+        assert!(
+            stderr.contains("MCP_TRANSPORT must be stdio or http (found \"carrier-pigeon\")"),
+            "{}: the message must name the variable and what it expects: {stderr}",
+            server.name
+        );
+        assert!(
+            output.stdout.is_empty(),
+            "{}: nothing may reach stdout",
+            server.name
+        );
+    }
+}
