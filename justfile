@@ -10,12 +10,16 @@ build:
 run NAME *ARGS:
     cargo run --quiet --release -p mcp-{{NAME}} -- {{ARGS}}
 
-# Every test: formatting, lints, unit and integration tests, and the protocol checks of every server in servers.json.
-test:
+# Every test: formatting, lints, unit and integration tests, the protocol checks of every server in servers.json, and interop with the official Python SDK.
+test: tools
     cargo fmt --all --check
     cargo clippy --workspace --all-targets --quiet -- -D warnings
     cargo build --workspace --bins --quiet
-    cargo test --workspace --no-fail-fast
+    MCP_PYTHON="$PWD/.tools/python/bin/python" cargo test --workspace --no-fail-fast
+
+# Install the independent clients the tests use into .tools/ (not globally): the official Python SDK.
+tools:
+    test -x .tools/python/bin/python -a -f .tools/python/.mcp-2.3.0 || { python3 -m venv .tools/python && .tools/python/bin/pip install --quiet --disable-pip-version-check "mcp==2.3.0" && touch .tools/python/.mcp-2.3.0; }
 
 # Benchmark mcp-empresa: start-up, idle RSS, stdio latency, HTTP throughput (figures for the README).
 bench *ARGS:

@@ -1,0 +1,126 @@
+//! Interop with the official Python SDK client (`mcp` 2.x): every server in servers.json, over
+//! stdio and HTTP, in the SDK's default mode (which probes `server/discover` first) and in legacy
+//! mode. `just test` installs the SDK into `.tools/` and sets `MCP_PYTHON`; run alone without it,
+//! this test only says how to set it up.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test helpers fail loudly.
+
+use std::process::Command;
+
+use mcp_conformance::servers::{ServerEntry, load_servers, workspace_root};
+use mcp_conformance::{HttpServer, StdioServer, binary_path};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+/// The tool, arguments and expected text of a server's smoke call: from tests/smoke.json, or else
+/// the first read-only tool that needs no arguments.
+fn smoke_call(server: &ServerEntry, env: &[(&str, &str)]) -> (String, Value, Option<String>) {
+    let smoke: Value = serde_json::from_str(
+        &std::fs::read_to_string(workspace_root().join("tests/smoke.json")).unwrap(),
+    )
+    .unwrap();
+    if let Some(entry) = smoke.get(&server.name) {
+        return (
+            entry["tool"].as_str().unwrap().to_owned(),
+            entry["arguments"].clone(),
+            entry["expect"].as_str().map(str::to_owned),
+        );
+    }
+    let mut mcp = StdioServer::spawn(&binary_path(&server.command), &[], env).unwrap();
+    mcp.initialize().unwrap();
+    let tools = mcp.request("tools/list", json!({})).unwrap();
+    let tool = tools["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["annotations"]["readOnlyHint"] == true && t["inputSchema"]["required"].as_array().is_none_or(Vec::is_empty))
+        .unwrap_or_else(|| panic!("{}: no read-only tool without required arguments; add a smoke call to tests/smoke.json", server.name));
+    (tool["name"].as_str().unwrap().to_owned(), json!({}), None)
+}
+
+fn run_client(
+    python: &str,
+    mode: &str,
+    tool: &str,
+    arguments: &Value,
+    expect: &Option<String>,
+    target: &[String],
+) -> (bool, String) {
+    let script = workspace_root().join("tests/interop/python_client.py");
+    let mut command = Command::new(python);
+    command.arg(script).args([
+        "--mode",
+        mode,
+        "--tool",
+        tool,
+        "--arguments",
+        &arguments.to_string(),
+    ]);
+    if let Some(expect) = expect {
+        command.args(["--expect", expect]);
+    }
+    let output = command.args(target).output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (
+        output.status.success() && text.lines().any(|l| l == "OK"),
+        text,
+    )
+}
+
+#[test]
+fn the_python_sdk_client_lists_and_calls_tools() {
+    let Ok(python) = std::env::var("MCP_PYTHON") else {
+        eprintln!(
+            "skipped: set MCP_PYTHON to a Python with `mcp` 2.x installed (`just test` does this)"
+        );
+        return;
+    };
+    let mut failures = Vec::new();
+    let mut passed = 0;
+    for server in load_servers().unwrap() {
+        let dir = TempDir::new().unwrap();
+        let root = dir.path().to_string_lossy().into_owned();
+        let audit = format!("{root}/audit.jsonl");
+        let mut env: Vec<(String, String)> = server.env.clone();
+        env.extend([
+            ("HOME".into(), root.clone()),
+            ("XDG_DATA_HOME".into(), root.clone()),
+            ("MCP_AUDIT_LOG".into(), audit),
+        ]);
+        let env_refs: Vec<(&str, &str)> =
+            env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let (tool, arguments, expect) = smoke_call(&server, &env_refs);
+
+        let mut stdio_target: Vec<String> =
+            env.iter().map(|(k, v)| format!("--env={k}={v}")).collect();
+        stdio_target.push(format!(
+            "--env=PATH={}",
+            std::env::var("PATH").unwrap_or_default()
+        ));
+        stdio_target.push("--".into());
+        stdio_target.push(binary_path(&server.command).to_string_lossy().into_owned());
+        stdio_target.extend(server.args.iter().cloned());
+        let http = HttpServer::start(&binary_path(&server.command), &[], &env_refs).unwrap();
+        let http_target = vec![format!("--url={}", http.mcp_url())];
+
+        for (transport, target) in [("stdio", &stdio_target), ("http", &http_target)] {
+            for mode in ["auto", "legacy"] {
+                let (ok, output) = run_client(&python, mode, &tool, &arguments, &expect, target);
+                if ok {
+                    passed += 1;
+                } else {
+                    failures.push(format!("{} / {transport} / python-sdk {mode} mode: tools/call {tool} {arguments}\n{output}", server.name));
+                }
+            }
+        }
+    }
+    eprintln!(
+        "python-sdk interop: {passed} passed, {} failed",
+        failures.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
