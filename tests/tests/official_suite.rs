@@ -1,0 +1,83 @@
+//! The official MCP conformance suite (`@modelcontextprotocol/conformance`, run with Node 22)
+//! against every server in servers.json over streamable HTTP, with `--suite all` and the server's
+//! expected-failures baseline in `tests/conformance/<server>.baseline.yml`. The suite itself fails
+//! on a scenario that fails outside the baseline and on a baseline entry that now passes.
+//! `just test` installs the suite into `.tools/` and sets `MCP_NODE22` and `MCP_CONFORMANCE`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test helpers fail loudly.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use mcp_conformance::servers::{load_servers, workspace_root};
+use mcp_conformance::{HttpServer, binary_path};
+use tempfile::TempDir;
+
+#[test]
+fn every_server_passes_the_official_suite_outside_its_baseline() {
+    let (Ok(node), Ok(suite)) = (
+        std::env::var("MCP_NODE22"),
+        std::env::var("MCP_CONFORMANCE"),
+    ) else {
+        eprintln!("skipped: set MCP_NODE22 and MCP_CONFORMANCE (`just test` does this)");
+        return;
+    };
+    let mut failures = Vec::new();
+    for server in load_servers().unwrap() {
+        let baseline =
+            workspace_root().join(format!("tests/conformance/{}.baseline.yml", server.name));
+        assert!(
+            baseline.exists(),
+            "{}: no baseline at {}; list the scenarios that need the suite's test fixtures there",
+            server.name,
+            baseline.display()
+        );
+        let dir = TempDir::new().unwrap();
+        let root = dir.path().to_string_lossy().into_owned();
+        let mut env: Vec<(String, String)> = server.env.clone();
+        env.extend([
+            ("HOME".into(), root.clone()),
+            ("XDG_DATA_HOME".into(), root),
+            ("MCP_AUDIT_LOG".into(), "off".into()),
+        ]);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let http = HttpServer::start(&binary_path(&server.command), &[], &env).unwrap();
+        let started = Instant::now();
+        let output = Command::new("timeout")
+            .arg("300")
+            .arg(&node)
+            .arg(&suite)
+            .args([
+                "server",
+                "--url",
+                &http.mcp_url(),
+                "--suite",
+                "all",
+                "--expected-failures",
+            ])
+            .arg(&baseline)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let summary: String = stdout
+            .lines()
+            .skip_while(|l| !l.contains("=== SUMMARY ==="))
+            .collect::<Vec<_>>()
+            .join("\n");
+        eprintln!(
+            "{} / http / official suite ({:.1} s):\n{summary}",
+            server.name,
+            started.elapsed().as_secs_f64()
+        );
+        if !output.status.success() {
+            failures.push(format!(
+                "{} / http / official suite exited with {:?}:\n{stdout}\n{}",
+                server.name,
+                output.status.code(),
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        assert!(started.elapsed() < Duration::from_secs(310));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
