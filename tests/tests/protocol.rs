@@ -667,3 +667,89 @@ fn settings_from_a_dotenv_file_are_read_and_checked() {
         );
     }
 }
+
+#[test]
+fn every_protocol_version_is_negotiated_and_unknown_ones_are_counter_offered() {
+    for server in load_servers().unwrap() {
+        // (version asked, version the server must answer)
+        let cases = [
+            ("2024-11-05", "2024-11-05"),
+            ("2025-03-26", "2025-03-26"),
+            ("2025-06-18", "2025-06-18"),
+            ("2025-11-25", "2025-11-25"),
+            ("2099-01-01", "2025-11-25"),
+        ];
+        for (asked, expected) in cases {
+            let dir = TempDir::new().unwrap();
+            let mut mcp = spawn_stdio(&server, &dir);
+            let answer = mcp
+                .request(
+                    "initialize",
+                    json!({"protocolVersion": asked, "capabilities": {}, "clientInfo": {"name": "versions", "version": "1"}}),
+                )
+                .unwrap();
+            assert_eq!(
+                answer["result"]["protocolVersion"], expected,
+                "{}/stdio: initialize with {asked} must answer {expected}, got {answer}",
+                server.name
+            );
+        }
+    }
+}
+
+#[test]
+fn the_2026_request_level_lifecycle_works_without_initialize() {
+    for server in load_servers().unwrap() {
+        let dir = TempDir::new().unwrap();
+        let mut mcp = spawn_stdio(&server, &dir);
+        let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}});
+        let discover = mcp
+            .request("server/discover", json!({"_meta": meta}))
+            .unwrap();
+        let versions = discover["result"]["supportedVersions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            versions.contains(&json!("2026-07-28")) && versions.contains(&json!("2025-11-25")),
+            "{}/stdio: server/discover answered {discover}",
+            server.name
+        );
+        let tools = mcp.request("tools/list", json!({"_meta": meta})).unwrap();
+        assert_eq!(
+            tools["result"]["resultType"], "complete",
+            "{}/stdio: tools/list with 2026 _meta answered {tools}",
+            server.name
+        );
+        assert!(
+            tools["result"]["tools"]
+                .as_array()
+                .is_some_and(|t| !t.is_empty())
+        );
+
+        let dir = TempDir::new().unwrap();
+        let http = start_http(&server, &dir, &["--stateless"], &[]);
+        let body =
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": meta}});
+        let answer = http
+            .post(
+                &body,
+                None,
+                &[
+                    ("mcp-protocol-version", "2026-07-28"),
+                    ("mcp-method", "tools/list"),
+                ],
+            )
+            .unwrap();
+        let message = answer.message_with_id(&json!(1));
+        assert!(
+            message
+                .as_ref()
+                .is_some_and(|m| m["result"]["tools"].is_array()),
+            "{}/http: a 2026-07-28 tools/list got {} {}",
+            server.name,
+            answer.status,
+            answer.body
+        );
+    }
+}
