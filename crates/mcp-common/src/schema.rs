@@ -107,6 +107,77 @@ fn collect_bad_keys(schema: &Value, bad: &mut Vec<String>) {
     }
 }
 
+/// Keywords that describe the property as a whole and stay outside the `anyOf` when a
+/// multi-type schema is split.
+const ANNOTATION_KEYWORDS: [&str; 6] = [
+    "title",
+    "description",
+    "default",
+    "examples",
+    "deprecated",
+    "$comment",
+];
+
+/// Rewrites `"type": [T, "null"]` (how schemars writes `Option<T>`) as
+/// `"anyOf": [{"type": T, ...}, {"type": "null"}]`, everywhere in `schema`. Both are valid JSON
+/// Schema, but clients that map tool schemas onto a single-`type` dialect (Gemini's function
+/// declarations, OpenAPI 3.0) reject or mangle type arrays.
+pub fn make_portable(schema: &mut Value) {
+    let Value::Object(map) = schema else { return };
+    for keyword in ["properties", "$defs", "definitions", "patternProperties"] {
+        if let Some(Value::Object(children)) = map.get_mut(keyword) {
+            children.values_mut().for_each(make_portable);
+        }
+    }
+    for keyword in ["items", "additionalProperties", "not"] {
+        if let Some(child) = map.get_mut(keyword) {
+            make_portable(child);
+        }
+    }
+    for keyword in ["anyOf", "oneOf", "allOf", "prefixItems"] {
+        if let Some(Value::Array(children)) = map.get_mut(keyword) {
+            children.iter_mut().for_each(make_portable);
+        }
+    }
+    let Some(Value::Array(types)) = map.get("type") else {
+        return;
+    };
+    let types: Vec<String> = types
+        .iter()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect();
+    if map.contains_key("anyOf") || map.contains_key("oneOf") {
+        return;
+    }
+    if types.len() == 1 {
+        map.insert("type".into(), Value::String(types[0].clone()));
+        return;
+    }
+    let mut outer = serde_json::Map::new();
+    for keyword in ANNOTATION_KEYWORDS {
+        if let Some(value) = map.remove(keyword) {
+            outer.insert(keyword.into(), value);
+        }
+    }
+    map.remove("type");
+    let branches: Vec<Value> = types
+        .iter()
+        .map(|name| {
+            if name == "null" {
+                serde_json::json!({"type": "null"})
+            } else {
+                // Keywords such as format, minimum or items belong to the non-null branches.
+                let mut branch = map.clone();
+                branch.insert("type".into(), Value::String(name.clone()));
+                Value::Object(branch)
+            }
+        })
+        .collect();
+    outer.insert("anyOf".into(), Value::Array(branches));
+    *map = outer;
+}
+
 /// One problem with a call's arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArgumentProblem {
@@ -579,6 +650,37 @@ mod tests {
                     .collect();
             assert_eq!(problems, expected, "for {arguments}");
         }
+    }
+
+    #[test]
+    fn type_arrays_become_any_of_branches() {
+        let cases = [
+            (
+                json!({"type": ["integer", "null"], "format": "uint32", "minimum": 0, "description": "Most hits"}),
+                json!({"description": "Most hits", "anyOf": [{"type": "integer", "format": "uint32", "minimum": 0}, {"type": "null"}]}),
+            ),
+            (json!({"type": ["string"]}), json!({"type": "string"})),
+            (json!({"type": "string"}), json!({"type": "string"})),
+            (
+                json!({"type": "object", "properties": {"tags": {"type": ["array", "null"], "items": {"type": ["string", "null"]}}}}),
+                json!({"type": "object", "properties": {"tags": {"anyOf": [{"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "null"}]}}, {"type": "null"}]}}}),
+            ),
+        ];
+        for (mut schema, expected) in cases {
+            make_portable(&mut schema);
+            assert_eq!(schema, expected);
+        }
+        // The validator reads the rewritten form the same way.
+        let mut portable = Value::Object(schema());
+        make_portable(&mut portable);
+        let problems = validate_arguments(
+            portable.as_object().unwrap(),
+            json!({"nombre": "a", "limit": -1}).as_object().unwrap(),
+        );
+        assert_eq!(
+            problems[0].to_string(),
+            "`limit`: expected a number ≥ 0, got -1"
+        );
     }
 
     #[test]
