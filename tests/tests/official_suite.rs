@@ -14,30 +14,44 @@ use mcp_conformance::servers::{load_servers, workspace_root};
 use mcp_conformance::{HttpServer, binary_path};
 use tempfile::TempDir;
 
+/// One configuration of the suite: the env var holding its entry point, extra arguments, the
+/// baseline file suffix, and the label used in the summary table.
+const RUNS: [(&str, &[&str], &str, &str); 3] = [
+    ("MCP_CONFORMANCE", &[], "baseline", "official 0.1.16"),
+    (
+        "MCP_CONFORMANCE_NEXT",
+        &["--spec-version", "2025-11-25"],
+        "baseline-0.2-2025-11-25",
+        "official 0.2 (2025-11-25)",
+    ),
+    (
+        "MCP_CONFORMANCE_NEXT",
+        &["--spec-version", "2026-07-28"],
+        "baseline-0.2-2026-07-28",
+        "official 0.2 (2026-07-28)",
+    ),
+];
+
 #[test]
 fn every_server_passes_the_official_suite_outside_its_baseline() {
-    let (Ok(node), Ok(suite)) = (
-        std::env::var("MCP_NODE22"),
-        std::env::var("MCP_CONFORMANCE"),
-    ) else {
+    let node = std::env::var("MCP_NODE22").ok();
+    let suites: Option<Vec<String>> = RUNS
+        .iter()
+        .map(|(var, ..)| std::env::var(var).ok())
+        .collect();
+    let (Some(node), Some(suites)) = (node, suites) else {
         // Under CI the tools must be there: a check that silently skips would prove nothing.
         assert!(
             std::env::var_os("CI").is_none(),
             "the tools are missing under CI; `just test` installs them"
         );
-        eprintln!("skipped: set MCP_NODE22 and MCP_CONFORMANCE (`just test` does this)");
+        eprintln!(
+            "skipped: set MCP_NODE22, MCP_CONFORMANCE and MCP_CONFORMANCE_NEXT (`just test` does this)"
+        );
         return;
     };
     let mut failures = Vec::new();
     for server in load_servers().unwrap() {
-        let baseline =
-            workspace_root().join(format!("tests/conformance/{}.baseline.yml", server.name));
-        assert!(
-            baseline.exists(),
-            "{}: no baseline at {}; list the scenarios that need the suite's test fixtures there",
-            server.name,
-            baseline.display()
-        );
         let dir = TempDir::new().unwrap();
         let root = dir.path().to_string_lossy().into_owned();
         let mut env: Vec<(String, String)> = server.env.clone();
@@ -48,75 +62,85 @@ fn every_server_passes_the_official_suite_outside_its_baseline() {
         ]);
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let http = HttpServer::start(&binary_path(&server.command), &[], &env).unwrap();
-        let started = Instant::now();
-        let output = Command::new("timeout")
-            .arg("300")
-            .arg(&node)
-            .arg(&suite)
-            .args([
-                "server",
-                "--url",
-                &http.mcp_url(),
-                "--suite",
-                "all",
-                "--expected-failures",
-            ])
-            .arg(&baseline)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let summary: String = stdout
-            .lines()
-            .skip_while(|l| !l.contains("=== SUMMARY ==="))
-            .collect::<Vec<_>>()
-            .join("\n");
-        eprintln!(
-            "{} / http / official suite ({:.1} s):\n{summary}",
-            server.name,
-            started.elapsed().as_secs_f64()
-        );
-        let expected: Vec<String> = std::fs::read_to_string(&baseline)
-            .unwrap()
-            .lines()
-            .filter_map(|line| line.trim().strip_prefix("- "))
-            .map(|entry| {
-                entry
-                    .split('#')
-                    .next()
-                    .unwrap_or_default()
-                    .trim()
-                    .to_owned()
-            })
-            .collect();
-        for line in stdout.lines() {
-            // Summary lines read "✓ scenario: N passed, M failed" or "✗ ...".
-            let Some((mark, rest)) = line.split_once(' ') else {
-                continue;
-            };
-            let Some((scenario, _)) = rest.split_once(": ") else {
-                continue;
-            };
-            if mark != "✓" && mark != "✗" {
-                continue;
-            }
-            let status = if expected.iter().any(|e| e == scenario) {
-                "expected"
-            } else if mark == "✓" {
-                "passed"
-            } else {
-                "failed"
-            };
-            record("official", &server.name, "http", scenario, status);
-        }
-        if !output.status.success() {
-            failures.push(format!(
-                "{} / http / official suite exited with {:?}:\n{stdout}\n{}",
+        for ((_, extra, suffix, label), suite) in RUNS.iter().zip(&suites) {
+            let baseline =
+                workspace_root().join(format!("tests/conformance/{}.{suffix}.yml", server.name));
+            assert!(
+                baseline.exists(),
+                "{}: no baseline at {}; list the scenarios that need the suite's test fixtures there",
                 server.name,
-                output.status.code(),
-                String::from_utf8_lossy(&output.stderr)
-            ));
+                baseline.display()
+            );
+            let started = Instant::now();
+            let output = Command::new("timeout")
+                .arg("300")
+                .arg(&node)
+                .arg(suite)
+                .args(["server", "--url", &http.mcp_url(), "--suite", "all"])
+                .args(*extra)
+                .arg("--expected-failures")
+                .arg(&baseline)
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            let summary: String = stdout
+                .lines()
+                .skip_while(|l| !l.contains("=== SUMMARY ==="))
+                .collect::<Vec<_>>()
+                .join("\n");
+            eprintln!(
+                "{} / http / {label} ({:.1} s):\n{summary}",
+                server.name,
+                started.elapsed().as_secs_f64()
+            );
+            record_scenarios(&server.name, label, &stdout, &baseline);
+            if !output.status.success() {
+                failures.push(format!(
+                    "{} / http / {label} exited with {:?}:\n{stdout}\n{}",
+                    server.name,
+                    output.status.code(),
+                    String::from_utf8_lossy(&output.stderr)
+                ));
+            }
+            assert!(started.elapsed() < Duration::from_secs(310));
         }
-        assert!(started.elapsed() < Duration::from_secs(310));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Records each scenario of a suite run: in the baseline, passed, or failed.
+fn record_scenarios(server: &str, part: &str, stdout: &str, baseline: &std::path::Path) {
+    let expected: Vec<String> = std::fs::read_to_string(baseline)
+        .unwrap()
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("- "))
+        .map(|entry| {
+            entry
+                .split('#')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_owned()
+        })
+        .collect();
+    for line in stdout.lines() {
+        // Summary lines read "✓ scenario: N passed, M failed" or "✗ ...".
+        let Some((mark, rest)) = line.split_once(' ') else {
+            continue;
+        };
+        let Some((scenario, _)) = rest.split_once(": ") else {
+            continue;
+        };
+        if mark != "✓" && mark != "✗" {
+            continue;
+        }
+        let status = if expected.iter().any(|e| e == scenario) {
+            "expected"
+        } else if mark == "✓" {
+            "passed"
+        } else {
+            "failed"
+        };
+        record(part, server, "http", scenario, status);
+    }
 }

@@ -425,9 +425,13 @@ const COMPANIES_URI: &str = "empresa://companies/";
 const DOCUMENTS_URI: &str = "empresa://documents/";
 const RESOURCE_PAGE: u32 = 100;
 
-fn resource_error(error: ToolError) -> McpError {
-    match error {
-        ToolError::NotFound { .. } => McpError::resource_not_found(error.message(), None),
+/// The JSON-RPC error for a resource read that failed; not-found errors carry the URI in `data`,
+/// as the protocol asks.
+fn resource_error(uri: &str) -> impl Fn(ToolError) -> McpError + '_ {
+    move |error| match error {
+        ToolError::NotFound { .. } => {
+            McpError::resource_not_found(error.message(), Some(serde_json::json!({ "uri": uri })))
+        }
         other => McpError::internal_error(other.message(), None),
     }
 }
@@ -472,7 +476,7 @@ impl ServerHandler for Empresa {
                 let listed = self
                     .with_store(move |s| s.list_companies(&CompanyFilter::default(), page))
                     .await
-                    .map_err(resource_error)?;
+                    .map_err(|e| McpError::internal_error(e.message(), None))?;
                 let resources = listed
                     .items
                     .iter()
@@ -491,7 +495,7 @@ impl ServerHandler for Empresa {
                 let listed = self
                     .with_store(move |s| s.list_document_summaries(page))
                     .await
-                    .map_err(resource_error)?;
+                    .map_err(|e| McpError::internal_error(e.message(), None))?;
                 let resources = listed
                     .items
                     .iter()
@@ -544,7 +548,7 @@ impl ServerHandler for Empresa {
             let profile = self
                 .get_company(Parameters(IdArgs { id }))
                 .await
-                .map_err(resource_error)?
+                .map_err(resource_error(&uri))?
                 .0;
             let text = serde_json::to_string_pretty(&profile)
                 .map_err(|e| McpError::internal_error(e.to_string(), None))?;
@@ -557,7 +561,7 @@ impl ServerHandler for Empresa {
             let document = self
                 .get_document(Parameters(IdArgs { id }))
                 .await
-                .map_err(resource_error)?
+                .map_err(resource_error(&uri))?
                 .0;
             let mut text = format!("# {}\n\n", document.title);
             if let Some(company) = &document.company_name {
@@ -580,7 +584,7 @@ impl ServerHandler for Empresa {
             format!(
                 "unknown resource {uri}; use empresa://companies/{{id}} or empresa://documents/{{id}}"
             ),
-            None,
+            Some(serde_json::json!({ "uri": uri })),
         ))
     }
 }

@@ -354,6 +354,10 @@ fn resources_and_prompt_describe_companies() {
         )
         .unwrap();
     assert_eq!(missing["error"]["code"], -32002, "{missing}");
+    assert_eq!(
+        missing["error"]["data"]["uri"], "empresa://companies/999999",
+        "{missing}"
+    );
 
     let templates = server
         .request("resources/templates/list", json!({}))
