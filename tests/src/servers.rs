@@ -85,3 +85,22 @@ pub fn load_servers() -> Result<Vec<ServerEntry>> {
     }
     Ok(entries)
 }
+
+/// A server's smoke call: a read-only tool, real arguments, and a piece of text the answer must
+/// contain. From `tests/smoke.json`; `None` when the server has no entry there.
+pub fn smoke_call(server: &str) -> Result<Option<(String, Value, Option<String>)>> {
+    let path = workspace_root().join("tests/smoke.json");
+    let smoke: Value = serde_json::from_str(&std::fs::read_to_string(&path)?)
+        .with_context(|| format!("{} is not JSON", path.display()))?;
+    let Some(entry) = smoke.get(server) else {
+        return Ok(None);
+    };
+    let tool = entry["tool"]
+        .as_str()
+        .with_context(|| format!("smoke.json: {server} has no tool"))?;
+    Ok(Some((
+        tool.to_owned(),
+        entry["arguments"].clone(),
+        entry["expect"].as_str().map(str::to_owned),
+    )))
+}

@@ -8,24 +8,16 @@
 use std::process::Command;
 
 use mcp_conformance::results::record;
-use mcp_conformance::servers::{ServerEntry, load_servers, workspace_root};
+use mcp_conformance::servers::{ServerEntry, load_servers, smoke_call, workspace_root};
 use mcp_conformance::{HttpServer, StdioServer, binary_path};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
 /// The tool, arguments and expected text of a server's smoke call: from tests/smoke.json, or else
 /// the first read-only tool that needs no arguments.
-fn smoke_call(server: &ServerEntry, env: &[(&str, &str)]) -> (String, Value, Option<String>) {
-    let smoke: Value = serde_json::from_str(
-        &std::fs::read_to_string(workspace_root().join("tests/smoke.json")).unwrap(),
-    )
-    .unwrap();
-    if let Some(entry) = smoke.get(&server.name) {
-        return (
-            entry["tool"].as_str().unwrap().to_owned(),
-            entry["arguments"].clone(),
-            entry["expect"].as_str().map(str::to_owned),
-        );
+fn pick_smoke_call(server: &ServerEntry, env: &[(&str, &str)]) -> (String, Value, Option<String>) {
+    if let Some(call) = smoke_call(&server.name).unwrap() {
+        return call;
     }
     let mut mcp = StdioServer::spawn(&binary_path(&server.command), &[], env).unwrap();
     mcp.initialize().unwrap();
@@ -99,7 +91,7 @@ fn the_python_sdk_client_lists_and_calls_tools() {
         ]);
         let env_refs: Vec<(&str, &str)> =
             env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let (tool, arguments, expect) = smoke_call(&server, &env_refs);
+        let (tool, arguments, expect) = pick_smoke_call(&server, &env_refs);
 
         let mut stdio_target: Vec<String> =
             env.iter().map(|(k, v)| format!("--env={k}={v}")).collect();

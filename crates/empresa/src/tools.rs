@@ -445,6 +445,7 @@ impl ServerHandler for Empresa {
                 .enable_tools()
                 .enable_prompts()
                 .enable_resources()
+                .enable_completions()
                 .build(),
         )
         .with_server_info(Implementation::new(
@@ -452,6 +453,39 @@ impl ServerHandler for Empresa {
             env!("CARGO_PKG_VERSION"),
         ))
         .with_instructions(INSTRUCTIONS)
+    }
+
+    /// Completes the `nombre` argument of `brief_company` with company names containing the text
+    /// typed so far, so hosts can offer them in their prompt pickers.
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, McpError> {
+        let is_brief_name = matches!(&request.r#ref, Reference::Prompt(prompt) if prompt.name == "brief_company")
+            && request.argument.name == "nombre";
+        if !is_brief_name {
+            return Ok(CompleteResult::new(CompletionInfo::default()));
+        }
+        let typed = request.argument.value.trim().to_owned();
+        let filter = CompanyFilter {
+            name_contains: (!typed.is_empty()).then_some(typed),
+            ..CompanyFilter::default()
+        };
+        let page = PageRequest {
+            offset: 0,
+            limit: 20,
+        };
+        let listed = self
+            .with_store(move |store| store.list_companies(&filter, page))
+            .await
+            .map_err(|e| McpError::internal_error(e.message(), None))?;
+        let names = listed.items.into_iter().map(|c| c.name).collect();
+        let has_more = listed.total > u64::from(page.limit);
+        let info =
+            CompletionInfo::with_pagination(names, u32::try_from(listed.total).ok(), has_more)
+                .map_err(|e| McpError::internal_error(e, None))?;
+        Ok(CompleteResult::new(info))
     }
 
     async fn list_resources(

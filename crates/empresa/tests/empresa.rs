@@ -370,6 +370,20 @@ fn resources_and_prompt_describe_companies() {
         2
     );
 
+    let completion = server
+        .request(
+            "completion/complete",
+            json!({"ref": {"type": "ref/prompt", "name": "brief_company"}, "argument": {"name": "nombre", "value": "empresa"}}),
+        )
+        .unwrap();
+    let values = completion["result"]["completion"]["values"]
+        .as_array()
+        .unwrap();
+    assert!(
+        values.contains(&json!("Empresa X")) && values.contains(&json!("Empresa Y")),
+        "{completion}"
+    );
+
     let prompt = server
         .request(
             "prompts/get",
