@@ -85,3 +85,44 @@ pub fn for_each_server(transport: &str, check: &str, body: impl Fn(&ServerEntry)
         failed.join(", ")
     );
 }
+
+/// The scenario names of an expected-failures baseline file (`server:` list, `# comments` allowed).
+pub fn read_baseline(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("- "))
+        .map(|entry| {
+            entry
+                .split('#')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_owned()
+        })
+        .collect()
+}
+
+/// Records each scenario of an official-suite run from its summary lines ("✓ scenario: N passed,
+/// M failed" or "✗ ..."): `expected` when the baseline lists it, else `passed` or `failed`.
+pub fn record_suite_summary(server: &str, part: &str, stdout: &str, baseline: &[String]) {
+    for line in stdout.lines() {
+        let Some((mark, rest)) = line.split_once(' ') else {
+            continue;
+        };
+        let Some((scenario, _)) = rest.split_once(": ") else {
+            continue;
+        };
+        if mark != "✓" && mark != "✗" {
+            continue;
+        }
+        let status = if baseline.iter().any(|entry| entry == scenario) {
+            "expected"
+        } else if mark == "✓" {
+            "passed"
+        } else {
+            "failed"
+        };
+        record(part, server, "http", scenario, status);
+    }
+}

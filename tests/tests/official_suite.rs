@@ -9,7 +9,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use mcp_conformance::results::record;
+use mcp_conformance::results::{read_baseline, record_suite_summary};
 use mcp_conformance::servers::{load_servers, workspace_root};
 use mcp_conformance::{HttpServer, binary_path};
 use tempfile::TempDir;
@@ -93,7 +93,7 @@ fn every_server_passes_the_official_suite_outside_its_baseline() {
                 server.name,
                 started.elapsed().as_secs_f64()
             );
-            record_scenarios(&server.name, label, &stdout, &baseline);
+            record_suite_summary(&server.name, label, &stdout, &read_baseline(&baseline));
             if !output.status.success() {
                 failures.push(format!(
                     "{} / http / {label} exited with {:?}:\n{stdout}\n{}",
@@ -106,41 +106,4 @@ fn every_server_passes_the_official_suite_outside_its_baseline() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-}
-
-/// Records each scenario of a suite run: in the baseline, passed, or failed.
-fn record_scenarios(server: &str, part: &str, stdout: &str, baseline: &std::path::Path) {
-    let expected: Vec<String> = std::fs::read_to_string(baseline)
-        .unwrap()
-        .lines()
-        .filter_map(|line| line.trim().strip_prefix("- "))
-        .map(|entry| {
-            entry
-                .split('#')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_owned()
-        })
-        .collect();
-    for line in stdout.lines() {
-        // Summary lines read "✓ scenario: N passed, M failed" or "✗ ...".
-        let Some((mark, rest)) = line.split_once(' ') else {
-            continue;
-        };
-        let Some((scenario, _)) = rest.split_once(": ") else {
-            continue;
-        };
-        if mark != "✓" && mark != "✗" {
-            continue;
-        }
-        let status = if expected.iter().any(|e| e == scenario) {
-            "expected"
-        } else if mark == "✓" {
-            "passed"
-        } else {
-            "failed"
-        };
-        record(part, server, "http", scenario, status);
-    }
 }

@@ -1,9 +1,11 @@
 //! Streamable HTTP at `/mcp` (stateful sessions or stateless), guarded by Host and Origin
 //! validation, bearer-token authentication and a body limit, next to `/healthz`, `/readyz` and
-//! `/metrics`.
+//! `/metrics`. In stateful mode a long-running tool can end the SSE stream that carries its
+//! answer and let the client poll for it ([`ResponseStream`], SEP-1699).
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use axum::Router;
@@ -13,10 +15,22 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use futures::Stream;
+use rmcp::RoleServer;
+use rmcp::model::{ClientJsonRpcMessage, GetExtensions, ServerJsonRpcMessage};
+use rmcp::service::RequestContext;
+use rmcp::transport::WorkerTransport;
+use rmcp::transport::streamable_http_server::session::local::{
+    LocalSessionHandle, LocalSessionManager, LocalSessionManagerError, LocalSessionWorker,
+};
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
+use rmcp::transport::streamable_http_server::session::{
+    EventStore, RestoreOutcome, ServerSseMessage,
+};
+use rmcp::transport::streamable_http_server::{SessionId, SessionManager};
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use serde_json::json;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::TokenHolder;
@@ -97,7 +111,7 @@ pub fn router<S: Domain>(
         sessions.session_config.keep_alive = Some(settings.session_idle);
         Router::new().route_service(
             "/mcp",
-            StreamableHttpService::new(factory, Arc::new(sessions), config),
+            StreamableHttpService::new(factory, Arc::new(Sessions::new(sessions)), config),
         )
     };
     let guard = Guard {
@@ -200,6 +214,192 @@ pub async fn serve<S: Domain>(
             tracing::warn!("connections still open {} s after shutdown began; closing them", SHUTDOWN_GRACE.as_secs());
             Ok(())
         }
+    }
+}
+
+/// Streams closed by their tool and not yet resumed by the client, by session and HTTP request.
+type Waiting = Arc<Mutex<HashMap<(SessionId, u64), Weak<Notify>>>>;
+
+/// The SSE stream that carries one request's answer over stateful HTTP, so that a long-running
+/// tool can end it early and let the client poll (SEP-1699): the client reconnects with a GET and
+/// `Last-Event-ID`, and the answer arrives on that new stream. Useful behind proxies that cut long
+/// responses, and the only way to pass the conformance suite's `server-sse-polling` scenario.
+///
+/// Present in the request context only over stateful HTTP; over stdio and stateless HTTP
+/// [`ResponseStream::of`] returns `None` and the tool simply answers as usual.
+#[derive(Clone)]
+pub struct ResponseStream {
+    session: LocalSessionHandle,
+    session_id: SessionId,
+    http_request_id: u64,
+    resumed: Arc<Notify>,
+    waiting: Waiting,
+}
+
+impl std::fmt::Debug for ResponseStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseStream")
+            .field("session_id", &self.session_id)
+            .field("http_request_id", &self.http_request_id)
+            .finish()
+    }
+}
+
+impl ResponseStream {
+    /// The stream of the request behind `context`, over stateful HTTP.
+    pub fn of(context: &RequestContext<RoleServer>) -> Option<ResponseStream> {
+        context.extensions.get::<ResponseStream>().cloned()
+    }
+
+    /// Ends the stream after an event (with an id) telling the client to reconnect after
+    /// `retry`. Messages for this request sent meanwhile (progress; rmcp caches 16 events) are
+    /// replayed on reconnection, but rmcp 3.9 drops the stream's events once the answer is sent:
+    /// answer only after [`ResponseStream::resumed`], or a client that reconnects late gets an
+    /// empty stream.
+    pub async fn close(&self, retry: Duration) -> Result<(), String> {
+        {
+            let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+            waiting.retain(|_, resumed| resumed.strong_count() > 0);
+            waiting.insert(
+                (self.session_id.clone(), self.http_request_id),
+                Arc::downgrade(&self.resumed),
+            );
+        }
+        self.session
+            .close_sse_stream(self.http_request_id, Some(retry))
+            .await
+            .map_err(|error| format!("could not close the response stream: {error}"))
+    }
+
+    /// Resolves once the client has reconnected to the stream ended by
+    /// [`ResponseStream::close`] (a GET with its `Last-Event-ID`). Bound it with a timeout: a
+    /// client that never reconnects never receives the answer anyway.
+    pub async fn resumed(&self) {
+        self.resumed.notified().await;
+    }
+}
+
+/// rmcp's in-memory sessions, plus a [`ResponseStream`] in every request's extensions.
+struct Sessions {
+    local: LocalSessionManager,
+    waiting: Waiting,
+}
+
+impl Sessions {
+    fn new(local: LocalSessionManager) -> Sessions {
+        Sessions {
+            local,
+            waiting: Arc::default(),
+        }
+    }
+}
+
+impl SessionManager for Sessions {
+    type Error = LocalSessionManagerError;
+    type Transport = WorkerTransport<LocalSessionWorker>;
+
+    async fn create_session(&self) -> Result<(SessionId, Self::Transport), Self::Error> {
+        self.local.create_session().await
+    }
+
+    async fn initialize_session(
+        &self,
+        id: &SessionId,
+        message: ClientJsonRpcMessage,
+    ) -> Result<ServerJsonRpcMessage, Self::Error> {
+        self.local.initialize_session(id, message).await
+    }
+
+    async fn has_session(&self, id: &SessionId) -> Result<bool, Self::Error> {
+        self.local.has_session(id).await
+    }
+
+    async fn close_session(&self, id: &SessionId) -> Result<(), Self::Error> {
+        self.local.close_session(id).await
+    }
+
+    /// What `LocalSessionManager::create_stream` does, with the stream's handle added to the
+    /// request.
+    async fn create_stream(
+        &self,
+        id: &SessionId,
+        mut message: ClientJsonRpcMessage,
+    ) -> Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
+        let session = self
+            .local
+            .sessions
+            .read()
+            .await
+            .get(id)
+            .cloned()
+            .ok_or_else(|| LocalSessionManagerError::SessionNotFound(id.clone()))?;
+        let receiver = session.establish_request_wise_channel().await?;
+        if let (ClientJsonRpcMessage::Request(request), Some(http_request_id)) =
+            (&mut message, receiver.http_request_id)
+        {
+            request.request.extensions_mut().insert(ResponseStream {
+                session: session.clone(),
+                session_id: id.clone(),
+                http_request_id,
+                resumed: Arc::new(Notify::new()),
+                waiting: self.waiting.clone(),
+            });
+        }
+        session
+            .push_message(message, receiver.http_request_id)
+            .await?;
+        let mut inner = receiver.inner;
+        Ok(futures::stream::poll_fn(move |cx| inner.poll_recv(cx)))
+    }
+
+    async fn accept_message(
+        &self,
+        id: &SessionId,
+        message: ClientJsonRpcMessage,
+    ) -> Result<(), Self::Error> {
+        self.local.accept_message(id, message).await
+    }
+
+    async fn create_standalone_stream(
+        &self,
+        id: &SessionId,
+    ) -> Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
+        self.local.create_standalone_stream(id).await
+    }
+
+    async fn resume(
+        &self,
+        id: &SessionId,
+        last_event_id: String,
+    ) -> Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
+        // rmcp's event ids are `<index>/<http request id>` on request streams.
+        let http_request_id = last_event_id
+            .split_once('/')
+            .and_then(|(_, request)| request.parse::<u64>().ok());
+        let stream = self.local.resume(id, last_event_id).await?;
+        if let Some(http_request_id) = http_request_id {
+            let resumed = self
+                .waiting
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&(id.clone(), http_request_id))
+                .and_then(|resumed| resumed.upgrade());
+            if let Some(resumed) = resumed {
+                resumed.notify_one();
+            }
+        }
+        Ok(stream)
+    }
+
+    async fn restore_session(
+        &self,
+        id: SessionId,
+    ) -> Result<RestoreOutcome<Self::Transport>, Self::Error> {
+        self.local.restore_session(id).await
+    }
+
+    fn event_store(&self) -> Option<Arc<dyn EventStore>> {
+        self.local.event_store()
     }
 }
 
