@@ -78,6 +78,34 @@ fn collect_stderr(
     collected
 }
 
+/// The values of the environment variables that locate the independent test tools (Node, the
+/// official suite, the Python SDK, the Inspector). When one is missing the check is skipped with a
+/// note, except under CI, where a check that silently skips would prove nothing.
+pub fn tool_paths(variables: &[&str]) -> Option<Vec<String>> {
+    let values: Option<Vec<String>> = variables.iter().map(|v| std::env::var(v).ok()).collect();
+    if values.is_none() {
+        let wanted = variables.join(", ");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{wanted} must be set under CI; `just test` installs the tools and sets them"
+        );
+        eprintln!("skipped: set {wanted} (`just test` does this)");
+    }
+    values
+}
+
+/// Waits up to `timeout` for `child` to exit; returns its status if it did.
+fn wait_for_exit(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    None
+}
+
 /// A server process speaking MCP over stdio.
 pub struct StdioServer {
     child: Child,
@@ -234,14 +262,7 @@ impl StdioServer {
 
     /// Waits up to `timeout` for the process to exit; returns its status if it did.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        None
+        wait_for_exit(&mut self.child, timeout)
     }
 
     /// The process id.
@@ -330,14 +351,7 @@ impl HttpServer {
 
     /// Waits up to `timeout` for the process to exit; returns its status if it did.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        None
+        wait_for_exit(&mut self.child, timeout)
     }
 
     /// `http://127.0.0.1:<port>/mcp`.

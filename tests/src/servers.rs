@@ -104,3 +104,20 @@ pub fn smoke_call(server: &str) -> Result<Option<(String, Value, Option<String>)
         entry["expect"].as_str().map(str::to_owned),
     )))
 }
+
+/// The environment a server runs with in tests: servers.json's `env`, with `HOME` and
+/// `XDG_DATA_HOME` inside `dir` (so data such as databases land there) and the audit log at
+/// `dir/audit.jsonl`.
+pub fn test_environment(server: &ServerEntry, dir: &Path) -> Vec<(String, String)> {
+    let root = dir.to_string_lossy().into_owned();
+    let mut env = server.env.clone();
+    env.push(("HOME".into(), root.clone()));
+    env.push(("XDG_DATA_HOME".into(), root.clone()));
+    env.push(("MCP_AUDIT_LOG".into(), format!("{root}/audit.jsonl")));
+    env
+}
+
+/// Borrowed pairs of an owned environment, as the harness takes them.
+pub fn pairs(env: &[(String, String)]) -> Vec<(&str, &str)> {
+    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}

@@ -8,34 +8,22 @@
 use std::process::Command;
 
 use mcp_conformance::results::record;
-use mcp_conformance::servers::load_servers;
-use mcp_conformance::{HttpServer, binary_path};
+use mcp_conformance::servers::{load_servers, pairs, test_environment};
+use mcp_conformance::{HttpServer, binary_path, tool_paths};
 use serde_json::Value;
 use tempfile::TempDir;
 
 #[test]
 fn the_inspector_lists_every_tool_with_strict_portability_checks() {
-    let (Ok(node), Ok(inspector)) = (std::env::var("MCP_NODE22"), std::env::var("MCP_INSPECTOR"))
-    else {
-        // Under CI the tools must be there: a check that silently skips would prove nothing.
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the tools are missing under CI; `just test` installs them"
-        );
-        eprintln!("skipped: set MCP_NODE22 and MCP_INSPECTOR (`just test` does this)");
+    let Some(tools) = tool_paths(&["MCP_NODE22", "MCP_INSPECTOR"]) else {
         return;
     };
+    let (node, inspector) = (tools[0].clone(), tools[1].clone());
     let mut failures = Vec::new();
     for server in load_servers().unwrap() {
         let dir = TempDir::new().unwrap();
-        let root = dir.path().to_string_lossy().into_owned();
-        let mut env: Vec<(String, String)> = server.env.clone();
-        env.extend([
-            ("XDG_DATA_HOME".into(), root.clone()),
-            ("MCP_AUDIT_LOG".into(), "off".into()),
-        ]);
-        let env_refs: Vec<(&str, &str)> =
-            env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let env = test_environment(&server, dir.path());
+        let env_refs = pairs(&env);
         let http = HttpServer::start(&binary_path(&server.command), &[], &env_refs).unwrap();
         let mut stdio_target = vec![binary_path(&server.command).to_string_lossy().into_owned()];
         stdio_target.extend(server.args.iter().cloned());

@@ -8,8 +8,10 @@
 use std::process::Command;
 
 use mcp_conformance::results::record;
-use mcp_conformance::servers::{ServerEntry, load_servers, smoke_call, workspace_root};
-use mcp_conformance::{HttpServer, StdioServer, binary_path};
+use mcp_conformance::servers::{
+    ServerEntry, load_servers, pairs, smoke_call, test_environment, workspace_root,
+};
+use mcp_conformance::{HttpServer, StdioServer, binary_path, tool_paths};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
@@ -66,31 +68,16 @@ fn run_client(
 
 #[test]
 fn the_python_sdk_client_lists_and_calls_tools() {
-    let Ok(python) = std::env::var("MCP_PYTHON") else {
-        // Under CI the tools must be there: a check that silently skips would prove nothing.
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the tools are missing under CI; `just test` installs them"
-        );
-        eprintln!(
-            "skipped: set MCP_PYTHON to a Python with `mcp` 2.x installed (`just test` does this)"
-        );
+    let Some(tools) = tool_paths(&["MCP_PYTHON"]) else {
         return;
     };
+    let python = tools[0].clone();
     let mut failures = Vec::new();
     let mut passed = 0;
     for server in load_servers().unwrap() {
         let dir = TempDir::new().unwrap();
-        let root = dir.path().to_string_lossy().into_owned();
-        let audit = format!("{root}/audit.jsonl");
-        let mut env: Vec<(String, String)> = server.env.clone();
-        env.extend([
-            ("HOME".into(), root.clone()),
-            ("XDG_DATA_HOME".into(), root.clone()),
-            ("MCP_AUDIT_LOG".into(), audit),
-        ]);
-        let env_refs: Vec<(&str, &str)> =
-            env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let env = test_environment(&server, dir.path());
+        let env_refs = pairs(&env);
         let (tool, arguments, expect) = pick_smoke_call(&server, &env_refs);
 
         let mut stdio_target: Vec<String> =

@@ -10,8 +10,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use mcp_conformance::results::{read_baseline, record_suite_summary};
-use mcp_conformance::servers::{load_servers, workspace_root};
-use mcp_conformance::{HttpServer, binary_path};
+use mcp_conformance::servers::{load_servers, pairs, test_environment, workspace_root};
+use mcp_conformance::{HttpServer, binary_path, tool_paths};
 use tempfile::TempDir;
 
 /// One configuration of the suite: the env var holding its entry point, extra arguments, the
@@ -34,33 +34,17 @@ const RUNS: [(&str, &[&str], &str, &str); 3] = [
 
 #[test]
 fn every_server_passes_the_official_suite_outside_its_baseline() {
-    let node = std::env::var("MCP_NODE22").ok();
-    let suites: Option<Vec<String>> = RUNS
-        .iter()
-        .map(|(var, ..)| std::env::var(var).ok())
-        .collect();
-    let (Some(node), Some(suites)) = (node, suites) else {
-        // Under CI the tools must be there: a check that silently skips would prove nothing.
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the tools are missing under CI; `just test` installs them"
-        );
-        eprintln!(
-            "skipped: set MCP_NODE22, MCP_CONFORMANCE and MCP_CONFORMANCE_NEXT (`just test` does this)"
-        );
+    let mut variables = vec!["MCP_NODE22"];
+    variables.extend(RUNS.iter().map(|(var, ..)| *var));
+    let Some(tools) = tool_paths(&variables) else {
         return;
     };
+    let (node, suites) = (tools[0].clone(), tools[1..].to_vec());
     let mut failures = Vec::new();
     for server in load_servers().unwrap() {
         let dir = TempDir::new().unwrap();
-        let root = dir.path().to_string_lossy().into_owned();
-        let mut env: Vec<(String, String)> = server.env.clone();
-        env.extend([
-            ("HOME".into(), root.clone()),
-            ("XDG_DATA_HOME".into(), root),
-            ("MCP_AUDIT_LOG".into(), "off".into()),
-        ]);
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let env = test_environment(&server, dir.path());
+        let env = pairs(&env);
         let http = HttpServer::start(&binary_path(&server.command), &[], &env).unwrap();
         for ((_, extra, suffix, label), suite) in RUNS.iter().zip(&suites) {
             let baseline =

@@ -6,24 +6,15 @@
 use std::time::Duration;
 
 use mcp_conformance::results::for_each_server;
-use mcp_conformance::servers::ServerEntry;
+use mcp_conformance::servers::{ServerEntry, pairs, test_environment};
 use mcp_conformance::{HttpServer, StdioServer, binary_path};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
 /// Each server runs with its data under a fresh temporary directory and servers.json's env.
-fn environment(server: &ServerEntry, dir: &TempDir) -> Vec<(String, String)> {
-    let root = dir.path().to_string_lossy().into_owned();
-    let mut env = server.env.clone();
-    env.push(("HOME".into(), root.clone()));
-    env.push(("XDG_DATA_HOME".into(), root.clone()));
-    env.push(("MCP_AUDIT_LOG".into(), format!("{root}/audit.jsonl")));
-    env
-}
-
 fn spawn_stdio(server: &ServerEntry, dir: &TempDir) -> StdioServer {
-    let env = environment(server, dir);
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let env = test_environment(server, dir.path());
+    let env = pairs(&env);
     let args: Vec<&str> = server.args.iter().map(String::as_str).collect();
     StdioServer::spawn(&binary_path(&server.command), &args, &env).unwrap()
 }
@@ -34,13 +25,13 @@ fn start_http(
     args: &[&str],
     extra_env: &[(&str, &str)],
 ) -> HttpServer {
-    let mut env = environment(server, dir);
+    let mut env = test_environment(server, dir.path());
     env.extend(
         extra_env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string())),
     );
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let env = pairs(&env);
     HttpServer::start(&binary_path(&server.command), args, &env).unwrap()
 }
 
@@ -482,7 +473,7 @@ fn http_rejects_rebinding_oversize_and_missing_tokens() {
 fn http_refuses_to_listen_beyond_loopback_without_a_token() {
     for_each_server("http", "no exposure without a token", |server| {
         let dir = TempDir::new().unwrap();
-        let env = environment(server, &dir);
+        let env = test_environment(server, dir.path());
         let output = std::process::Command::new(binary_path(&server.command))
             .args(["--transport", "http", "--listen", "0.0.0.0:0"])
             .env_clear()
@@ -586,9 +577,9 @@ fn http_get_opens_an_sse_stream_and_idle_sessions_expire() {
 fn stdio_exits_on_sigterm_and_logs_json_when_asked() {
     for_each_server("stdio", "SIGTERM and JSON logs", |server| {
         let dir = TempDir::new().unwrap();
-        let mut env = environment(server, &dir);
+        let mut env = test_environment(server, dir.path());
         env.push(("MCP_LOG_FORMAT".into(), "json".into()));
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let env = pairs(&env);
         let mut mcp = StdioServer::spawn(&binary_path(&server.command), &[], &env).unwrap();
         mcp.initialize().unwrap();
         let status = std::process::Command::new("kill")
@@ -649,7 +640,7 @@ fn settings_from_a_dotenv_file_are_read_and_checked() {
         let output = std::process::Command::new(binary_path(&server.command))
             .current_dir(dir.path())
             .env_clear()
-            .envs(environment(server, &dir))
+            .envs(test_environment(server, dir.path()))
             .stdin(std::process::Stdio::null())
             .output()
             .unwrap();

@@ -7,25 +7,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test helpers fail loudly.
 
 use mcp_conformance::results::for_each_server;
-use mcp_conformance::servers::{ServerEntry, smoke_call};
+use mcp_conformance::servers::{ServerEntry, pairs, smoke_call, test_environment};
 use mcp_conformance::{HttpServer, StdioServer, binary_path, result_text};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-fn environment(server: &ServerEntry, dir: &TempDir) -> Vec<(String, String)> {
-    let root = dir.path().to_string_lossy().into_owned();
-    let mut env = server.env.clone();
-    env.extend([
-        ("HOME".into(), root.clone()),
-        ("XDG_DATA_HOME".into(), root.clone()),
-        ("MCP_AUDIT_LOG".into(), format!("{root}/audit.jsonl")),
-    ]);
-    env
-}
-
 fn spawn(server: &ServerEntry, dir: &TempDir) -> (StdioServer, Value, Vec<Value>) {
-    let env = environment(server, dir);
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let env = test_environment(server, dir.path());
+    let env = pairs(&env);
     let mut mcp = StdioServer::spawn(&binary_path(&server.command), &[], &env).unwrap();
     let init = mcp.initialize().unwrap();
     let tools = mcp.request("tools/list", json!({})).unwrap()["result"]["tools"]
@@ -189,8 +178,8 @@ fn completion_answers_where_it_is_declared() {
 fn concurrent_requests_on_one_http_session_are_all_answered() {
     for_each_server("http", "concurrent POSTs on one session", |server| {
         let dir = TempDir::new().unwrap();
-        let env = environment(server, &dir);
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let env = test_environment(server, dir.path());
+        let env = pairs(&env);
         let http = HttpServer::start(&binary_path(&server.command), &[], &env).unwrap();
         let (session, _) = http.initialize(&[]).unwrap();
         let session = session.unwrap();
