@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
+use futures::future::BoxFuture;
 use rmcp::model::*;
 use rmcp::service::{
     ElicitationError, ElicitationMode, NotificationContext, RequestContext, ServiceError,
@@ -46,6 +47,19 @@ pub trait Domain: ServerHandler + Clone {
     /// Argument names to redact in audit records beyond the ones that look like credentials.
     fn sensitive_arguments(&self) -> Vec<&'static str> {
         Vec::new()
+    }
+
+    /// What a write or destructive call would change, phrased for the person asked to approve
+    /// it (e.g. "res.partner 7: email a@x.com -> b@x.com"). Shown in the consent request and in
+    /// the refusal when consent is missing; it must not change anything. `None` when the tool
+    /// has no preview, or it could not be computed.
+    fn consent_preview<'a>(
+        &'a self,
+        tool: &'a str,
+        arguments: &'a JsonObject,
+    ) -> BoxFuture<'a, Option<String>> {
+        let _ = (tool, arguments);
+        Box::pin(std::future::ready(None))
     }
 }
 
@@ -359,6 +373,7 @@ impl<S: Domain> Governed<S> {
         confirm: Option<bool>,
         context: &RequestContext<RoleServer>,
     ) -> Result<&'static str, String> {
+        let preview = self.preview(name, arguments).await;
         let legacy_session = context
             .protocol_version()
             .is_some_and(|v| v.as_str() < ProtocolVersion::V_2026_07_28.as_str());
@@ -370,8 +385,12 @@ impl<S: Domain> Governed<S> {
         if can_elicit {
             let shown =
                 redact_arguments(&Value::Object(arguments.clone()), &self.runtime.sensitive);
+            let effect = preview
+                .as_deref()
+                .map(|p| format!("\n\nWhat it would change:\n{p}"))
+                .unwrap_or_default();
             let message = format!(
-                "{} wants to run the {} tool `{name}` with {}. Allow it?",
+                "{} wants to run the {} tool `{name}` with {}.{effect}\n\nAllow it?",
                 self.runtime.config.server,
                 kind.label(),
                 shown
@@ -403,10 +422,40 @@ impl<S: Domain> Governed<S> {
         }
         match confirm {
             Some(true) => Ok("argument"),
-            _ => Err(format!(
-                "`{name}` is a {} tool, so it needs the user's consent: describe the change to the user and, once they agree, call it again with `confirm: true`. Nothing was changed. (For trusted automation an operator can set MCP_REQUIRE_CONFIRMATION=false.)",
-                kind.label()
-            )),
+            _ => {
+                let effect = preview
+                    .map(|p| format!("\n\nWhat it would change:\n{p}"))
+                    .unwrap_or_default();
+                Err(format!(
+                    "`{name}` is a {} tool, so it needs the user's consent: describe the change to the user and, once they agree, call it again with `confirm: true`. Nothing was changed. (For trusted automation an operator can set MCP_REQUIRE_CONFIRMATION=false.){effect}",
+                    kind.label()
+                ))
+            }
+        }
+    }
+
+    /// The domain's preview of a write, bounded in time so a slow backend cannot hold up the
+    /// consent request.
+    async fn preview(&self, name: &str, arguments: &JsonObject) -> Option<String> {
+        let preview = self.inner.consent_preview(name, arguments);
+        match tokio::time::timeout(
+            Duration::from_secs(10),
+            AssertUnwindSafe(preview).catch_unwind(),
+        )
+        .await
+        {
+            Ok(Ok(preview)) => preview.map(|p| scrub(&p).into_owned()),
+            Ok(Err(_)) => {
+                tracing::error!(tool = name, "the consent preview panicked");
+                None
+            }
+            Err(_) => {
+                tracing::warn!(
+                    tool = name,
+                    "the consent preview took longer than 10 s; asking without it"
+                );
+                None
+            }
         }
     }
 }

@@ -93,6 +93,21 @@ impl Domain for Toy {
     fn tools(&self) -> Vec<Tool> {
         self.tools.list_all()
     }
+
+    fn consent_preview<'a>(
+        &'a self,
+        tool: &'a str,
+        arguments: &'a rmcp::model::JsonObject,
+    ) -> futures::future::BoxFuture<'a, Option<String>> {
+        let preview = (tool == "write_note").then(|| {
+            format!(
+                "note #{} would read {}",
+                self.writes.load(Ordering::SeqCst) + 1,
+                arguments["text"]
+            )
+        });
+        Box::pin(async move { preview })
+    }
 }
 
 struct Client {
@@ -233,6 +248,10 @@ async fn writes_need_the_confirm_argument_without_elicitation() {
         text(&refused).contains("call it again with `confirm: true`"),
         "{refused}"
     );
+    assert!(
+        text(&refused).contains("What it would change:\nnote #1 would read \"hello\""),
+        "the refusal carries the domain's preview: {refused}"
+    );
     assert_eq!(
         writes.load(Ordering::SeqCst),
         0,
@@ -293,6 +312,13 @@ async fn elicitation_asks_the_user_when_the_client_can() {
                 .unwrap()
                 .contains("write_note"),
             "{ask}"
+        );
+        assert!(
+            ask["params"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("What it would change:\nnote #"),
+            "the consent request carries the preview: {ask}"
         );
         let content = if action == "accept" {
             json!({"confirm": true})
