@@ -106,6 +106,50 @@ fn wait_for_exit(child: &mut Child, timeout: Duration) -> Option<std::process::E
     None
 }
 
+/// Starts `binary --listen 127.0.0.1:0 ARGS` and waits for the `listening on http://ADDR` line it
+/// prints on stderr (as every server and stand-in of this project does); returns the process, the
+/// address and its collected stderr.
+pub fn start_listening(
+    binary: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Result<(Child, String, Arc<Mutex<String>>)> {
+    let mut command = server_command(binary, &["--listen", "127.0.0.1:0"], env);
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("could not start {}", binary.display()))?;
+    let (tx, rx) = channel();
+    let tx = Mutex::new(tx);
+    let stderr = collect_stderr(child.stderr.take().context("no stderr")?, move |line| {
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            let addr = rest
+                .split(['/', ' ', '\n'])
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            if let Ok(tx) = tx.lock() {
+                let _ = tx.send(addr);
+            }
+        }
+    });
+    match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(addr) => Ok((child, addr, stderr)),
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            let output = stderr.lock().map(|s| s.clone()).unwrap_or_default();
+            bail!(
+                "{} did not start listening; stderr:\n{output}",
+                binary.display()
+            )
+        }
+    }
+}
+
 /// A server process speaking MCP over stdio.
 pub struct StdioServer {
     child: Child,
@@ -300,39 +344,9 @@ pub struct HttpServer {
 impl HttpServer {
     /// Starts `binary --transport http` on a free loopback port and waits until it listens.
     pub fn start(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<HttpServer> {
-        let mut command = server_command(
-            binary,
-            &["--transport", "http", "--listen", "127.0.0.1:0"],
-            env,
-        );
-        command
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null());
-        let mut child = command
-            .spawn()
-            .with_context(|| format!("could not start {}", binary.display()))?;
-        let (tx, rx) = channel();
-        let tx = Mutex::new(tx);
-        let stderr = collect_stderr(child.stderr.take().context("no stderr")?, move |line| {
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                let addr = rest.split('/').next().unwrap_or_default().to_owned();
-                if let Ok(tx) = tx.lock() {
-                    let _ = tx.send(addr);
-                }
-            }
-        });
-        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(addr) => addr,
-            Err(_) => {
-                let _ = child.kill();
-                let output = stderr.lock().map(|s| s.clone()).unwrap_or_default();
-                bail!(
-                    "{} did not start listening; stderr:\n{output}",
-                    binary.display()
-                );
-            }
-        };
+        let mut all_args = vec!["--transport", "http"];
+        all_args.extend_from_slice(args);
+        let (child, addr, stderr) = start_listening(binary, &all_args, env)?;
         let client = reqwest::blocking::Client::builder()
             .timeout(ANSWER_TIMEOUT)
             .build()?;

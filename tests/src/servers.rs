@@ -105,16 +105,108 @@ pub fn smoke_call(server: &str) -> Result<Option<(String, Value, Option<String>)
     )))
 }
 
-/// The environment a server runs with in tests: servers.json's `env`, with `HOME` and
-/// `XDG_DATA_HOME` inside `dir` (so data such as databases land there) and the audit log at
-/// `dir/audit.jsonl`.
-pub fn test_environment(server: &ServerEntry, dir: &Path) -> Vec<(String, String)> {
+/// The environment a server runs with in tests, and the stand-in backend it talks to, if any.
+/// Dereferences to the variables.
+pub struct TestEnvironment {
+    /// The variables: servers.json's `env`, the stand-in's settings, `HOME` and `XDG_DATA_HOME`
+    /// inside the test directory, and the audit log at `<dir>/audit.jsonl`.
+    pub vars: Vec<(String, String)>,
+    /// The stand-in process; it is stopped when the environment is dropped.
+    pub standin: Option<Standin>,
+}
+
+impl std::ops::Deref for TestEnvironment {
+    type Target = Vec<(String, String)>;
+    fn deref(&self) -> &Self::Target {
+        &self.vars
+    }
+}
+
+impl std::ops::DerefMut for TestEnvironment {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.vars
+    }
+}
+
+/// A running test stand-in of a real backend (see `tests/standins.json`).
+pub struct Standin {
+    child: std::process::Child,
+    /// Its base URL, `http://127.0.0.1:<port>`.
+    pub url: String,
+}
+
+impl Drop for Standin {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The environment for running `server` in tests, with data under `dir`. When
+/// `tests/standins.json` names a stand-in for the server, it is started first and `{url}` in the
+/// stand-in's `env` becomes its address, so servers with a backend are tested against a faithful
+/// local copy of it and never against the network.
+pub fn test_environment(server: &ServerEntry, dir: &Path) -> TestEnvironment {
     let root = dir.to_string_lossy().into_owned();
-    let mut env = server.env.clone();
-    env.push(("HOME".into(), root.clone()));
-    env.push(("XDG_DATA_HOME".into(), root.clone()));
-    env.push(("MCP_AUDIT_LOG".into(), format!("{root}/audit.jsonl")));
-    env
+    let mut vars = server.env.clone();
+    let mut standin = None;
+    if let Some(spec) = standin_spec(&server.name) {
+        let args: Vec<&str> = spec.args.iter().map(String::as_str).collect();
+        match crate::start_listening(&crate::binary_path(&spec.command), &args, &[]) {
+            Ok((child, addr, _)) => {
+                let url = format!("http://{addr}");
+                for (key, value) in &spec.env {
+                    vars.retain(|(k, _)| k != key);
+                    vars.push((key.clone(), value.replace("{url}", &url)));
+                }
+                standin = Some(Standin { child, url });
+            }
+            Err(error) => panic!(
+                "{}: could not start its stand-in {}: {error:#}",
+                server.name, spec.command
+            ),
+        }
+    }
+    vars.push(("HOME".into(), root.clone()));
+    vars.push(("XDG_DATA_HOME".into(), root.clone()));
+    vars.push(("MCP_AUDIT_LOG".into(), format!("{root}/audit.jsonl")));
+    TestEnvironment { vars, standin }
+}
+
+struct StandinSpec {
+    command: String,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+/// The stand-in `tests/standins.json` declares for `server`, if any.
+fn standin_spec(server: &str) -> Option<StandinSpec> {
+    let text = std::fs::read_to_string(workspace_root().join("tests/standins.json")).ok()?;
+    let all: Value = serde_json::from_str(&text).ok()?;
+    let entry = all.get(server)?;
+    let strings = |value: &Value| -> Vec<String> {
+        value
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    Some(StandinSpec {
+        command: entry.get("command")?.as_str()?.to_owned(),
+        args: strings(&entry["args"]),
+        env: entry["env"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    })
 }
 
 /// Borrowed pairs of an owned environment, as the harness takes them.

@@ -477,7 +477,7 @@ fn http_refuses_to_listen_beyond_loopback_without_a_token() {
         let output = std::process::Command::new(binary_path(&server.command))
             .args(["--transport", "http", "--listen", "0.0.0.0:0"])
             .env_clear()
-            .envs(env)
+            .envs(env.vars.clone())
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -637,10 +637,11 @@ fn settings_from_a_dotenv_file_are_read_and_checked() {
     for_each_server("stdio", ".env settings", |server| {
         let dir = TempDir::new().unwrap();
         std::fs::write(dir.path().join(".env"), "MCP_TRANSPORT=carrier-pigeon\n").unwrap();
+        let env = test_environment(server, dir.path());
         let output = std::process::Command::new(binary_path(&server.command))
             .current_dir(dir.path())
             .env_clear()
-            .envs(test_environment(server, dir.path()))
+            .envs(env.vars.clone())
             .stdin(std::process::Stdio::null())
             .output()
             .unwrap();

@@ -91,3 +91,18 @@ fn version_flag_prints_the_binary_name() {
         );
     }
 }
+
+/// The harness finds the address a process prints, as it does for stand-ins of real backends.
+#[test]
+fn the_harness_starts_listening_processes_and_reads_their_address() {
+    let (mut child, addr, _) = mcp_conformance::start_listening(
+        &binary_path("mcp-fixture"),
+        &["--transport", "http"],
+        &[],
+    )
+    .unwrap();
+    let health = reqwest::blocking::get(format!("http://{addr}/healthz")).unwrap();
+    assert_eq!(health.status().as_u16(), 200, "{addr}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
