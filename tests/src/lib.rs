@@ -160,6 +160,8 @@ pub struct StdioServer {
     pub notifications: VecDeque<Value>,
     next_id: u64,
     name: String,
+    /// Things that must live as long as the server, such as its stand-in backend.
+    guards: Vec<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 impl StdioServer {
@@ -192,6 +194,7 @@ impl StdioServer {
             stderr,
             notifications: VecDeque::new(),
             next_id: 1,
+            guards: Vec::new(),
             name: binary
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -202,6 +205,13 @@ impl StdioServer {
     /// Everything the server wrote to stderr so far.
     pub fn stderr(&self) -> String {
         self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Keeps `guard` (for instance the server's `TestEnvironment` with its stand-in) alive until
+    /// the server is stopped.
+    pub fn keep_alive<T: Send + Sync + 'static>(mut self, guard: T) -> Self {
+        self.guards.push(Box::new(guard));
+        self
     }
 
     /// Writes one raw line (a newline is added).
@@ -339,6 +349,8 @@ pub struct HttpServer {
     stderr: Arc<Mutex<String>>,
     /// A client with no default headers.
     pub client: reqwest::blocking::Client,
+    /// Things that must live as long as the server, such as its stand-in backend.
+    guards: Vec<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 impl HttpServer {
@@ -355,7 +367,15 @@ impl HttpServer {
             base: format!("http://{addr}"),
             stderr,
             client,
+            guards: Vec::new(),
         })
+    }
+
+    /// Keeps `guard` (for instance the server's `TestEnvironment` with its stand-in) alive until
+    /// the server is stopped.
+    pub fn keep_alive<T: Send + Sync + 'static>(mut self, guard: T) -> Self {
+        self.guards.push(Box::new(guard));
+        self
     }
 
     /// Everything the server wrote to stderr so far.

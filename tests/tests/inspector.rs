@@ -25,7 +25,12 @@ fn the_inspector_lists_every_tool_with_strict_portability_checks() {
         let env = test_environment(&server, dir.path());
         let env_refs = pairs(&env);
         let http = HttpServer::start(&binary_path(&server.command), &[], &env_refs).unwrap();
-        let mut stdio_target = vec![binary_path(&server.command).to_string_lossy().into_owned()];
+        // The inspector starts stdio servers with a minimal environment; pass the settings along.
+        let mut stdio_target: Vec<String> = env
+            .iter()
+            .flat_map(|(k, v)| ["-e".to_owned(), format!("{k}={v}")])
+            .collect();
+        stdio_target.push(binary_path(&server.command).to_string_lossy().into_owned());
         stdio_target.extend(server.args.iter().cloned());
         for (transport, target) in [("stdio", stdio_target), ("http", vec![http.mcp_url()])] {
             // The inspector keeps state under $HOME; give it a disposable one.

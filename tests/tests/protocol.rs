@@ -14,9 +14,10 @@ use tempfile::TempDir;
 /// Each server runs with its data under a fresh temporary directory and servers.json's env.
 fn spawn_stdio(server: &ServerEntry, dir: &TempDir) -> StdioServer {
     let env = test_environment(server, dir.path());
-    let env = pairs(&env);
     let args: Vec<&str> = server.args.iter().map(String::as_str).collect();
-    StdioServer::spawn(&binary_path(&server.command), &args, &env).unwrap()
+    let mcp = StdioServer::spawn(&binary_path(&server.command), &args, &pairs(&env)).unwrap();
+    // The environment holds the stand-in backend, if any: it must outlive the server.
+    mcp.keep_alive(env)
 }
 
 fn start_http(
@@ -31,8 +32,9 @@ fn start_http(
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string())),
     );
-    let env = pairs(&env);
-    HttpServer::start(&binary_path(&server.command), args, &env).unwrap()
+    let http = HttpServer::start(&binary_path(&server.command), args, &pairs(&env)).unwrap();
+    // The environment holds the stand-in backend, if any: it must outlive the server.
+    http.keep_alive(env)
 }
 
 fn is_valid_name(name: &str) -> bool {

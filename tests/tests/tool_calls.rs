@@ -14,8 +14,9 @@ use tempfile::TempDir;
 
 fn spawn(server: &ServerEntry, dir: &TempDir) -> (StdioServer, Value, Vec<Value>) {
     let env = test_environment(server, dir.path());
-    let env = pairs(&env);
-    let mut mcp = StdioServer::spawn(&binary_path(&server.command), &[], &env).unwrap();
+    let mcp = StdioServer::spawn(&binary_path(&server.command), &[], &pairs(&env)).unwrap();
+    // The environment holds the stand-in backend, if any: it must outlive the server.
+    let mut mcp = mcp.keep_alive(env);
     let init = mcp.initialize().unwrap();
     let tools = mcp.request("tools/list", json!({})).unwrap()["result"]["tools"]
         .as_array()

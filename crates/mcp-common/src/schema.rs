@@ -122,21 +122,56 @@ const ANNOTATION_KEYWORDS: [&str; 6] = [
 /// `"anyOf": [{"type": T, ...}, {"type": "null"}]`, everywhere in `schema`. Both are valid JSON
 /// Schema, but clients that map tool schemas onto a single-`type` dialect (Gemini's function
 /// declarations, OpenAPI 3.0) reject or mangle type arrays.
+///
+/// It also spells out a schema that accepts any value (what schemars writes for a
+/// `serde_json::Value` field: `true`, or an object with only a description) as an explicit
+/// `anyOf` of the JSON types, so that clients see a declared type rather than nothing.
 pub fn make_portable(schema: &mut Value) {
+    make_portable_at(schema, true);
+}
+
+fn make_portable_at(schema: &mut Value, is_root: bool) {
+    if !is_root && schema == &Value::Bool(true) {
+        *schema = Value::Object(serde_json::Map::new());
+    }
     let Value::Object(map) = schema else { return };
     for keyword in ["properties", "$defs", "definitions", "patternProperties"] {
         if let Some(Value::Object(children)) = map.get_mut(keyword) {
-            children.values_mut().for_each(make_portable);
+            children
+                .values_mut()
+                .for_each(|child| make_portable_at(child, false));
         }
     }
-    for keyword in ["items", "additionalProperties", "not"] {
+    for keyword in ["items", "not"] {
         if let Some(child) = map.get_mut(keyword) {
-            make_portable(child);
+            make_portable_at(child, false);
         }
+    }
+    if let Some(child) = map
+        .get_mut("additionalProperties")
+        .filter(|child| child.is_object())
+    {
+        make_portable_at(child, false);
+    }
+    if !is_root && accepts_anything(map) {
+        map.insert(
+            "anyOf".into(),
+            serde_json::json!([
+                {"type": "object", "additionalProperties": true},
+                {"type": "array"},
+                {"type": "string"},
+                {"type": "number"},
+                {"type": "boolean"},
+                {"type": "null"}
+            ]),
+        );
+        return;
     }
     for keyword in ["anyOf", "oneOf", "allOf", "prefixItems"] {
         if let Some(Value::Array(children)) = map.get_mut(keyword) {
-            children.iter_mut().for_each(make_portable);
+            children
+                .iter_mut()
+                .for_each(|child| make_portable_at(child, false));
         }
     }
     let Some(Value::Array(types)) = map.get("type") else {
@@ -176,6 +211,13 @@ pub fn make_portable(schema: &mut Value) {
         .collect();
     outer.insert("anyOf".into(), Value::Array(branches));
     *map = outer;
+}
+
+/// Whether a schema object carries no keyword that constrains values (only annotations such as
+/// a description).
+fn accepts_anything(map: &serde_json::Map<String, Value>) -> bool {
+    map.keys()
+        .all(|key| ANNOTATION_KEYWORDS.contains(&key.as_str()))
 }
 
 /// One problem with a call's arguments.
@@ -670,6 +712,14 @@ mod tests {
             make_portable(&mut schema);
             assert_eq!(schema, expected);
         }
+        // A property that accepts anything gets an explicit list of types; the root is left alone.
+        let mut free = json!({"type": "object", "properties": {"result": {"description": "Any value"}, "raw": true}});
+        make_portable(&mut free);
+        for key in ["result", "raw"] {
+            let branches = free["properties"][key]["anyOf"].as_array().unwrap();
+            assert_eq!(branches.len(), 6, "{free}");
+        }
+        assert_eq!(free["properties"]["result"]["description"], "Any value");
         // The validator reads the rewritten form the same way.
         let mut portable = Value::Object(schema());
         make_portable(&mut portable);
