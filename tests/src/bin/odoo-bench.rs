@@ -1,0 +1,242 @@
+//! `odoo-bench`: the cost `mcp-odoo` adds to an Odoo call. It starts the Odoo stand-in, then times
+//! the same search three ways, one call at a time after a warm-up:
+//!
+//! 1. `search_read` sent directly over XML-RPC (encoded and decoded with the `xmlrpc` crate, over
+//!    a keep-alive HTTP connection), as a Python or Rust client would;
+//! 2. `search_read` plus `search_count` sent directly: the Odoo work `search_records` does (it
+//!    reports the total for pagination);
+//! 3. `tools/call search_records` through `mcp-odoo` over stdio (`ODOO_PROTOCOL=xmlrpc`, audit log
+//!    on), with the same model, domain, fields and limit.
+//!
+//! The overhead is (3) minus (2). Run it with `just bench`, or
+//! `cargo run --release -p mcp-conformance --bin odoo-bench -- --calls 2000`.
+
+#![allow(clippy::print_stdout)] // The figures are this program's output.
+
+use std::collections::BTreeMap;
+use std::io::Cursor;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use mcp_conformance::{StdioServer, start_listening};
+use serde_json::json;
+use xmlrpc::{Request, Transport, Value};
+
+/// Hands an already received response body to the `xmlrpc` crate's decoder.
+struct Received(Vec<u8>);
+
+impl Transport for Received {
+    type Stream = Cursor<Vec<u8>>;
+    fn transmit(
+        self,
+        _request: &Request<'_>,
+    ) -> Result<Self::Stream, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Cursor::new(self.0))
+    }
+}
+
+struct Options {
+    standin: PathBuf,
+    server: PathBuf,
+    calls: usize,
+}
+
+fn options() -> Result<Options> {
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    let mut options = Options {
+        standin: PathBuf::from(format!("{target}/release/odoo-standin")),
+        server: PathBuf::from(format!("{target}/release/mcp-odoo")),
+        calls: 2000,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args
+            .next()
+            .with_context(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--standin" => options.standin = value.into(),
+            "--server" => options.server = value.into(),
+            "--calls" => options.calls = value.parse().context("--calls takes a number")?,
+            other => bail!("unknown option {other}; use --standin PATH, --server PATH, --calls N"),
+        }
+    }
+    Ok(options)
+}
+
+/// p50, p99 and max of `samples`, in microseconds.
+fn percentiles(samples: &mut [Duration]) -> (f64, f64, f64) {
+    samples.sort();
+    let at =
+        |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1e6;
+    (at(0.5), at(0.99), at(1.0))
+}
+
+struct Direct {
+    client: reqwest::blocking::Client,
+    url: String,
+    uid: i32,
+}
+
+impl Direct {
+    fn call(&self, request: &Request<'_>) -> Result<Value> {
+        let mut body = Vec::new();
+        request.write_as_xml(&mut body)?;
+        let response = self
+            .client
+            .post(&self.url)
+            .header("content-type", "text/xml")
+            .body(body)
+            .send()?;
+        let bytes = response.bytes()?.to_vec();
+        request
+            .call(Received(bytes))
+            .map_err(|e| anyhow::anyhow!("XML-RPC call failed: {e}"))
+    }
+
+    fn execute(
+        &self,
+        method: &str,
+        args: Vec<Value>,
+        kwargs: BTreeMap<String, Value>,
+    ) -> Result<Value> {
+        let request = Request::new("execute_kw")
+            .arg("test")
+            .arg(self.uid)
+            .arg("admin")
+            .arg("res.partner")
+            .arg(method)
+            .arg(Value::Array(args))
+            .arg(Value::Struct(kwargs));
+        self.call(&request)
+    }
+}
+
+fn domain() -> Value {
+    Value::Array(vec![Value::Array(vec![
+        "name".into(),
+        "ilike".into(),
+        "a".into(),
+    ])])
+}
+
+fn time_calls(calls: usize, mut call: impl FnMut() -> Result<()>) -> Result<Vec<Duration>> {
+    for _ in 0..100 {
+        call()?;
+    }
+    let mut samples = Vec::with_capacity(calls);
+    for _ in 0..calls {
+        let started = Instant::now();
+        call()?;
+        samples.push(started.elapsed());
+    }
+    Ok(samples)
+}
+
+fn main() -> Result<()> {
+    let options = options()?;
+    let (mut standin, addr, _) =
+        start_listening(&options.standin, &[], &[]).context("starting the Odoo stand-in")?;
+    let base = format!("http://{addr}");
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let login = Direct {
+        client: client.clone(),
+        url: format!("{base}/xmlrpc/2/common"),
+        uid: 0,
+    };
+    let uid = login
+        .call(
+            &Request::new("authenticate")
+                .arg("test")
+                .arg("admin")
+                .arg("admin")
+                .arg(Value::Struct(BTreeMap::new())),
+        )?
+        .as_i32()
+        .context("authenticate returned no uid")?;
+    let direct = Direct {
+        client,
+        url: format!("{base}/xmlrpc/2/object"),
+        uid,
+    };
+    let kwargs = || {
+        BTreeMap::from([
+            (
+                "fields".to_owned(),
+                Value::Array(vec!["name".into(), "email".into()]),
+            ),
+            ("limit".to_owned(), Value::Int(20)),
+        ])
+    };
+
+    let mut read_only = time_calls(options.calls, || {
+        direct
+            .execute("search_read", vec![domain()], kwargs())
+            .map(drop)
+    })?;
+    let mut read_and_count = time_calls(options.calls, || {
+        direct.execute("search_read", vec![domain()], kwargs())?;
+        direct
+            .execute("search_count", vec![domain()], BTreeMap::new())
+            .map(drop)
+    })?;
+
+    let dir = tempfile::tempdir()?;
+    let audit = dir
+        .path()
+        .join("audit.jsonl")
+        .to_string_lossy()
+        .into_owned();
+    let env = [
+        ("ODOO_URL", base.as_str()),
+        ("ODOO_DB", "test"),
+        ("ODOO_USER", "admin"),
+        ("ODOO_PASSWORD", "admin"),
+        ("ODOO_PROTOCOL", "xmlrpc"),
+        ("MCP_AUDIT_LOG", audit.as_str()),
+        ("MCP_LOG_LEVEL", "warn"),
+    ];
+    let mut server = StdioServer::spawn(&options.server, &[], &env)?;
+    server.initialize()?;
+    let arguments = json!({"model": "res.partner", "domain": [["name", "ilike", "a"]], "fields": ["name", "email"], "limit": 20});
+    let mut through = time_calls(options.calls, || {
+        let result = server.call_tool("search_records", arguments.clone())?;
+        if result["isError"] == true {
+            bail!("search_records failed: {result}");
+        }
+        Ok(())
+    })?;
+    let _ = standin.kill();
+    let _ = standin.wait();
+
+    let (direct_p50, direct_p99, _) = percentiles(&mut read_only);
+    let (pair_p50, pair_p99, _) = percentiles(&mut read_and_count);
+    let (mcp_p50, mcp_p99, mcp_max) = percentiles(&mut through);
+    println!(
+        "## Benchmark: mcp-odoo overhead over direct XML-RPC ({} calls each, after 100 warm-up calls)",
+        options.calls
+    );
+    println!();
+    println!("| path | p50 | p99 |");
+    println!("|---|---:|---:|");
+    println!("| direct XML-RPC `search_read` | {direct_p50:.0} µs | {direct_p99:.0} µs |");
+    println!(
+        "| direct XML-RPC `search_read` + `search_count` | {pair_p50:.0} µs | {pair_p99:.0} µs |"
+    );
+    println!(
+        "| `tools/call search_records` through mcp-odoo (stdio) | {mcp_p50:.0} µs | {mcp_p99:.0} µs |"
+    );
+    println!();
+    println!("bench: odoo_direct_search_read_p50 = {direct_p50:.0} µs");
+    println!("bench: odoo_direct_search_read_p99 = {direct_p99:.0} µs");
+    println!("bench: odoo_direct_search_read_count_p50 = {pair_p50:.0} µs");
+    println!("bench: odoo_direct_search_read_count_p99 = {pair_p99:.0} µs");
+    println!("bench: odoo_mcp_search_records_p50 = {mcp_p50:.0} µs");
+    println!("bench: odoo_mcp_search_records_p99 = {mcp_p99:.0} µs");
+    println!("bench: odoo_mcp_search_records_max = {mcp_max:.0} µs");
+    println!("bench: odoo_overhead_p50 = {:.0} µs", mcp_p50 - pair_p50);
+    println!("bench: odoo_overhead_p99 = {:.0} µs", mcp_p99 - pair_p99);
+    Ok(())
+}
