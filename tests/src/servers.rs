@@ -144,27 +144,40 @@ impl Drop for Standin {
 
 /// The environment for running `server` in tests, with data under `dir`. When
 /// `tests/standins.json` names a stand-in for the server, it is started first and `{url}` in the
-/// stand-in's `env` becomes its address, so servers with a backend are tested against a faithful
-/// local copy of it and never against the network.
+/// entry's `env` becomes its address, so servers with a backend are tested against a faithful
+/// local copy of it and never against the network; `{workspace}` becomes the workspace root (for
+/// test assets such as a model directory). An entry without `command` only adds settings.
 pub fn test_environment(server: &ServerEntry, dir: &Path) -> TestEnvironment {
     let root = dir.to_string_lossy().into_owned();
     let mut vars = server.env.clone();
     let mut standin = None;
     if let Some(spec) = standin_spec(&server.name) {
-        let args: Vec<&str> = spec.args.iter().map(String::as_str).collect();
-        match crate::start_listening(&crate::binary_path(&spec.command), &args, &[]) {
-            Ok((child, addr, _)) => {
-                let url = format!("http://{addr}");
-                for (key, value) in &spec.env {
-                    vars.retain(|(k, _)| k != key);
-                    vars.push((key.clone(), value.replace("{url}", &url)));
+        let mut url = String::new();
+        if let Some(command) = &spec.command {
+            let args: Vec<&str> = spec.args.iter().map(String::as_str).collect();
+            match crate::start_listening(&crate::binary_path(command), &args, &[]) {
+                Ok((child, addr, _)) => {
+                    url = format!("http://{addr}");
+                    standin = Some(Standin {
+                        child,
+                        url: url.clone(),
+                    });
                 }
-                standin = Some(Standin { child, url });
+                Err(error) => panic!(
+                    "{}: could not start its stand-in {command}: {error:#}",
+                    server.name
+                ),
             }
-            Err(error) => panic!(
-                "{}: could not start its stand-in {}: {error:#}",
-                server.name, spec.command
-            ),
+        }
+        let workspace = workspace_root().to_string_lossy().into_owned();
+        for (key, value) in &spec.env {
+            vars.retain(|(k, _)| k != key);
+            vars.push((
+                key.clone(),
+                value
+                    .replace("{url}", &url)
+                    .replace("{workspace}", &workspace),
+            ));
         }
     }
     vars.push(("HOME".into(), root.clone()));
@@ -174,7 +187,8 @@ pub fn test_environment(server: &ServerEntry, dir: &Path) -> TestEnvironment {
 }
 
 struct StandinSpec {
-    command: String,
+    /// The stand-in binary; `None` when the server only needs test settings (e.g. a model path).
+    command: Option<String>,
     args: Vec<String>,
     env: Vec<(String, String)>,
 }
@@ -196,7 +210,10 @@ fn standin_spec(server: &str) -> Option<StandinSpec> {
             .unwrap_or_default()
     };
     Some(StandinSpec {
-        command: entry.get("command")?.as_str()?.to_owned(),
+        command: entry
+            .get("command")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         args: strings(&entry["args"]),
         env: entry["env"]
             .as_object()
