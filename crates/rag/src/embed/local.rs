@@ -1,0 +1,881 @@
+//! all-MiniLM-L6-v2 in-process: candle's BERT on the CPU, a pure-Rust tokenizer, mean pooling
+//! over real tokens and L2 normalisation, which reproduces sentence-transformers' output.
+//!
+//! The model is found in `RAG_MODEL_DIR`, else in the data directory, else downloaded there once
+//! from the Hugging Face Hub; without any, [`resolve`] answers "no embedder" with a note.
+
+use std::cmp::Reverse;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{BertModel, Config as BertConfig};
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use tokenizers::{Tokenizer, TruncationParams};
+use tokio::io::AsyncWriteExt;
+
+use super::{EmbedConfig, EmbedError, Embedder, Resolution, prefixed, root_cause};
+use crate::model::EmbedderId;
+
+/// The model's name, as stored in [`EmbedderId::model`].
+pub const MODEL_NAME: &str = "all-MiniLM-L6-v2";
+
+/// Its repository on the Hugging Face Hub.
+pub const HF_REPO: &str = "sentence-transformers/all-MiniLM-L6-v2";
+
+/// The Hub used when `RAG_HF_ENDPOINT` is not set.
+pub const DEFAULT_HF_ENDPOINT: &str = "https://huggingface.co";
+
+/// The files the model needs, all at the top of its directory.
+pub const MODEL_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
+
+/// The model's `max_seq_length` in sentence-transformers: longer texts are cut there, as the
+/// published vectors were computed. (The packaged tokenizer.json says 128, which is not what
+/// sentence-transformers uses.)
+const MAX_TOKENS: usize = 256;
+
+/// Short, so that an offline start-up falls back to lexical-only quickly.
+const DOWNLOAD_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Longest silence while a file is being received.
+const DOWNLOAD_READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Cap on one downloaded file (model.safetensors is 91 MB), so that a wrong endpoint cannot fill
+/// the disk.
+const MAX_DOWNLOAD_BYTES: u64 = 1 << 30;
+
+/// all-MiniLM-L6-v2 running in this process.
+pub struct LocalEmbedder {
+    id: EmbedderId,
+    model: Arc<Model>,
+    batch: usize,
+    /// One forward pass at a time: on a few cores, parallel passes only slow each other down,
+    /// and taking turns per batch lets a query slip in between the batches of a large ingest.
+    turn: Arc<tokio::sync::Mutex<()>>,
+    query_prefix: String,
+    document_prefix: String,
+    dir: PathBuf,
+}
+
+/// The loaded weights and tokenizer.
+struct Model {
+    bert: BertModel,
+    tokenizer: Tokenizer,
+    pad_id: u32,
+    device: Device,
+    dimension: usize,
+}
+
+impl LocalEmbedder {
+    /// Loads the model from a directory holding [`MODEL_FILES`], embedding up to `batch` texts
+    /// per forward pass. Blocking (about 0.1 s with the files in the page cache, longer from a
+    /// cold disk): call it from a blocking thread in async code.
+    pub fn load(dir: &Path, batch: usize) -> Result<Self, EmbedError> {
+        let model = Model::load(
+            &dir.join(MODEL_FILES[0]),
+            &dir.join(MODEL_FILES[1]),
+            &dir.join(MODEL_FILES[2]),
+        )
+        .map_err(|detail| EmbedError::ModelFiles {
+            model: MODEL_NAME.into(),
+            dir: dir.to_owned(),
+            detail,
+            hint: "put the files of sentence-transformers/all-MiniLM-L6-v2 there (a model in the data directory is downloaded again once its directory is deleted)".into(),
+        })?;
+        Ok(LocalEmbedder::new(model, dir, batch))
+    }
+
+    fn new(model: Model, dir: &Path, batch: usize) -> Self {
+        LocalEmbedder {
+            id: EmbedderId {
+                provider: "local".into(),
+                model: MODEL_NAME.into(),
+                dimension: model.dimension(),
+            },
+            model: Arc::new(model),
+            batch: batch.max(1),
+            turn: Arc::new(tokio::sync::Mutex::new(())),
+            query_prefix: String::new(),
+            document_prefix: String::new(),
+            dir: dir.to_owned(),
+        }
+    }
+
+    /// Puts `query_prefix` (or `document_prefix`) and a space before each text; empty for none.
+    pub fn with_prefixes(mut self, query_prefix: &str, document_prefix: &str) -> Self {
+        self.query_prefix = query_prefix.to_owned();
+        self.document_prefix = document_prefix.to_owned();
+        self
+    }
+
+    /// The directory the model was loaded from.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Embeds one batch on a blocking thread, after the batches before it.
+    async fn run(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let turn = Arc::clone(&self.turn).lock_owned().await;
+        let model = Arc::clone(&self.model);
+        let count = texts.len();
+        let outcome = tokio::task::spawn_blocking(move || {
+            // Held until the pass really ends, even if the caller stops waiting for it.
+            let _turn = turn;
+            model.embed(texts)
+        })
+        .await;
+        let failed = |detail: String| EmbedError::Local {
+            model: MODEL_NAME.into(),
+            detail,
+        };
+        match outcome {
+            Ok(Ok(vectors)) if vectors.len() == count => Ok(vectors),
+            Ok(Ok(vectors)) => Err(failed(format!(
+                "{} vectors came out for {count} texts",
+                vectors.len()
+            ))),
+            Ok(Err(detail)) => Err(failed(detail)),
+            Err(join) => Err(failed(format!("the embedding task stopped: {join}"))),
+        }
+    }
+
+    async fn embed_all(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        // Batches are padded to their longest text, so texts of similar length go together.
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&idx| Reverse(texts[idx].len()));
+        let mut vectors = vec![Vec::new(); texts.len()];
+        for batch in order.chunks(self.batch) {
+            let inputs = batch
+                .iter()
+                .map(|&idx| prefixed(&self.document_prefix, &texts[idx]))
+                .collect();
+            for (&idx, vector) in batch.iter().zip(self.run(inputs).await?) {
+                vectors[idx] = vector;
+            }
+        }
+        Ok(vectors)
+    }
+}
+
+impl Embedder for LocalEmbedder {
+    fn id(&self) -> &EmbedderId {
+        &self.id
+    }
+
+    fn embed_documents<'a>(
+        &'a self,
+        texts: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<Vec<f32>>, EmbedError>> {
+        self.embed_all(texts).boxed()
+    }
+
+    fn embed_query<'a>(&'a self, text: &'a str) -> BoxFuture<'a, Result<Vec<f32>, EmbedError>> {
+        async move {
+            let mut vectors = self.run(vec![prefixed(&self.query_prefix, text)]).await?;
+            vectors.pop().ok_or_else(|| EmbedError::Local {
+                model: MODEL_NAME.into(),
+                detail: "no vector came out".into(),
+            })
+        }
+        .boxed()
+    }
+}
+
+impl Model {
+    fn load(config: &Path, tokenizer: &Path, weights: &Path) -> Result<Model, String> {
+        let named = |path: &Path, error: &dyn std::fmt::Display| {
+            let name = path
+                .file_name()
+                .unwrap_or(path.as_os_str())
+                .to_string_lossy();
+            format!("{name}: {error}")
+        };
+        let text = std::fs::read_to_string(config).map_err(|e| named(config, &e))?;
+        let config_values: BertConfig =
+            serde_json::from_str(&text).map_err(|e| named(config, &e))?;
+
+        let mut tokenizer_model =
+            Tokenizer::from_file(tokenizer).map_err(|e| named(tokenizer, &e))?;
+        // The packaged tokenizer pads every text to 128 tokens; padding is done per batch below,
+        // to the batch's longest text, and pad positions are masked out of the pooling.
+        tokenizer_model.with_padding(None);
+        tokenizer_model
+            .with_truncation(Some(TruncationParams {
+                max_length: MAX_TOKENS.min(config_values.max_position_embeddings),
+                ..TruncationParams::default()
+            }))
+            .map_err(|e| named(tokenizer, &e))?;
+
+        let device = Device::Cpu;
+        if !weights.is_file() {
+            return Err(named(weights, &"not found"));
+        }
+        // SAFETY: mapping a file is unsound only if the file changes while it is mapped. The
+        // mapping lives only inside this function (loading copies every tensor into memory, and
+        // the VarBuilder holding the map is dropped before returning), this module never
+        // rewrites a model file in place (downloads are renamed over it, which leaves a mapped
+        // inode untouched), and candle checks the header against the file's length.
+        #[allow(unsafe_code)]
+        let builder =
+            unsafe { VarBuilder::from_mmaped_safetensors(&[weights], DType::F32, &device) }
+                .map_err(|e| named(weights, &e))?;
+        let bert = BertModel::load(builder, &config_values).map_err(|e| named(weights, &e))?;
+        Ok(Model {
+            bert,
+            tokenizer: tokenizer_model,
+            pad_id: u32::try_from(config_values.pad_token_id).unwrap_or(0),
+            device,
+            dimension: config_values.hidden_size,
+        })
+    }
+
+    fn dimension(&self) -> usize {
+        self.dimension
+    }
+
+    /// Tokenises, runs BERT, mean-pools the real tokens and normalises: one unit vector per text.
+    fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, String> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let encodings = self
+            .tokenizer
+            .encode_batch(texts, true)
+            .map_err(|e| format!("tokenizing failed: {e}"))?;
+        let rows = encodings.len();
+        let longest = encodings.iter().map(|e| e.len()).max().unwrap_or(0);
+        let mut ids = Vec::with_capacity(rows * longest);
+        let mut type_ids = Vec::with_capacity(rows * longest);
+        let mut mask = Vec::with_capacity(rows * longest);
+        for encoding in &encodings {
+            let padding = longest - encoding.len();
+            ids.extend_from_slice(encoding.get_ids());
+            ids.extend(std::iter::repeat_n(self.pad_id, padding));
+            type_ids.extend_from_slice(encoding.get_type_ids());
+            type_ids.extend(std::iter::repeat_n(0, padding));
+            mask.extend_from_slice(encoding.get_attention_mask());
+            mask.extend(std::iter::repeat_n(0, padding));
+        }
+        self.forward(ids, type_ids, mask, (rows, longest))
+            .map_err(|e| format!("the forward pass failed: {e}"))
+    }
+
+    fn forward(
+        &self,
+        ids: Vec<u32>,
+        type_ids: Vec<u32>,
+        mask: Vec<u32>,
+        shape: (usize, usize),
+    ) -> candle_core::Result<Vec<Vec<f32>>> {
+        let ids = Tensor::from_vec(ids, shape, &self.device)?;
+        let type_ids = Tensor::from_vec(type_ids, shape, &self.device)?;
+        let mask = Tensor::from_vec(mask, shape, &self.device)?;
+        // (rows, tokens, hidden)
+        let hidden = self.bert.forward(&ids, &type_ids, Some(&mask))?;
+        // Mean over real tokens only: sentence-transformers' pooling, blind to the padding.
+        let weights = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
+        let summed = hidden.broadcast_mul(&weights)?.sum(1)?;
+        let counts = weights.sum(1)?.maximum(1.0)?;
+        let mean = summed.broadcast_div(&counts)?;
+        let norms = mean.sqr()?.sum_keepdim(1)?.sqrt()?.maximum(1e-12)?;
+        mean.broadcast_div(&norms)?.to_vec2::<f32>()
+    }
+}
+
+/// Finds the model (`RAG_MODEL_DIR`, the data directory, a download into it) and loads it, or
+/// explains why there is none.
+pub(crate) async fn resolve(config: &EmbedConfig) -> Result<Resolution, EmbedError> {
+    if let Some(dir) = &config.model_dir {
+        let missing = missing_files(dir);
+        if !missing.is_empty() {
+            return Err(EmbedError::ModelFiles {
+                model: MODEL_NAME.into(),
+                dir: dir.clone(),
+                detail: format!("{} not found", missing.join(", ")),
+                hint: "set RAG_MODEL_DIR to a directory holding config.json, tokenizer.json and model.safetensors of sentence-transformers/all-MiniLM-L6-v2, or unset it to use the data directory".into(),
+            });
+        }
+        let embedder = load_blocking(config, dir.clone()).await?;
+        let note = loaded_note(&embedder, "RAG_MODEL_DIR");
+        return Ok(found(embedder, note));
+    }
+    let Some(data_dir) = &config.data_dir else {
+        return Ok(lexical_only(
+            "RAG_MODEL_DIR is not set, and neither XDG_DATA_HOME nor HOME gives a data directory to find or download the model in",
+        ));
+    };
+    if missing_files(data_dir).is_empty() {
+        let embedder = load_blocking(config, data_dir.clone()).await?;
+        let note = loaded_note(&embedder, "the data directory");
+        return Ok(found(embedder, note));
+    }
+    let searched = format!(
+        "RAG_MODEL_DIR is not set and {} holds no model",
+        data_dir.display()
+    );
+    if !config.download {
+        return Ok(lexical_only(&format!(
+            "{searched}, and RAG_MODEL_DOWNLOAD=false forbids downloading it"
+        )));
+    }
+    let started = Instant::now();
+    tracing::info!(
+        from = %config.hf_endpoint,
+        into = %data_dir.display(),
+        "downloading the embedding model {HF_REPO} (about 90 MB)"
+    );
+    match download(&config.hf_endpoint, data_dir, config.batch).await {
+        Ok(embedder) => {
+            let embedder = embedder.with_prefixes(&config.query_prefix, &config.document_prefix);
+            let note = format!(
+                "{}, downloaded from {} in {:.1} s",
+                loaded_note(&embedder, "the data directory"),
+                config.hf_endpoint,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(found(embedder, note))
+        }
+        Err(cause) => Ok(lexical_only(&format!(
+            "{searched}, and downloading it from {} failed: {cause}",
+            config.hf_endpoint
+        ))),
+    }
+}
+
+fn found(embedder: LocalEmbedder, note: String) -> Resolution {
+    Resolution {
+        embedder: Some(Arc::new(embedder)),
+        note,
+    }
+}
+
+fn loaded_note(embedder: &LocalEmbedder, place: &str) -> String {
+    format!(
+        "embedding in-process with {MODEL_NAME} ({} dimensions) from {} ({place})",
+        embedder.id.dimension,
+        embedder.dir.display()
+    )
+}
+
+fn lexical_only(why: &str) -> Resolution {
+    Resolution {
+        embedder: None,
+        note: format!(
+            "no embedding model, so search is lexical-only (BM25): {why}. For semantic search, set \
+             RAG_MODEL_DIR to a directory holding config.json, tokenizer.json and model.safetensors \
+             of {HF_REPO}, allow the download (RAG_MODEL_DOWNLOAD=true with access to \
+             RAG_HF_ENDPOINT), or use RAG_EMBEDDER=openai or ollama"
+        ),
+    }
+}
+
+fn missing_files(dir: &Path) -> Vec<&'static str> {
+    MODEL_FILES
+        .iter()
+        .copied()
+        .filter(|file| !dir.join(file).is_file())
+        .collect()
+}
+
+async fn load_blocking(config: &EmbedConfig, dir: PathBuf) -> Result<LocalEmbedder, EmbedError> {
+    let batch = config.batch;
+    let loaded = tokio::task::spawn_blocking(move || LocalEmbedder::load(&dir, batch))
+        .await
+        .map_err(|join| EmbedError::Local {
+            model: MODEL_NAME.into(),
+            detail: format!("loading stopped: {join}"),
+        })??;
+    Ok(loaded.with_prefixes(&config.query_prefix, &config.document_prefix))
+}
+
+/// Downloads [`MODEL_FILES`] from `{endpoint}/{HF_REPO}/resolve/main/` into temporary files in
+/// `dir`, checks that they load, and only then renames them into place, so that `dir` never
+/// holds a partial model.
+async fn download(endpoint: &str, dir: &Path, batch: usize) -> Result<LocalEmbedder, String> {
+    let client = reqwest::Client::builder()
+        .connect_timeout(DOWNLOAD_CONNECT_TIMEOUT)
+        .read_timeout(DOWNLOAD_READ_TIMEOUT)
+        .user_agent(concat!("mcp-rag/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| root_cause(&e))?;
+    tokio::fs::create_dir_all(dir)
+        .await
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let stamp = format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    );
+    let staged: Vec<PathBuf> = MODEL_FILES
+        .iter()
+        .map(|file| dir.join(format!(".{file}.{stamp}.part")))
+        .collect();
+    let outcome = stage(&client, endpoint, dir, batch, &staged).await;
+    if outcome.is_err() {
+        for path in &staged {
+            // Best effort: a leftover .part file is harmless, and the error below matters more.
+            let _ = tokio::fs::remove_file(path).await;
+        }
+    }
+    outcome
+}
+
+async fn stage(
+    client: &reqwest::Client,
+    endpoint: &str,
+    dir: &Path,
+    batch: usize,
+    staged: &[PathBuf],
+) -> Result<LocalEmbedder, String> {
+    for (file, temp) in MODEL_FILES.iter().zip(staged) {
+        let url = format!("{endpoint}/{HF_REPO}/resolve/main/{file}");
+        fetch(client, &url, temp)
+            .await
+            .map_err(|cause| format!("{url}: {cause}"))?;
+    }
+    let [config, tokenizer, weights] = [&staged[0], &staged[1], &staged[2]].map(|p| p.to_owned());
+    let model = tokio::task::spawn_blocking(move || Model::load(&config, &tokenizer, &weights))
+        .await
+        .map_err(|join| format!("loading stopped: {join}"))?
+        .map_err(|cause| format!("the downloaded files do not load ({cause})"))?;
+    for (file, temp) in MODEL_FILES.iter().zip(staged) {
+        tokio::fs::rename(temp, dir.join(file))
+            .await
+            .map_err(|e| format!("cannot move {file} into {}: {e}", dir.display()))?;
+    }
+    Ok(LocalEmbedder::new(model, dir, batch))
+}
+
+/// Streams `url` into `path`, flushed to disk before returning.
+async fn fetch(client: &reqwest::Client, url: &str, path: &Path) -> Result<(), String> {
+    let mut response = client.get(url).send().await.map_err(|e| root_cause(&e))?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(format!("HTTP {status}"));
+    }
+    let expected = response.content_length();
+    if expected.is_some_and(|size| size > MAX_DOWNLOAD_BYTES) {
+        return Err(format!(
+            "the file is larger than {} MB",
+            MAX_DOWNLOAD_BYTES >> 20
+        ));
+    }
+    let mut file = tokio::fs::File::create(path)
+        .await
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let mut received: u64 = 0;
+    while let Some(chunk) = response.chunk().await.map_err(|e| root_cause(&e))? {
+        received += chunk.len() as u64;
+        if received > MAX_DOWNLOAD_BYTES {
+            return Err(format!(
+                "the file is larger than {} MB",
+                MAX_DOWNLOAD_BYTES >> 20
+            ));
+        }
+        file.write_all(&chunk)
+            .await
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    if let Some(expected) = expected
+        && expected != received
+    {
+        return Err(format!(
+            "the transfer stopped after {received} of {expected} bytes"
+        ));
+    }
+    // On disk before the rename, so that a crash cannot leave a renamed but empty file.
+    file.sync_all()
+        .await
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use axum::Router;
+    use axum::extract::{Path as UrlPath, State};
+    use axum::http::{StatusCode, header};
+    use axum::response::{IntoResponse, Response};
+    use axum::routing::get;
+    use mcp_common::Env;
+
+    use super::*;
+    use crate::embed::testing::{cosine, model_dir, reference};
+
+    /// sentence-transformers' published output for this sentence (first five of 384 values).
+    const EXAMPLE: &str = "This is an example sentence";
+    const EXAMPLE_START: [f32; 5] = [0.06766, 0.06350, 0.04871, 0.07930, 0.03745];
+
+    #[tokio::test]
+    async fn reference_sentence_matches_published_values() {
+        let embedder = reference();
+        let vector = embedder.embed_query(EXAMPLE).await.unwrap();
+        println!(
+            "\"{EXAMPLE}\" → {} dims, starts {:?}",
+            vector.len(),
+            &vector[..5]
+        );
+        assert_eq!(vector.len(), 384);
+        assert_eq!(embedder.id().dimension, 384);
+        for (idx, (got, want)) in vector.iter().zip(EXAMPLE_START).enumerate() {
+            assert!(
+                (got - want).abs() < 1e-4,
+                "value {idx}: {got} instead of {want}"
+            );
+        }
+        let norm: f32 = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-5, "not normalised: {norm}");
+    }
+
+    #[tokio::test]
+    async fn cosine_relations_hold() {
+        let texts: Vec<String> = [
+            "A cat sits on the mat",
+            "A kitten is lying on the rug",
+            EXAMPLE,
+            "The stock market fell sharply today",
+        ]
+        .map(String::from)
+        .to_vec();
+        let vectors = reference().embed_documents(&texts).await.unwrap();
+        let similar = cosine(&vectors[0], &vectors[1]);
+        let unrelated = cosine(&vectors[0], &vectors[2]);
+        let finance = cosine(&vectors[0], &vectors[3]);
+        println!(
+            "cos(cat, kitten) = {similar:.3}, cos(cat, example) = {unrelated:.3}, cos(cat, stocks) = {finance:.3}"
+        );
+        assert!(similar > 0.5, "{similar}");
+        assert!(unrelated.abs() < 0.15, "{unrelated}");
+        assert!(finance < 0.2, "{finance}");
+        assert!(similar > unrelated + 0.4);
+    }
+
+    #[tokio::test]
+    async fn batching_and_padding_do_not_change_vectors() {
+        let long =
+            "A remarkably long sentence about retrieval, embeddings, tokenizers and the many \
+                    ways in which padding tokens could leak into a mean-pooled sentence vector."
+                .to_owned();
+        let texts = vec![
+            "short".to_owned(),
+            long.clone(),
+            EXAMPLE.to_owned(),
+            String::new(),
+            "another medium-sized sentence".to_owned(),
+        ];
+        let together = reference().embed_documents(&texts).await.unwrap();
+        let one_by_one = LocalEmbedder::load(&model_dir(), 1).unwrap();
+        let alone = one_by_one.embed_documents(&texts).await.unwrap();
+        assert_eq!(together.len(), texts.len());
+        for (idx, (a, b)) in together.iter().zip(&alone).enumerate() {
+            let gap = a
+                .iter()
+                .zip(b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f32::max);
+            assert!(gap < 1e-5, "text {idx} differs by {gap} when batched");
+        }
+        let example = reference().embed_query(EXAMPLE).await.unwrap();
+        assert!(cosine(&together[2], &example) > 0.99999, "order kept");
+    }
+
+    #[tokio::test]
+    async fn long_texts_are_cut_at_256_tokens() {
+        let words: Vec<String> = (0..400).map(|n| format!("word{n}")).collect();
+        let long = words.join(" ");
+        let longer = format!("{long} and then a completely different ending about volcanoes");
+        let vectors = reference().embed_documents(&[long, longer]).await.unwrap();
+        assert!(
+            cosine(&vectors[0], &vectors[1]) > 0.99999,
+            "text past 256 tokens must not count"
+        );
+        assert!(reference().embed_documents(&[]).await.unwrap().is_empty());
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn embedding_does_not_block_the_runtime() {
+        let ticks = Arc::new(AtomicU32::new(0));
+        let counter = Arc::clone(&ticks);
+        let ticker = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                counter.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        let texts: Vec<String> = (0..96)
+            .map(|n| format!("sentence number {n} about a fairly ordinary topic, padded out a bit"))
+            .collect();
+        let started = Instant::now();
+        reference().embed_documents(&texts).await.unwrap();
+        let elapsed = started.elapsed();
+        ticker.abort();
+        let ticks = ticks.load(Ordering::SeqCst);
+        println!(
+            "96 texts in {:.2} s ({:.0}/s); the runtime ticked {ticks} times meanwhile",
+            elapsed.as_secs_f64(),
+            96.0 / elapsed.as_secs_f64()
+        );
+        // A single-threaded runtime only ticks if the forward passes run elsewhere.
+        let possible = elapsed.as_millis() as u32 / 2;
+        assert!(ticks * 4 > possible, "{ticks} ticks of about {possible}");
+    }
+
+    fn settings(pairs: &[(&str, &str)]) -> EmbedConfig {
+        EmbedConfig::from_env(&Env::from_pairs(pairs.iter().copied())).unwrap()
+    }
+
+    #[tokio::test]
+    async fn model_dir_is_used_first() {
+        let dir = model_dir();
+        let data = tempfile::tempdir().unwrap();
+        let config = settings(&[
+            ("RAG_MODEL_DIR", dir.to_str().unwrap()),
+            ("XDG_DATA_HOME", data.path().to_str().unwrap()),
+            ("RAG_QUERY_PREFIX", "query:"),
+        ]);
+        let resolution = resolve(&config).await.unwrap();
+        let embedder = resolution.embedder.expect("an embedder");
+        assert_eq!(embedder.id().model, "all-MiniLM-L6-v2");
+        assert!(
+            resolution.note.contains("(RAG_MODEL_DIR)"),
+            "{}",
+            resolution.note
+        );
+        // The prefix reaches the model: "query: x" is not "x".
+        let with_prefix = embedder.embed_query(EXAMPLE).await.unwrap();
+        let plain = reference().embed_query(EXAMPLE).await.unwrap();
+        let prefixed = reference()
+            .embed_query(&format!("query: {EXAMPLE}"))
+            .await
+            .unwrap();
+        assert!(cosine(&with_prefix, &prefixed) > 0.99999);
+        assert!(cosine(&with_prefix, &plain) < 0.999);
+    }
+
+    #[tokio::test]
+    async fn unusable_model_dir_is_an_error() {
+        let empty = tempfile::tempdir().unwrap();
+        let config = settings(&[("RAG_MODEL_DIR", empty.path().to_str().unwrap())]);
+        let error = resolve(&config).await.unwrap_err().to_string();
+        assert!(
+            error.contains("config.json, tokenizer.json, model.safetensors not found"),
+            "{error}"
+        );
+        assert!(
+            error.contains("set RAG_MODEL_DIR to a directory holding"),
+            "{error}"
+        );
+
+        let broken = tempfile::tempdir().unwrap();
+        for file in MODEL_FILES {
+            std::fs::write(broken.path().join(file), "{}").unwrap();
+        }
+        let config = settings(&[("RAG_MODEL_DIR", broken.path().to_str().unwrap())]);
+        let error = resolve(&config).await.unwrap_err().to_string();
+        assert!(
+            error.starts_with("the local embedding model all-MiniLM-L6-v2 in"),
+            "{error}"
+        );
+        assert!(error.contains("config.json: missing field"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn without_model_or_download_search_is_lexical_only() {
+        let data = tempfile::tempdir().unwrap();
+        let config = settings(&[
+            ("XDG_DATA_HOME", data.path().to_str().unwrap()),
+            ("RAG_MODEL_DOWNLOAD", "false"),
+        ]);
+        let resolution = resolve(&config).await.unwrap();
+        assert!(resolution.embedder.is_none());
+        let note = &resolution.note;
+        assert!(
+            note.starts_with("no embedding model, so search is lexical-only"),
+            "{note}"
+        );
+        assert!(note.contains("RAG_MODEL_DIR is not set and"), "{note}");
+        assert!(
+            note.contains("mcp-rag/models/all-MiniLM-L6-v2 holds no model"),
+            "{note}"
+        );
+        assert!(note.contains("RAG_MODEL_DOWNLOAD=false"), "{note}");
+        assert!(
+            note.contains("or use RAG_EMBEDDER=openai or ollama"),
+            "{note}"
+        );
+        assert!(
+            resolve(&settings(&[])).await.unwrap().embedder.is_none(),
+            "no HOME: nowhere to look"
+        );
+    }
+
+    /// A loopback stand-in for the Hugging Face Hub: the real files under its URL layout, with
+    /// model.safetensors behind a redirect as on the real Hub (which sends it to a CDN).
+    struct Hub {
+        endpoint: String,
+        requests: Arc<Mutex<BTreeMap<String, u32>>>,
+    }
+
+    #[derive(Clone)]
+    struct HubState {
+        dir: Option<PathBuf>,
+        requests: Arc<Mutex<BTreeMap<String, u32>>>,
+    }
+
+    async fn hub_file(
+        State(state): State<HubState>,
+        UrlPath((owner, repo, file)): UrlPath<(String, String, String)>,
+    ) -> Response {
+        *state
+            .requests
+            .lock()
+            .unwrap()
+            .entry(file.clone())
+            .or_default() += 1;
+        let Some(dir) = &state.dir else {
+            return (StatusCode::NOT_FOUND, "Entry not found").into_response();
+        };
+        if format!("{owner}/{repo}") != HF_REPO {
+            return (StatusCode::NOT_FOUND, "Repository not found").into_response();
+        }
+        if file == "model.safetensors" {
+            return (
+                StatusCode::FOUND,
+                [(header::LOCATION, "/cdn/model.safetensors")],
+            )
+                .into_response();
+        }
+        match tokio::fs::read(dir.join(&file)).await {
+            Ok(bytes) => bytes.into_response(),
+            Err(_) => (StatusCode::NOT_FOUND, "Entry not found").into_response(),
+        }
+    }
+
+    async fn cdn_file(State(state): State<HubState>) -> Response {
+        let dir = state.dir.clone().unwrap_or_default();
+        match tokio::fs::read(dir.join("model.safetensors")).await {
+            Ok(bytes) => bytes.into_response(),
+            Err(_) => StatusCode::NOT_FOUND.into_response(),
+        }
+    }
+
+    async fn hub(dir: Option<PathBuf>) -> Hub {
+        let requests = Arc::new(Mutex::new(BTreeMap::new()));
+        let state = HubState {
+            dir,
+            requests: Arc::clone(&requests),
+        };
+        let app = Router::new()
+            .route("/{owner}/{repo}/resolve/main/{file}", get(hub_file))
+            .route("/cdn/model.safetensors", get(cdn_file))
+            .with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Hub { endpoint, requests }
+    }
+
+    fn leftovers(dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|name| name.ends_with(".part"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn model_is_downloaded_once_from_the_hub() {
+        let hub = hub(Some(model_dir())).await;
+        let data = tempfile::tempdir().unwrap();
+        let config = settings(&[
+            ("XDG_DATA_HOME", data.path().to_str().unwrap()),
+            ("RAG_HF_ENDPOINT", &format!("{}/", hub.endpoint)),
+        ]);
+        let resolution = resolve(&config).await.unwrap();
+        let note = resolution.note.clone();
+        println!("{note}");
+        let embedder = resolution.embedder.expect("downloaded");
+        assert!(
+            note.contains(&format!("downloaded from {}", hub.endpoint)),
+            "{note}"
+        );
+        let target = data.path().join("mcp-rag/models/all-MiniLM-L6-v2");
+        for file in MODEL_FILES {
+            let copy = std::fs::read(target.join(file)).unwrap();
+            let original = std::fs::read(model_dir().join(file)).unwrap();
+            assert!(copy == original, "{file} differs from the served file");
+        }
+        assert!(leftovers(&target).is_empty(), "{:?}", leftovers(&target));
+        let vector = embedder.embed_query(EXAMPLE).await.unwrap();
+        assert!((vector[0] - EXAMPLE_START[0]).abs() < 1e-4);
+
+        // Next start: found in the data directory, nothing fetched.
+        let again = resolve(&config).await.unwrap();
+        assert!(again.embedder.is_some());
+        assert!(
+            again.note.contains("(the data directory)"),
+            "{}",
+            again.note
+        );
+        assert!(!again.note.contains("downloaded"), "{}", again.note);
+        let counts = hub.requests.lock().unwrap().clone();
+        assert_eq!(
+            counts,
+            BTreeMap::from(MODEL_FILES.map(|file| (file.to_owned(), 1)))
+        );
+    }
+
+    #[tokio::test]
+    async fn failed_downloads_leave_nothing_and_fall_back_to_lexical_only() {
+        let empty_hub = hub(None).await;
+        let data = tempfile::tempdir().unwrap();
+        let config = settings(&[
+            ("XDG_DATA_HOME", data.path().to_str().unwrap()),
+            ("RAG_HF_ENDPOINT", &empty_hub.endpoint),
+        ]);
+        let resolution = resolve(&config).await.unwrap();
+        assert!(resolution.embedder.is_none());
+        let note = resolution.note;
+        assert!(
+            note.contains(&format!(
+                "downloading it from {} failed: {}/sentence-transformers/all-MiniLM-L6-v2/resolve/main/config.json: HTTP 404 Not Found",
+                empty_hub.endpoint, empty_hub.endpoint
+            )),
+            "{note}"
+        );
+        let target = data.path().join("mcp-rag/models/all-MiniLM-L6-v2");
+        assert!(missing_files(&target).len() == 3 && leftovers(&target).is_empty());
+
+        // Nothing listens on a port just released: refused at once, not after a timeout.
+        let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", closed.local_addr().unwrap());
+        drop(closed);
+        let config = settings(&[
+            ("XDG_DATA_HOME", data.path().to_str().unwrap()),
+            ("RAG_HF_ENDPOINT", &endpoint),
+        ]);
+        let started = Instant::now();
+        let resolution = resolve(&config).await.unwrap();
+        assert!(resolution.embedder.is_none());
+        assert!(
+            resolution.note.contains("connection refused"),
+            "{}",
+            resolution.note
+        );
+        assert!(started.elapsed() < DOWNLOAD_CONNECT_TIMEOUT);
+    }
+}

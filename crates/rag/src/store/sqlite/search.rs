@@ -1,0 +1,291 @@
+//! Ranked search: BM25 from FTS5, cosine from sqlite-vec, and their reciprocal rank fusion.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, params_from_iter};
+
+use super::error::Context;
+use super::filter::{self, SqlFilter};
+use super::fts;
+use super::ops::{self, CHUNK_COLUMNS, CollectionRow};
+use super::schema;
+use crate::model::{Hit, SearchMode, SearchRequest};
+use crate::store::StoreError;
+
+/// The RRF constant: a hit at rank r adds 1 / (RRF_K + r).
+const RRF_K: f64 = 60.0;
+/// Each ranking fused in hybrid mode is this many times deeper than k…
+const HYBRID_DEPTH_FACTOR: usize = 4;
+/// …and at least this deep, so small k still fuses over enough candidates.
+const HYBRID_MIN_DEPTH: usize = 50;
+/// sqlite-vec answers at most this many nearest neighbours per query.
+const MAX_DENSE_DEPTH: usize = 4096;
+
+/// One ranking: chunk keys (`chunks.pk`) best first, with their scores.
+type Ranking = Vec<(i64, f64)>;
+
+/// Runs a search in the collection `name`.
+pub(super) fn search(
+    connection: &Connection,
+    name: &str,
+    request: &SearchRequest,
+) -> Result<Vec<Hit>, StoreError> {
+    let collection = ops::collection_row(connection, name)?;
+    let condition = filter::to_sql(request.filter.as_ref())?;
+    let mode = effective_mode(name, &collection, request)?;
+    if request.k == 0 {
+        return Ok(Vec::new());
+    }
+    let k = request.k;
+    let mut hits = match mode {
+        Effective::Lexical => lexical(connection, &collection, &request.text, &condition, k)?
+            .into_iter()
+            .enumerate()
+            .map(|(rank, (pk, score))| (pk, score, Some(rank_number(rank)), None))
+            .collect::<Vec<_>>(),
+        Effective::Dense(vector) => dense(
+            connection,
+            &collection,
+            vector,
+            &condition,
+            k.min(MAX_DENSE_DEPTH),
+        )?
+        .into_iter()
+        .enumerate()
+        .map(|(rank, (pk, score))| (pk, score, None, Some(rank_number(rank))))
+        .collect(),
+        Effective::Hybrid(vector) => {
+            let depth = k.saturating_mul(HYBRID_DEPTH_FACTOR).max(HYBRID_MIN_DEPTH);
+            let lexical = lexical(connection, &collection, &request.text, &condition, depth)?;
+            let dense = dense(
+                connection,
+                &collection,
+                vector,
+                &condition,
+                depth.min(MAX_DENSE_DEPTH),
+            )?;
+            fuse(&lexical, &dense)
+        }
+    };
+    hits.truncate(k);
+    if let Some(threshold) = request.score_threshold {
+        // Each ranking is sorted by its own score, so this keeps a prefix.
+        hits.retain(|(_, score, _, _)| *score >= threshold);
+    }
+    let mut load = connection
+        .prepare_cached(&format!(
+            "SELECT {CHUNK_COLUMNS} FROM chunks AS c WHERE c.pk = ?"
+        ))
+        .context(|| format!("could not read the hits in collection `{name}`"))?;
+    hits.into_iter()
+        .map(|(pk, score, lexical_rank, dense_rank)| {
+            let chunk = load
+                .query_row([pk], ops::chunk_from_row)
+                .context(|| format!("could not read a hit in collection `{name}`"))?;
+            Ok(Hit {
+                chunk,
+                score,
+                lexical_rank,
+                dense_rank,
+            })
+        })
+        .collect()
+}
+
+/// The ranking actually run.
+enum Effective<'a> {
+    /// BM25 only.
+    Lexical,
+    /// Cosine only, with this query vector.
+    Dense(&'a [f32]),
+    /// Both, fused.
+    Hybrid(&'a [f32]),
+}
+
+/// Decides how to rank, refusing requests that cannot be served.
+fn effective_mode<'a>(
+    name: &str,
+    collection: &CollectionRow,
+    request: &'a SearchRequest,
+) -> Result<Effective<'a>, StoreError> {
+    let embedder = match (request.mode, &collection.embedder) {
+        (SearchMode::Lexical, _) => return Ok(Effective::Lexical),
+        // Without vectors, BM25 is all there is to fuse.
+        (SearchMode::Hybrid, None) => return Ok(Effective::Lexical),
+        (SearchMode::Dense, None) => {
+            return Err(StoreError::Invalid(format!(
+                "collection `{name}` is lexical-only (it was created without an embedder), so it \
+                 has no vectors to search; use mode `lexical` (or `hybrid`, which falls back to \
+                 lexical here)"
+            )));
+        }
+        (SearchMode::Dense | SearchMode::Hybrid, Some(embedder)) => embedder,
+    };
+    let Some(vector) = request.vector.as_deref() else {
+        return Err(StoreError::Invalid(format!(
+            "a {} search of collection `{name}` needs a query vector; embed the query, or use \
+             mode `lexical`",
+            mode_name(request.mode)
+        )));
+    };
+    ops::check_vector(name, embedder.dimension, vector)
+        .map_err(|problem| StoreError::Invalid(format!("the query vector {problem}")))?;
+    Ok(match request.mode {
+        SearchMode::Dense => Effective::Dense(vector),
+        _ => Effective::Hybrid(vector),
+    })
+}
+
+/// The mode as the tools spell it.
+fn mode_name(mode: SearchMode) -> &'static str {
+    match mode {
+        SearchMode::Hybrid => "hybrid",
+        SearchMode::Dense => "dense",
+        SearchMode::Lexical => "lexical",
+    }
+}
+
+/// The best `depth` chunks by BM25, reported positive (FTS5's `bm25()` is lower-is-better).
+fn lexical(
+    connection: &Connection,
+    collection: &CollectionRow,
+    text: &str,
+    condition: &SqlFilter,
+    depth: usize,
+) -> Result<Ranking, StoreError> {
+    let Some(query) = fts::any_term_query(text) else {
+        return Ok(Vec::new());
+    };
+    let fts = schema::fts_table(collection.id);
+    let sql = format!(
+        "SELECT c.pk, -bm25({fts}) FROM {fts} JOIN chunks AS c ON c.pk = {fts}.rowid
+         WHERE {fts} MATCH ?{} ORDER BY bm25({fts}), c.pk LIMIT ?",
+        condition.sql
+    );
+    let mut values = Vec::with_capacity(condition.params.len() + 2);
+    values.push(SqlValue::Text(query));
+    values.extend(condition.params.iter().cloned());
+    values.push(SqlValue::Integer(sql_limit(depth)));
+    connection
+        .prepare_cached(&sql)
+        .and_then(|mut statement| {
+            statement
+                .query_map(params_from_iter(values), |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })?
+                .collect()
+        })
+        .context(|| "the full-text search failed")
+}
+
+/// The `depth` nearest chunks by cosine, as similarity (1 - cosine distance).
+///
+/// A filter becomes `rowid IN (matching chunks)`, which sqlite-vec applies while it scans (it
+/// skips vectors outside the set before ranking), so the k nearest *matching* chunks come back
+/// whenever k of them exist, however selective the filter.
+fn dense(
+    connection: &Connection,
+    collection: &CollectionRow,
+    vector: &[f32],
+    condition: &SqlFilter,
+    depth: usize,
+) -> Result<Ranking, StoreError> {
+    let vec = schema::vec_table(collection.id);
+    let mut values = vec![
+        SqlValue::Blob(ops::vector_blob(vector)),
+        SqlValue::Integer(sql_limit(depth)),
+    ];
+    let restriction = if condition.sql.is_empty() {
+        String::new()
+    } else {
+        values.push(SqlValue::Integer(collection.id));
+        values.extend(condition.params.iter().cloned());
+        format!(
+            " AND v.rowid IN (SELECT c.pk FROM chunks AS c WHERE c.collection_id = ?{})",
+            condition.sql
+        )
+    };
+    let sql = format!(
+        "SELECT v.rowid, 1.0 - v.distance FROM {vec} AS v
+         WHERE v.embedding MATCH ? AND v.k = ?{restriction}
+         ORDER BY v.distance"
+    );
+    connection
+        .prepare_cached(&sql)
+        .and_then(|mut statement| {
+            statement
+                .query_map(params_from_iter(values), |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })?
+                .collect()
+        })
+        .context(|| "the vector search failed")
+}
+
+/// Reciprocal rank fusion of two rankings, best first, with each chunk's ranks.
+fn fuse(lexical: &Ranking, dense: &Ranking) -> Vec<(i64, f64, Option<u32>, Option<u32>)> {
+    let mut fused: HashMap<i64, (f64, Option<u32>, Option<u32>)> = HashMap::new();
+    for (rank, (pk, _)) in lexical.iter().enumerate() {
+        let entry = fused.entry(*pk).or_default();
+        entry.0 += rrf(rank);
+        entry.1 = Some(rank_number(rank));
+    }
+    for (rank, (pk, _)) in dense.iter().enumerate() {
+        let entry = fused.entry(*pk).or_default();
+        entry.0 += rrf(rank);
+        entry.2 = Some(rank_number(rank));
+    }
+    let mut hits: Vec<_> = fused
+        .into_iter()
+        .map(|(pk, (score, lexical_rank, dense_rank))| (pk, score, lexical_rank, dense_rank))
+        .collect();
+    // Ties (equal sums) go to the better single rank, then to the older chunk, so results are
+    // stable from one call to the next.
+    hits.sort_by(|a, b| {
+        b.1.partial_cmp(&a.1)
+            .unwrap_or(Ordering::Equal)
+            .then_with(|| best_rank(a).cmp(&best_rank(b)))
+            .then_with(|| a.0.cmp(&b.0))
+    });
+    hits
+}
+
+/// The RRF contribution of the 0-based `rank`.
+fn rrf(rank: usize) -> f64 {
+    1.0 / (RRF_K + (rank + 1) as f64)
+}
+
+/// The better of a fused hit's two ranks.
+fn best_rank(hit: &(i64, f64, Option<u32>, Option<u32>)) -> u32 {
+    hit.2.unwrap_or(u32::MAX).min(hit.3.unwrap_or(u32::MAX))
+}
+
+/// The 1-based rank of the 0-based position.
+fn rank_number(rank: usize) -> u32 {
+    u32::try_from(rank + 1).unwrap_or(u32::MAX)
+}
+
+/// A depth as an SQL integer.
+fn sql_limit(depth: usize) -> i64 {
+    i64::try_from(depth).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fusion_rewards_agreement() {
+        // Chunk 1: 2nd in both; chunk 2: 1st lexically, 6th densely; chunk 3: 1st densely only.
+        let lexical = vec![(2, 9.0), (1, 8.0)];
+        let dense = vec![(3, 0.9), (1, 0.8), (4, 0.7), (5, 0.6), (6, 0.5), (2, 0.1)];
+        let fused = fuse(&lexical, &dense);
+        let order: Vec<i64> = fused.iter().map(|hit| hit.0).collect();
+        assert_eq!(&order[..3], &[1, 2, 3]);
+        assert_eq!((fused[0].2, fused[0].3), (Some(2), Some(2)));
+        assert_eq!((fused[2].2, fused[2].3), (None, Some(1)));
+        assert!((fused[0].1 - 2.0 / 62.0).abs() < 1e-12);
+    }
+}

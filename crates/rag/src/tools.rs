@@ -1,0 +1,1232 @@
+//! The MCP face of the rag server: the prototype's `memorizar_informacion` and
+//! `recuperar_contexto`, and `store`, `ingest`, `search`, `read_chunk`, `delete`,
+//! `list_collections`, `collection_stats`, `create_collection`, `drop_collection`, with resources
+//! for collections. Tools validate nothing the runtime already checked; they pick the
+//! collection, embed, call the store and shape the answer.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use mcp_common::{Domain, Probe, ToolError};
+use rmcp::handler::server::common::schema_for_output;
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::{Json, Parameters};
+use rmcp::model::*;
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, tool, tool_handler, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::config::{MAX_K, RagConfig, is_collection_name};
+use crate::embed::Embedder;
+use crate::ingest::IngestConfig;
+use crate::model::{
+    Chunk, CollectionInfo, Condition, EmbedderId, Filter, Hit, Position, SearchMode, SearchRequest,
+    Selector, SourceInfo,
+};
+use crate::store::{Store, StoreError};
+
+/// Everything the tools share.
+pub struct RagService {
+    /// Where chunks live.
+    pub store: Arc<dyn Store>,
+    /// "embedded SQLite at …" or "Qdrant at …", for stats and readiness.
+    pub store_label: String,
+    /// The embedder, or `None` when running lexical-only.
+    pub embedder: Option<Arc<dyn Embedder>>,
+    /// Why the server runs lexical-only, or which model it uses.
+    pub embedder_note: String,
+    /// Ingestion settings (roots, chunk sizes).
+    pub ingest: IngestConfig,
+    /// Server settings.
+    pub config: RagConfig,
+}
+
+/// The rag MCP server.
+#[derive(Clone)]
+pub struct Rag {
+    service: Arc<RagService>,
+    tools: Arc<ToolRouter<Rag>>,
+}
+
+impl std::fmt::Debug for Rag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Rag")
+    }
+}
+
+/// A metadata value: text, number or boolean.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum MetaValue {
+    /// A boolean.
+    Bool(bool),
+    /// A number.
+    Number(f64),
+    /// Text.
+    Text(String),
+}
+
+impl MetaValue {
+    fn into_json(self) -> Value {
+        match self {
+            MetaValue::Bool(b) => Value::Bool(b),
+            MetaValue::Number(n) => serde_json::Number::from_f64(n)
+                .map(Value::Number)
+                .unwrap_or(Value::Null),
+            MetaValue::Text(t) => Value::String(t),
+        }
+    }
+}
+
+/// One metadata entry.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+pub struct MetaEntry {
+    /// The key, e.g. "topic" or "customer".
+    pub key: String,
+    /// Its value.
+    pub value: MetaValue,
+}
+
+/// One condition of a filter; all conditions must hold.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+pub struct ConditionArg {
+    /// A metadata key, or `source` for the file a chunk came from.
+    pub key: String,
+    /// Matches when the value equals one of these.
+    #[serde(default)]
+    pub any_of: Vec<MetaValue>,
+    /// Matches when the value is at least this number.
+    #[serde(default)]
+    pub gte: Option<f64>,
+    /// Matches when the value is at most this number.
+    #[serde(default)]
+    pub lte: Option<f64>,
+}
+
+fn to_filter(conditions: Option<Vec<ConditionArg>>) -> Option<Filter> {
+    let conditions = conditions.filter(|c| !c.is_empty())?;
+    Some(Filter {
+        must: conditions
+            .into_iter()
+            .map(|c| Condition {
+                key: c.key,
+                any_of: c.any_of.into_iter().map(MetaValue::into_json).collect(),
+                gte: c.gte,
+                lte: c.lte,
+            })
+            .collect(),
+    })
+}
+
+fn to_metadata(entries: Option<Vec<MetaEntry>>) -> BTreeMap<String, Value> {
+    entries
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| (e.key, e.value.into_json()))
+        .collect()
+}
+
+/// Arguments of `memorizar_informacion`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct MemorizarArgs {
+    /// The information to remember
+    pub texto: String,
+}
+
+/// Arguments of `recuperar_contexto`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct RecuperarArgs {
+    /// The question to find relevant remembered information for
+    pub pregunta: String,
+}
+
+/// A document to store.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct DocumentArg {
+    /// Its id; storing the same id again replaces it (default: derived from the text)
+    #[serde(default)]
+    pub id: Option<String>,
+    /// The text
+    pub text: String,
+    /// Its metadata, added to the call's metadata
+    #[serde(default)]
+    pub metadata: Option<Vec<MetaEntry>>,
+}
+
+/// Arguments of `store`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct StoreArgs {
+    /// Texts to store (give texts or documents)
+    #[serde(default)]
+    pub texts: Option<Vec<String>>,
+    /// Documents with their own ids and metadata (give texts or documents)
+    #[serde(default)]
+    pub documents: Option<Vec<DocumentArg>>,
+    /// Metadata for every text or document stored, usable in search filters
+    #[serde(default)]
+    pub metadata: Option<Vec<MetaEntry>>,
+    /// Collection to store into (default: the server's default collection, created if missing)
+    #[serde(default)]
+    pub collection: Option<String>,
+    /// Id for a single text; storing the same id again replaces it
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+/// Arguments of `ingest`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct IngestArgs {
+    /// Files or folders to ingest (txt, md, html, pdf, docx), inside the configured roots
+    pub paths: Vec<String>,
+    /// Collection to ingest into (default: the server's default collection, created if missing)
+    #[serde(default)]
+    pub collection: Option<String>,
+}
+
+/// Arguments of `search`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct SearchArgs {
+    /// What to look for
+    pub query: String,
+    /// Collection to search (default: the server's default collection)
+    #[serde(default)]
+    pub collection: Option<String>,
+    /// How many passages to return, 1 to 50 (default from RAG_DEFAULT_K)
+    #[serde(default)]
+    pub k: Option<u32>,
+    /// Conditions on metadata (or `source`) that every passage must meet
+    #[serde(default)]
+    pub filter: Option<Vec<ConditionArg>>,
+    /// hybrid (default: BM25 and vectors fused), dense (vectors only) or lexical (BM25 only)
+    #[serde(default)]
+    pub mode: Option<SearchMode>,
+    /// Drop passages scoring below this, in the mode's own scale
+    #[serde(default)]
+    pub score_threshold: Option<f64>,
+}
+
+/// Arguments of `read_chunk`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ReadChunkArgs {
+    /// The chunk id, as returned by a search
+    pub id: String,
+    /// Collection (default: the server's default collection)
+    #[serde(default)]
+    pub collection: Option<String>,
+    /// How many chunks before and after it, from the same source, to include (default 1, at most 5)
+    #[serde(default)]
+    pub neighbours: Option<u32>,
+}
+
+/// Arguments of `delete`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct DeleteArgs {
+    /// Delete these chunk ids (give exactly one of ids, source, filter)
+    #[serde(default)]
+    pub ids: Option<Vec<String>>,
+    /// Delete every chunk from this source
+    #[serde(default)]
+    pub source: Option<String>,
+    /// Delete every chunk matching these conditions
+    #[serde(default)]
+    pub filter: Option<Vec<ConditionArg>>,
+    /// Collection (default: the server's default collection)
+    #[serde(default)]
+    pub collection: Option<String>,
+}
+
+/// A collection name argument.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct CollectionArgs {
+    /// The collection's name: 1 to 64 letters, digits, `_` or `-`
+    pub name: String,
+}
+
+/// Optional collection argument.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct StatsArgs {
+    /// The collection (default: the server's default collection)
+    #[serde(default)]
+    pub collection: Option<String>,
+}
+
+/// One retrieved passage.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Passage {
+    /// 1-based rank
+    pub rank: u32,
+    /// The passage text
+    pub text: String,
+    /// Relevance score in the search mode's scale (higher is better)
+    pub score: f64,
+    /// The file or URL it came from, if any
+    pub source: Option<String>,
+    /// Where in the source (page, heading, lines)
+    pub position: Position,
+    /// The chunk id, for read_chunk and delete
+    pub chunk_id: String,
+    /// The passage's metadata
+    pub metadata: BTreeMap<String, Value>,
+    /// Rank in the BM25 ranking, if it was there
+    pub lexical_rank: Option<u32>,
+    /// Rank in the vector ranking, if it was there
+    pub dense_rank: Option<u32>,
+}
+
+/// Search results.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SearchResult {
+    /// The query
+    pub query: String,
+    /// The collection searched
+    pub collection: String,
+    /// The mode actually used (lexical when no embedding model is available)
+    pub mode: SearchMode,
+    /// Why the mode differs from the one asked for, or that no model is available, if so
+    pub note: Option<String>,
+    /// The passages, best first
+    pub passages: Vec<Passage>,
+}
+
+/// What was stored.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Stored {
+    /// The collection
+    pub collection: String,
+    /// The ids stored (existing ids were replaced)
+    pub ids: Vec<String>,
+    /// Whether vectors were stored too (false when running lexical-only)
+    pub embedded: bool,
+}
+
+/// A problem with one path during ingestion.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct IngestProblem {
+    /// The path
+    pub path: String,
+    /// What went wrong
+    pub message: String,
+}
+
+/// The outcome of an ingestion.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct IngestSummary {
+    /// The collection
+    pub collection: String,
+    /// Files read and stored
+    pub files_ingested: u32,
+    /// Files skipped because their content did not change since the last ingestion
+    pub files_unchanged: u32,
+    /// Chunks stored
+    pub chunks_stored: u64,
+    /// Stale chunks removed from files that shrank
+    pub chunks_removed: u64,
+    /// Files or paths that could not be ingested, each with the reason
+    pub problems: Vec<IngestProblem>,
+    /// Whether vectors were stored too (false when running lexical-only)
+    pub embedded: bool,
+}
+
+/// A chunk with its neighbours.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ChunkContext {
+    /// The chunk asked for
+    pub chunk: Chunk,
+    /// Chunks of the same source around it, in order (it included)
+    pub context: Vec<Chunk>,
+}
+
+/// How many chunks were deleted.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Deleted {
+    /// The collection
+    pub collection: String,
+    /// Chunks deleted
+    pub deleted: u64,
+}
+
+/// Every collection.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Collections {
+    /// The collections
+    pub collections: Vec<CollectionInfo>,
+    /// The store in use
+    pub store: String,
+    /// The embedder in use, or why there is none
+    pub embedder: String,
+}
+
+/// A collection's statistics.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CollectionStats {
+    /// The collection
+    pub collection: CollectionInfo,
+    /// Its sources (at most 200), with chunk counts
+    pub sources: Vec<SourceInfo>,
+    /// Whether this server's embedder can write to and search it by vector
+    pub compatible: bool,
+    /// Why not, if not
+    pub note: Option<String>,
+}
+
+/// A collection created or dropped.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CollectionChanged {
+    /// The collection
+    pub name: String,
+    /// The embedder it is built for (none: lexical-only)
+    pub embedder: Option<EmbedderId>,
+    /// Whether it existed before (for drop) or was created (for create)
+    pub changed: bool,
+}
+
+/// A store error as the caller reads it.
+pub(crate) fn store_error(error: StoreError) -> ToolError {
+    match error {
+        StoreError::NoCollection(name) => ToolError::not_found(
+            format!("collection `{name}`"),
+            "call list_collections, or store something to create it",
+        ),
+        StoreError::CollectionExists(name) => {
+            ToolError::Conflict(format!("collection `{name}` already exists"))
+        }
+        StoreError::Invalid(message) => ToolError::Other(message),
+        other => ToolError::Other(other.to_string()),
+    }
+}
+
+fn describe(embedder: &EmbedderId) -> String {
+    format!(
+        "{}/{} ({} dimensions)",
+        embedder.provider, embedder.model, embedder.dimension
+    )
+}
+
+/// How a collection relates to the server's embedder.
+enum Fit {
+    /// Same embedder: vectors can be written and searched.
+    Vectors,
+    /// Lexical-only on both sides.
+    LexicalOnly,
+    /// Searchable by BM25 only, and not writable; the reason says how to fix it.
+    ReadLexical(String),
+}
+
+impl RagService {
+    pub(crate) fn collection_name(&self, name: Option<String>) -> Result<String, ToolError> {
+        let name = name.unwrap_or_else(|| self.config.default_collection.clone());
+        if !is_collection_name(&name) {
+            return Err(ToolError::invalid(
+                "collection",
+                "1 to 64 letters, digits, `_` or `-`",
+            ));
+        }
+        Ok(name)
+    }
+
+    fn fit(&self, info: &CollectionInfo) -> Fit {
+        match (&info.embedder, &self.embedder) {
+            (Some(built), Some(current)) if built == current.id() => Fit::Vectors,
+            (None, None) => Fit::LexicalOnly,
+            (Some(built), Some(current)) => Fit::ReadLexical(
+                StoreError::EmbedderMismatch {
+                    collection: info.name.clone(),
+                    built_with: describe(built),
+                    current: describe(current.id()),
+                }
+                .to_string(),
+            ),
+            (Some(built), None) => Fit::ReadLexical(format!(
+                "collection `{}` was built with {}, but no embedding model is available now ({}); searching by BM25 only, and writes are refused until the model is configured again",
+                info.name,
+                describe(built),
+                self.embedder_note
+            )),
+            (None, Some(current)) => Fit::ReadLexical(format!(
+                "collection `{}` was built without vectors (lexical-only), but this server embeds with {}; to search it by meaning, drop_collection and store or ingest again",
+                info.name,
+                describe(current.id())
+            )),
+        }
+    }
+
+    /// The collection, created with the server's embedder when missing and `create` is set.
+    async fn open(&self, name: &str, create: bool) -> Result<CollectionInfo, ToolError> {
+        match self.store.collection(name).await {
+            Ok(info) => Ok(info),
+            Err(StoreError::NoCollection(_)) if create => {
+                let embedder = self.embedder.as_ref().map(|e| e.id().clone());
+                match self.store.create_collection(name, embedder.as_ref()).await {
+                    Ok(()) | Err(StoreError::CollectionExists(_)) => {}
+                    Err(error) => return Err(store_error(error)),
+                }
+                self.store.collection(name).await.map_err(store_error)
+            }
+            Err(error) => Err(store_error(error)),
+        }
+    }
+
+    /// The collection, ready for writing; vectors are needed when it has an embedder.
+    pub(crate) async fn open_for_write(
+        &self,
+        name: &str,
+    ) -> Result<(CollectionInfo, bool), ToolError> {
+        let info = self.open(name, true).await?;
+        match self.fit(&info) {
+            Fit::Vectors => Ok((info, true)),
+            Fit::LexicalOnly => Ok((info, false)),
+            Fit::ReadLexical(reason) => Err(ToolError::Refused(reason)),
+        }
+    }
+
+    pub(crate) async fn embed_documents(
+        &self,
+        texts: &[String],
+    ) -> Result<Vec<Vec<f32>>, ToolError> {
+        match &self.embedder {
+            Some(embedder) => embedder
+                .embed_documents(texts)
+                .await
+                .map_err(|e| ToolError::Other(e.to_string())),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    async fn store_chunks(
+        &self,
+        collection: &str,
+        chunks: Vec<Chunk>,
+    ) -> Result<Stored, ToolError> {
+        let (_, with_vectors) = self.open_for_write(collection).await?;
+        let texts: Vec<String> = chunks.iter().map(|c| c.text.clone()).collect();
+        let vectors = if with_vectors {
+            self.embed_documents(&texts).await?
+        } else {
+            Vec::new()
+        };
+        let ids = chunks.iter().map(|c| c.id.clone()).collect();
+        self.store
+            .upsert(collection, chunks, vectors)
+            .await
+            .map_err(store_error)?;
+        Ok(Stored {
+            collection: collection.to_owned(),
+            ids,
+            embedded: with_vectors,
+        })
+    }
+
+    async fn search(
+        &self,
+        collection: String,
+        query: String,
+        k: usize,
+        filter: Option<Filter>,
+        mode: SearchMode,
+        score_threshold: Option<f64>,
+    ) -> Result<SearchResult, ToolError> {
+        let info = match self.store.collection(&collection).await {
+            Ok(info) => info,
+            // Nothing stored yet in the default collection: an empty answer, and nothing created.
+            Err(StoreError::NoCollection(_)) if collection == self.config.default_collection => {
+                let note = Some(format!("nothing has been stored in `{collection}` yet"));
+                return Ok(SearchResult {
+                    query,
+                    collection,
+                    mode,
+                    note,
+                    passages: Vec::new(),
+                });
+            }
+            Err(error) => return Err(store_error(error)),
+        };
+        let (mode, note) = match (self.fit(&info), mode) {
+            (Fit::Vectors, mode) => (mode, None),
+            (Fit::LexicalOnly, SearchMode::Lexical) => (
+                SearchMode::Lexical,
+                Some(format!("lexical-only: {}", self.embedder_note)),
+            ),
+            (Fit::LexicalOnly, _) => (
+                SearchMode::Lexical,
+                Some(format!(
+                    "searched by BM25 only (lexical-only): {}",
+                    self.embedder_note
+                )),
+            ),
+            (Fit::ReadLexical(reason), _) => (SearchMode::Lexical, Some(reason)),
+        };
+        let vector = match (mode, &self.embedder) {
+            (SearchMode::Lexical, _) | (_, None) => None,
+            (_, Some(embedder)) => Some(
+                embedder
+                    .embed_query(&query)
+                    .await
+                    .map_err(|e| ToolError::Other(e.to_string()))?,
+            ),
+        };
+        let request = SearchRequest {
+            text: query.clone(),
+            vector,
+            k,
+            filter,
+            mode,
+            score_threshold,
+        };
+        let hits = self
+            .store
+            .search(&collection, request)
+            .await
+            .map_err(store_error)?;
+        let passages = hits
+            .into_iter()
+            .enumerate()
+            .map(|(idx, hit)| passage(idx, hit))
+            .collect();
+        Ok(SearchResult {
+            query,
+            collection,
+            mode,
+            note,
+            passages,
+        })
+    }
+}
+
+fn passage(idx: usize, hit: Hit) -> Passage {
+    Passage {
+        rank: idx as u32 + 1,
+        text: hit.chunk.text,
+        score: hit.score,
+        source: hit.chunk.source,
+        position: hit.chunk.position,
+        chunk_id: hit.chunk.id,
+        metadata: hit.chunk.metadata,
+        lexical_rank: hit.lexical_rank,
+        dense_rank: hit.dense_rank,
+    }
+}
+
+/// A stable id for a text: the same text stored twice replaces itself.
+fn text_id(text: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("mem-{hex}")
+}
+
+fn memory_chunk(id: String, text: String, metadata: BTreeMap<String, Value>) -> Chunk {
+    Chunk {
+        id,
+        text,
+        source: None,
+        position: Position::default(),
+        metadata,
+        content_hash: None,
+    }
+}
+
+/// The passages as text for the agent: numbered, with their source and position.
+fn passages_text(result: &SearchResult) -> String {
+    let mut out = String::new();
+    if let Some(note) = &result.note {
+        out.push_str(&format!("Note: {note}\n\n"));
+    }
+    if result.passages.is_empty() {
+        out.push_str(&format!(
+            "Nothing relevant was found in `{}` for: {}",
+            result.collection, result.query
+        ));
+        return out;
+    }
+    for passage in &result.passages {
+        let mut cite = vec![format!("score {:.3}", passage.score)];
+        if let Some(source) = &passage.source {
+            cite.push(format!("source {source}"));
+        }
+        if let Some(page) = passage.position.page {
+            cite.push(format!("page {page}"));
+        }
+        if let Some(heading) = &passage.position.heading {
+            cite.push(format!("section \"{heading}\""));
+        }
+        if let (Some(start), Some(end)) = (passage.position.line_start, passage.position.line_end) {
+            cite.push(format!("lines {start}-{end}"));
+        }
+        cite.push(format!("chunk {}", passage.chunk_id));
+        out.push_str(&format!(
+            "[{}] ({})\n{}\n\n",
+            passage.rank,
+            cite.join(", "),
+            passage.text.trim()
+        ));
+    }
+    out.trim_end().to_owned()
+}
+
+/// A tool result whose text is `text` and whose structured content is `value`.
+fn result_with_text<T: Serialize>(value: &T, text: String) -> Result<CallToolResult, ToolError> {
+    let structured = serde_json::to_value(value)
+        .map_err(|e| ToolError::Other(format!("could not encode the result: {e}")))?;
+    let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+    result.structured_content = Some(structured);
+    Ok(result)
+}
+
+impl Rag {
+    /// A server over the given parts.
+    pub fn new(service: RagService) -> Self {
+        Rag {
+            service: Arc::new(service),
+            tools: Arc::new(Self::tool_router()),
+        }
+    }
+}
+
+#[tool_router]
+impl Rag {
+    #[tool(
+        description = "Remember a piece of information for later: it is stored in the default collection and found again by recuperar_contexto, by meaning as well as by words. Storing the same text again changes nothing.",
+        annotations(
+            title = "Remember information",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn memorizar_informacion(
+        &self,
+        Parameters(args): Parameters<MemorizarArgs>,
+    ) -> Result<Json<Stored>, ToolError> {
+        if args.texto.trim().is_empty() {
+            return Err(ToolError::invalid("texto", "some text to remember"));
+        }
+        let service = &self.service;
+        let collection = service.config.default_collection.clone();
+        let chunk = memory_chunk(text_id(&args.texto), args.texto, BTreeMap::new());
+        service
+            .store_chunks(&collection, vec![chunk])
+            .await
+            .map(Json)
+    }
+
+    #[tool(
+        description = "Recall what was remembered that is relevant to a question: the best passages, as text with their sources, and in structured form with score, source and chunk id.",
+        output_schema = schema_for_output::<SearchResult>(),
+        annotations(title = "Recall context", read_only_hint = true, open_world_hint = false)
+    )]
+    async fn recuperar_contexto(
+        &self,
+        Parameters(args): Parameters<RecuperarArgs>,
+    ) -> Result<CallToolResult, ToolError> {
+        if args.pregunta.trim().is_empty() {
+            return Err(ToolError::invalid("pregunta", "a question"));
+        }
+        let service = &self.service;
+        let result = service
+            .search(
+                service.config.default_collection.clone(),
+                args.pregunta,
+                service.config.default_k,
+                None,
+                SearchMode::Hybrid,
+                None,
+            )
+            .await?;
+        let text = passages_text(&result);
+        result_with_text(&result, text)
+    }
+
+    #[tool(
+        description = "Store texts or documents (with metadata) in a collection; the same id replaces the earlier one. Texts are embedded for search by meaning when a model is available.",
+        annotations(
+            title = "Store texts",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn store(
+        &self,
+        Parameters(args): Parameters<StoreArgs>,
+    ) -> Result<Json<Stored>, ToolError> {
+        let service = &self.service;
+        let collection = service.collection_name(args.collection)?;
+        let shared = to_metadata(args.metadata);
+        let mut chunks = Vec::new();
+        let texts = args.texts.unwrap_or_default();
+        if texts.len() > 1 && args.id.is_some() {
+            return Err(ToolError::invalid(
+                "id",
+                "one id for one text; give documents with their own ids to store several",
+            ));
+        }
+        for text in texts {
+            let id = args.id.clone().unwrap_or_else(|| text_id(&text));
+            chunks.push(memory_chunk(id, text, shared.clone()));
+        }
+        for document in args.documents.unwrap_or_default() {
+            let mut metadata = shared.clone();
+            metadata.extend(to_metadata(document.metadata));
+            let id = document.id.unwrap_or_else(|| text_id(&document.text));
+            chunks.push(memory_chunk(id, document.text, metadata));
+        }
+        if chunks.is_empty() {
+            return Err(ToolError::invalid(
+                "texts",
+                "at least one text, or documents",
+            ));
+        }
+        if let Some(empty) = chunks.iter().position(|c| c.text.trim().is_empty()) {
+            return Err(ToolError::invalid(
+                format!("texts[{empty}]"),
+                "non-empty text",
+            ));
+        }
+        service.store_chunks(&collection, chunks).await.map(Json)
+    }
+
+    #[tool(
+        description = "Search a collection: hybrid by default (BM25 and vectors fused by reciprocal rank), or dense or lexical, with metadata filters and an optional score threshold. Each passage comes with its source and position for citation.",
+        output_schema = schema_for_output::<SearchResult>(),
+        annotations(title = "Search", read_only_hint = true, open_world_hint = false)
+    )]
+    async fn search(
+        &self,
+        Parameters(args): Parameters<SearchArgs>,
+    ) -> Result<CallToolResult, ToolError> {
+        let service = &self.service;
+        let collection = service.collection_name(args.collection)?;
+        let k = args
+            .k
+            .map(|k| k as usize)
+            .unwrap_or(service.config.default_k);
+        if !(1..=MAX_K).contains(&k) {
+            return Err(ToolError::invalid("k", "a whole number from 1 to 50"));
+        }
+        let result = service
+            .search(
+                collection,
+                args.query,
+                k,
+                to_filter(args.filter),
+                args.mode.unwrap_or_default(),
+                args.score_threshold,
+            )
+            .await?;
+        let text = passages_text(&result);
+        result_with_text(&result, text)
+    }
+
+    #[tool(
+        description = "Read one chunk by id, with the chunks around it from the same source for context.",
+        annotations(title = "Read a chunk", read_only_hint = true, open_world_hint = false)
+    )]
+    async fn read_chunk(
+        &self,
+        Parameters(args): Parameters<ReadChunkArgs>,
+    ) -> Result<Json<ChunkContext>, ToolError> {
+        let service = &self.service;
+        let collection = service.collection_name(args.collection)?;
+        let neighbours = args.neighbours.unwrap_or(1).min(5);
+        let chunk = service
+            .store
+            .get(&collection, &args.id)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| {
+                ToolError::not_found(
+                    format!("chunk `{}` in `{collection}`", args.id),
+                    "search first to get chunk ids",
+                )
+            })?;
+        let context = match &chunk.source {
+            Some(source) => {
+                let index = chunk.position.index;
+                let range = index.saturating_sub(neighbours)..=index.saturating_add(neighbours);
+                service
+                    .store
+                    .chunks_of_source(&collection, source, range)
+                    .await
+                    .map_err(store_error)?
+            }
+            None => vec![chunk.clone()],
+        };
+        Ok(Json(ChunkContext { chunk, context }))
+    }
+
+    #[tool(
+        description = "Delete chunks from a collection: by ids, by source (every chunk of a file), or by metadata filter. Cannot be undone.",
+        annotations(
+            title = "Delete chunks",
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn delete(
+        &self,
+        Parameters(args): Parameters<DeleteArgs>,
+    ) -> Result<Json<Deleted>, ToolError> {
+        let service = &self.service;
+        let collection = service.collection_name(args.collection)?;
+        let selector = match (args.ids, args.source, to_filter(args.filter)) {
+            (Some(ids), None, None) if !ids.is_empty() => Selector::Ids(ids),
+            (None, Some(source), None) => Selector::Source(source),
+            (None, None, Some(filter)) => Selector::Filter(filter),
+            _ => {
+                return Err(ToolError::invalid(
+                    "ids",
+                    "exactly one of ids, source or filter",
+                ));
+            }
+        };
+        let deleted = service
+            .store
+            .delete(&collection, selector)
+            .await
+            .map_err(store_error)?;
+        Ok(Json(Deleted {
+            collection,
+            deleted,
+        }))
+    }
+
+    #[tool(
+        description = "List the collections with their embedder and chunk and source counts.",
+        annotations(
+            title = "List collections",
+            read_only_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn list_collections(&self) -> Result<Json<Collections>, ToolError> {
+        let service = &self.service;
+        let collections = service
+            .store
+            .list_collections()
+            .await
+            .map_err(store_error)?;
+        Ok(Json(Collections {
+            collections,
+            store: service.store_label.clone(),
+            embedder: service.embedder_note.clone(),
+        }))
+    }
+
+    #[tool(
+        description = "Statistics of a collection: chunks, sources with their chunk counts, its embedder, and whether this server can search it by meaning.",
+        annotations(
+            title = "Collection statistics",
+            read_only_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn collection_stats(
+        &self,
+        Parameters(args): Parameters<StatsArgs>,
+    ) -> Result<Json<CollectionStats>, ToolError> {
+        let service = &self.service;
+        let name = service.collection_name(args.collection)?;
+        let collection = match service.store.collection(&name).await {
+            Ok(info) => info,
+            // The default collection exists from the first write on; before that it is empty.
+            Err(StoreError::NoCollection(_)) if name == service.config.default_collection => {
+                let embedder = service.embedder.as_ref().map(|e| e.id().clone());
+                let collection = CollectionInfo {
+                    name,
+                    embedder,
+                    chunks: 0,
+                    sources: 0,
+                };
+                let note = Some("nothing has been stored yet".to_owned());
+                return Ok(Json(CollectionStats {
+                    collection,
+                    sources: Vec::new(),
+                    compatible: true,
+                    note,
+                }));
+            }
+            Err(error) => return Err(store_error(error)),
+        };
+        let mut sources = service.store.sources(&name).await.map_err(store_error)?;
+        sources.truncate(200);
+        let (compatible, note) = match service.fit(&collection) {
+            Fit::Vectors => (true, None),
+            Fit::LexicalOnly => (
+                true,
+                Some(format!("lexical-only: {}", service.embedder_note)),
+            ),
+            Fit::ReadLexical(reason) => (false, Some(reason)),
+        };
+        Ok(Json(CollectionStats {
+            collection,
+            sources,
+            compatible,
+            note,
+        }))
+    }
+
+    #[tool(
+        description = "Create an empty collection for this server's embedder.",
+        annotations(
+            title = "Create a collection",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn create_collection(
+        &self,
+        Parameters(args): Parameters<CollectionArgs>,
+    ) -> Result<Json<CollectionChanged>, ToolError> {
+        let service = &self.service;
+        let name = service.collection_name(Some(args.name))?;
+        let embedder = service.embedder.as_ref().map(|e| e.id().clone());
+        service
+            .store
+            .create_collection(&name, embedder.as_ref())
+            .await
+            .map_err(store_error)?;
+        Ok(Json(CollectionChanged {
+            name,
+            embedder,
+            changed: true,
+        }))
+    }
+
+    #[tool(
+        description = "Drop a collection and everything in it. Cannot be undone.",
+        annotations(
+            title = "Drop a collection",
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn drop_collection(
+        &self,
+        Parameters(args): Parameters<CollectionArgs>,
+    ) -> Result<Json<CollectionChanged>, ToolError> {
+        let service = &self.service;
+        let name = service.collection_name(Some(args.name))?;
+        let changed = service
+            .store
+            .drop_collection(&name)
+            .await
+            .map_err(store_error)?;
+        Ok(Json(CollectionChanged {
+            name,
+            embedder: None,
+            changed,
+        }))
+    }
+
+    #[tool(
+        description = "Ingest files and folders (txt, md, html, pdf, docx) inside the configured roots into a collection: chunked along headings and paragraphs with overlap, each chunk keeping its file and position for citations. Unchanged files are skipped; progress is reported while it works; unreadable files are listed by name while the rest goes in.",
+        annotations(
+            title = "Ingest files",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn ingest(
+        &self,
+        Parameters(args): Parameters<IngestArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<Json<IngestSummary>, ToolError> {
+        crate::ingesting::run(&self.service, args.paths, args.collection, context)
+            .await
+            .map(Json)
+    }
+}
+
+const COLLECTIONS_URI: &str = "rag://collections";
+
+#[tool_handler(router = self.tools)]
+impl ServerHandler for Rag {
+    fn get_info(&self) -> ServerConfig {
+        let service = &self.service;
+        let instructions = format!(
+            "Memory and retrieval. memorizar_informacion remembers a text and recuperar_contexto recalls passages relevant to a question (both on the `{}` collection); store, ingest, search (hybrid BM25 + vectors by default), read_chunk and delete work on any collection. Embeddings: {}. Store: {}.",
+            service.config.default_collection, service.embedder_note, service.store_label
+        );
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .build(),
+        )
+        .with_server_info(Implementation::new("mcp-rag", env!("CARGO_PKG_VERSION")))
+        .with_instructions(instructions)
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        let collections = self
+            .service
+            .store
+            .list_collections()
+            .await
+            .map_err(|e| McpError::internal_error(e.to_string(), None))?;
+        let mut resources =
+            vec![Resource::new(COLLECTIONS_URI, "collections").with_mime_type("application/json")];
+        resources.extend(collections.iter().map(|c| {
+            Resource::new(format!("{COLLECTIONS_URI}/{}", c.name), c.name.clone())
+                .with_mime_type("application/json")
+        }));
+        Ok(ListResourcesResult::with_all_items(resources))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        Ok(ListResourceTemplatesResult::with_all_items(vec![
+            ResourceTemplate::new(format!("{COLLECTIONS_URI}/{{name}}"), "collection")
+                .with_mime_type("application/json"),
+            ResourceTemplate::new(
+                format!("{COLLECTIONS_URI}/{{name}}/sources/{{source}}"),
+                "document",
+            )
+            .with_mime_type("text/plain"),
+        ]))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        let uri = request.uri.clone();
+        let not_found = |what: String| {
+            McpError::resource_not_found(what, Some(serde_json::json!({ "uri": uri })))
+        };
+        let service = &self.service;
+        let text = if uri == COLLECTIONS_URI {
+            let collections = service
+                .store
+                .list_collections()
+                .await
+                .map_err(|e| McpError::internal_error(e.to_string(), None))?;
+            pretty(&collections)
+        } else if let Some(rest) = uri.strip_prefix(&format!("{COLLECTIONS_URI}/")) {
+            match rest.split_once("/sources/") {
+                None => {
+                    let stats = self
+                        .collection_stats(Parameters(StatsArgs {
+                            collection: Some(rest.to_owned()),
+                        }))
+                        .await
+                        .map_err(|e| not_found(e.message()))?
+                        .0;
+                    pretty(&stats)
+                }
+                Some((collection, encoded)) => {
+                    let source = percent_decode(encoded);
+                    let chunks = service
+                        .store
+                        .chunks_of_source(collection, &source, 0..=u32::MAX)
+                        .await
+                        .map_err(|e| not_found(e.to_string()))?;
+                    if chunks.is_empty() {
+                        return Err(not_found(format!(
+                            "no source {source:?} in collection `{collection}`"
+                        )));
+                    }
+                    chunks
+                        .iter()
+                        .map(|c| c.text.as_str())
+                        .collect::<Vec<_>>()
+                        .join("\n\n")
+                }
+            }
+        } else {
+            return Err(not_found(format!(
+                "unknown resource {uri}; use {COLLECTIONS_URI}, {COLLECTIONS_URI}/{{name}} or {COLLECTIONS_URI}/{{name}}/sources/{{source}}"
+            )));
+        };
+        let mime = if uri.contains("/sources/") {
+            "text/plain"
+        } else {
+            "application/json"
+        };
+        Ok(ReadResourceResult::new(vec![
+            ResourceContents::text(text, &uri).with_mime_type(mime),
+        ])
+        .into())
+    }
+}
+
+/// A resource payload as pretty JSON.
+fn pretty(value: &impl Serialize) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}
+
+/// Decodes `%XX` escapes in a resource URI segment.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut idx = 0;
+    while idx < bytes.len() {
+        if bytes[idx] == b'%'
+            && let Some(hex) = text.get(idx + 1..idx + 3)
+            && let Ok(byte) = u8::from_str_radix(hex, 16)
+        {
+            out.push(byte);
+            idx += 3;
+        } else {
+            out.push(bytes[idx]);
+            idx += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl Domain for Rag {
+    fn tools(&self) -> Vec<Tool> {
+        self.tools.list_all()
+    }
+
+    fn probes(&self) -> Vec<Probe> {
+        let store_service = self.service.clone();
+        let embed_note = self.service.embedder_note.clone();
+        let lexical_only = self.service.embedder.is_none();
+        vec![
+            Probe::new("store", move || {
+                let service = store_service.clone();
+                async move {
+                    match service.store.list_collections().await {
+                        Ok(collections) => Ok(format!(
+                            "{}: {} collections",
+                            service.store_label,
+                            collections.len()
+                        )),
+                        Err(error) => Err(error.to_string()),
+                    }
+                }
+            }),
+            // Lexical-only still serves: the probe passes, and its detail says so.
+            Probe::new("embeddings", move || {
+                let detail = if lexical_only {
+                    format!("lexical-only: {embed_note}")
+                } else {
+                    embed_note.clone()
+                };
+                async move { Ok(detail) }
+            }),
+        ]
+    }
+}

