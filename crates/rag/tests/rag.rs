@@ -343,3 +343,61 @@ fn a_collection_built_by_another_embedder_is_refused_with_how_to_reindex() {
     );
     std::thread::sleep(Duration::from_millis(10));
 }
+
+/// The same tools on Qdrant (the project's gRPC stand-in): a paraphrase is recalled first, an
+/// exact code found, with the same result shape.
+#[test]
+fn the_tools_work_the_same_on_qdrant() {
+    let standin = mcp_conformance::binary_path("qdrant-standin");
+    assert!(
+        standin.exists(),
+        "{} is missing; build it with `cargo build -p qdrant-standin` (`just test` builds every binary)",
+        standin.display()
+    );
+    let (mut qdrant, addr, _) = mcp_conformance::start_listening(&standin, &[], &[]).unwrap();
+    let url = format!("http://{addr}");
+    let dir = TempDir::new().unwrap();
+    let model = model_dir().to_string_lossy().into_owned();
+    let home = dir.path().to_string_lossy().into_owned();
+    let env = [
+        ("QDRANT_URL", url.as_str()),
+        ("RAG_MODEL_DIR", model.as_str()),
+        ("RAG_MODEL_DOWNLOAD", "false"),
+        ("HOME", home.as_str()),
+        ("MCP_AUDIT_LOG", "off"),
+        ("MCP_REQUIRE_CONFIRMATION", "false"),
+    ];
+    let mut server =
+        StdioServer::spawn(Path::new(env!("CARGO_BIN_EXE_mcp-rag")), &[], &env).unwrap();
+    server.initialize().unwrap();
+    for memory in MEMORIES {
+        let stored = call(
+            &mut server,
+            "memorizar_informacion",
+            json!({"texto": memory}),
+        );
+        assert_eq!(stored["structuredContent"]["embedded"], true, "{stored}");
+    }
+    let found = call(
+        &mut server,
+        "recuperar_contexto",
+        json!({"pregunta": "When is the directors gathering rescheduled?"}),
+    );
+    assert_eq!(first_text(&found), MEMORIES[0], "{}", result_text(&found));
+    let code = call(
+        &mut server,
+        "search",
+        json!({"query": "INV-2024-0042", "mode": "lexical"}),
+    );
+    assert!(first_text(&code).contains("INV-2024-0042"), "{code}");
+    let stats = call(&mut server, "list_collections", json!({}));
+    assert!(
+        stats["structuredContent"]["store"]
+            .as_str()
+            .unwrap()
+            .starts_with("Qdrant at"),
+        "{stats}"
+    );
+    let _ = qdrant.kill();
+    let _ = qdrant.wait();
+}
