@@ -105,6 +105,70 @@ impl Failure {
     }
 }
 
+/// Classifies a failed HTTP exchange: a refused connection was never sent (safe to retry), a
+/// timeout may have been processed, anything else broke mid-exchange.
+pub fn failure_of_http_error(error: &reqwest::Error) -> Failure {
+    let cause = root_cause(error);
+    if error.is_connect() {
+        Failure::new(FailureKind::Connect, cause)
+    } else if error.is_timeout() {
+        Failure::new(FailureKind::Timeout, cause)
+    } else {
+        Failure::new(
+            FailureKind::Protocol,
+            format!("the connection broke during the exchange ({cause})"),
+        )
+    }
+}
+
+/// The failure for a non-success HTTP status; a status the classification does not cover (a
+/// redirect that was not followed, say) is a protocol failure.
+pub fn failure_of_status(status: u16, reason: &str, retry_after: Option<Duration>) -> Failure {
+    Failure::from_status(status, reason, retry_after).unwrap_or_else(|| {
+        Failure::new(
+            FailureKind::Protocol,
+            format!("unexpected HTTP {status} {reason}"),
+        )
+    })
+}
+
+/// The `Retry-After` of a response, when given in seconds.
+pub fn retry_after_of(headers: &http::HeaderMap) -> Option<Duration> {
+    headers
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_retry_after)
+}
+
+/// The innermost cause of an error in a few lowercase words, e.g. "connection refused", for
+/// messages a person reads.
+pub fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut current: &(dyn std::error::Error + 'static) = error;
+    while let Some(source) = current.source() {
+        current = source;
+    }
+    if let Some(io) = current.downcast_ref::<std::io::Error>() {
+        match io.kind() {
+            std::io::ErrorKind::ConnectionRefused => return "connection refused".into(),
+            std::io::ErrorKind::ConnectionReset => return "connection reset".into(),
+            std::io::ErrorKind::ConnectionAborted => return "connection aborted".into(),
+            std::io::ErrorKind::TimedOut => return "timed out".into(),
+            std::io::ErrorKind::UnexpectedEof => return "the connection was closed".into(),
+            _ => {}
+        }
+    }
+    let text = current.to_string();
+    // "Connection refused (os error 111)" becomes "connection refused".
+    let text = text
+        .find(" (os error")
+        .map_or(text.as_str(), |at| &text[..at]);
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => "unknown error".into(),
+    }
+}
+
 /// Parses a `Retry-After` header given in seconds (HTTP dates are ignored: the delay-seconds form
 /// is what rate-limiting APIs send).
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
@@ -732,6 +796,37 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(Failure::from_io(&error).kind, FailureKind::Connect);
+    }
+
+    #[tokio::test]
+    async fn http_errors_are_classified_with_their_root_cause() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let refused = reqwest::get(format!("http://127.0.0.1:{port}/"))
+            .await
+            .unwrap_err();
+        let failure = failure_of_http_error(&refused);
+        assert_eq!(
+            (failure.kind, failure.detail.as_str()),
+            (FailureKind::Connect, "connection refused")
+        );
+        assert_eq!(
+            failure_of_status(304, "Not Modified", None).kind,
+            FailureKind::Protocol
+        );
+        assert_eq!(
+            failure_of_status(503, "Service Unavailable", None).kind,
+            FailureKind::Unavailable
+        );
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from_static("3"),
+        );
+        assert_eq!(retry_after_of(&headers), Some(Duration::from_secs(3)));
     }
 
     #[test]

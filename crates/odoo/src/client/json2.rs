@@ -3,6 +3,7 @@
 //! error is an HTTP 4xx/5xx whose JSON body names the Python exception. Also `GET /web/version`.
 
 use mcp_common::Repeat;
+use mcp_common::backend::retry_after_of;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -32,7 +33,7 @@ pub(super) async fn web_version(
                     return Err(AttemptError::Status {
                         code: status.as_u16(),
                         reason: status.canonical_reason().unwrap_or_default().to_owned(),
-                        retry_after: super::retry_after(&response),
+                        retry_after: retry_after_of(response.headers()),
                     });
                 }
                 if !status.is_success() {
@@ -114,7 +115,7 @@ pub(super) async fn execute(client: &OdooClient, call: &Call) -> Result<Value, O
             async move {
                 let response = request.send().await.map_err(AttemptError::Http)?;
                 let status = response.status();
-                let retry_after = super::retry_after(&response);
+                let retry_after = retry_after_of(response.headers());
                 let bytes = response.bytes().await.map_err(AttemptError::Http)?;
                 if status.is_success() {
                     if bytes.iter().all(u8::is_ascii_whitespace) {

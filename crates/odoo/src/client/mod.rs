@@ -15,7 +15,7 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use mcp_common::backend::parse_retry_after;
+use mcp_common::backend::{failure_of_http_error, failure_of_status};
 use mcp_common::{Backend, BackendConfig, Failure, FailureKind, Repeat, Secret};
 use serde_json::{Map, Value};
 
@@ -223,17 +223,12 @@ enum AttemptError {
 impl AttemptError {
     fn classify(&self) -> Failure {
         match self {
-            AttemptError::Http(error) => classify_http(error),
+            AttemptError::Http(error) => failure_of_http_error(error),
             AttemptError::Status {
                 code,
                 reason,
                 retry_after,
-            } => Failure::from_status(*code, reason, *retry_after).unwrap_or_else(|| {
-                Failure::new(
-                    FailureKind::Protocol,
-                    format!("unexpected HTTP {code} {reason}"),
-                )
-            }),
+            } => failure_of_status(*code, reason, *retry_after),
             AttemptError::Fault(fault) if fault.kind == FaultKind::Transient => {
                 Failure::new(FailureKind::Unavailable, fault.message.clone())
             }
@@ -241,60 +236,6 @@ impl AttemptError {
             AttemptError::Decode(detail) => Failure::new(FailureKind::Protocol, detail.clone()),
         }
     }
-}
-
-/// Classifies a reqwest error: refused connections were never sent, timeouts may have been
-/// processed, anything else broke mid-exchange.
-fn classify_http(error: &reqwest::Error) -> Failure {
-    let cause = root_cause(error);
-    if error.is_connect() {
-        Failure::new(FailureKind::Connect, cause)
-    } else if error.is_timeout() {
-        Failure::new(FailureKind::Timeout, cause)
-    } else {
-        Failure::new(
-            FailureKind::Protocol,
-            format!("the connection broke during the exchange ({cause})"),
-        )
-    }
-}
-
-/// The innermost cause of an error in a few lowercase words, e.g. "connection refused".
-fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut current: &(dyn std::error::Error + 'static) = error;
-    while let Some(source) = current.source() {
-        current = source;
-    }
-    if let Some(io) = current.downcast_ref::<std::io::Error>() {
-        match io.kind() {
-            std::io::ErrorKind::ConnectionRefused => return "connection refused".into(),
-            std::io::ErrorKind::ConnectionReset => return "connection reset".into(),
-            std::io::ErrorKind::ConnectionAborted => return "connection aborted".into(),
-            std::io::ErrorKind::TimedOut => return "timed out".into(),
-            std::io::ErrorKind::UnexpectedEof => return "the connection was closed".into(),
-            _ => {}
-        }
-    }
-    let text = current.to_string();
-    // "Connection refused (os error 111)" → "connection refused".
-    let text = match text.find(" (os error") {
-        Some(at) => &text[..at],
-        None => &text,
-    };
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => "unknown error".into(),
-    }
-}
-
-/// The `Retry-After` of a response, in seconds.
-fn retry_after(response: &reqwest::Response) -> Option<Duration> {
-    response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_retry_after)
 }
 
 impl OdooClient {
@@ -602,7 +543,7 @@ mod tests {
             .send()
             .await
             .unwrap_err();
-        let failure = classify_http(&error);
+        let failure = failure_of_http_error(&error);
         assert_eq!(failure.kind, FailureKind::Connect);
         assert_eq!(failure.detail, "connection refused");
     }

@@ -3,6 +3,7 @@
 //! `Request::call` decodes through a [`Transport`]; [`Received`] is one that hands it the body
 //! already received, since its parser is not public.
 
+use mcp_common::backend::retry_after_of;
 use std::collections::BTreeMap;
 use std::io::Cursor;
 
@@ -206,7 +207,7 @@ async fn post(
                     return Err(AttemptError::Status {
                         code: status.as_u16(),
                         reason: status.canonical_reason().unwrap_or_default().to_owned(),
-                        retry_after: super::retry_after(&response),
+                        retry_after: retry_after_of(response.headers()),
                     });
                 }
                 let answer = response.bytes().await.map_err(AttemptError::Http)?.to_vec();

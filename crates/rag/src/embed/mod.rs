@@ -406,33 +406,7 @@ fn data_dir(env: &Env) -> Option<PathBuf> {
     Some(base.join("mcp-rag").join("models").join(local::MODEL_NAME))
 }
 
-/// The innermost cause of an error in a few lowercase words, e.g. "connection refused".
-pub(crate) fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut current: &(dyn std::error::Error + 'static) = error;
-    while let Some(source) = current.source() {
-        current = source;
-    }
-    if let Some(io) = current.downcast_ref::<std::io::Error>() {
-        match io.kind() {
-            std::io::ErrorKind::ConnectionRefused => return "connection refused".into(),
-            std::io::ErrorKind::ConnectionReset => return "connection reset".into(),
-            std::io::ErrorKind::TimedOut => return "timed out".into(),
-            std::io::ErrorKind::UnexpectedEof => return "the connection was closed".into(),
-            _ => {}
-        }
-    }
-    let text = current.to_string();
-    // "Connection refused (os error 111)" → "connection refused".
-    let text = match text.find(" (os error") {
-        Some(at) => &text[..at],
-        None => &text,
-    };
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => "unknown error".into(),
-    }
-}
+pub(crate) use mcp_common::backend::root_cause;
 
 #[cfg(test)]
 pub(crate) mod testing;

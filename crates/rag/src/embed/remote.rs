@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use mcp_common::backend::parse_retry_after;
+use mcp_common::backend::{failure_of_http_error, failure_of_status, retry_after_of};
 use mcp_common::{Backend, BackendConfig, BackendError, Failure, FailureKind, Repeat, Secret};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -232,11 +232,7 @@ impl RemoteEmbedder {
         let response = request.send().await.map_err(AttemptError::Http)?;
         let status = response.status();
         if !status.is_success() {
-            let retry_after = response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(parse_retry_after);
+            let retry_after = retry_after_of(response.headers());
             // The body only adds the provider's explanation; losing it must not hide the status.
             let text = response.text().await.unwrap_or_default();
             return Err(AttemptError::Status {
@@ -297,32 +293,14 @@ impl RemoteEmbedder {
 
     fn classify(&self, error: &AttemptError) -> Failure {
         match error {
-            AttemptError::Http(error) => {
-                let cause = root_cause(error);
-                if error.is_connect() {
-                    Failure::new(FailureKind::Connect, cause)
-                } else if error.is_timeout() {
-                    Failure::new(FailureKind::Timeout, cause)
-                } else {
-                    Failure::new(
-                        FailureKind::Protocol,
-                        format!("the connection broke during the exchange ({cause})"),
-                    )
-                }
-            }
+            AttemptError::Http(error) => failure_of_http_error(error),
             AttemptError::Status {
                 code,
                 reason,
                 retry_after,
                 message,
             } => {
-                let mut failure = Failure::from_status(*code, reason, *retry_after)
-                    .unwrap_or_else(|| {
-                        Failure::new(
-                            FailureKind::Protocol,
-                            format!("unexpected HTTP {code} {reason}"),
-                        )
-                    });
+                let mut failure = failure_of_status(*code, reason, *retry_after);
                 if let Some(message) = message {
                     failure.detail = format!("{}: {message}", failure.detail);
                 }
