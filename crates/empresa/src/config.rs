@@ -37,16 +37,12 @@ impl EmpresaConfig {
 }
 
 fn default_data_dir(env: &Env) -> Result<PathBuf, ConfigError> {
-    if let Some(dir) = env.get("XDG_DATA_HOME") {
-        return Ok(PathBuf::from(dir));
-    }
-    match env.get("HOME") {
-        Some(home) => Ok(PathBuf::from(home).join(".local").join("share")),
-        None => Err(ConfigError::Missing {
-            variable: "EMPRESA_DB_PATH".into(),
-            expected: "the path of the company database file (no HOME or XDG_DATA_HOME to choose a default)".into(),
-        }),
-    }
+    env.data_dir().ok_or_else(|| ConfigError::Missing {
+        variable: "EMPRESA_DB_PATH".into(),
+        expected:
+            "the path of the company database file (no HOME or XDG_DATA_HOME to choose a default)"
+                .into(),
+    })
 }
 
 #[cfg(test)]

@@ -172,6 +172,19 @@ impl Env {
         }
     }
 
+    /// The user's data directory, where servers keep their files by default: `$XDG_DATA_HOME`
+    /// when it is absolute (the XDG spec says a relative value is ignored), else
+    /// `$HOME/.local/share`; `None` when neither gives one.
+    pub fn data_dir(&self) -> Option<PathBuf> {
+        self.get("XDG_DATA_HOME")
+            .map(PathBuf::from)
+            .filter(|dir| dir.is_absolute())
+            .or_else(|| {
+                self.get("HOME")
+                    .map(|home| PathBuf::from(home).join(".local").join("share"))
+            })
+    }
+
     /// A comma-separated list; empty items are dropped.
     pub fn list(&self, variable: &str) -> Vec<String> {
         self.get(variable)
@@ -403,6 +416,29 @@ mod tests {
         assert_eq!(names, ["default", "alice", "bob"]);
         assert!(config.tokens[2].token.matches(b"tok-b"));
         assert!(!format!("{config:?}").contains("tok-b"));
+    }
+
+    #[test]
+    fn data_dir_follows_xdg_then_home() {
+        let cases = [
+            (
+                vec![("XDG_DATA_HOME", "/data"), ("HOME", "/h")],
+                Some("/data"),
+            ),
+            (
+                vec![("XDG_DATA_HOME", "relative"), ("HOME", "/h")],
+                Some("/h/.local/share"),
+            ),
+            (vec![("HOME", "/h")], Some("/h/.local/share")),
+            (vec![], None),
+        ];
+        for (pairs, expected) in cases {
+            assert_eq!(
+                Env::from_pairs(pairs.clone()).data_dir(),
+                expected.map(PathBuf::from),
+                "{pairs:?}"
+            );
+        }
     }
 
     #[test]

@@ -98,18 +98,11 @@ fn db_path(env: &Env) -> Result<PathBuf, ConfigError> {
     if let Some(path) = env.get("RAG_DB_PATH") {
         return Ok(PathBuf::from(path));
     }
-    let data = match (env.get("XDG_DATA_HOME"), env.get("HOME")) {
-        (Some(dir), _) => PathBuf::from(dir),
-        (None, Some(home)) => PathBuf::from(home).join(".local").join("share"),
-        (None, None) => {
-            return Err(ConfigError::Missing {
-                variable: "RAG_DB_PATH".into(),
-                expected:
-                    "the path of the store file (no HOME or XDG_DATA_HOME to choose a default)"
-                        .into(),
-            });
-        }
-    };
+    let data = env.data_dir().ok_or_else(|| ConfigError::Missing {
+        variable: "RAG_DB_PATH".into(),
+        expected: "the path of the store file (no HOME or XDG_DATA_HOME to choose a default)"
+            .into(),
+    })?;
     Ok(data.join("mcp-rag").join("rag.db"))
 }
 

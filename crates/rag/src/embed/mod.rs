@@ -394,16 +394,12 @@ fn bounded(
 
 /// `$XDG_DATA_HOME/mcp-rag/models/all-MiniLM-L6-v2`, else the same under `$HOME/.local/share`.
 fn data_dir(env: &Env) -> Option<PathBuf> {
-    let base = env
-        .get("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        // The XDG spec says relative paths are invalid and must be ignored.
-        .filter(|path| path.is_absolute())
-        .or_else(|| {
-            env.get("HOME")
-                .map(|home| PathBuf::from(home).join(".local").join("share"))
-        })?;
-    Some(base.join("mcp-rag").join("models").join(local::MODEL_NAME))
+    Some(
+        env.data_dir()?
+            .join("mcp-rag")
+            .join("models")
+            .join(local::MODEL_NAME),
+    )
 }
 
 pub(crate) use mcp_common::backend::root_cause;
