@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use mcp_common::error::resource_not_found;
 use mcp_common::{Domain, Probe, ToolError};
 use rmcp::handler::server::router::prompt::PromptRouter;
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -425,17 +426,6 @@ const COMPANIES_URI: &str = "empresa://companies/";
 const DOCUMENTS_URI: &str = "empresa://documents/";
 const RESOURCE_PAGE: u32 = 100;
 
-/// The JSON-RPC error for a resource read that failed; not-found errors carry the URI in `data`,
-/// as the protocol asks.
-fn resource_error(uri: &str) -> impl Fn(ToolError) -> McpError + '_ {
-    move |error| match error {
-        ToolError::NotFound { .. } => {
-            McpError::resource_not_found(error.message(), Some(serde_json::json!({ "uri": uri })))
-        }
-        other => McpError::internal_error(other.message(), None),
-    }
-}
-
 #[tool_handler(router = self.tools)]
 #[prompt_handler(router = self.prompts)]
 impl ServerHandler for Empresa {
@@ -582,7 +572,7 @@ impl ServerHandler for Empresa {
             let profile = self
                 .get_company(Parameters(IdArgs { id }))
                 .await
-                .map_err(resource_error(&uri))?
+                .map_err(|e| e.into_resource_error(&uri))?
                 .0;
             let text = serde_json::to_string_pretty(&profile)
                 .map_err(|e| McpError::internal_error(e.to_string(), None))?;
@@ -595,7 +585,7 @@ impl ServerHandler for Empresa {
             let document = self
                 .get_document(Parameters(IdArgs { id }))
                 .await
-                .map_err(resource_error(&uri))?
+                .map_err(|e| e.into_resource_error(&uri))?
                 .0;
             let mut text = format!("# {}\n\n", document.title);
             if let Some(company) = &document.company_name {
@@ -614,11 +604,11 @@ impl ServerHandler for Empresa {
             ])
             .into());
         }
-        Err(McpError::resource_not_found(
+        Err(resource_not_found(
+            &uri,
             format!(
                 "unknown resource {uri}; use empresa://companies/{{id}} or empresa://documents/{{id}}"
             ),
-            Some(serde_json::json!({ "uri": uri })),
         ))
     }
 }

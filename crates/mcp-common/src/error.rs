@@ -4,6 +4,7 @@
 //! wrong and what to do, never a JSON-RPC error (hosts show those opaquely) and never a raw
 //! backend body or stack trace.
 
+use rmcp::ErrorData as McpError;
 use rmcp::model::{CallToolResult, ContentBlock, IntoContents};
 
 use crate::backend::BackendError;
@@ -67,6 +68,28 @@ impl ToolError {
     /// The tool result a client receives.
     pub fn into_result(self) -> CallToolResult {
         CallToolResult::error(vec![ContentBlock::text(self.message())])
+    }
+}
+
+/// The JSON-RPC error for a resource that does not exist; `data.uri` names it, as the protocol
+/// asks (SEP-2164).
+pub fn resource_not_found(uri: &str, message: impl Into<String>) -> McpError {
+    McpError::resource_not_found(message.into(), Some(serde_json::json!({ "uri": uri })))
+}
+
+impl ToolError {
+    /// The JSON-RPC error for a failed `resources/read` of `uri`: a missing record, or a URI
+    /// that names nothing usable, is "not found"; anything else is an internal error. Both carry
+    /// `data.uri`.
+    pub fn into_resource_error(self, uri: &str) -> McpError {
+        match self {
+            ToolError::NotFound { .. }
+            | ToolError::InvalidArgument { .. }
+            | ToolError::Refused(_) => resource_not_found(uri, self.message()),
+            other => {
+                McpError::internal_error(other.message(), Some(serde_json::json!({ "uri": uri })))
+            }
+        }
     }
 }
 

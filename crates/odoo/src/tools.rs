@@ -6,6 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use mcp_common::error::resource_not_found;
 use mcp_common::{Domain, Probe, ToolError};
 use rmcp::handler::server::router::prompt::PromptRouter;
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -1500,16 +1501,6 @@ const INSTRUCTIONS: &str = "Odoo ERP. obtener_cliente looks customers up by name
 
 const MODELS_URI: &str = "odoo://models";
 
-fn resource_error(uri: &str, error: ToolError) -> McpError {
-    let data = Some(json!({ "uri": uri }));
-    match error {
-        ToolError::NotFound { .. } | ToolError::InvalidArgument { .. } | ToolError::Refused(_) => {
-            McpError::resource_not_found(error.message(), data)
-        }
-        other => McpError::internal_error(other.message(), data),
-    }
-}
-
 #[tool_handler(router = self.tools)]
 #[prompt_handler(router = self.prompts)]
 impl ServerHandler for Odoo {
@@ -1587,13 +1578,13 @@ impl ServerHandler for Odoo {
         let client = self
             .service
             .client(None)
-            .map_err(|e| resource_error(&uri, e))?;
+            .map_err(|e| e.into_resource_error(&uri))?;
         let value = if uri == MODELS_URI {
             let list = self
                 .service
                 .list_models(client, None)
                 .await
-                .map_err(|e| resource_error(&uri, e))?;
+                .map_err(|e| e.into_resource_error(&uri))?;
             serde_json::to_value(list).unwrap_or_default()
         } else {
             let parsed = uri
@@ -1601,18 +1592,18 @@ impl ServerHandler for Odoo {
                 .and_then(|rest| rest.rsplit_once('/'))
                 .and_then(|(model, id)| Some((model.to_owned(), id.parse::<i64>().ok()?)));
             let Some((model, id)) = parsed else {
-                return Err(McpError::resource_not_found(
+                return Err(resource_not_found(
+                    &uri,
                     format!(
                         "unknown resource {uri}; use odoo://models or odoo://{{model}}/{{id}}, e.g. odoo://res.partner/7"
                     ),
-                    Some(json!({ "uri": uri })),
                 ));
             };
             let record = self
                 .service
                 .record(client, &model, id)
                 .await
-                .map_err(|e| resource_error(&uri, e))?;
+                .map_err(|e| e.into_resource_error(&uri))?;
             Value::Object(record)
         };
         let text = serde_json::to_string_pretty(&value)

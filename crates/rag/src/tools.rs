@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use mcp_common::error::resource_not_found;
 use mcp_common::{Domain, Probe, ToolError};
 use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -1111,9 +1112,7 @@ impl ServerHandler for Rag {
         _context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
         let uri = request.uri.clone();
-        let not_found = |what: String| {
-            McpError::resource_not_found(what, Some(serde_json::json!({ "uri": uri })))
-        };
+        let not_found = |what: String| resource_not_found(&uri, what);
         let service = &self.service;
         let text = if uri == COLLECTIONS_URI {
             let collections = service
