@@ -28,9 +28,10 @@ pub struct AuditRecord {
     /// The error shown to the caller, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// How consent was given for a write: `elicitation`, `argument` or `not_required`.
+    /// How consent was given for a write: `elicitation`, `argument`, `grant:<id>` (a standing
+    /// grant) or `not_required`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub consent: Option<&'static str>,
+    pub consent: Option<String>,
     /// Who called.
     pub caller: Caller,
     /// The JSON-RPC request id.

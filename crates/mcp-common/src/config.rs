@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::gate::ConfirmLevel;
 use crate::secret::Secret;
 
 /// A configuration problem that stops start-up.
@@ -253,8 +254,18 @@ pub struct CommonConfig {
     pub tools_allow: Vec<String>,
     /// Tools matching one of these globs are withheld (`MCP_TOOLS_DENY`).
     pub tools_deny: Vec<String>,
-    /// Whether write and destructive tools need consent (`MCP_REQUIRE_CONFIRMATION`).
-    pub require_confirmation: bool,
+    /// Which kinds of tools need consent (`MCP_CONFIRM`; `MCP_REQUIRE_CONFIRMATION=false` means
+    /// `none`).
+    pub confirm: ConfirmLevel,
+    /// Tools that need consent whatever their kind (`MCP_CONFIRM_TOOLS`).
+    pub confirm_tools: Vec<String>,
+    /// Tools that never need consent (`MCP_NO_CONFIRM_TOOLS`).
+    pub no_confirm_tools: Vec<String>,
+    /// Whether `confirm: "always"` records a standing grant (`MCP_CONFIRM_ALWAYS`).
+    pub confirm_always: bool,
+    /// Where standing grants are kept (`MCP_GRANTS_FILE`); `None` for the server's default in
+    /// its data directory.
+    pub grants_file: Option<PathBuf>,
     /// How long to wait for the user's answer to a consent request (`MCP_CONSENT_TIMEOUT_SECS`).
     pub consent_timeout: Duration,
     /// Upper bound on one tool call, so a client always gets an answer (`MCP_TOOL_TIMEOUT_SECS`).
@@ -344,7 +355,11 @@ impl CommonConfig {
             read_only: env.flag("MCP_READ_ONLY")?.unwrap_or(false),
             tools_allow: env.list("MCP_TOOLS_ALLOW"),
             tools_deny: env.list("MCP_TOOLS_DENY"),
-            require_confirmation: env.flag("MCP_REQUIRE_CONFIRMATION")?.unwrap_or(true),
+            confirm: confirm_level(env)?,
+            confirm_tools: env.list("MCP_CONFIRM_TOOLS"),
+            no_confirm_tools: env.list("MCP_NO_CONFIRM_TOOLS"),
+            confirm_always: env.flag("MCP_CONFIRM_ALWAYS")?.unwrap_or(false),
+            grants_file: env.get("MCP_GRANTS_FILE").map(PathBuf::from),
             consent_timeout: env
                 .seconds("MCP_CONSENT_TIMEOUT_SECS", 1.0..=3_600.0)?
                 .unwrap_or(Duration::from_secs(120)),
@@ -355,6 +370,33 @@ impl CommonConfig {
                 .seconds("MCP_READY_CACHE_SECS", 0.0..=86_400.0)?
                 .unwrap_or(Duration::from_secs(300)),
         })
+    }
+}
+
+/// `MCP_CONFIRM`, else the older `MCP_REQUIRE_CONFIRMATION` (`false` meaning `none`), else the
+/// default `external`.
+fn confirm_level(env: &Env) -> Result<ConfirmLevel, ConfigError> {
+    let required = env.flag("MCP_REQUIRE_CONFIRMATION")?;
+    match env.get("MCP_CONFIRM") {
+        Some(raw) => {
+            let level = ConfirmLevel::parse(raw).ok_or_else(|| ConfigError::Invalid {
+                variable: "MCP_CONFIRM".into(),
+                expected: ConfirmLevel::EXPECTED.into(),
+                found: Some(raw.into()),
+            })?;
+            if required == Some(false) && level != ConfirmLevel::None {
+                return Err(ConfigError::Invalid {
+                    variable: "MCP_REQUIRE_CONFIRMATION".into(),
+                    expected: format!(
+                        "left unset when MCP_CONFIRM is set (MCP_CONFIRM={raw} asks for consent, MCP_REQUIRE_CONFIRMATION=false says never)"
+                    ),
+                    found: Some("false".into()),
+                });
+            }
+            Ok(level)
+        }
+        None if required == Some(false) => Ok(ConfirmLevel::None),
+        None => Ok(ConfirmLevel::External),
     }
 }
 
@@ -395,11 +437,51 @@ mod tests {
     fn defaults_are_safe() {
         let config = CommonConfig::from_env(&Env::default()).unwrap();
         assert!(config.tokens.is_empty());
-        assert!(config.require_confirmation);
+        assert_eq!(config.confirm, ConfirmLevel::External);
+        assert!(!config.confirm_always);
         assert!(!config.read_only);
         assert_eq!(config.audit, AuditDestination::Stderr);
         assert_eq!(config.max_request_bytes, DEFAULT_MAX_REQUEST_BYTES);
         assert_eq!(config.tool_timeout, Duration::from_secs(180));
+    }
+
+    #[test]
+    fn confirmation_level_from_either_variable() {
+        let level = |pairs: &[(&str, &str)]| {
+            CommonConfig::from_env(&Env::from_pairs(pairs.iter().copied())).map(|c| c.confirm)
+        };
+        assert_eq!(level(&[]).unwrap(), ConfirmLevel::External);
+        assert_eq!(
+            level(&[("MCP_REQUIRE_CONFIRMATION", "false")]).unwrap(),
+            ConfirmLevel::None
+        );
+        assert_eq!(
+            level(&[("MCP_REQUIRE_CONFIRMATION", "true")]).unwrap(),
+            ConfirmLevel::External
+        );
+        assert_eq!(level(&[("MCP_CONFIRM", "all")]).unwrap(), ConfirmLevel::All);
+        assert_eq!(
+            level(&[
+                ("MCP_CONFIRM", "none"),
+                ("MCP_REQUIRE_CONFIRMATION", "false")
+            ])
+            .unwrap(),
+            ConfirmLevel::None
+        );
+        let error = level(&[("MCP_CONFIRM", "sometimes")])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "invalid configuration: MCP_CONFIRM must be one of all, external, destructive, none (found \"sometimes\")"
+        );
+        let error = level(&[
+            ("MCP_CONFIRM", "all"),
+            ("MCP_REQUIRE_CONFIRMATION", "false"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("MCP_REQUIRE_CONFIRMATION"), "{error}");
     }
 
     #[test]

@@ -1,5 +1,10 @@
 //! Which tools are offered and what a call needs before it runs: the read-only mode, allow and
-//! deny globs on tool names, and consent for tools that change the world.
+//! deny globs on tool names, and which tools need the user's consent.
+//!
+//! Consent follows a tool's effect, read from its MCP annotations: reads never ask; writes that
+//! only add to the server's own store, idempotently (an agent's memory, a document index), do not
+//! ask by default; writes that change a system of record or reach people, and destructive tools,
+//! do. The operator moves that line with `MCP_CONFIRM` and per-tool globs.
 
 use rmcp::model::Tool;
 
@@ -8,7 +13,13 @@ use rmcp::model::Tool;
 pub enum ToolKind {
     /// Reads only (`readOnlyHint: true`).
     ReadOnly,
-    /// Changes data but destroys nothing (`readOnlyHint: false, destructiveHint: false`).
+    /// Adds to the server's own store and repeating it changes nothing more: an agent's memory,
+    /// a document index (`readOnlyHint: false, destructiveHint: false, idempotentHint: true,
+    /// openWorldHint: false`).
+    LocalWrite,
+    /// Changes data but destroys nothing, beyond what [`ToolKind::LocalWrite`] covers: writes
+    /// to an external system of record, sends, or writes that are not idempotent
+    /// (`readOnlyHint: false, destructiveHint: false`).
     Write,
     /// Deletes or overwrites, sends or charges (`readOnlyHint: false, destructiveHint: true`).
     Destructive,
@@ -20,16 +31,23 @@ impl ToolKind {
         let annotations = tool.annotations.as_ref()?;
         match (annotations.read_only_hint?, annotations.destructive_hint) {
             (true, _) => Some(ToolKind::ReadOnly),
+            (false, Some(false))
+                if annotations.idempotent_hint == Some(true)
+                    && annotations.open_world_hint == Some(false) =>
+            {
+                Some(ToolKind::LocalWrite)
+            }
             (false, Some(false)) => Some(ToolKind::Write),
             (false, Some(true)) => Some(ToolKind::Destructive),
             (false, None) => None,
         }
     }
 
-    /// `read-only`, `write` or `destructive`.
+    /// `read-only`, `local write`, `write` or `destructive`.
     pub fn label(self) -> &'static str {
         match self {
             ToolKind::ReadOnly => "read-only",
+            ToolKind::LocalWrite => "local write",
             ToolKind::Write => "write",
             ToolKind::Destructive => "destructive",
         }
@@ -65,6 +83,46 @@ pub fn glob_matches(pattern: &str, name: &str) -> bool {
     pattern[p..].iter().all(|c| *c == '*')
 }
 
+/// Which kinds of tools need the user's consent (`MCP_CONFIRM`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfirmLevel {
+    /// Every tool that is not read-only, local writes included (`all`).
+    All,
+    /// Writes beyond the server's own additive store, and destructive tools (`external`, the
+    /// default).
+    External,
+    /// Destructive tools only (`destructive`).
+    Destructive,
+    /// Nothing asks (`none`): for trusted automation.
+    None,
+}
+
+impl ConfirmLevel {
+    /// The values `MCP_CONFIRM` accepts, as the error message lists them.
+    pub const EXPECTED: &'static str = "one of all, external, destructive, none";
+
+    /// Parses `MCP_CONFIRM`'s value.
+    pub fn parse(raw: &str) -> Option<ConfirmLevel> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "all" => Some(ConfirmLevel::All),
+            "external" => Some(ConfirmLevel::External),
+            "destructive" => Some(ConfirmLevel::Destructive),
+            "none" => Some(ConfirmLevel::None),
+            _ => None,
+        }
+    }
+
+    /// Whether a tool of `kind` needs consent at this level.
+    pub fn covers(self, kind: ToolKind) -> bool {
+        match (self, kind) {
+            (_, ToolKind::ReadOnly) | (ConfirmLevel::None, _) => false,
+            (ConfirmLevel::All, _) => true,
+            (ConfirmLevel::External, kind) => kind != ToolKind::LocalWrite,
+            (ConfirmLevel::Destructive, kind) => kind == ToolKind::Destructive,
+        }
+    }
+}
+
 /// The operator's policy on tools.
 #[derive(Debug, Clone)]
 pub struct ToolPolicy {
@@ -74,8 +132,27 @@ pub struct ToolPolicy {
     pub allow: Vec<String>,
     /// Tools matching one of these globs are withheld.
     pub deny: Vec<String>,
-    /// Write and destructive tools need consent.
-    pub require_confirmation: bool,
+    /// Which kinds of tools need consent.
+    pub confirm: ConfirmLevel,
+    /// Tools matching one of these globs need consent whatever their kind (read-only tools
+    /// excepted); this wins over `no_confirm_tools`.
+    pub confirm_tools: Vec<String>,
+    /// Tools matching one of these globs never need consent.
+    pub no_confirm_tools: Vec<String>,
+}
+
+impl Default for ToolPolicy {
+    /// Every tool offered, consent at the default level.
+    fn default() -> ToolPolicy {
+        ToolPolicy {
+            read_only: false,
+            allow: Vec::new(),
+            deny: Vec::new(),
+            confirm: ConfirmLevel::External,
+            confirm_tools: Vec::new(),
+            no_confirm_tools: Vec::new(),
+        }
+    }
 }
 
 impl ToolPolicy {
@@ -102,14 +179,25 @@ impl ToolPolicy {
         None
     }
 
-    /// Whether a call of `kind` needs consent.
-    pub fn needs_consent(&self, kind: ToolKind) -> bool {
-        self.require_confirmation && kind != ToolKind::ReadOnly
+    /// Whether a call of `tool`, of `kind`, needs consent.
+    pub fn needs_consent(&self, tool: &str, kind: ToolKind) -> bool {
+        if kind == ToolKind::ReadOnly {
+            return false;
+        }
+        if self.confirm_tools.iter().any(|p| glob_matches(p, tool)) {
+            return true;
+        }
+        if self.no_confirm_tools.iter().any(|p| glob_matches(p, tool)) {
+            return false;
+        }
+        self.confirm.covers(kind)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     #[test]
@@ -134,9 +222,8 @@ mod tests {
     fn policy_explains_how_to_allow() {
         let policy = ToolPolicy {
             read_only: true,
-            allow: vec![],
             deny: vec!["delete_*".into()],
-            require_confirmation: true,
+            ..ToolPolicy::default()
         };
         assert!(
             policy
@@ -167,7 +254,105 @@ mod tests {
                 .unwrap()
                 .contains("MCP_TOOLS_ALLOW")
         );
-        assert!(policy.needs_consent(ToolKind::Write));
-        assert!(!policy.needs_consent(ToolKind::ReadOnly));
+        assert!(policy.needs_consent("create_company", ToolKind::Write));
+        assert!(!policy.needs_consent("list_companies", ToolKind::ReadOnly));
+    }
+
+    #[test]
+    fn kinds_come_from_all_four_annotations() {
+        use rmcp::model::ToolAnnotations;
+        let kind = |read_only, destructive, idempotent, open_world| {
+            let mut annotations = ToolAnnotations::new().read_only(read_only);
+            annotations.destructive_hint = destructive;
+            annotations.idempotent_hint = idempotent;
+            annotations.open_world_hint = open_world;
+            let tool = Tool::new("t", "t", Arc::new(Default::default())).annotate(annotations);
+            ToolKind::of(&tool)
+        };
+        let cases = [
+            (true, None, None, None, Some(ToolKind::ReadOnly)),
+            (
+                false,
+                Some(false),
+                Some(true),
+                Some(false),
+                Some(ToolKind::LocalWrite),
+            ),
+            // Unstated idempotence or world: assume the wider effect.
+            (false, Some(false), None, Some(false), Some(ToolKind::Write)),
+            (false, Some(false), Some(true), None, Some(ToolKind::Write)),
+            (
+                false,
+                Some(false),
+                Some(true),
+                Some(true),
+                Some(ToolKind::Write),
+            ),
+            (
+                false,
+                Some(false),
+                Some(false),
+                Some(false),
+                Some(ToolKind::Write),
+            ),
+            (
+                false,
+                Some(true),
+                Some(true),
+                Some(false),
+                Some(ToolKind::Destructive),
+            ),
+            (false, None, None, None, None),
+        ];
+        for (read_only, destructive, idempotent, open_world, expected) in cases {
+            assert_eq!(
+                kind(read_only, destructive, idempotent, open_world),
+                expected,
+                "{read_only} {destructive:?} {idempotent:?} {open_world:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn confirmation_levels_and_globs() {
+        use ToolKind::*;
+        let table = [
+            (ConfirmLevel::All, [false, true, true, true]),
+            (ConfirmLevel::External, [false, false, true, true]),
+            (ConfirmLevel::Destructive, [false, false, false, true]),
+            (ConfirmLevel::None, [false, false, false, false]),
+        ];
+        for (level, expected) in table {
+            let policy = ToolPolicy {
+                confirm: level,
+                ..ToolPolicy::default()
+            };
+            let got =
+                [ReadOnly, LocalWrite, Write, Destructive].map(|k| policy.needs_consent("x", k));
+            assert_eq!(got, expected, "{level:?}");
+        }
+        let policy = ToolPolicy {
+            confirm_tools: vec!["store".into(), "send_*".into()],
+            no_confirm_tools: vec!["send_*".into(), "update_*".into()],
+            ..ToolPolicy::default()
+        };
+        assert!(
+            policy.needs_consent("store", LocalWrite),
+            "MCP_CONFIRM_TOOLS adds"
+        );
+        assert!(
+            policy.needs_consent("send_sms", Write),
+            "MCP_CONFIRM_TOOLS wins over MCP_NO_CONFIRM_TOOLS"
+        );
+        assert!(
+            !policy.needs_consent("update_company", Destructive),
+            "MCP_NO_CONFIRM_TOOLS lifts"
+        );
+        assert!(!policy.needs_consent("store", ReadOnly), "reads never ask");
+        assert_eq!(
+            ConfirmLevel::parse(" External "),
+            Some(ConfirmLevel::External)
+        );
+        assert_eq!(ConfirmLevel::parse("sometimes"), None);
     }
 }

@@ -15,16 +15,14 @@ use std::time::{Duration, Instant};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use rmcp::model::*;
-use rmcp::service::{
-    ElicitationError, ElicitationMode, NotificationContext, RequestContext, ServiceError,
-    SubscriptionContext,
-};
+use rmcp::service::{NotificationContext, RequestContext, ServiceError, SubscriptionContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::audit::{AuditLog, AuditRecord, now_rfc3339};
+use crate::consent::{ConsentRequests, Decision, Remember};
 use crate::gate::{ToolKind, ToolPolicy};
+use crate::grants::{GrantStore, LOCAL_CALLER, NewGrant};
 use crate::health::Probe;
 use crate::identity::Caller;
 use crate::metrics::Metrics;
@@ -74,6 +72,10 @@ pub struct GovernConfig {
     pub consent_timeout: Duration,
     /// Upper bound on one tool call.
     pub tool_timeout: Duration,
+    /// Standing consents.
+    pub grants: Arc<GrantStore>,
+    /// Whether `confirm: "always"` records a standing grant (`MCP_CONFIRM_ALWAYS`).
+    pub confirm_always: bool,
 }
 
 struct GovernedTool {
@@ -90,6 +92,9 @@ pub struct Runtime {
     sensitive: Vec<&'static str>,
     audit: AuditLog,
     metrics: Arc<Metrics>,
+    /// Consent questions sent to 2026-07-28 clients as input-required results, awaiting the
+    /// retried call that carries the answer.
+    asked: ConsentRequests,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -145,7 +150,7 @@ impl<S: Domain> Governed<S> {
             return Err(ToolRulesError { problems });
         }
         let sensitive = inner.sensitive_arguments();
-        let offered = offered_tools(&tools, &config.policy);
+        let offered = offered_tools(&tools, &config);
         Ok(Governed {
             inner,
             runtime: Arc::new(Runtime {
@@ -155,6 +160,7 @@ impl<S: Domain> Governed<S> {
                 sensitive,
                 audit,
                 metrics,
+                asked: ConsentRequests::default(),
             }),
         })
     }
@@ -170,13 +176,14 @@ impl<S: Domain> Governed<S> {
     }
 }
 
-fn offered_tools(tools: &HashMap<String, GovernedTool>, policy: &ToolPolicy) -> Vec<Tool> {
+fn offered_tools(tools: &HashMap<String, GovernedTool>, config: &GovernConfig) -> Vec<Tool> {
+    let policy = &config.policy;
     let mut offered: Vec<Tool> = tools
         .values()
         .filter(|entry| policy.withheld(&entry.tool.name, entry.kind).is_none())
         .map(|entry| {
-            if policy.needs_consent(entry.kind) {
-                with_confirm_argument(&entry.tool)
+            if policy.needs_consent(&entry.tool.name, entry.kind) {
+                with_confirm_argument(&entry.tool, config.confirm_always)
             } else {
                 entry.tool.clone()
             }
@@ -202,38 +209,35 @@ fn make_portable_tool(tool: &mut Tool) {
     }
 }
 
-fn with_confirm_argument(tool: &Tool) -> Tool {
+fn with_confirm_argument(tool: &Tool, confirm_always: bool) -> Tool {
     let mut tool = tool.clone();
     let mut schema = (*tool.input_schema).clone();
     let properties = schema
         .entry("properties")
         .or_insert_with(|| Value::Object(Default::default()));
     if let Value::Object(properties) = properties {
-        properties.insert(
-            CONFIRM_ARGUMENT.into(),
+        let argument = if confirm_always {
+            serde_json::json!({
+                "anyOf": [{"type": "boolean"}, {"type": "string", "enum": ["always"]}],
+                "description": "Set to true only after the user has explicitly approved this change, or to \"always\" once the user has said this tool may always run for them without asking. Without it (or the user's approval through the client) the call changes nothing and explains what it needs."
+            })
+        } else {
             serde_json::json!({
                 "type": "boolean",
                 "description": "Set to true only after the user has explicitly approved this change. Without it (or the user's approval through the client) the call changes nothing and explains what it needs."
-            }),
-        );
+            })
+        };
+        properties.insert(CONFIRM_ARGUMENT.into(), argument);
     }
     tool.input_schema = Arc::new(schema);
     tool
 }
 
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[schemars(description = "Approve or refuse the change")]
-struct Consent {
-    /// Approve this change.
-    confirm: bool,
-}
-rmcp::elicit_safe!(Consent);
-
 /// How a call ended, for the audit record and metrics.
 struct Verdict {
     response: Result<CallToolResponse, McpError>,
     outcome: &'static str,
-    consent: Option<&'static str>,
+    consent: Option<String>,
 }
 
 impl Verdict {
@@ -274,16 +278,24 @@ impl<S: Domain> Governed<S> {
         }
         let mut arguments = request.arguments.take().unwrap_or_default();
         let confirm = if entry.kind == ToolKind::ReadOnly {
-            None
+            Confirm::Absent
         } else {
             match arguments.remove(CONFIRM_ARGUMENT) {
-                None | Some(Value::Null) => None,
-                Some(Value::Bool(flag)) => Some(flag),
+                None | Some(Value::Null) | Some(Value::Bool(false)) => Confirm::Absent,
+                Some(Value::Bool(true)) => Confirm::Once,
+                Some(Value::String(s)) if s == "always" && runtime.config.confirm_always => {
+                    Confirm::Always
+                }
                 Some(other) => {
+                    let expected = if runtime.config.confirm_always {
+                        "true, false or \"always\""
+                    } else {
+                        "true or false"
+                    };
                     return Verdict::tool_error(
                         "tool_error",
                         format!(
-                            "invalid arguments for `{name}`: `confirm`: expected true or false, got {other}"
+                            "invalid arguments for `{name}`: `confirm`: expected {expected}, got {other}"
                         ),
                     );
                 }
@@ -297,18 +309,29 @@ impl<S: Domain> Governed<S> {
                 format!("invalid arguments for `{name}`: {}", listed.join("; ")),
             );
         }
-        let consent = if runtime.config.policy.needs_consent(entry.kind) {
-            match self
-                .obtain_consent(&name, entry.kind, &arguments, confirm, &context)
-                .await
-            {
-                Ok(how) => Some(how),
+        let consent = if runtime.config.policy.needs_consent(&name, entry.kind) {
+            let asked = Asked {
+                name: &name,
+                kind: entry.kind,
+                arguments: &arguments,
+                confirm,
+                request: &request,
+            };
+            match self.obtain_consent(asked, &context).await {
+                Ok(Consented::Given(how)) => Some(how),
+                Ok(Consented::AskClient(question)) => {
+                    return Verdict {
+                        response: Ok(question.into()),
+                        outcome: "input_required",
+                        consent: None,
+                    };
+                }
                 Err(refusal) => return Verdict::tool_error("refused", refusal),
             }
         } else if entry.kind == ToolKind::ReadOnly {
             None
         } else {
-            Some("not_required")
+            Some("not_required".to_owned())
         };
         request.arguments = Some(arguments);
 
@@ -352,63 +375,96 @@ impl<S: Domain> Governed<S> {
                 Verdict {
                     response: Ok(scrub_response(response)),
                     outcome,
-                    consent,
+                    consent: None,
                 }
             }
             Ok(Ok(Err(error))) => Verdict {
                 response: Err(error),
                 outcome: "protocol_error",
-                consent,
+                consent: None,
             },
         };
         Verdict { consent, ..verdict }
     }
 
-    /// Asks the user through elicitation when the client can, else checks the `confirm` argument.
+    /// Consent for one call, in this order: a standing grant that covers it; the user's answer
+    /// through the client (an elicitation request on legacy sessions, an input-required result
+    /// on 2026-07-28); the `confirm` argument when the client cannot ask.
     async fn obtain_consent(
         &self,
-        name: &str,
-        kind: ToolKind,
-        arguments: &JsonObject,
-        confirm: Option<bool>,
+        asked: Asked<'_>,
         context: &RequestContext<RoleServer>,
-    ) -> Result<&'static str, String> {
-        let preview = self.preview(name, arguments).await;
-        let legacy_session = context
+    ) -> Result<Consented, String> {
+        let Asked {
+            name,
+            kind,
+            arguments,
+            confirm,
+            request,
+        } = asked;
+        let runtime = &self.runtime;
+        let caller = Caller::of(context)
+            .principal
+            .unwrap_or_else(|| LOCAL_CALLER.to_owned());
+        let client = context.client_info().map(|info| info.name);
+        if let Some(grant) = runtime
+            .config
+            .grants
+            .find(name, &caller, client.as_deref(), arguments)
+        {
+            return Ok(Consented::Given(format!("grant:{}", grant.id)));
+        }
+        let fingerprint = ConsentRequests::fingerprint(name, &caller, arguments);
+        let can_elicit = context
+            .client_capabilities()
+            .and_then(|c| c.elicitation)
+            .is_some_and(|e| e.form.is_some() || e.url.is_none());
+        let modern = context
             .protocol_version()
-            .is_some_and(|v| v.as_str() < ProtocolVersion::V_2026_07_28.as_str());
-        let can_elicit = legacy_session
-            && context
-                .peer
-                .supported_elicitation_modes()
-                .contains(&ElicitationMode::Form);
+            .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str());
+        // A retried 2026-07-28 call carries the answer to the question asked before.
+        if modern && (request.request_state.is_some() || request.input_responses.is_some()) {
+            let decision = runtime.asked.answer(
+                request.request_state.as_deref(),
+                request.input_responses.as_ref(),
+                &fingerprint,
+            );
+            return self.decided(name, decision, &caller, client);
+        }
+        let preview = self.preview(name, arguments).await;
         if can_elicit {
-            let shown =
-                redact_arguments(&Value::Object(arguments.clone()), &self.runtime.sensitive);
+            let shown = redact_arguments(&Value::Object(arguments.clone()), &runtime.sensitive);
             let effect = preview
                 .as_deref()
                 .map(|p| format!("\n\nWhat it would change:\n{p}"))
                 .unwrap_or_default();
             let message = format!(
                 "{} wants to run the {} tool `{name}` with {}.{effect}\n\nAllow it?",
-                self.runtime.config.server,
+                runtime.config.server,
                 kind.label(),
                 shown
             );
-            let timeout = self.runtime.config.consent_timeout;
+            let timeout = runtime.config.consent_timeout;
+            if modern {
+                return Ok(Consented::AskClient(runtime.asked.ask(
+                    message,
+                    fingerprint,
+                    timeout,
+                )));
+            }
             match context
                 .peer
-                .elicit_with_timeout::<Consent>(message, Some(timeout))
+                .create_elicitation_with_timeout(
+                    crate::consent::elicitation(message),
+                    Some(timeout),
+                )
                 .await
             {
-                Ok(Some(Consent { confirm: true })) => return Ok("elicitation"),
-                Ok(Some(Consent { confirm: false }) | None)
-                | Err(ElicitationError::UserDeclined | ElicitationError::UserCancelled) => {
-                    return Err(format!(
-                        "the user did not approve `{name}`, so nothing was changed"
-                    ));
+                Ok(answer) => {
+                    let decision = crate::consent::judge(&answer);
+                    return self.decided(name, decision, &caller, client);
                 }
-                Err(ElicitationError::Service(ServiceError::Timeout { .. })) => {
+                Err(ServiceError::Timeout { .. }) => {
                     return Err(format!(
                         "no answer to the request to approve `{name}` within {} s, so nothing was changed",
                         timeout.as_secs()
@@ -421,15 +477,53 @@ impl<S: Domain> Governed<S> {
             }
         }
         match confirm {
-            Some(true) => Ok("argument"),
-            _ => {
+            Confirm::Once => Ok(Consented::Given("argument".to_owned())),
+            Confirm::Always => {
+                let grant = runtime.config.grants.add(NewGrant {
+                    tool: name.to_owned(),
+                    caller: Some(caller),
+                    client,
+                    source: "confirm".into(),
+                    ..NewGrant::default()
+                });
+                record_grant(grant);
+                Ok(Consented::Given("argument".to_owned()))
+            }
+            Confirm::Absent => {
                 let effect = preview
                     .map(|p| format!("\n\nWhat it would change:\n{p}"))
                     .unwrap_or_default();
                 Err(format!(
-                    "`{name}` is a {} tool, so it needs the user's consent: describe the change to the user and, once they agree, call it again with `confirm: true`. Nothing was changed. (For trusted automation an operator can set MCP_REQUIRE_CONFIRMATION=false.){effect}",
-                    kind.label()
+                    "`{name}` is a {} tool, so it needs the user's consent: describe the change to the user and, once they agree, call it again with `confirm: true`. Nothing was changed. (An operator can change which tools ask with MCP_CONFIRM, MCP_CONFIRM_TOOLS and MCP_NO_CONFIRM_TOOLS, or grant this one standing consent with `mcp-{} grants add {name}`.){effect}",
+                    kind.label(),
+                    runtime.config.server
                 ))
+            }
+        }
+    }
+
+    /// Turns the user's answer into consent, recording a standing grant when they asked for one.
+    fn decided(
+        &self,
+        name: &str,
+        decision: Decision,
+        caller: &str,
+        client: Option<String>,
+    ) -> Result<Consented, String> {
+        match decision {
+            Decision::Refused(reason) => Err(reason.replace("{tool}", name)),
+            Decision::Approved(Remember::Once) => Ok(Consented::Given("elicitation".to_owned())),
+            Decision::Approved(Remember::For(lasts)) => {
+                let grant = self.runtime.config.grants.add(NewGrant {
+                    tool: name.to_owned(),
+                    caller: Some(caller.to_owned()),
+                    client,
+                    lasts,
+                    source: "elicitation".into(),
+                    ..NewGrant::default()
+                });
+                record_grant(grant);
+                Ok(Consented::Given("elicitation".to_owned()))
             }
         }
     }
@@ -458,6 +552,46 @@ impl<S: Domain> Governed<S> {
             }
         }
     }
+}
+
+/// Logs the standing grant the user's answer created; this call is approved either way.
+fn record_grant(grant: std::io::Result<crate::grants::Grant>) {
+    match grant {
+        Ok(grant) => tracing::info!(
+            grant = %grant.id,
+            tool = %grant.tool,
+            expires = grant.expires.as_deref().unwrap_or("never"),
+            "standing grant recorded"
+        ),
+        Err(error) => {
+            tracing::warn!(%error, "could not record the standing grant; this call alone is approved")
+        }
+    }
+}
+
+/// What the `confirm` argument said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Confirm {
+    Absent,
+    Once,
+    Always,
+}
+
+/// One call that needs consent.
+struct Asked<'a> {
+    name: &'a str,
+    kind: ToolKind,
+    arguments: &'a JsonObject,
+    confirm: Confirm,
+    request: &'a CallToolRequestParams,
+}
+
+/// How consent stands after asking.
+enum Consented {
+    /// Given; how, for the audit record (`elicitation`, `argument`, `grant:<id>`).
+    Given(String),
+    /// The client must ask the user and call again (2026-07-28).
+    AskClient(InputRequiredResult),
 }
 
 fn scrub_response(response: CallToolResponse) -> CallToolResponse {
@@ -514,7 +648,8 @@ impl<S: Domain> ServerHandler for Governed<S> {
             .get_or_insert_with(Default::default);
         let policy = &self.runtime.config.policy;
         let gated = self.runtime.tools.values().any(|t| {
-            policy.needs_consent(t.kind) && policy.withheld(&t.tool.name, t.kind).is_none()
+            policy.needs_consent(&t.tool.name, t.kind)
+                && policy.withheld(&t.tool.name, t.kind).is_none()
         });
         if gated {
             let note = "Tools that change data ask the user for approval; when the client cannot ask, describe the change to the user and, once they agree, call the tool again with `confirm: true`.";

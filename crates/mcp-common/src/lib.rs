@@ -15,9 +15,11 @@
 pub mod audit;
 pub mod backend;
 pub mod config;
+pub mod consent;
 pub mod error;
 pub mod gate;
 pub mod governed;
+pub mod grants;
 pub mod health;
 pub mod http;
 pub mod identity;

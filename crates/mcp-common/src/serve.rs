@@ -15,6 +15,7 @@ use crate::audit::AuditLog;
 use crate::config::{CommonConfig, ConfigError, Env, is_loopback};
 use crate::gate::ToolPolicy;
 use crate::governed::{Domain, GovernConfig, Governed};
+use crate::grants::{GrantStore, NewGrant};
 use crate::health::Readiness;
 use crate::http::{HttpSettings, default_allowed_hosts};
 use crate::metrics::Metrics;
@@ -68,7 +69,15 @@ Shared settings (environment or .env; MCP_ENV_FILE names another file):
   MCP_READ_ONLY             true to withhold every tool that changes data
   MCP_TOOLS_ALLOW           only offer tools matching these globs (comma-separated)
   MCP_TOOLS_DENY            withhold tools matching these globs
-  MCP_REQUIRE_CONFIRMATION  false to run write tools without asking (trusted automation)
+  MCP_CONFIRM               which tools ask for the user's consent: external (default: destructive
+                            tools and writes beyond the server's own additive store), destructive,
+                            all, or none (trusted automation)
+  MCP_CONFIRM_TOOLS         tools that always ask, whatever their kind (globs)
+  MCP_NO_CONFIRM_TOOLS      tools that never ask (globs)
+  MCP_REQUIRE_CONFIRMATION  false is the same as MCP_CONFIRM=none
+  MCP_CONFIRM_ALWAYS        true to let `confirm: \"always\"` record a standing grant
+  MCP_GRANTS_FILE           standing grants (default: grants.json in the server's data directory;
+                            see `grants --help`)
   MCP_CONSENT_TIMEOUT_SECS  how long to wait for the user's approval (default 120)
   MCP_TOOL_TIMEOUT_SECS     upper bound on one tool call (default 180)
   MCP_AUDIT_LOG             stderr (default), off, or a file path for JSON-lines audit records
@@ -103,6 +112,173 @@ fn command(identity: &ServerIdentity) -> Command {
                 .help("Serve HTTP without sessions, for several replicas behind a load balancer"),
         )
         .after_help(format!("{}\n\n{COMMON_ENV_HELP}", identity.env_help.trim_end()))
+        .subcommand(grants_command())
+}
+
+fn grants_command() -> Command {
+    Command::new("grants")
+        .about("List, add and revoke standing consents (grants) for this server's tools")
+        .subcommand_required(true)
+        .subcommand(Command::new("list").about("List the grants in force"))
+        .subcommand(
+            Command::new("add")
+                .about("Grant standing consent for a tool, so calls it covers no longer ask")
+                .arg(Arg::new("tool").required(true).help("Tool name or glob, e.g. send_sms"))
+                .arg(Arg::new("caller").long("caller").value_name("NAME").help(
+                    "Only for this caller: an HTTP token holder's name (MCP_AUTH_TOKENS), or `local` for stdio and loopback without tokens [default: any]",
+                ))
+                .arg(Arg::new("client").long("client").value_name("NAME").help(
+                    "Only for this client software (its clientInfo name, e.g. claude-ai) [default: any]",
+                ))
+                .arg(
+                    Arg::new("arg")
+                        .long("arg")
+                        .value_name("NAME=GLOB")
+                        .action(ArgAction::Append)
+                        .help("Only when argument NAME matches GLOB, e.g. --arg to=+34600*; repeatable"),
+                )
+                .arg(Arg::new("for").long("for").value_name("DURATION").help(
+                    "How long it lasts, e.g. 30m, 8h, 7days [default: until revoked]",
+                )),
+        )
+        .subcommand(
+            Command::new("revoke")
+                .about("Revoke grants by id")
+                .arg(Arg::new("id").num_args(0..).help("Grant ids, as `grants list` shows them"))
+                .arg(
+                    Arg::new("all")
+                        .long("all")
+                        .action(ArgAction::SetTrue)
+                        .help("Revoke every grant"),
+                ),
+        )
+}
+
+/// The grants of `server`: `MCP_GRANTS_FILE`, else `grants.json` in its data directory, else
+/// (no HOME at all) memory only.
+fn grant_store(server: &str, env: &Env, common: &CommonConfig) -> GrantStore {
+    match common.grants_file.clone().or_else(|| {
+        env.data_dir()
+            .map(|dir| dir.join(format!("mcp-{server}")).join("grants.json"))
+    }) {
+        Some(path) => GrantStore::at(path),
+        None => GrantStore::in_memory(),
+    }
+}
+
+/// Runs `grants list|add|revoke`; returns the exit code.
+fn run_grants(binary: &str, store: &GrantStore, matches: &ArgMatches) -> ExitCode {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let where_ = store
+        .path()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "memory (no HOME, XDG_DATA_HOME or MCP_GRANTS_FILE)".into());
+    let result: Result<(), String> = match matches.subcommand() {
+        Some(("list", _)) => store.list().map_err(|e| e.to_string()).map(|grants| {
+            if grants.is_empty() {
+                let _ = writeln!(out, "no grants in {where_}");
+            }
+            for grant in grants {
+                let arguments: Vec<String> = grant
+                    .arguments
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "{}  tool={}  caller={}  client={}{}  expires={}  source={}  created={}",
+                    grant.id,
+                    grant.tool,
+                    grant.caller.as_deref().unwrap_or("any"),
+                    grant.client.as_deref().unwrap_or("any"),
+                    if arguments.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  arguments={}", arguments.join(","))
+                    },
+                    grant.expires.as_deref().unwrap_or("never"),
+                    grant.source,
+                    grant.created,
+                );
+            }
+        }),
+        Some(("add", add)) => new_grant(add).and_then(|new| {
+            store.add(new).map_err(|e| e.to_string()).map(|grant| {
+                let _ = writeln!(
+                    out,
+                    "added {} for `{}` (expires {}) in {where_}",
+                    grant.id,
+                    grant.tool,
+                    grant.expires.as_deref().unwrap_or("never")
+                );
+            })
+        }),
+        Some(("revoke", revoke)) => {
+            let ids: Vec<String> = revoke
+                .get_many::<String>("id")
+                .map(|ids| ids.cloned().collect())
+                .unwrap_or_default();
+            let all = revoke.get_flag("all");
+            if ids.is_empty() && !all {
+                Err("name the grants to revoke (see `grants list`), or pass --all".into())
+            } else {
+                store
+                    .revoke(&ids, all)
+                    .map_err(|e| e.to_string())
+                    .and_then(|removed| {
+                        let missing: Vec<&String> = ids
+                            .iter()
+                            .filter(|id| !removed.iter().any(|g| &&g.id == id))
+                            .collect();
+                        for grant in &removed {
+                            let _ = writeln!(out, "revoked {} (`{}`)", grant.id, grant.tool);
+                        }
+                        if missing.is_empty() {
+                            Ok(())
+                        } else {
+                            Err(format!("no grant with id {missing:?} in {where_}"))
+                        }
+                    })
+            }
+        }
+        _ => Err("expected one of: list, add, revoke".into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{binary} grants: {error}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn new_grant(matches: &ArgMatches) -> Result<NewGrant, String> {
+    let mut arguments = std::collections::BTreeMap::new();
+    for pair in matches.get_many::<String>("arg").into_iter().flatten() {
+        let (name, glob) = pair
+            .split_once('=')
+            .filter(|(n, _)| !n.is_empty())
+            .ok_or_else(|| format!("--arg must be NAME=GLOB, e.g. to=+34600* (found {pair:?})"))?;
+        arguments.insert(name.to_owned(), glob.to_owned());
+    }
+    let lasts = match matches.get_one::<String>("for") {
+        None => None,
+        Some(text) => Some(humantime::parse_duration(text).map_err(|error| {
+            format!("--for must be a duration such as 30m, 8h or 7days ({error}; found {text:?})")
+        })?),
+    };
+    Ok(NewGrant {
+        tool: matches
+            .get_one::<String>("tool")
+            .cloned()
+            .unwrap_or_default(),
+        caller: matches.get_one::<String>("caller").cloned(),
+        client: matches.get_one::<String>("client").cloned(),
+        arguments,
+        lasts,
+        source: "operator".into(),
+    })
 }
 
 impl Startup {
@@ -175,6 +351,10 @@ where
         Ok(pair) => pair,
         Err(error) => return fail(&binary, &error, 2),
     };
+    if let Some(("grants", grants)) = matches.subcommand() {
+        let store = grant_store(identity.name, &env, &startup.common);
+        return run_grants(&binary, &store, grants);
+    }
     crate::telemetry::init(startup.common.log_format, &startup.common.log_filter);
     if let Err(error) = startup.check_exposure() {
         return fail(&binary, &error, 2);
@@ -211,6 +391,7 @@ where
     E: Display,
 {
     let binary = format!("mcp-{}", identity.name);
+    let grants = grant_store(identity.name, &env, &startup.common);
     let domain = match build(env).await {
         Ok(domain) => domain,
         Err(error) => return fail(&binary, &error, 2),
@@ -237,10 +418,14 @@ where
             read_only: common.read_only,
             allow: common.tools_allow.clone(),
             deny: common.tools_deny.clone(),
-            require_confirmation: common.require_confirmation,
+            confirm: common.confirm,
+            confirm_tools: common.confirm_tools.clone(),
+            no_confirm_tools: common.no_confirm_tools.clone(),
         },
         consent_timeout: common.consent_timeout,
         tool_timeout: common.tool_timeout,
+        grants: Arc::new(grants),
+        confirm_always: common.confirm_always,
     };
     let governed = match Governed::new(domain, config, audit, metrics.clone()) {
         Ok(governed) => governed,

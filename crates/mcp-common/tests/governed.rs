@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use mcp_common::audit::AuditLog;
 use mcp_common::config::AuditDestination;
-use mcp_common::gate::ToolPolicy;
+use mcp_common::gate::{ConfirmLevel, ToolPolicy};
 use mcp_common::governed::{Domain, GovernConfig, Governed};
+use mcp_common::grants::{GrantStore, NewGrant};
 use mcp_common::metrics::Metrics;
 use mcp_common::stdio::serve_streams;
 use mcp_common::{Secret, ToolError};
@@ -80,6 +81,24 @@ impl Toy {
         let writes = self.writes.fetch_add(1, Ordering::SeqCst) + 1;
         Ok(Json(Count { writes }))
     }
+
+    #[tool(
+        description = "Remembers a note in the server's own store",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn remember(
+        &self,
+        Parameters(args): Parameters<NoteArgs>,
+    ) -> Result<Json<Count>, ToolError> {
+        assert!(!args.text.is_empty());
+        let writes = self.writes.fetch_add(1, Ordering::SeqCst) + 1;
+        Ok(Json(Count { writes }))
+    }
 }
 
 #[tool_handler(router = self.tools)]
@@ -142,6 +161,22 @@ async fn start(
     capabilities: Value,
     audit_path: &std::path::Path,
 ) -> (Client, Arc<AtomicU32>) {
+    start_with(
+        policy,
+        Some(capabilities),
+        audit_path,
+        Arc::new(GrantStore::in_memory()),
+    )
+    .await
+}
+
+/// Starts the toy server; `capabilities: None` skips `initialize`, as 2026-07-28 clients do.
+async fn start_with(
+    policy: ToolPolicy,
+    capabilities: Option<Value>,
+    audit_path: &std::path::Path,
+    grants: Arc<GrantStore>,
+) -> (Client, Arc<AtomicU32>) {
     let writes = Arc::new(AtomicU32::new(0));
     let toy = Toy {
         tools: Arc::new(Toy::tool_router()),
@@ -152,6 +187,8 @@ async fn start(
         policy,
         consent_timeout: Duration::from_secs(5),
         tool_timeout: Duration::from_millis(300),
+        grants,
+        confirm_always: false,
     };
     let audit = AuditLog::open(&AuditDestination::File(audit_path.to_path_buf())).unwrap();
     let governed = Governed::new(toy, config, audit, Arc::new(Metrics::new("toy"))).unwrap();
@@ -168,6 +205,9 @@ async fn start(
         to_server,
         from_server: BufReader::new(from_server).lines(),
     };
+    let Some(capabilities) = capabilities else {
+        return (client, writes);
+    };
     client
         .send(json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":capabilities,"clientInfo":{"name":"t","version":"1"}}}))
         .await;
@@ -183,12 +223,15 @@ async fn start(
 }
 
 fn policy() -> ToolPolicy {
-    ToolPolicy {
-        read_only: false,
-        allow: vec![],
-        deny: vec![],
-        require_confirmation: true,
-    }
+    ToolPolicy::default()
+}
+
+fn audit_lines(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 fn text(answer: &Value) -> String {
@@ -382,4 +425,280 @@ async fn secrets_are_scrubbed_from_results_and_audit() {
     let audit = std::fs::read_to_string(&audit_path).unwrap();
     assert!(!audit.contains("sk_test_leaky_secret_42"), "{audit}");
     assert!(audit.contains(r#""api_key":"[redacted]""#), "{audit}");
+}
+
+#[tokio::test]
+async fn local_additive_writes_run_without_asking_unless_the_operator_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let audit_path = dir.path().join("audit.jsonl");
+    let (mut client, writes) = start(policy(), json!({}), &audit_path).await;
+    client
+        .send(json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}))
+        .await;
+    let listed = client.next().await;
+    let remember = listed["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "remember")
+        .unwrap()
+        .clone();
+    assert!(
+        remember["inputSchema"]["properties"]
+            .get("confirm")
+            .is_none(),
+        "a local additive write has no confirm argument by default: {remember}"
+    );
+    let done = client.call(2, "remember", json!({"text": "a note"})).await;
+    assert_eq!(done["result"]["structuredContent"]["writes"], 1, "{done}");
+    let refused = client.call(3, "write_note", json!({"text": "x"})).await;
+    assert!(
+        text(&refused).contains("needs the user's consent"),
+        "{refused}"
+    );
+    assert_eq!(writes.load(Ordering::SeqCst), 1);
+    let consents: Vec<Value> = audit_lines(&audit_path)
+        .iter()
+        .map(|r| r["consent"].clone())
+        .collect();
+    assert_eq!(consents, [json!("not_required"), Value::Null]);
+
+    for policy in [
+        ToolPolicy {
+            confirm: ConfirmLevel::All,
+            ..policy()
+        },
+        ToolPolicy {
+            confirm_tools: vec!["rem*".into()],
+            ..policy()
+        },
+    ] {
+        let (mut client, writes) =
+            start(policy.clone(), json!({}), &dir.path().join("a2.jsonl")).await;
+        let refused = client.call(1, "remember", json!({"text": "a note"})).await;
+        assert!(
+            text(&refused).contains("needs the user's consent"),
+            "{policy:?}: {refused}"
+        );
+        assert_eq!(writes.load(Ordering::SeqCst), 0);
+    }
+    let lifted = ToolPolicy {
+        no_confirm_tools: vec!["write_note".into()],
+        ..policy()
+    };
+    let (mut client, _) = start(lifted, json!({}), &dir.path().join("a3.jsonl")).await;
+    let done = client.call(1, "write_note", json!({"text": "x"})).await;
+    assert_eq!(done["result"]["isError"], false, "{done}");
+}
+
+/// Answers the elicitation request the server sends for `write_note`.
+async fn approve(client: &mut Client, content: Value) {
+    let ask = client.next().await;
+    assert_eq!(ask["method"], "elicitation/create", "{ask}");
+    let schema = &ask["params"]["requestedSchema"]["properties"];
+    assert_eq!(schema["confirm"]["type"], "boolean", "{ask}");
+    assert!(schema["remember"].is_object(), "{ask}");
+    client
+        .send(
+            json!({"jsonrpc":"2.0","id":ask["id"],"result":{"action":"accept","content":content}}),
+        )
+        .await;
+}
+
+#[tokio::test]
+async fn a_standing_grant_lets_later_calls_through_until_it_expires_or_is_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let audit_path = dir.path().join("audit.jsonl");
+    let grants = Arc::new(GrantStore::at(dir.path().join("grants.json")));
+    let (mut client, writes) = start_with(
+        policy(),
+        Some(json!({"elicitation": {}})),
+        &audit_path,
+        grants.clone(),
+    )
+    .await;
+    // First call: the user approves and asks to be left alone for 15 minutes.
+    client.send(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"write_note","arguments":{"text":"x"}}})).await;
+    approve(&mut client, json!({"confirm": true, "remember": "15m"})).await;
+    let first = client.next().await;
+    assert_eq!(first["id"], 1, "{first}");
+    assert_eq!(first["result"]["isError"], false, "{first}");
+    let granted = grants.list().unwrap();
+    assert_eq!(granted.len(), 1, "{granted:?}");
+    let grant = &granted[0];
+    assert_eq!(
+        (
+            grant.tool.as_str(),
+            grant.caller.as_deref(),
+            grant.client.as_deref()
+        ),
+        ("write_note", Some("local"), Some("t"))
+    );
+    assert!(grant.expires.is_some());
+    // Second call: no question asked; the next line is the answer itself.
+    let second = client.call(2, "write_note", json!({"text": "y"})).await;
+    assert_eq!(second["id"], 2, "answered without asking: {second}");
+    assert_eq!(writes.load(Ordering::SeqCst), 2);
+    let audit = audit_lines(&audit_path);
+    assert_eq!(
+        audit[0]["consent"], "elicitation",
+        "the first call was asked"
+    );
+    assert_eq!(audit[1]["consent"], format!("grant:{}", grant.id));
+
+    // Revoked: the user is asked again.
+    grants
+        .revoke(std::slice::from_ref(&grant.id), false)
+        .unwrap();
+    client.send(json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"write_note","arguments":{"text":"z"}}})).await;
+    approve(&mut client, json!({"confirm": true})).await;
+    assert_eq!(client.next().await["id"], 3);
+    assert!(
+        grants.list().unwrap().is_empty(),
+        "\"once\" leaves no grant"
+    );
+
+    // An operator's grant for one second: honoured, then expired on time.
+    let short = grants
+        .add(NewGrant {
+            tool: "write_*".into(),
+            caller: Some("local".into()),
+            lasts: Some(Duration::from_secs(1)),
+            source: "operator".into(),
+            ..NewGrant::default()
+        })
+        .unwrap();
+    let within = client.call(4, "write_note", json!({"text": "w"})).await;
+    assert_eq!(within["id"], 4, "{within}");
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    client.send(json!({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"write_note","arguments":{"text":"v"}}})).await;
+    let ask = client.next().await;
+    assert_eq!(
+        ask["method"], "elicitation/create",
+        "expired grant: asked again: {ask}"
+    );
+    client
+        .send(json!({"jsonrpc":"2.0","id":ask["id"],"result":{"action":"decline"}}))
+        .await;
+    assert!(text(&client.next().await).contains("did not approve"));
+    let audit = audit_lines(&audit_path);
+    let consents: Vec<&str> = audit
+        .iter()
+        .map(|r| r["consent"].as_str().unwrap_or("-"))
+        .collect();
+    assert_eq!(
+        consents,
+        [
+            "elicitation",
+            format!("grant:{}", grant.id).as_str(),
+            "elicitation",
+            format!("grant:{}", short.id).as_str(),
+            "-"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn clients_on_2026_07_28_are_asked_through_input_required_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let audit_path = dir.path().join("audit.jsonl");
+    let (mut client, writes) = start_with(
+        policy(),
+        None,
+        &audit_path,
+        Arc::new(GrantStore::in_memory()),
+    )
+    .await;
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {"elicitation": {"form": {}}},
+        "io.modelcontextprotocol/clientInfo": {"name": "modern", "version": "1"}
+    });
+    let call = |id: u64, text: &str, extra: Value| {
+        let mut params = json!({"name": "write_note", "arguments": {"text": text}, "_meta": meta});
+        if let (Value::Object(params), Value::Object(extra)) = (&mut params, extra) {
+            params.extend(extra);
+        }
+        json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":params})
+    };
+    client.send(call(1, "hello", json!({}))).await;
+    let asked = client.next().await;
+    assert_eq!(asked["result"]["resultType"], "input_required", "{asked}");
+    let question = &asked["result"]["inputRequests"]["consent"];
+    assert_eq!(question["method"], "elicitation/create", "{asked}");
+    assert!(
+        question["params"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("note #1 would read"),
+        "the question carries the preview: {asked}"
+    );
+    let state = asked["result"]["requestState"].as_str().unwrap().to_owned();
+    assert_eq!(
+        writes.load(Ordering::SeqCst),
+        0,
+        "nothing changed while asking"
+    );
+
+    let yes = json!({"consent": {"action": "accept", "content": {"confirm": true}}});
+    // A forged state, or the real one with other arguments, approves nothing.
+    client
+        .send(call(
+            2,
+            "hello",
+            json!({"inputResponses": yes, "requestState": "consent-forged"}),
+        ))
+        .await;
+    let forged = client.next().await;
+    assert!(
+        text(&forged).contains("does not match a question"),
+        "{forged}"
+    );
+    client.send(call(3, "hello", json!({}))).await;
+    let asked = client.next().await;
+    let state_2 = asked["result"]["requestState"].as_str().unwrap().to_owned();
+    client
+        .send(call(
+            4,
+            "other text",
+            json!({"inputResponses": yes, "requestState": state_2}),
+        ))
+        .await;
+    assert!(text(&client.next().await).contains("does not match a question"));
+    assert_eq!(writes.load(Ordering::SeqCst), 0);
+
+    client
+        .send(call(
+            5,
+            "hello",
+            json!({"inputResponses": yes, "requestState": state}),
+        ))
+        .await;
+    let done = client.next().await;
+    assert_eq!(done["result"]["structuredContent"]["writes"], 1, "{done}");
+    // The same answer cannot be replayed.
+    client
+        .send(call(
+            6,
+            "hello",
+            json!({"inputResponses": yes, "requestState": state}),
+        ))
+        .await;
+    assert!(text(&client.next().await).contains("does not match a question"));
+    assert_eq!(writes.load(Ordering::SeqCst), 1);
+    let outcomes: Vec<(String, String)> = audit_lines(&audit_path)
+        .iter()
+        .map(|r| {
+            (
+                r["outcome"].as_str().unwrap().to_owned(),
+                r["consent"].as_str().unwrap_or("-").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes[4],
+        ("ok".to_owned(), "elicitation".to_owned()),
+        "{outcomes:?}"
+    );
+    assert_eq!(outcomes[0].0, "input_required", "{outcomes:?}");
 }

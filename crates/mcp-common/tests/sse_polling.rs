@@ -13,6 +13,7 @@ use mcp_common::audit::AuditLog;
 use mcp_common::config::AuditDestination;
 use mcp_common::gate::ToolPolicy;
 use mcp_common::governed::{Domain, GovernConfig, Governed};
+use mcp_common::grants::GrantStore;
 use mcp_common::health::Readiness;
 use mcp_common::http::{HttpSettings, ResponseStream, router};
 use mcp_common::metrics::Metrics;
@@ -85,14 +86,11 @@ impl Domain for Poller {
 async fn serve() -> (String, CancellationToken) {
     let config = GovernConfig {
         server: "poller".into(),
-        policy: ToolPolicy {
-            read_only: false,
-            allow: vec![],
-            deny: vec![],
-            require_confirmation: true,
-        },
+        policy: ToolPolicy::default(),
         consent_timeout: Duration::from_secs(5),
         tool_timeout: Duration::from_secs(30),
+        grants: Arc::new(GrantStore::in_memory()),
+        confirm_always: false,
     };
     let metrics = Arc::new(Metrics::new("poller"));
     let poller = Poller {
