@@ -319,12 +319,12 @@ impl Empresa {
     }
 
     #[tool(
-        description = "Add a document (title, text, optional company by id or name, tags, date) to the store, where buscar_documentos will find it. Needs the user's consent.",
+        description = "Add a document (title, text, optional company by id or name, tags, date) to the store, where buscar_documentos will find it. Adding the very same document again returns the existing one instead of a copy.",
         annotations(
             title = "Add a document",
             read_only_hint = false,
             destructive_hint = false,
-            idempotent_hint = false,
+            idempotent_hint = true,
             open_world_hint = false
         )
     )]

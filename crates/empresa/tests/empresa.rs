@@ -472,3 +472,130 @@ fn http_with_a_token_serves_tools_and_audits_the_caller() {
         "{ready}"
     );
 }
+
+/// Runs `mcp-empresa grants ARGS` against the fixture's grants file; returns stdout.
+fn grants_cli(fixture: &Fixture, args: &[&str]) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-empresa"))
+        .arg("grants")
+        .args(args)
+        .envs(fixture.env())
+        .env("MCP_GRANTS_FILE", fixture.dir.path().join("grants.json"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "grants {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn grant_id(added: &str) -> String {
+    added
+        .split_whitespace()
+        .find(|w| w.starts_with("g-"))
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn local_documents_need_no_consent_while_updates_do_unless_an_operator_grants_it() {
+    let fixture = Fixture::new();
+    let grants_file = fixture.dir.path().join("grants.json");
+    let mut env = fixture.env();
+    env.push((
+        "MCP_GRANTS_FILE".into(),
+        grants_file.to_string_lossy().into_owned(),
+    ));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut server =
+        StdioServer::spawn(Path::new(env!("CARGO_BIN_EXE_mcp-empresa")), &[], &env).unwrap();
+    server.initialize().unwrap();
+
+    // A document in the server's own store is a local additive write: no question.
+    let document = json!({"title": "Nota", "body": "Llamar al proveedor de cartón."});
+    let added = server.call_tool("add_document", document.clone()).unwrap();
+    assert_ne!(added["isError"], true, "{added}");
+    let again = server.call_tool("add_document", document).unwrap();
+    assert_eq!(
+        again["structuredContent"]["id"], added["structuredContent"]["id"],
+        "adding it again keeps one copy"
+    );
+
+    fn server_company(server: &mut StdioServer) -> Value {
+        server.call_tool("get_company", json!({"id": 1})).unwrap()["structuredContent"]["company"]
+            .clone()
+    }
+    let city_before = server_company(&mut server)["city"].clone();
+    let update = json!({"id": 1, "city": "Bilbao"});
+    let refused = server.call_tool("update_company", update.clone()).unwrap();
+    assert_eq!(refused["isError"], true, "{refused}");
+    assert!(
+        result_text(&refused).contains("grants add update_company"),
+        "the refusal names the way to a standing grant: {refused}"
+    );
+    assert_eq!(
+        server_company(&mut server)["city"],
+        city_before,
+        "refused: unchanged"
+    );
+
+    // An operator's grant for three seconds lets the call through without asking...
+    let short = grant_id(&grants_cli(
+        &fixture,
+        &["add", "update_company", "--caller", "local", "--for", "3s"],
+    ));
+    let listed = grants_cli(&fixture, &["list"]);
+    assert!(
+        listed.contains(&short) && listed.contains("tool=update_company"),
+        "{listed}"
+    );
+    let granted = server.call_tool("update_company", update.clone()).unwrap();
+    assert_ne!(granted["isError"], true, "{granted}");
+    assert_eq!(server_company(&mut server)["city"], "Bilbao");
+    // ...until it expires.
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    let expired = server
+        .call_tool("update_company", json!({"id": 1, "city": "Vigo"}))
+        .unwrap();
+    assert_eq!(expired["isError"], true, "expired grant: {expired}");
+    assert_eq!(server_company(&mut server)["city"], "Bilbao");
+
+    // A grant without expiry lasts until `grants revoke`.
+    let lasting = grant_id(&grants_cli(&fixture, &["add", "update_company"]));
+    let granted = server
+        .call_tool("update_company", json!({"id": 1, "city": "Vigo"}))
+        .unwrap();
+    assert_ne!(granted["isError"], true, "{granted}");
+    let revoked = grants_cli(&fixture, &["revoke", &lasting]);
+    assert!(revoked.contains(&format!("revoked {lasting}")), "{revoked}");
+    let after = server
+        .call_tool("update_company", json!({"id": 1, "city": "Cádiz"}))
+        .unwrap();
+    assert_eq!(after["isError"], true, "revoked: {after}");
+    assert_eq!(server_company(&mut server)["city"], "Vigo");
+    assert!(grants_cli(&fixture, &["list"]).contains("no grants"));
+
+    let consents: Vec<(String, String)> = fixture
+        .audit()
+        .iter()
+        .filter(|r| r["tool"] != "get_company")
+        .map(|r| {
+            (
+                r["tool"].as_str().unwrap().to_owned(),
+                r["consent"].as_str().unwrap_or("-").to_owned(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("add_document", "not_required".to_owned()),
+        ("add_document", "not_required".to_owned()),
+        ("update_company", "-".to_owned()),
+        ("update_company", format!("grant:{short}")),
+        ("update_company", "-".to_owned()),
+        ("update_company", format!("grant:{lasting}")),
+        ("update_company", "-".to_owned()),
+    ]
+    .map(|(t, c)| (t.to_owned(), c));
+    assert_eq!(consents, expected);
+}

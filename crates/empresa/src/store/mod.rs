@@ -420,8 +420,14 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .with_context(failed)?;
         let company_id = resolve_document_company(&transaction, new)?;
-        let id =
-            records::insert_document(&transaction, &fields, company_id).with_context(failed)?;
+        let existing =
+            records::find_same_document(&transaction, &fields, company_id).with_context(failed)?;
+        let id = match existing {
+            Some(id) => id,
+            None => {
+                records::insert_document(&transaction, &fields, company_id).with_context(failed)?
+            }
+        };
         let document = load_document(&transaction, id).with_context(failed)?;
         transaction.commit().with_context(failed)?;
         document.ok_or(StoreError::NotFound {

@@ -243,6 +243,31 @@ pub(crate) fn insert_document(
     Ok(connection.last_insert_rowid())
 }
 
+/// The id of a document with exactly these fields, if one exists: adding the same document
+/// twice (an agent retrying a call) keeps one copy.
+pub(crate) fn find_same_document(
+    connection: &Connection,
+    fields: &DocumentFields,
+    company_id: Option<i64>,
+) -> rusqlite::Result<Option<i64>> {
+    use rusqlite::OptionalExtension;
+    connection
+        .query_row(
+            "SELECT id FROM documents
+             WHERE title = ?1 AND body = ?2 AND company_id IS ?3 AND tags = ?4 AND date IS ?5
+             ORDER BY id LIMIT 1",
+            params![
+                fields.title,
+                fields.body,
+                company_id,
+                tags_json(&fields.tags)?,
+                fields.date
+            ],
+            |row| row.get(0),
+        )
+        .optional()
+}
+
 /// Replaces the body, and the tags and date when given, of an existing document.
 pub(crate) fn update_document_content(
     connection: &Connection,

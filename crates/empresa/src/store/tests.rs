@@ -1485,3 +1485,40 @@ fn two_stores_on_one_file_see_each_other() {
     ));
     assert_eq!(reader.ping().unwrap(), writer.ping().unwrap());
 }
+
+#[test]
+fn adding_the_same_document_twice_keeps_one_copy() {
+    let (_directory, store) = empty();
+    let first = store
+        .add_document(&document("Acta de la reunión", "Se aprobó el presupuesto."))
+        .unwrap();
+    let again = store
+        .add_document(&document("Acta de la reunión", "Se aprobó el presupuesto."))
+        .unwrap();
+    assert_eq!(
+        first.id, again.id,
+        "a retried add returns the same document"
+    );
+    let other_body = store
+        .add_document(&document(
+            "Acta de la reunión",
+            "Se rechazó el presupuesto.",
+        ))
+        .unwrap();
+    assert_ne!(
+        first.id, other_body.id,
+        "a different text is a new document"
+    );
+    let tagged = store
+        .add_document(&NewDocument {
+            tags: vec!["acta".into()],
+            ..document("Acta de la reunión", "Se aprobó el presupuesto.")
+        })
+        .unwrap();
+    assert_ne!(
+        first.id, tagged.id,
+        "different tags make a different document"
+    );
+    let hits = store.search_documents("presupuesto", 10).unwrap();
+    assert_eq!(hits.len(), 3, "{hits:?}");
+}
