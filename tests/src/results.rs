@@ -13,7 +13,7 @@ use crate::servers::{ServerEntry, load_servers};
 /// One check of one server.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Outcome {
-    /// `rust`, `official`, `python-sdk` or `inspector`.
+    /// `rust`, `official`, `python-sdk`, `prototype-agent` or `inspector`.
     pub part: String,
     /// The server's name in servers.json.
     pub server: String,

@@ -226,6 +226,26 @@ fn standin_spec(server: &str) -> Option<StandinSpec> {
     })
 }
 
+/// The arguments the Python clients in `tests/interop/` take to start `server` over stdio the way
+/// a host does: `--env=KEY=VALUE` for every variable of `env` and for PATH (hosts pass theirs on,
+/// and not every SDK adds it to what it is given), then `--`, the server's binary and its
+/// servers.json arguments.
+pub fn stdio_client_args(server: &ServerEntry, env: &[(String, String)]) -> Vec<String> {
+    let mut args: Vec<String> = env.iter().map(|(k, v)| format!("--env={k}={v}")).collect();
+    args.push(format!(
+        "--env=PATH={}",
+        std::env::var("PATH").unwrap_or_default()
+    ));
+    args.push("--".into());
+    args.push(
+        crate::binary_path(&server.command)
+            .to_string_lossy()
+            .into_owned(),
+    );
+    args.extend(server.args.iter().cloned());
+    args
+}
+
 /// Borrowed pairs of an owned environment, as the harness takes them.
 pub fn pairs(env: &[(String, String)]) -> Vec<(&str, &str)> {
     env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()

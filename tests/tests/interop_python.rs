@@ -9,7 +9,8 @@ use std::process::Command;
 
 use mcp_conformance::results::record;
 use mcp_conformance::servers::{
-    ServerEntry, load_servers, pairs, smoke_call, test_environment, workspace_root,
+    ServerEntry, load_servers, pairs, smoke_call, stdio_client_args, test_environment,
+    workspace_root,
 };
 use mcp_conformance::{HttpServer, StdioServer, binary_path, tool_paths};
 use serde_json::{Value, json};
@@ -80,15 +81,7 @@ fn the_python_sdk_client_lists_and_calls_tools() {
         let env_refs = pairs(&env);
         let (tool, arguments, expect) = pick_smoke_call(&server, &env_refs);
 
-        let mut stdio_target: Vec<String> =
-            env.iter().map(|(k, v)| format!("--env={k}={v}")).collect();
-        stdio_target.push(format!(
-            "--env=PATH={}",
-            std::env::var("PATH").unwrap_or_default()
-        ));
-        stdio_target.push("--".into());
-        stdio_target.push(binary_path(&server.command).to_string_lossy().into_owned());
-        stdio_target.extend(server.args.iter().cloned());
+        let stdio_target = stdio_client_args(&server, &env);
         let http = HttpServer::start(&binary_path(&server.command), &[], &env_refs).unwrap();
         let http_target = vec![format!("--url={}", http.mcp_url())];
 
