@@ -3,13 +3,14 @@
 //! remove chunks left over from a longer earlier version, and report progress between files.
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use mcp_common::ToolError;
 use rmcp::RoleServer;
 use rmcp::model::ProgressNotificationParam;
 use rmcp::service::RequestContext;
 
-use crate::ingest;
+use crate::ingest::{self, IngestConfig, Plan};
 use crate::model::Selector;
 use crate::tools::{IngestProblem, IngestSummary, RagService};
 
@@ -21,11 +22,19 @@ pub async fn run(
     context: RequestContext<RoleServer>,
 ) -> Result<IngestSummary, ToolError> {
     let collection = service.collection_name(collection)?;
+    // Before opening the collection, so a call that can read nothing creates nothing.
+    if let Some(reason) = service.ingest.disabled_reason() {
+        return Err(ToolError::Other(reason));
+    }
     let (_, with_vectors) = service.open_for_write(&collection).await?;
     let config = service.ingest.clone();
+    let asked = paths.clone();
     let plan = tokio::task::spawn_blocking(move || ingest::plan(&paths, &config))
         .await
         .map_err(|e| ToolError::Other(format!("planning the ingestion failed: {e}")))?;
+    if let Some(error) = only_disabled_roots(&service.ingest, &asked, &plan) {
+        return Err(error);
+    }
     let mut summary = IngestSummary {
         collection: collection.clone(),
         files_ingested: 0,
@@ -147,4 +156,24 @@ pub async fn run(
             .await;
     }
     Ok(summary)
+}
+
+/// A tool error when every path asked for lies under a root disabled at start-up: nothing could
+/// be read, and the caller should hear which root is wrong rather than get an empty summary.
+fn only_disabled_roots(config: &IngestConfig, asked: &[String], plan: &Plan) -> Option<ToolError> {
+    if asked.is_empty() || !plan.files.is_empty() {
+        return None;
+    }
+    let mut reasons: Vec<String> = Vec::new();
+    for path in asked {
+        let root = config.unavailable_root_of(Path::new(path))?;
+        let reason = root.describe();
+        if !reasons.contains(&reason) {
+            reasons.push(reason);
+        }
+    }
+    Some(ToolError::Other(format!(
+        "nothing was ingested: {}",
+        reasons.join("; ")
+    )))
 }

@@ -45,6 +45,10 @@ pub fn env_help() -> String {
 pub async fn open(env: Env) -> Result<Rag, String> {
     let config = RagConfig::from_env(&env).map_err(|e| e.to_string())?;
     let ingest = ingest::IngestConfig::from_env(&env).map_err(|e| e.to_string())?;
+    // An unusable root disables only itself; the warning is the operator's first sign of it.
+    for root in &ingest.unavailable_roots {
+        tracing::warn!(root = %root.configured, "{}", root.describe());
+    }
     let embed_config = embed::EmbedConfig::from_env(&env).map_err(|e| e.to_string())?;
     let (store, store_label): (Arc<dyn Store>, String) = match &config.store {
         StoreChoice::Sqlite { path } => {
@@ -84,4 +88,54 @@ pub async fn open(env: Env) -> Result<Rag, String> {
         ingest,
         config,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use mcp_common::Domain;
+    use mcp_common::health::Readiness;
+    use rmcp::ServerHandler;
+
+    use super::*;
+
+    /// servers.json's placeholders (`RAG_MODEL_DIR`, `RAG_INGEST_ROOTS`) leave a server that
+    /// starts, runs lexical-only with ingest disabled, and says why in its instructions and in
+    /// every readiness detail, while staying ready.
+    #[tokio::test]
+    async fn servers_json_placeholders_do_not_stop_start_up() {
+        let data = tempfile::tempdir().unwrap();
+        let home = data.path().to_str().unwrap();
+        let rag = open(Env::from_pairs([
+            ("RAG_MODEL_DIR", "/path/to/all-MiniLM-L6-v2"),
+            ("RAG_INGEST_ROOTS", "/home/you/Documents"),
+            ("HOME", home),
+            ("XDG_DATA_HOME", home),
+        ]))
+        .await
+        .unwrap_or_else(|error| panic!("start-up failed: {error}"));
+        let model_note = "RAG_MODEL_DIR is /path/to/all-MiniLM-L6-v2, which does not exist";
+        let root_note = "/home/you/Documents is configured in RAG_INGEST_ROOTS but does not exist";
+        let instructions = rag.get_info().instructions.unwrap_or_default();
+        assert!(instructions.contains(model_note), "{instructions}");
+
+        let report = Readiness::new(rag.probes(), Duration::ZERO).report().await;
+        assert!(report.ready, "{report:?}");
+        let detail = |name: &str| {
+            report
+                .checks
+                .iter()
+                .find(|check| check.name == name)
+                .map(|check| check.detail.clone())
+                .unwrap_or_else(|| panic!("no {name} probe in {report:?}"))
+        };
+        let embeddings = detail("embeddings");
+        assert!(
+            embeddings.starts_with("lexical-only: ") && embeddings.contains(model_note),
+            "{embeddings}"
+        );
+        let ingest = detail("ingest");
+        assert!(ingest.contains(root_note), "{ingest}");
+    }
 }

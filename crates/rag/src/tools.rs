@@ -1203,6 +1203,7 @@ impl Domain for Rag {
         let store_service = self.service.clone();
         let embed_note = self.service.embedder_note.clone();
         let lexical_only = self.service.embedder.is_none();
+        let ingest_status = self.service.ingest.status();
         vec![
             Probe::new("store", move || {
                 let service = store_service.clone();
@@ -1224,6 +1225,12 @@ impl Domain for Rag {
                 } else {
                     embed_note.clone()
                 };
+                async move { Ok(detail) }
+            }),
+            // Likewise a disabled ingest root: every other tool serves, the detail says which
+            // root and what to fix.
+            Probe::new("ingest", move || {
+                let detail = ingest_status.clone();
                 async move { Ok(detail) }
             }),
         ]

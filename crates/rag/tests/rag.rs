@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use mcp_conformance::servers::workspace_root;
-use mcp_conformance::{StdioServer, result_text};
+use mcp_conformance::servers::{load_servers, pairs, workspace_root};
+use mcp_conformance::{HttpServer, StdioServer, result_text};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
@@ -400,4 +400,194 @@ fn the_tools_work_the_same_on_qdrant() {
     );
     let _ = qdrant.kill();
     let _ = qdrant.wait();
+}
+
+/// `arguments` with `"confirm": true` when `tool`'s input schema (from tools/list) has a
+/// `confirm` property, the consent argument the runtime adds when a write needs it; left out
+/// otherwise, so the call holds whichever consent policy is in force.
+fn with_consent(tools: &[Value], tool: &str, mut arguments: Value) -> Value {
+    let listed = tools
+        .iter()
+        .find(|t| t["name"] == tool)
+        .unwrap_or_else(|| panic!("{tool} is not in tools/list"));
+    if listed["inputSchema"]["properties"].get("confirm").is_some() {
+        arguments["confirm"] = json!(true);
+    }
+    arguments
+}
+
+/// servers.json's rag entry exactly as shipped, placeholders included
+/// (`RAG_MODEL_DIR=/path/to/all-MiniLM-L6-v2`, `RAG_INGEST_ROOTS=/home/you/Documents`), plus only
+/// a temporary data directory: the server starts, says it is lexical-only and why, remembers and
+/// recalls, and `ingest` answers a tool error naming the missing root and the variable; the
+/// start-up log and `/readyz` say the same.
+#[test]
+fn servers_json_as_shipped_starts_and_serves_despite_its_placeholders() {
+    let entry = load_servers()
+        .unwrap()
+        .into_iter()
+        .find(|server| server.name == "rag")
+        .expect("servers.json has a rag entry");
+    let placeholder = |variable: &str| -> String {
+        let value = entry
+            .env
+            .iter()
+            .find(|(key, _)| key == variable)
+            .map(|(_, value)| value.clone())
+            .unwrap_or_else(|| panic!("servers.json's rag entry no longer sets {variable}"));
+        assert!(
+            !Path::new(&value).exists(),
+            "{variable}={value} exists on this machine, so it is no placeholder here"
+        );
+        value
+    };
+    let model_dir = placeholder("RAG_MODEL_DIR");
+    let root = placeholder("RAG_INGEST_ROOTS");
+    let model_note = format!("RAG_MODEL_DIR is {model_dir}, which does not exist");
+    let root_note = format!("{root} is configured in RAG_INGEST_ROOTS but does not exist");
+
+    let dir = TempDir::new().unwrap();
+    let data = dir.path().to_string_lossy().into_owned();
+    let mut env = entry.env.clone();
+    env.push(("HOME".into(), data.clone()));
+    env.push(("XDG_DATA_HOME".into(), data));
+    let env = pairs(&env);
+    let args: Vec<&str> = entry.args.iter().map(String::as_str).collect();
+    let binary = Path::new(env!("CARGO_BIN_EXE_mcp-rag"));
+
+    let mut server = StdioServer::spawn(binary, &args, &env).unwrap();
+    let init = server.initialize().unwrap();
+    let instructions = init["instructions"].as_str().unwrap_or_default();
+    assert!(instructions.contains(&model_note), "{instructions}");
+    let listed = server.request("tools/list", json!({})).unwrap();
+    let tools = listed["result"]["tools"].as_array().unwrap().clone();
+    assert!(tools.len() >= 11, "{listed}");
+
+    let stored = call(
+        &mut server,
+        "memorizar_informacion",
+        with_consent(
+            &tools,
+            "memorizar_informacion",
+            json!({"texto": MEMORIES[2]}),
+        ),
+    );
+    assert_eq!(stored["structuredContent"]["embedded"], false, "{stored}");
+    let found = call(
+        &mut server,
+        "recuperar_contexto",
+        json!({"pregunta": "which invoice was paid by transfer?"}),
+    );
+    assert_eq!(first_text(&found), MEMORIES[2], "{}", result_text(&found));
+    let note = found["structuredContent"]["note"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(note.contains(&model_note), "{found}");
+
+    let refused = server
+        .call_tool(
+            "ingest",
+            with_consent(
+                &tools,
+                "ingest",
+                json!({"paths": [format!("{root}/notes.md")]}),
+            ),
+        )
+        .unwrap();
+    assert_eq!(refused["isError"], true, "{refused}");
+    let message = result_text(&refused);
+    assert!(
+        message.starts_with("file ingestion is disabled") && message.contains(&root_note),
+        "{message}"
+    );
+
+    let log = server.stderr();
+    assert!(
+        log.lines()
+            .any(|line| line.contains("WARN") && line.contains(&root_note)),
+        "{log}"
+    );
+    assert!(
+        log.lines()
+            .any(|line| line.contains("WARN") && line.contains(&model_note)),
+        "{log}"
+    );
+    drop(server);
+
+    // /readyz: ready (every other tool serves), and its details say what is disabled and why.
+    let http = HttpServer::start(binary, &args, &env).unwrap();
+    let response = http
+        .client
+        .get(format!("{}/readyz", http.base))
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let report: Value = serde_json::from_str(&response.text().unwrap()).unwrap();
+    let detail = |name: &str| -> String {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|check| check["name"] == name)
+            .and_then(|check| check["detail"].as_str())
+            .unwrap_or_else(|| panic!("no {name} check in {report}"))
+            .to_owned()
+    };
+    assert!(detail("embeddings").contains(&model_note), "{report}");
+    assert!(detail("ingest").contains(&root_note), "{report}");
+}
+
+/// One root missing, one there: the one there keeps working, and a call asking only for paths
+/// under the missing one is a tool error naming it (a mixed call lists it among the problems).
+#[test]
+fn a_missing_root_disables_only_itself() {
+    let dir = TempDir::new().unwrap();
+    let docs = dir.path().join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::write(docs.join("a.txt"), "The warehouse closes early on Fridays.").unwrap();
+    let missing = dir.path().join("missing");
+    let roots = format!("{},{}", missing.display(), docs.display());
+    let db = dir.path().join("rag.db").to_string_lossy().into_owned();
+    let home = dir.path().to_string_lossy().into_owned();
+    let env = [
+        ("RAG_DB_PATH", db.as_str()),
+        ("RAG_INGEST_ROOTS", roots.as_str()),
+        ("RAG_MODEL_DOWNLOAD", "false"),
+        ("HOME", home.as_str()),
+        ("MCP_AUDIT_LOG", "off"),
+        ("MCP_REQUIRE_CONFIRMATION", "false"),
+    ];
+    let mut server =
+        StdioServer::spawn(Path::new(env!("CARGO_BIN_EXE_mcp-rag")), &[], &env).unwrap();
+    server.initialize().unwrap();
+    let root_note = format!(
+        "{} is configured in RAG_INGEST_ROOTS but does not exist",
+        missing.display()
+    );
+    let under_missing = missing.join("notes.md").to_string_lossy().into_owned();
+    let valid = docs.join("a.txt").to_string_lossy().into_owned();
+
+    let refused = server
+        .call_tool("ingest", json!({"paths": [under_missing]}))
+        .unwrap();
+    assert_eq!(refused["isError"], true, "{refused}");
+    assert!(
+        result_text(&refused).contains(&root_note),
+        "{}",
+        result_text(&refused)
+    );
+
+    let mixed = call(
+        &mut server,
+        "ingest",
+        json!({"paths": [valid, under_missing]}),
+    );
+    assert_eq!(mixed["structuredContent"]["files_ingested"], 1, "{mixed}");
+    let problem = &mixed["structuredContent"]["problems"][0];
+    assert_eq!(problem["path"], under_missing.as_str(), "{mixed}");
+    assert!(
+        problem["message"].as_str().unwrap().contains(&root_note),
+        "{mixed}"
+    );
+    assert!(server.stderr().contains(&root_note), "{}", server.stderr());
 }

@@ -289,18 +289,27 @@ impl Model {
 /// explains why there is none.
 pub(crate) async fn resolve(config: &EmbedConfig) -> Result<Resolution, EmbedError> {
     if let Some(dir) = &config.model_dir {
-        let missing = missing_files(dir);
-        if !missing.is_empty() {
-            return Err(EmbedError::ModelFiles {
-                model: MODEL_NAME.into(),
-                dir: dir.clone(),
-                detail: format!("{} not found", missing.join(", ")),
-                hint: "set RAG_MODEL_DIR to a directory holding config.json, tokenizer.json and model.safetensors of sentence-transformers/all-MiniLM-L6-v2, or unset it to use the data directory".into(),
-            });
+        // An unusable RAG_MODEL_DIR (often a placeholder left in a host's configuration) must
+        // not take the server down: it runs lexical-only and the note says what to fix. Nothing
+        // is downloaded instead, since the operator chose this directory.
+        if let Some(problem) = model_dir_problem(dir) {
+            return Ok(model_dir_unusable(dir, &problem));
         }
-        let embedder = load_blocking(config, dir.clone()).await?;
-        let note = loaded_note(&embedder, "RAG_MODEL_DIR");
-        return Ok(found(embedder, note));
+        return Ok(match load_blocking(config, dir.clone()).await {
+            Ok(embedder) => {
+                let note = loaded_note(&embedder, "RAG_MODEL_DIR");
+                found(embedder, note)
+            }
+            Err(error) => {
+                let detail = match error {
+                    EmbedError::ModelFiles { detail, .. } | EmbedError::Local { detail, .. } => {
+                        detail
+                    }
+                    other => other.to_string(),
+                };
+                model_dir_unusable(dir, &format!("holds a model that does not load ({detail})"))
+            }
+        });
     }
     let Some(data_dir) = &config.data_dir else {
         return Ok(lexical_only(
@@ -368,6 +377,37 @@ fn lexical_only(why: &str) -> Resolution {
              RAG_MODEL_DIR to a directory holding config.json, tokenizer.json and model.safetensors \
              of {HF_REPO}, allow the download (RAG_MODEL_DOWNLOAD=true with access to \
              RAG_HF_ENDPOINT), or use RAG_EMBEDDER=openai or ollama"
+        ),
+    }
+}
+
+/// What makes `dir` unusable before loading is tried, as a clause after "which": it does not
+/// exist, is not a folder, or lacks some of [`MODEL_FILES`].
+fn model_dir_problem(dir: &Path) -> Option<String> {
+    match std::fs::metadata(dir) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Some("does not exist".into()),
+        Err(error) => Some(format!("cannot be read ({error})")),
+        Ok(meta) if !meta.is_dir() => Some("is not a folder".into()),
+        Ok(_) => {
+            let missing = missing_files(dir);
+            (!missing.is_empty()).then(|| format!("lacks {}", missing.join(", ")))
+        }
+    }
+}
+
+/// Lexical-only because `RAG_MODEL_DIR` is unusable: the note names the variable, its value and
+/// what is wrong, and how to fix it (there is no download to allow: it is only tried without
+/// `RAG_MODEL_DIR`).
+fn model_dir_unusable(dir: &Path, problem: &str) -> Resolution {
+    Resolution {
+        embedder: None,
+        note: format!(
+            "no embedding model, so search is lexical-only (BM25): RAG_MODEL_DIR is {}, which \
+             {problem}. For semantic search, set RAG_MODEL_DIR to a directory holding \
+             config.json, tokenizer.json and model.safetensors of {HF_REPO}, unset it to use the \
+             data directory (where the model is downloaded when missing), or use \
+             RAG_EMBEDDER=openai or ollama",
+            dir.display()
         ),
     }
 }
@@ -662,31 +702,104 @@ mod tests {
         assert!(cosine(&with_prefix, &plain) < 0.999);
     }
 
-    #[tokio::test]
-    async fn unusable_model_dir_is_an_error() {
-        let empty = tempfile::tempdir().unwrap();
-        let config = settings(&[("RAG_MODEL_DIR", empty.path().to_str().unwrap())]);
-        let error = resolve(&config).await.unwrap_err().to_string();
-        assert!(
-            error.contains("config.json, tokenizer.json, model.safetensors not found"),
-            "{error}"
-        );
-        assert!(
-            error.contains("set RAG_MODEL_DIR to a directory holding"),
-            "{error}"
-        );
-
-        let broken = tempfile::tempdir().unwrap();
+    /// Writes a model directory for one case: the real files, except those `damage` replaces
+    /// (`None` leaves a file out).
+    fn model_copy(damage: &[(&str, Option<Vec<u8>>)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
         for file in MODEL_FILES {
-            std::fs::write(broken.path().join(file), "{}").unwrap();
+            let target = dir.path().join(file);
+            match damage.iter().find(|(name, _)| *name == file) {
+                Some((_, Some(bytes))) => std::fs::write(&target, bytes).unwrap(),
+                Some((_, None)) => {}
+                // A link, not a copy: model.safetensors is 90 MB.
+                #[cfg(unix)]
+                None => std::os::unix::fs::symlink(model_dir().join(file), &target).unwrap(),
+                #[cfg(not(unix))]
+                None => {
+                    std::fs::copy(model_dir().join(file), &target).unwrap();
+                }
+            }
         }
-        let config = settings(&[("RAG_MODEL_DIR", broken.path().to_str().unwrap())]);
-        let error = resolve(&config).await.unwrap_err().to_string();
-        assert!(
-            error.starts_with("the local embedding model all-MiniLM-L6-v2 in"),
-            "{error}"
-        );
-        assert!(error.contains("config.json: missing field"), "{error}");
+        dir
+    }
+
+    /// servers.json ships `RAG_MODEL_DIR=/path/to/all-MiniLM-L6-v2`: an unusable directory, in
+    /// any of the ways it can be, means lexical-only with a note naming the variable and the
+    /// fault, never an error that stops the server.
+    #[tokio::test]
+    async fn unusable_model_dir_means_lexical_only_with_a_note() {
+        let weights = std::fs::read(model_dir().join("model.safetensors")).unwrap();
+        let truncated = weights[..1 << 20].to_vec();
+        let empty = tempfile::tempdir().unwrap();
+        let not_a_folder = empty.path().join("model.bin");
+        std::fs::write(&not_a_folder, "weights?").unwrap();
+        let incomplete = model_copy(&[("tokenizer.json", None), ("model.safetensors", None)]);
+        let cut = model_copy(&[("model.safetensors", Some(truncated))]);
+        let empty_weights = model_copy(&[("model.safetensors", Some(Vec::new()))]);
+        let garbage_tokenizer =
+            model_copy(&[("tokenizer.json", Some(b"this is {not json".to_vec()))]);
+        let wrong_config = model_copy(&[("config.json", Some(b"{}".to_vec()))]);
+        // (RAG_MODEL_DIR, what the note must say after "which")
+        let cases: [(PathBuf, &str); 9] = [
+            ("/path/to/all-MiniLM-L6-v2".into(), "does not exist"),
+            (empty.path().join("missing"), "does not exist"),
+            (not_a_folder, "is not a folder"),
+            (
+                empty.path().to_owned(),
+                "lacks config.json, tokenizer.json, model.safetensors",
+            ),
+            (
+                incomplete.path().to_owned(),
+                "lacks tokenizer.json, model.safetensors",
+            ),
+            (
+                cut.path().to_owned(),
+                "holds a model that does not load (model.safetensors: ",
+            ),
+            (
+                empty_weights.path().to_owned(),
+                "holds a model that does not load (model.safetensors: ",
+            ),
+            (
+                garbage_tokenizer.path().to_owned(),
+                "holds a model that does not load (tokenizer.json: ",
+            ),
+            (
+                wrong_config.path().to_owned(),
+                "holds a model that does not load (config.json: missing field",
+            ),
+        ];
+        for (dir, expected) in cases {
+            let data = tempfile::tempdir().unwrap();
+            let config = settings(&[
+                ("RAG_MODEL_DIR", dir.to_str().unwrap()),
+                ("XDG_DATA_HOME", data.path().to_str().unwrap()),
+            ]);
+            let resolution = resolve(&config)
+                .await
+                .unwrap_or_else(|error| panic!("{}: must not be an error: {error}", dir.display()));
+            assert!(resolution.embedder.is_none(), "{}", dir.display());
+            let note = &resolution.note;
+            println!("{note}");
+            assert!(
+                note.starts_with(&format!(
+                    "no embedding model, so search is lexical-only (BM25): RAG_MODEL_DIR is {}, which {expected}",
+                    dir.display()
+                )),
+                "{note}"
+            );
+            assert!(
+                note.contains("set RAG_MODEL_DIR to a directory holding config.json, tokenizer.json and model.safetensors")
+                    && note.contains("unset it to use the data directory"),
+                "{note}"
+            );
+            // RAG_MODEL_DIR wins over the data directory: nothing is downloaded in its stead.
+            assert!(
+                missing_files(&data.path().join("mcp-rag/models/all-MiniLM-L6-v2")).len() == 3,
+                "{}",
+                dir.display()
+            );
+        }
     }
 
     #[tokio::test]

@@ -40,7 +40,8 @@ rag embeddings:
   RAG_DOCUMENT_PREFIX                  put before each stored text, e.g. search_document: (default none)
   RAG_MODEL_DIR                        directory holding config.json, tokenizer.json and model.safetensors of
                                        all-MiniLM-L6-v2 (default: $XDG_DATA_HOME/mcp-rag/models/all-MiniLM-L6-v2,
-                                       else ~/.local/share/mcp-rag/models/all-MiniLM-L6-v2)
+                                       else ~/.local/share/mcp-rag/models/all-MiniLM-L6-v2); when it is unusable
+                                       (missing, incomplete, damaged) search is lexical-only and says why
   RAG_MODEL_DOWNLOAD                   download the local model (90 MB) into that data directory when it is missing
                                        (default true; false runs lexical-only instead)
   RAG_HF_ENDPOINT                      Hugging Face Hub to download from (default https://huggingface.co)
@@ -337,9 +338,11 @@ impl fmt::Debug for Resolution {
 /// Local: loads the model from `RAG_MODEL_DIR`, else the data directory, else downloads it there.
 /// Remote: asks the service for one embedding to learn the dimension, unless
 /// `RAG_EMBEDDING_DIMENSIONS` gives it.
-/// `Ok` with no embedder when no model is reachable (offline, download disabled, service down);
-/// `Err` when the configuration is wrong (unusable `RAG_MODEL_DIR`, a refused key, an unknown
-/// model), which an operator should fix rather than run without.
+/// `Ok` with no embedder when no model is reachable (offline, download disabled, service down)
+/// or `RAG_MODEL_DIR` is unusable (missing, incomplete or damaged files: a placeholder left in a
+/// host's configuration must not stop the server), the note saying what to fix;
+/// `Err` when the configuration is wrong in a way an operator should fix rather than run without
+/// (a refused key, an unknown model, a model in the data directory that does not load).
 pub async fn build(config: &EmbedConfig) -> Result<Resolution, EmbedError> {
     match config.provider {
         Provider::Local => local::resolve(config).await,

@@ -35,7 +35,8 @@ use crate::model::Chunk;
 pub const ENV_HELP: &str = "\
 ingestion settings:
   RAG_INGEST_ROOTS    comma-separated folders that ingest may read from (default: none, so file
-                      ingestion is refused); paths outside them, and symlinks leading out, are refused
+                      ingestion is refused); paths outside them, and symlinks leading out, are refused;
+                      a folder that does not exist is disabled with a warning
   RAG_MAX_FILE_BYTES  largest file ingested, in bytes or with KiB/MiB/GiB (default: 20MiB)
   RAG_CHUNK_CHARS     most characters in a chunk (default: 1000)
   RAG_CHUNK_OVERLAP   characters of a chunk's tail repeated at the start of the next one in the same
@@ -50,17 +51,46 @@ pub struct IngestConfig {
     /// Canonical folders that paths must resolve into (`RAG_INGEST_ROOTS`); empty disables file
     /// ingestion.
     pub roots: Vec<PathBuf>,
+    /// Folders `RAG_INGEST_ROOTS` names that could not be used at start-up (missing, not a
+    /// folder, unreadable): ingestion from them is disabled, and requests for paths under them
+    /// are answered with why.
+    pub unavailable_roots: Vec<UnavailableRoot>,
     /// Files larger than this are skipped (`RAG_MAX_FILE_BYTES`).
     pub max_file_bytes: u64,
     /// Chunk size and overlap (`RAG_CHUNK_CHARS`, `RAG_CHUNK_OVERLAP`).
     pub chunk: ChunkConfig,
 }
 
+/// A folder named in `RAG_INGEST_ROOTS` that is not a readable directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnavailableRoot {
+    /// The folder as written in `RAG_INGEST_ROOTS`.
+    pub configured: String,
+    /// The same made absolute (without resolving symlinks, since it may not exist), to recognise
+    /// the paths under it.
+    pub path: PathBuf,
+    /// What is wrong, e.g. "does not exist".
+    pub reason: String,
+}
+
+impl UnavailableRoot {
+    /// One sentence saying the root was configured, what is wrong with it and what to fix.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} is configured in RAG_INGEST_ROOTS but {}, so ingest from it is disabled; fix \
+             RAG_INGEST_ROOTS (or create the folder) and restart the server",
+            self.configured, self.reason
+        )
+    }
+}
+
 impl IngestConfig {
-    /// Reads the configuration; roots are canonicalized here, so a missing root stops start-up
-    /// with a message naming it instead of failing every later request.
+    /// Reads the configuration. Roots are canonicalized here; one that is not a readable folder
+    /// (a placeholder left in a host's configuration, say) is kept in
+    /// [`IngestConfig::unavailable_roots`] instead of stopping start-up, so the other tools still
+    /// work and `ingest` can say what to fix.
     pub fn from_env(env: &Env) -> Result<IngestConfig, ConfigError> {
-        let roots = canonical_roots(&env.list("RAG_INGEST_ROOTS"), env.get("RAG_INGEST_ROOTS"))?;
+        let (roots, unavailable_roots) = resolve_roots(&env.list("RAG_INGEST_ROOTS"));
         let max_file_bytes = match env.get("RAG_MAX_FILE_BYTES") {
             None => DEFAULT_MAX_FILE_BYTES,
             Some(raw) => parse_bytes(raw).ok_or_else(|| ConfigError::Invalid {
@@ -73,48 +103,138 @@ impl IngestConfig {
         let chunk = ChunkConfig::from_env(env)?;
         Ok(IngestConfig {
             roots,
+            unavailable_roots,
             max_file_bytes,
             chunk,
         })
     }
 
-    /// A configuration with these roots and default limits, for tests and embedding.
+    /// A configuration with these roots and default limits, for tests and embedding. Unlike
+    /// [`IngestConfig::from_env`], a root that is not a readable folder is an error: a caller
+    /// passing paths in code wants to hear about a wrong one at once.
     pub fn with_roots<P: AsRef<Path>>(roots: &[P]) -> Result<IngestConfig, ConfigError> {
         let listed: Vec<String> = roots
             .iter()
             .map(|root| root.as_ref().display().to_string())
             .collect();
+        let (roots, unavailable) = resolve_roots(&listed);
+        if let Some(root) = unavailable.first() {
+            return Err(ConfigError::Invalid {
+                variable: "RAG_INGEST_ROOTS".into(),
+                expected: format!(
+                    "a comma-separated list of existing folders ({} {})",
+                    root.configured, root.reason
+                ),
+                found: Some(listed.join(",")),
+            });
+        }
         Ok(IngestConfig {
-            roots: canonical_roots(&listed, None)?,
+            roots,
+            unavailable_roots: Vec::new(),
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
             chunk: ChunkConfig::default(),
         })
     }
+
+    /// Why `ingest` can read nothing at all, or `None` when at least one root is usable.
+    pub fn disabled_reason(&self) -> Option<String> {
+        if !self.roots.is_empty() {
+            return None;
+        }
+        if self.unavailable_roots.is_empty() {
+            return Some(
+                "file ingestion is disabled: RAG_INGEST_ROOTS is not set; set it to the \
+                 comma-separated folders ingest may read and restart the server"
+                    .into(),
+            );
+        }
+        let roots: Vec<String> = self
+            .unavailable_roots
+            .iter()
+            .map(UnavailableRoot::describe)
+            .collect();
+        Some(format!(
+            "file ingestion is disabled, because no folder in RAG_INGEST_ROOTS can be used: {}",
+            roots.join("; ")
+        ))
+    }
+
+    /// The unavailable root an absolute `path` lies under, if any. Compared without resolving
+    /// symlinks, since neither the root nor the path need exist; relative paths are resolved
+    /// against the usable roots only, so they never match.
+    pub fn unavailable_root_of(&self, path: &Path) -> Option<&UnavailableRoot> {
+        if !path.is_absolute() {
+            return None;
+        }
+        self.unavailable_roots
+            .iter()
+            .find(|root| path.starts_with(&root.path))
+    }
+
+    /// One line for the readiness probe: the roots ingest may read, and those disabled with
+    /// why.
+    pub fn status(&self) -> String {
+        if let Some(reason) = self.disabled_reason() {
+            return reason;
+        }
+        let roots: Vec<String> = self
+            .roots
+            .iter()
+            .map(|root| root.display().to_string())
+            .collect();
+        let mut status = format!("ingest may read {}", roots.join(", "));
+        for root in &self.unavailable_roots {
+            status.push_str("; ");
+            status.push_str(&root.describe());
+        }
+        status
+    }
 }
 
-fn canonical_roots(listed: &[String], raw: Option<&str>) -> Result<Vec<PathBuf>, ConfigError> {
-    let invalid = |expected: String| ConfigError::Invalid {
-        variable: "RAG_INGEST_ROOTS".into(),
-        expected,
-        found: raw.map(str::to_owned),
-    };
+/// Splits the listed roots into usable canonical folders (each once) and the unusable ones.
+fn resolve_roots(listed: &[String]) -> (Vec<PathBuf>, Vec<UnavailableRoot>) {
     let mut roots = Vec::new();
+    let mut unavailable: Vec<UnavailableRoot> = Vec::new();
     for root in listed {
-        let canonical = std::fs::canonicalize(root).map_err(|error| {
-            invalid(format!(
-                "a comma-separated list of existing folders ({root}: {error})"
-            ))
-        })?;
-        if !canonical.is_dir() {
-            return Err(invalid(format!(
-                "a comma-separated list of existing folders ({root} is not a folder)"
-            )));
-        }
-        if !roots.contains(&canonical) {
-            roots.push(canonical);
+        match usable_root(Path::new(root)) {
+            Ok(canonical) => {
+                if !roots.contains(&canonical) {
+                    roots.push(canonical);
+                }
+            }
+            Err(reason) => {
+                if unavailable.iter().any(|known| &known.configured == root) {
+                    continue;
+                }
+                let path = std::path::absolute(root).unwrap_or_else(|_| PathBuf::from(root));
+                unavailable.push(UnavailableRoot {
+                    configured: root.clone(),
+                    path,
+                    reason,
+                });
+            }
         }
     }
-    Ok(roots)
+    (roots, unavailable)
+}
+
+/// The canonical form of a root that is a folder this process can list, or what is wrong.
+fn usable_root(root: &Path) -> Result<PathBuf, String> {
+    let canonical = std::fs::canonicalize(root).map_err(|error| match error.kind() {
+        std::io::ErrorKind::NotFound => "does not exist".to_owned(),
+        std::io::ErrorKind::PermissionDenied => "cannot be reached (permission denied)".to_owned(),
+        _ => format!("cannot be reached ({error})"),
+    })?;
+    if !canonical.is_dir() {
+        return Err("is not a folder".into());
+    }
+    // Listing it now catches a folder this process may not read, which would otherwise fail
+    // every request.
+    std::fs::read_dir(&canonical).map_err(|error| match error.kind() {
+        std::io::ErrorKind::PermissionDenied => "cannot be read (permission denied)".to_owned(),
+        _ => format!("cannot be read ({error})"),
+    })?;
+    Ok(canonical)
 }
 
 /// Parses `1048576`, `512KiB`, `20MiB`, `1GiB` (also `KB`/`MB`/`GB` and `K`/`M`/`G`, read as

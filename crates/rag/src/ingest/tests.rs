@@ -239,12 +239,7 @@ fn configuration_reads_every_variable_and_names_bad_ones() {
     assert_eq!(defaults.max_file_bytes, 20 * 1024 * 1024);
     assert_eq!(defaults.chunk, ChunkConfig::default());
 
-    let missing = dir.path().join("missing");
     let cases = [
-        (
-            vec![("RAG_INGEST_ROOTS", missing.display().to_string())],
-            "RAG_INGEST_ROOTS",
-        ),
         (
             vec![("RAG_MAX_FILE_BYTES", "lots".to_string())],
             "RAG_MAX_FILE_BYTES",
@@ -284,6 +279,178 @@ fn configuration_reads_every_variable_and_names_bad_ones() {
     ] {
         assert!(ENV_HELP.contains(variable), "{variable}");
     }
+}
+
+/// servers.json ships `RAG_INGEST_ROOTS=/home/you/Documents`: a root that cannot be used
+/// disables only itself, never start-up, and every message names it and the variable to fix.
+#[test]
+fn unusable_roots_are_disabled_and_named_instead_of_stopping_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("docs");
+    fs::create_dir(&root).unwrap();
+    let file = dir.path().join("file.txt");
+    write(&file, "not a folder");
+    let missing = dir.path().join("missing");
+    let show = |path: &Path| path.display().to_string();
+
+    /// RAG_INGEST_ROOTS, the usable roots, the unavailable roots with their reasons.
+    type Case = (String, Vec<PathBuf>, Vec<(String, &'static str)>);
+    let cases: Vec<Case> = vec![
+        (
+            show(&missing),
+            vec![],
+            vec![(show(&missing), "does not exist")],
+        ),
+        (
+            format!("{}, {}, {}", show(&missing), show(&root), show(&missing)),
+            vec![canonical(&root)],
+            vec![(show(&missing), "does not exist")],
+        ),
+        (
+            format!("{},{}", show(&file), show(&root)),
+            vec![canonical(&root)],
+            vec![(show(&file), "is not a folder")],
+        ),
+        (
+            "/home/you/Documents".into(),
+            vec![],
+            vec![("/home/you/Documents".into(), "does not exist")],
+        ),
+    ];
+    for (raw, roots, unavailable) in cases {
+        if raw.contains("/home/you/") {
+            assert!(
+                !Path::new("/home/you/Documents").exists(),
+                "servers.json's placeholder root exists on this machine"
+            );
+        }
+        let config = IngestConfig::from_env(&Env::from_pairs([("RAG_INGEST_ROOTS", raw.clone())]))
+            .unwrap_or_else(|error| panic!("{raw}: start-up must not fail: {error}"));
+        assert_eq!(config.roots, roots, "{raw}");
+        let found: Vec<(String, &str)> = config
+            .unavailable_roots
+            .iter()
+            .map(|r| (r.configured.clone(), r.reason.as_str()))
+            .collect();
+        assert_eq!(found, unavailable, "{raw}");
+        for root in &config.unavailable_roots {
+            let sentence = root.describe();
+            assert!(
+                sentence.starts_with(&format!(
+                    "{} is configured in RAG_INGEST_ROOTS but {}",
+                    root.configured, root.reason
+                )) && sentence.contains("fix RAG_INGEST_ROOTS"),
+                "{sentence}"
+            );
+            assert!(config.status().contains(&sentence), "{}", config.status());
+        }
+        match config.disabled_reason() {
+            Some(reason) => {
+                assert!(config.roots.is_empty(), "{raw}");
+                assert!(
+                    reason.starts_with("file ingestion is disabled, because no folder in RAG_INGEST_ROOTS can be used")
+                        && reason.contains(&unavailable[0].0)
+                        && reason.contains("does not exist"),
+                    "{reason}"
+                );
+                assert_eq!(config.status(), reason);
+            }
+            None => assert!(
+                config
+                    .status()
+                    .starts_with(&format!("ingest may read {}", show(&canonical(&root)))),
+                "{}",
+                config.status()
+            ),
+        }
+    }
+
+    // Not set at all: disabled, and the reason says to set it.
+    let unset = IngestConfig::from_env(&Env::default()).unwrap();
+    assert!(unset.unavailable_roots.is_empty());
+    assert!(
+        unset
+            .disabled_reason()
+            .is_some_and(|r| r.contains("RAG_INGEST_ROOTS is not set")),
+        "{:?}",
+        unset.disabled_reason()
+    );
+
+    // Code that passes roots itself hears about a wrong one at once.
+    let error = IngestConfig::with_roots(&[&missing])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("RAG_INGEST_ROOTS") && error.contains("does not exist"),
+        "{error}"
+    );
+}
+
+#[test]
+fn paths_under_a_disabled_root_say_so_while_usable_roots_keep_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("docs");
+    write(&root.join("a.txt"), "alpha");
+    let missing = dir.path().join("missing");
+    let raw = format!("{},{}", missing.display(), root.display());
+    let config = IngestConfig::from_env(&Env::from_pairs([("RAG_INGEST_ROOTS", raw)])).unwrap();
+    let describe = config.unavailable_roots[0].describe();
+
+    let plan = super::plan(
+        &[
+            root.join("a.txt"),
+            missing.join("notes.md"),
+            missing.clone(),
+            PathBuf::from("nowhere.md"),
+        ],
+        &config,
+    );
+    assert_eq!(
+        plan.files
+            .iter()
+            .map(|f| f.path.clone())
+            .collect::<Vec<_>>(),
+        vec![canonical(&root.join("a.txt"))]
+    );
+    let reasons: Vec<&str> = plan.problems.iter().map(|p| p.reason.as_str()).collect();
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    assert_eq!(reasons[0], describe, "a path under the disabled root");
+    assert_eq!(reasons[1], describe, "the disabled root itself");
+    assert!(
+        reasons[2].starts_with("not found in any ingestion root")
+            && reasons[2].ends_with(&describe),
+        "a relative path also hears of the disabled root: {}",
+        reasons[2]
+    );
+    assert_eq!(
+        config.unavailable_root_of(&missing.join("deep/er.md")),
+        config.unavailable_roots.first()
+    );
+    assert_eq!(config.unavailable_root_of(&root.join("a.txt")), None);
+    assert_eq!(config.unavailable_root_of(Path::new("missing/x.md")), None);
+
+    // Created after start-up: still disabled until a restart, and it says so rather than
+    // "outside the roots".
+    write(&missing.join("late.md"), "# Late");
+    let late = super::plan(&[missing.join("late.md")], &config);
+    assert!(late.files.is_empty());
+    assert_eq!(late.problems[0].reason, describe);
+
+    // No usable root at all: every path gets the reason, naming the root and the variable.
+    let none = IngestConfig::from_env(&Env::from_pairs([(
+        "RAG_INGEST_ROOTS",
+        "/home/you/Documents",
+    )]))
+    .unwrap();
+    let plan = super::plan(&["/home/you/Documents/notes.md"], &none);
+    assert!(plan.files.is_empty());
+    assert!(
+        plan.problems[0]
+            .reason
+            .contains("/home/you/Documents is configured in RAG_INGEST_ROOTS but does not exist"),
+        "{}",
+        plan.problems[0].reason
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -105,11 +105,8 @@ impl Walker<'_> {
     }
 
     fn given(&mut self, given: &Path) {
-        if self.config.roots.is_empty() {
-            self.problem(
-                given,
-                "file ingestion is disabled: set RAG_INGEST_ROOTS to the folders it may read",
-            );
+        if let Some(reason) = self.config.disabled_reason() {
+            self.problem(given, reason);
             return;
         }
         if given.as_os_str().is_empty() {
@@ -129,10 +126,15 @@ impl Walker<'_> {
                 Some(joined) => joined,
                 None => {
                     let roots = self.roots_list();
-                    self.problem(
-                        given,
-                        format!("not found in any ingestion root ({roots}); relative paths are resolved against the roots"),
+                    let mut reason = format!(
+                        "not found in any ingestion root ({roots}); relative paths are resolved against the roots"
                     );
+                    // A root disabled at start-up may be where the caller meant.
+                    for root in &self.config.unavailable_roots {
+                        reason.push_str("; ");
+                        reason.push_str(&root.describe());
+                    }
+                    self.problem(given, reason);
                     return;
                 }
             }
@@ -140,7 +142,11 @@ impl Walker<'_> {
         let link = match fs::symlink_metadata(&candidate) {
             Ok(meta) => meta.file_type().is_symlink(),
             Err(error) => {
-                self.problem(given, describe_io(&error));
+                let reason = match self.config.unavailable_root_of(&candidate) {
+                    Some(root) => root.describe(),
+                    None => describe_io(&error),
+                };
+                self.problem(given, reason);
                 return;
             }
         };
@@ -156,6 +162,12 @@ impl Walker<'_> {
             }
         };
         if !within_roots(&canonical, &self.config.roots) {
+            // The folder may have appeared since start-up; it stays disabled until a restart.
+            if let Some(root) = self.config.unavailable_root_of(&candidate) {
+                let reason = root.describe();
+                self.problem(given, reason);
+                return;
+            }
             let roots = self.roots_list();
             let reason = if link {
                 format!(
