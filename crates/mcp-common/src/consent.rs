@@ -21,8 +21,13 @@ use serde_json::Value;
 
 use crate::grants::random_u64;
 
-/// The key of the consent question in an input-required result.
-pub const CONSENT_INPUT: &str = "consent";
+/// The key of the consent question in an input-required result; namespaced, so a tool doing its
+/// own input-required rounds cannot collide with it.
+pub const CONSENT_INPUT: &str = "mcp_consent";
+
+/// How the `requestState` of a consent question begins, so the layer recognises answers meant
+/// for it and leaves any other state to the tool.
+pub const CONSENT_STATE_PREFIX: &str = "mcp-consent-";
 
 /// How long to remember an approval, as the user chose it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,7 +139,11 @@ impl ConsentRequests {
         fingerprint: String,
         timeout: Duration,
     ) -> InputRequiredResult {
-        let handle = format!("consent-{:016x}{:016x}", random_u64(), random_u64());
+        let handle = format!(
+            "{CONSENT_STATE_PREFIX}{:016x}{:016x}",
+            random_u64(),
+            random_u64()
+        );
         let now = Instant::now();
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         open.retain(|_, q| q.until > now);
@@ -151,6 +160,15 @@ impl ConsentRequests {
             InputRequest::Elicitation(ElicitRequest::new(elicitation(message))),
         );
         InputRequiredResult::new(Some(requests), Some(handle))
+    }
+
+    /// Whether a retried call carries an answer meant for this layer: a state it issued, or (a
+    /// client that lost the state) an answer under its key.
+    pub fn is_answer(state: Option<&str>, responses: Option<&InputResponses>) -> bool {
+        match state {
+            Some(state) => state.starts_with(CONSENT_STATE_PREFIX),
+            None => responses.is_some_and(|r| r.contains_key(CONSENT_INPUT)),
+        }
     }
 
     /// Reads the answer a retried call carries. Each question is answered once.
@@ -255,6 +273,17 @@ mod tests {
     }
 
     #[test]
+    fn only_answers_meant_for_this_layer_are_taken() {
+        let ours: InputResponses = [(CONSENT_INPUT.to_owned(), json!({}))].into();
+        let theirs: InputResponses = [("user_name".to_owned(), json!({}))].into();
+        assert!(ConsentRequests::is_answer(Some("mcp-consent-1"), None));
+        assert!(!ConsentRequests::is_answer(Some("tool-state"), Some(&ours)));
+        assert!(ConsentRequests::is_answer(None, Some(&ours)));
+        assert!(!ConsentRequests::is_answer(None, Some(&theirs)));
+        assert!(!ConsentRequests::is_answer(None, None));
+    }
+
+    #[test]
     fn an_answer_counts_once_and_only_for_what_was_asked() {
         let requests = ConsentRequests::default();
         let arguments = json!({"id": 2}).as_object().cloned().unwrap();
@@ -268,7 +297,7 @@ mod tests {
         let wire = serde_json::to_value(&asked).unwrap();
         assert_eq!(wire["resultType"], "input_required");
         assert_eq!(
-            wire["inputRequests"]["consent"]["method"],
+            wire["inputRequests"]["mcp_consent"]["method"],
             "elicitation/create"
         );
         let yes: InputResponses = [(
@@ -297,7 +326,7 @@ mod tests {
         );
         let state = asked.request_state.unwrap();
         assert!(matches!(
-            requests.answer(Some("consent-forged"), Some(&yes), &fingerprint),
+            requests.answer(Some("mcp-consent-forged"), Some(&yes), &fingerprint),
             Decision::Refused(_)
         ));
         assert_eq!(

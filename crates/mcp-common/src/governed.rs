@@ -423,7 +423,12 @@ impl<S: Domain> Governed<S> {
             .protocol_version()
             .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str());
         // A retried 2026-07-28 call carries the answer to the question asked before.
-        if modern && (request.request_state.is_some() || request.input_responses.is_some()) {
+        if modern
+            && ConsentRequests::is_answer(
+                request.request_state.as_deref(),
+                request.input_responses.as_ref(),
+            )
+        {
             let decision = runtime.asked.answer(
                 request.request_state.as_deref(),
                 request.input_responses.as_ref(),

@@ -624,7 +624,7 @@ async fn clients_on_2026_07_28_are_asked_through_input_required_results() {
     client.send(call(1, "hello", json!({}))).await;
     let asked = client.next().await;
     assert_eq!(asked["result"]["resultType"], "input_required", "{asked}");
-    let question = &asked["result"]["inputRequests"]["consent"];
+    let question = &asked["result"]["inputRequests"]["mcp_consent"];
     assert_eq!(question["method"], "elicitation/create", "{asked}");
     assert!(
         question["params"]["message"]
@@ -640,13 +640,13 @@ async fn clients_on_2026_07_28_are_asked_through_input_required_results() {
         "nothing changed while asking"
     );
 
-    let yes = json!({"consent": {"action": "accept", "content": {"confirm": true}}});
+    let yes = json!({"mcp_consent": {"action": "accept", "content": {"confirm": true}}});
     // A forged state, or the real one with other arguments, approves nothing.
     client
         .send(call(
             2,
             "hello",
-            json!({"inputResponses": yes, "requestState": "consent-forged"}),
+            json!({"inputResponses": yes, "requestState": "mcp-consent-forged"}),
         ))
         .await;
     let forged = client.next().await;
