@@ -30,6 +30,21 @@ pub const OPERATORS: [&str; 19] = [
     "not any",
 ];
 
+/// `text` escaped for the value of an `ilike`/`like` condition so that it matches literally.
+///
+/// Odoo wraps the value in `%...%` and hands it to PostgreSQL `LIKE`/`ILIKE`, whose escape
+/// character is the backslash: unescaped, a name of `%` or `_` would match every record.
+pub fn like_literal(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
 /// Most conditions and operators a domain may hold, nested ones included.
 pub const MAX_TERMS: usize = 200;
 
@@ -292,6 +307,22 @@ mod tests {
 
     fn sensitive(field: &str) -> bool {
         field.split('.').any(|part| part.contains("password"))
+    }
+
+    #[test]
+    fn like_literal_escapes_wildcards_and_backslash() {
+        let cases = [
+            ("acme", "acme"),
+            ("%", "\\%"),
+            ("_", "\\_"),
+            ("50% off_now", "50\\% off\\_now"),
+            ("a\\b", "a\\\\b"),
+            ("Ibérica", "Ibérica"),
+            ("", ""),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(like_literal(text), expected, "{text}");
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 
 use crate::client::{Call, OdooClient, OdooError, is_model_name};
 use crate::config::{OdooConfig, Policy};
-use crate::domain::{validate, validate_order};
+use crate::domain::{like_literal, validate, validate_order};
 use crate::shape::{
     FieldSelection, ModelFields, X2MANY_CAP, many2one, scrub_sensitive, select_fields,
     shape_record, shape_value, to_odoo_value,
@@ -805,7 +805,11 @@ impl Service {
         query: Option<&str>,
     ) -> Result<ModelList, ToolError> {
         let domain = match query.map(str::trim).filter(|q| !q.is_empty()) {
-            Some(query) => json!(["|", ["model", "ilike", query], ["name", "ilike", query]]),
+            Some(query) => {
+                // Literal, so that a query such as "_" is not a wildcard matching every model.
+                let query = like_literal(query);
+                json!(["|", ["model", "ilike", query], ["name", "ilike", query]])
+            }
             None => json!([]),
         };
         let call = Call::read("ir.model", "search_read")
@@ -1140,7 +1144,8 @@ impl Service {
             return Err(ToolError::invalid(argument, format!("a {what} name or id")));
         }
         let call = Call::read(model, "search_read")
-            .arg("domain", json!([["name", "ilike", name]]))
+            // Literal, so that a name such as "%" is not a wildcard matching every record.
+            .arg("domain", json!([["name", "ilike", like_literal(name)]]))
             .kwarg("fields", json!(["name", "display_name"]))
             .kwarg("limit", 20);
         let rows = records_of(&call, self.call(client, &call).await?)?;

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::client::{Call, OdooClient};
+use crate::domain::like_literal;
 use crate::ops::{
     Aggregation, Created, Deleted, MethodResult, ModelDescription, ModelList, NameOrId,
     RecordCount, RecordList, RecordPage, Ref, Service, Updated, record_label,
@@ -741,7 +742,8 @@ impl Odoo {
         let nombre = require_text("nombre", &args.nombre, "a customer name to look for")?;
         let client = self.service.client(args.instance.as_deref())?;
         self.service.check_model("res.partner")?;
-        let domain = json!([["name", "ilike", nombre]]);
+        // Literal, so that a name such as "%" or "_" is not a wildcard matching every partner.
+        let domain = json!([["name", "ilike", like_literal(&nombre)]]);
         // The operator may have marked some of these sensitive (ODOO_SENSITIVE_FIELDS).
         let fields: Vec<&str> = [
             "name",
@@ -1098,7 +1100,11 @@ impl Odoo {
                     NameOrId::Name(name) => name.trim(),
                     NameOrId::Id(_) => "",
                 };
-                vec![json!([format!("{field}.name"), "ilike", name])]
+                vec![json!([
+                    format!("{field}.name"),
+                    "ilike",
+                    like_literal(name)
+                ])]
             }
         };
         if let Some(stage) = &args.stage {

@@ -276,6 +276,56 @@ fn obtener_cliente_returns_the_acme_partners_over_stdio_and_http() {
     );
 }
 
+/// A name is matched literally: `%` and `_` are LIKE wildcards in Odoo's `ilike`, so unescaped
+/// they would list every partner; escaped they find only names that really contain them.
+#[test]
+fn obtener_cliente_matches_wildcard_characters_literally() {
+    let stand = Stand::start();
+    let mut server = stdio(&env(&stand, &[]));
+    for wildcard in ["%", "_", "\\"] {
+        let none = ok(&mut server, "obtener_cliente", json!({"nombre": wildcard}));
+        assert_eq!(
+            none,
+            json!({"count": 0, "total": 0, "partners": [], "message": format!("no customer matches '{wildcard}'")}),
+            "{wildcard}"
+        );
+    }
+    let acme = ok(&mut server, "obtener_cliente", json!({"nombre": "acme"}));
+    assert!(acme["count"].as_u64().unwrap() >= 2, "{acme}");
+
+    let mut created = Vec::new();
+    for name in ["100% Natural", "Under_Score SL", "Under-Score Ltd"] {
+        let record = ok(
+            &mut server,
+            "create_record",
+            with_confirm(
+                json!({"model": "res.partner", "values": [{"field": "name", "value": name}]}),
+            ),
+        );
+        created.push(record["id"].as_i64().unwrap());
+    }
+    let names = |found: &Value| -> Vec<String> {
+        found["partners"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let cases = [
+        ("%", vec!["100% Natural"]),
+        ("0% n", vec!["100% Natural"]),
+        ("_", vec!["Under_Score SL"]),
+        ("under_score", vec!["Under_Score SL"]),
+        ("Under-Score", vec!["Under-Score Ltd"]),
+    ];
+    for (nombre, expected) in cases {
+        let found = ok(&mut server, "obtener_cliente", json!({"nombre": nombre}));
+        assert_eq!(names(&found), expected, "{nombre}: {found}");
+        assert_eq!(found["total"], expected.len(), "{nombre}: {found}");
+    }
+}
+
 /// The CRM flow through tools: each write is refused without consent (and changes nothing),
 /// applied with `confirm: true`, and audited.
 fn crm_flow(protocol: &str) {

@@ -539,4 +539,34 @@ mod tests {
             );
         }
     }
+
+    /// Odoo sends `ilike 'x'` as PostgreSQL `ILIKE '%x%'` without escaping `x`, and PostgreSQL's
+    /// default escape character is the backslash: what the server escapes must match literally.
+    #[test]
+    fn ilike_values_are_wrapped_unescaped_with_backslash_escapes() {
+        let ilike = |value: &str, text: &str| like_match(&format!("%{value}%"), text, true);
+        let cases = [
+            // Bare wildcards match everything, as in Odoo.
+            ("%", "ACME Corporation", true),
+            ("_", "ACME Corporation", true),
+            ("_", "", false),
+            // Escaped, they match only themselves.
+            ("\\%", "ACME Corporation", false),
+            ("\\%", "100% Natural", true),
+            ("\\_", "ACME Corporation", false),
+            ("\\_", "Under_Score SL", true),
+            ("under\\_score", "UNDER_SCORE SL", true),
+            ("under\\_score", "Under-Score Ltd", false),
+            ("under_score", "Under-Score Ltd", true),
+            // A doubled backslash is one literal backslash.
+            ("\\\\", "C:\\odoo", true),
+            ("\\\\", "C:/odoo", false),
+            // A trailing backslash escapes Odoo's closing `%`.
+            ("100\\", "a 100% b", false),
+            ("100\\", "a 100%", true),
+        ];
+        for (value, text, expected) in cases {
+            assert_eq!(ilike(value, text), expected, "ilike {value:?} on {text:?}");
+        }
+    }
 }

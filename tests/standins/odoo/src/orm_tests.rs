@@ -83,6 +83,24 @@ fn partner_domains_select_the_right_records() {
             vec![5],
         ),
         (
+            "ilike wraps its value unescaped: % and _ are wildcards",
+            domain(vec![
+                s("|"),
+                leaf("name", "ilike", s("%")),
+                leaf("name", "ilike", s("_")),
+            ]),
+            ACTIVE_PARTNERS.to_vec(),
+        ),
+        (
+            "a backslash escapes % and _ in ilike",
+            domain(vec![
+                s("|"),
+                leaf("name", "ilike", s("\\%")),
+                leaf("name", "ilike", s("\\_")),
+            ]),
+            vec![],
+        ),
+        (
             "not ilike",
             domain(vec![leaf("name", "not ilike", s("acme"))]),
             active_except(&[5, 8, 10]),
