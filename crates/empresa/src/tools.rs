@@ -1,6 +1,8 @@
 //! The MCP face of the store: tools, resources and a prompt. Each tool validates nothing the
 //! runtime already checked, calls the store on a blocking thread, and shapes the output.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use mcp_common::error::resource_not_found;
@@ -16,6 +18,7 @@ use rmcp::{
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::store::{
     Company, CompanyFilter, CompanyLookup, CompanyPatch, DeletedCompany, Document, DocumentHit,
@@ -420,6 +423,95 @@ impl Empresa {
     }
 }
 
+type Preview<'a> = Pin<Box<dyn Future<Output = Option<String>> + Send + 'a>>;
+
+impl Empresa {
+    /// What a write would change, for the consent request and the refusal without consent, so
+    /// the user approves a named company rather than a bare id; `None` when it cannot be told.
+    async fn preview(&self, tool: &str, arguments: &JsonObject) -> Option<String> {
+        let id = arguments.get("id")?.as_i64()?;
+        match tool {
+            "delete_company" => {
+                let found = self
+                    .with_store(move |store| match store.get_company(id)? {
+                        Some(company) => Ok(Some((company, store.document_count(id)?))),
+                        None => Ok(None),
+                    })
+                    .await
+                    .ok()?;
+                Some(match found {
+                    Some((company, documents)) => delete_preview(&company, documents),
+                    None => format!("no company has id {id}, so nothing would be deleted"),
+                })
+            }
+            "update_company" => {
+                let args: UpdateCompanyArgs =
+                    serde_json::from_value(Value::Object(arguments.clone())).ok()?;
+                let company = self
+                    .with_store(move |store| store.get_company(id))
+                    .await
+                    .ok()?;
+                Some(match company {
+                    Some(company) => update_preview(&company, &args.changes),
+                    None => format!("no company has id {id}, so nothing would be changed"),
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// `delete company 2 "Empresa Y" and its 3 documents`.
+fn delete_preview(company: &Company, documents: u64) -> String {
+    let what = format!("delete company {} \"{}\"", company.id, company.name);
+    match documents {
+        0 => format!("{what}; it has no documents"),
+        1 => format!("{what} and its 1 document"),
+        n => format!("{what} and its {n} documents"),
+    }
+}
+
+/// `update company 2 "Empresa Y":` then one `field: old -> new` line per field given.
+fn update_preview(company: &Company, patch: &CompanyPatch) -> String {
+    // Both as JSON objects, so each field of the patch is compared with the same key of the company.
+    let old = serde_json::to_value(company).unwrap_or_default();
+    let new = serde_json::to_value(patch).unwrap_or_default();
+    let mut lines = vec![format!(
+        "update company {} \"{}\":",
+        company.id, company.name
+    )];
+    for (field, value) in new.as_object().into_iter().flatten() {
+        // An absent field of the patch stays as it is.
+        if value.is_null() {
+            continue;
+        }
+        lines.push(format!(
+            "  {field}: {} -> {}",
+            shown(old.get(field)),
+            shown(Some(value))
+        ));
+    }
+    if lines.len() == 1 {
+        lines.push("  no field given, so nothing would change".to_owned());
+    }
+    lines.join("\n")
+}
+
+/// A field's value as the preview shows it: text quoted and shortened, unset or cleared as `(empty)`.
+fn shown(value: Option<&Value>) -> String {
+    const MAX: usize = 80;
+    match value {
+        None | Some(Value::Null) => "(empty)".to_owned(),
+        Some(Value::String(text)) if text.is_empty() => "(empty)".to_owned(),
+        Some(Value::String(text)) if text.chars().count() > MAX => {
+            let cut: String = text.chars().take(MAX - 3).collect();
+            format!("\"{cut}...\"")
+        }
+        Some(Value::String(text)) => format!("\"{text}\""),
+        Some(other) => other.to_string(),
+    }
+}
+
 const INSTRUCTIONS: &str = "Company directory and document store. Use consultar_empresa to look up a company by name (typos forgiven; suggestions when nothing matches), buscar_documentos for ranked full-text search over documents, list_companies to browse with filters. Resources empresa://companies/{id} and empresa://documents/{id} hold full records; the brief_company prompt prepares a briefing.";
 
 const COMPANIES_URI: &str = "empresa://companies/";
@@ -633,5 +725,9 @@ impl Domain for Empresa {
                 }
             }
         })]
+    }
+
+    fn consent_preview<'a>(&'a self, tool: &'a str, arguments: &'a JsonObject) -> Preview<'a> {
+        Box::pin(self.preview(tool, arguments))
     }
 }

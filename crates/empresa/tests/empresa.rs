@@ -240,6 +240,82 @@ fn writes_without_consent_change_nothing_and_with_consent_are_applied_and_audite
     assert!(create["time"].as_str().unwrap().ends_with('Z'));
 }
 
+/// The refusal without consent says what would go: the company by name and its documents,
+/// or each field's old and new value, so the user is not asked to approve a bare id.
+#[test]
+fn refusals_preview_the_company_and_what_goes_with_it() {
+    let fixture = Fixture::new();
+    let mut server = fixture.stdio();
+    let found = server
+        .call_tool("consultar_empresa", json!({"nombre": "Empresa Y"}))
+        .unwrap();
+    let id = found["structuredContent"]["company"]["id"]
+        .as_i64()
+        .unwrap();
+    let profile = server.call_tool("get_company", json!({"id": id})).unwrap();
+    let documents = profile["structuredContent"]["documents"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(documents >= 2, "{profile}");
+    let before = total_companies(&mut server);
+
+    let refused = server
+        .call_tool("delete_company", json!({"id": id}))
+        .unwrap();
+    assert_eq!(refused["isError"], true, "{refused}");
+    let text = result_text(&refused);
+    assert!(
+        text.contains(&format!(
+            "delete company {id} \"Empresa Y\" and its {documents} documents"
+        )),
+        "{text}"
+    );
+    assert_eq!(total_companies(&mut server), before, "nothing was deleted");
+    let still = server.call_tool("get_company", json!({"id": id})).unwrap();
+    assert_eq!(
+        still["structuredContent"]["documents"]
+            .as_array()
+            .unwrap()
+            .len(),
+        documents,
+        "{still}"
+    );
+
+    let unknown = server
+        .call_tool("delete_company", json!({"id": 999_999}))
+        .unwrap();
+    assert!(
+        result_text(&unknown).contains("no company has id 999999"),
+        "{unknown}"
+    );
+
+    let employees = found["structuredContent"]["company"]["employees"].clone();
+    let update = server
+        .call_tool(
+            "update_company",
+            json!({"id": id, "employees": 250, "city": "Bilbao"}),
+        )
+        .unwrap();
+    assert_eq!(update["isError"], true, "{update}");
+    let text = result_text(&update);
+    assert!(
+        text.contains(&format!("update company {id} \"Empresa Y\":")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("employees: {employees} -> 250")),
+        "{text}"
+    );
+    assert!(text.contains("city: "), "{text}");
+    assert!(text.contains("-> \"Bilbao\""), "{text}");
+    let unchanged = server.call_tool("get_company", json!({"id": id})).unwrap();
+    assert_eq!(
+        unchanged["structuredContent"]["company"]["employees"], employees,
+        "nothing was changed"
+    );
+}
+
 #[test]
 fn audit_redacts_secrets_in_arguments() {
     let fixture = Fixture::new();

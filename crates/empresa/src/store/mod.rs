@@ -305,6 +305,20 @@ impl Store {
         .with_context(failed)
     }
 
+    /// How many documents belong to a company (0 when there is no such company): what deleting
+    /// it would take with it.
+    pub fn document_count(&self, company_id: i64) -> Result<u64, StoreError> {
+        let count: i64 = self
+            .connection()
+            .query_row(
+                "SELECT count(*) FROM documents WHERE company_id = ?1",
+                [company_id],
+                |row| row.get(0),
+            )
+            .with_context(|| format!("could not count the documents of company {company_id}"))?;
+        Ok(count_to_u64(count))
+    }
+
     /// All documents without their text, by id, one page at a time.
     pub fn list_document_summaries(
         &self,
