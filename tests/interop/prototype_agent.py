@@ -22,6 +22,8 @@ import importlib.metadata
 import json
 import sys
 
+from exception_groups import find_in_groups
+
 # The point is the prototype's SDK, so check it before importing it: a 2.x install would prove
 # something else (or fail to import with a less helpful message).
 MCP_VERSION = importlib.metadata.version("mcp")
@@ -39,14 +41,7 @@ class CallFailed(Exception):
 
 def find_failure(error: BaseException) -> CallFailed | None:
     """The CallFailed inside the exception groups the SDK's task groups wrap errors in."""
-    if isinstance(error, CallFailed):
-        return error
-    if isinstance(error, BaseExceptionGroup):
-        for inner in error.exceptions:
-            found = find_failure(inner)
-            if found is not None:
-                return found
-    return None
+    return find_in_groups(error, CallFailed)
 
 
 def describe(error: BaseException) -> str:

@@ -14,6 +14,8 @@ import argparse
 import asyncio
 import json
 import sys
+
+from exception_groups import find_in_groups
 import warnings
 
 warnings.filterwarnings("ignore", message="ping is removed")
@@ -31,14 +33,7 @@ def fail(message: str) -> None:
 
 def find_failure(error: BaseException) -> CheckFailed | None:
     """The CheckFailed inside the exception groups the SDK's task groups wrap errors in."""
-    if isinstance(error, CheckFailed):
-        return error
-    if isinstance(error, BaseExceptionGroup):
-        for inner in error.exceptions:
-            found = find_failure(inner)
-            if found is not None:
-                return found
-    return None
+    return find_in_groups(error, CheckFailed)
 
 
 async def check(target, mode: str, tool: str, arguments: dict, expect: str | None) -> None:
