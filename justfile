@@ -6,6 +6,11 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 build:
     cargo build --release --workspace --bins
 
+# Install every server in servers.json into cargo's bin folder, then print servers.json with the absolute paths hosts need (e.g. `just install > my-servers.json`).
+install:
+    for name in $(grep -o '"command": *"mcp-[a-z0-9_-]*"' servers.json | grep -o 'mcp-[a-z0-9_-]*'); do cargo install --locked --quiet --path "crates/${name#mcp-}" >&2; done
+    bin="${CARGO_INSTALL_ROOT:-${CARGO_HOME:-$HOME/.cargo}}/bin"; sed "s|\"command\": *\"mcp-|\"command\": \"$bin/mcp-|" servers.json
+
 # Run one server over stdio (e.g. `just run empresa`, `just run empresa --transport http`).
 run NAME *ARGS:
     cargo run --quiet --release -p mcp-{{NAME}} -- {{ARGS}}

@@ -417,10 +417,11 @@ fn with_consent(tools: &[Value], tool: &str, mut arguments: Value) -> Value {
 }
 
 /// servers.json's rag entry exactly as shipped, placeholders included
-/// (`RAG_MODEL_DIR=/path/to/all-MiniLM-L6-v2`, `RAG_INGEST_ROOTS=/home/you/Documents`), plus only
-/// a temporary data directory: the server starts, says it is lexical-only and why, remembers and
-/// recalls, and `ingest` answers a tool error naming the missing root and the variable; the
-/// start-up log and `/readyz` say the same.
+/// (`RAG_INGEST_ROOTS=/home/you/Documents`), plus a placeholder model folder a user may have
+/// copied from an older README (`RAG_MODEL_DIR=/path/to/all-MiniLM-L6-v2`, which also keeps the
+/// test off the network) and a temporary data directory: the server starts, says it is
+/// lexical-only and why, remembers and recalls, and `ingest` answers a tool error naming the
+/// missing root and the variable; the start-up log and `/readyz` say the same.
 #[test]
 fn servers_json_as_shipped_starts_and_serves_despite_its_placeholders() {
     let entry = load_servers()
@@ -441,7 +442,7 @@ fn servers_json_as_shipped_starts_and_serves_despite_its_placeholders() {
         );
         value
     };
-    let model_dir = placeholder("RAG_MODEL_DIR");
+    let model_dir = "/path/to/all-MiniLM-L6-v2".to_owned();
     let root = placeholder("RAG_INGEST_ROOTS");
     let model_note = format!("RAG_MODEL_DIR is {model_dir}, which does not exist");
     let root_note = format!("{root} is configured in RAG_INGEST_ROOTS but does not exist");
@@ -449,6 +450,7 @@ fn servers_json_as_shipped_starts_and_serves_despite_its_placeholders() {
     let dir = TempDir::new().unwrap();
     let data = dir.path().to_string_lossy().into_owned();
     let mut env = entry.env.clone();
+    env.push(("RAG_MODEL_DIR".into(), model_dir.clone()));
     env.push(("HOME".into(), data.clone()));
     env.push(("XDG_DATA_HOME".into(), data));
     let env = pairs(&env);
