@@ -124,6 +124,26 @@ fn tool_problems(server: &str, tool: &Value) -> Vec<String> {
     problems
 }
 
+/// Requests that are not valid JSON although a quick skim accepts them, with their ids: a lone
+/// surrogate escape, a byte that is not UTF-8, and nesting at serde_json's limit of 128 levels.
+fn malformed_lines() -> Vec<(u64, Vec<u8>, &'static str)> {
+    let surrogate =
+        br#"{"jsonrpc":"2.0","id":81,"method":"ping","params":{"x":"\ud800"}}"#.to_vec();
+    let mut not_utf8 = br#"{"jsonrpc":"2.0","id":82,"method":"ping","params":{"x":""#.to_vec();
+    not_utf8.extend_from_slice(b"\xff\"}}");
+    let deep = format!(
+        r#"{{"jsonrpc":"2.0","id":83,"method":"ping","params":{{"x":{}{}}}}}"#,
+        "[".repeat(126),
+        "]".repeat(126)
+    )
+    .into_bytes();
+    vec![
+        (81, surrogate, "a lone surrogate escape"),
+        (82, not_utf8, "a \\xff byte"),
+        (83, deep, "JSON nested 128 levels deep"),
+    ]
+}
+
 #[test]
 fn stdio_lifecycle_and_listings() {
     for_each_server("stdio", "lifecycle, listings and tool rules", |server| {
@@ -206,7 +226,7 @@ fn stdio_lifecycle_and_listings() {
 fn stdio_survives_abuse() {
     for_each_server(
         "stdio",
-        "garbage, truncated, batch and oversized input",
+        "garbage, truncated, batch, oversized, surrogate, invalid UTF-8 and deep input",
         |server| {
             let dir = TempDir::new().unwrap();
             let mut mcp = spawn_stdio(server, &dir);
@@ -227,6 +247,18 @@ fn stdio_survives_abuse() {
                 truncated["error"]["code"], -32700,
                 "{name}/stdio: truncated object answered {truncated}"
             );
+
+            // Lines rmcp would drop without a word: each gets a parse error with its id.
+            for (id, line, what) in malformed_lines() {
+                mcp.send_bytes(&line).unwrap();
+                mcp.send_bytes(b"\n").unwrap();
+                let answer = mcp.next_message(Duration::from_secs(10)).unwrap();
+                assert_eq!(
+                    (&answer["error"]["code"], &answer["id"]),
+                    (&json!(-32700), &json!(id)),
+                    "{name}/stdio: {what} answered {answer}"
+                );
+            }
 
             mcp.send_line(r#"[{"jsonrpc":"2.0","id":78,"method":"ping"}]"#)
                 .unwrap();
@@ -379,6 +411,11 @@ fn http_sessions_follow_the_spec() {
             200,
             "{name}/http: /readyz not ready"
         );
+        let report: Value = ready.json().unwrap();
+        assert!(
+            report["checks"].is_array(),
+            "{name}/http: without tokens configured (loopback) /readyz keeps its details: {report}"
+        );
         let metrics = http
             .client
             .get(format!("{}/metrics", http.base))
@@ -463,12 +500,120 @@ fn http_rejects_rebinding_oversize_and_missing_tokens() {
             "{name}/http: a body over MCP_MAX_REQUEST_BYTES must get 413"
         );
 
+        let readyz = format!("{}/readyz", http.base);
+        for (headers, detailed) in [
+            (vec![], false),
+            (vec![("authorization", "Bearer wrong")], false),
+            (vec![auth[0]], true),
+        ] {
+            let mut request = http.client.get(&readyz);
+            for (header, value) in &headers {
+                request = request.header(*header, *value);
+            }
+            let response = request.send().unwrap();
+            assert_eq!(response.status().as_u16(), 200, "{name}/http: /readyz");
+            let report: Value = response.json().unwrap();
+            if detailed {
+                assert!(
+                    report["ready"] == true && report["checks"].is_array(),
+                    "{name}/http: /readyz with the token shows the details: {report}"
+                );
+            } else {
+                assert_eq!(
+                    report,
+                    json!({"ready": true}),
+                    "{name}/http: /readyz with {headers:?} must show only the status"
+                );
+            }
+        }
+
         let stderr = http.stderr();
         assert!(
             !stderr.contains(token),
             "{name}/http: the token appeared in the logs"
         );
     });
+}
+
+#[test]
+fn http_answers_malformed_bodies_with_json_rpc_errors() {
+    for_each_server(
+        "http",
+        "garbage, surrogate, invalid UTF-8, deep and batch bodies",
+        |server| {
+            let dir = TempDir::new().unwrap();
+            let http = start_http(server, &dir, &[], &[]);
+            let name = &server.name;
+            let (session, _) = http.initialize(&[]).unwrap();
+            let session = session.unwrap();
+            let mut bodies: Vec<(Value, Vec<u8>, i64, String)> = malformed_lines()
+                .into_iter()
+                .map(|(id, body, what)| (json!(id), body, -32700, what.to_owned()))
+                .collect();
+            bodies.extend([
+                (
+                    Value::Null,
+                    b"this is not json".to_vec(),
+                    -32700,
+                    "garbage".to_owned(),
+                ),
+                (
+                    json!(77),
+                    br#"{"jsonrpc":"2.0","id":77,"method":"tools/li"#.to_vec(),
+                    -32700,
+                    "a truncated object".to_owned(),
+                ),
+                (
+                    Value::Null,
+                    br#"[{"jsonrpc":"2.0","id":78,"method":"ping"}]"#.to_vec(),
+                    -32600,
+                    "a batch".to_owned(),
+                ),
+                (
+                    json!(79),
+                    br#"{"jsonrpc":"2.0","id":79,"hello":"world"}"#.to_vec(),
+                    -32600,
+                    "JSON that is not JSON-RPC".to_owned(),
+                ),
+            ]);
+            for (id, body, code, what) in bodies {
+                let response = http
+                    .client
+                    .post(http.mcp_url())
+                    .header("content-type", "application/json")
+                    .header("accept", "application/json, text/event-stream")
+                    .header("mcp-session-id", &session)
+                    .body(body)
+                    .send()
+                    .unwrap();
+                let status = response.status().as_u16();
+                let text = response.text().unwrap();
+                assert_eq!(status, 400, "{name}/http: {what} got {status} {text}");
+                let answer: Value = serde_json::from_str(&text)
+                    .unwrap_or_else(|e| panic!("{name}/http: {what}: not JSON ({e}): {text}"));
+                assert_eq!(
+                    (&answer["jsonrpc"], &answer["error"]["code"], &answer["id"]),
+                    (&json!("2.0"), &json!(code), &id),
+                    "{name}/http: {what} answered {answer}"
+                );
+            }
+            // Still serving, and a good request on the same session works.
+            let ping = http
+                .post(
+                    &json!({"jsonrpc":"2.0","id":90,"method":"ping"}),
+                    Some(&session),
+                    &[],
+                )
+                .unwrap();
+            assert!(
+                ping.message_with_id(&json!(90))
+                    .is_some_and(|m| m.get("result").is_some()),
+                "{name}/http: ping after malformed bodies got {} {}",
+                ping.status,
+                ping.body
+            );
+        },
+    );
 }
 
 #[test]
@@ -490,8 +635,32 @@ fn http_refuses_to_listen_beyond_loopback_without_a_token() {
             server.name,
             output.status
         );
-        assert!(
-            stderr.contains("refusing to listen on 0.0.0.0:0 without authentication"),
+        assert_eq!(
+            stderr
+                .matches("refusing to listen on 0.0.0.0:0 without authentication")
+                .count(),
+            1,
+            "{}: the start-up error must be printed exactly once: {stderr}",
+            server.name
+        );
+
+        // A token short enough to guess is refused too, naming the variable and the minimum.
+        let output = std::process::Command::new(binary_path(&server.command))
+            .args(["--transport", "http", "--listen", "0.0.0.0:0"])
+            .env_clear()
+            .envs(env.vars.clone())
+            .env("MCP_AUTH_TOKEN", "x")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{}: {stderr}", server.name);
+        assert_eq!(
+            stderr
+                .matches(
+                    "MCP_AUTH_TOKEN is 1 character long, and tokens must be at least 16 characters"
+                )
+                .count(),
+            1,
             "{}: {stderr}",
             server.name
         );
@@ -654,9 +823,12 @@ fn settings_from_a_dotenv_file_are_read_and_checked() {
             "{}: an invalid setting in .env must stop start-up: {stderr}",
             server.name
         );
-        assert!(
-            stderr.contains("MCP_TRANSPORT must be stdio or http (found \"carrier-pigeon\")"),
-            "{}: the message must name the variable and what it expects: {stderr}",
+        assert_eq!(
+            stderr
+                .matches("MCP_TRANSPORT must be stdio or http (found \"carrier-pigeon\")")
+                .count(),
+            1,
+            "{}: the message must name the variable and what it expects, once: {stderr}",
             server.name
         );
         assert!(

@@ -227,7 +227,13 @@ pub struct TokenHolder {
     pub name: String,
     /// The bearer token.
     pub token: Secret,
+    /// The variable it came from (`MCP_AUTH_TOKEN` or `MCP_AUTH_TOKENS`), for error messages.
+    pub variable: &'static str,
 }
+
+/// The shortest bearer token accepted when listening beyond loopback, where anyone on the network
+/// can try tokens: 16 characters.
+pub const MIN_EXPOSED_TOKEN_CHARS: usize = 16;
 
 /// The settings every server shares (`MCP_*` variables), independent of its domain.
 #[derive(Debug, Clone)]
@@ -285,6 +291,7 @@ impl CommonConfig {
             tokens.push(TokenHolder {
                 name: "default".into(),
                 token,
+                variable: "MCP_AUTH_TOKEN",
             });
         }
         for entry in env.list("MCP_AUTH_TOKENS") {
@@ -301,6 +308,7 @@ impl CommonConfig {
             tokens.push(TokenHolder {
                 name: name.trim().into(),
                 token: Secret::new(token.trim()),
+                variable: "MCP_AUTH_TOKENS",
             });
         }
         let audit = match env.get("MCP_AUDIT_LOG") {
@@ -365,7 +373,7 @@ impl CommonConfig {
                 .unwrap_or(Duration::from_secs(120)),
             tool_timeout: env
                 .seconds("MCP_TOOL_TIMEOUT_SECS", 0.1..=3_600.0)?
-                .unwrap_or(Duration::from_secs(180)),
+                .unwrap_or(Duration::from_secs(50)),
             ready_cache: env
                 .seconds("MCP_READY_CACHE_SECS", 0.0..=86_400.0)?
                 .unwrap_or(Duration::from_secs(300)),
@@ -442,7 +450,7 @@ mod tests {
         assert!(!config.read_only);
         assert_eq!(config.audit, AuditDestination::Stderr);
         assert_eq!(config.max_request_bytes, DEFAULT_MAX_REQUEST_BYTES);
-        assert_eq!(config.tool_timeout, Duration::from_secs(180));
+        assert_eq!(config.tool_timeout, Duration::from_secs(50));
     }
 
     #[test]

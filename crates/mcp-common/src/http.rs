@@ -1,6 +1,8 @@
 //! Streamable HTTP at `/mcp` (stateful sessions or stateless), guarded by Host and Origin
 //! validation, bearer-token authentication and a body limit, next to `/healthz`, `/readyz` and
-//! `/metrics`. In stateful mode a long-running tool can end the SSE stream that carries its
+//! `/metrics`. A POST body that rmcp could not parse gets a 400 with a JSON-RPC error (rmcp
+//! itself answers a plain-text 415). `/readyz` lists each probe's details only to a caller with
+//! a valid token when tokens are configured. In stateful mode a long-running tool can end the SSE stream that carries its
 //! answer and let the client poll for it ([`ResponseStream`], SEP-1699).
 
 use std::collections::HashMap;
@@ -11,11 +13,11 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use rmcp::RoleServer;
 use rmcp::model::{ClientJsonRpcMessage, GetExtensions, ServerJsonRpcMessage};
 use rmcp::service::RequestContext;
@@ -34,6 +36,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::TokenHolder;
+use crate::framing::{INVALID_REQUEST, Rejection, check_syntax, find_id};
 use crate::governed::{Domain, Governed};
 use crate::health::Readiness;
 use crate::identity::{Principal, RemoteAddr};
@@ -114,8 +117,9 @@ pub fn router<S: Domain>(
             StreamableHttpService::new(factory, Arc::new(Sessions::new(sessions)), config),
         )
     };
+    let readiness_tokens = Arc::new(settings.tokens.clone());
     let guard = Guard {
-        tokens: Arc::new(settings.tokens.clone()),
+        tokens: readiness_tokens.clone(),
         allowed_hosts: Arc::new(settings.allowed_hosts.clone()),
         allowed_origins: Arc::new(settings.allowed_origins.clone()),
         max_body_bytes: settings.max_body_bytes,
@@ -143,8 +147,9 @@ pub fn router<S: Domain>(
         )
         .route(
             "/readyz",
-            get(move || {
+            get(move |headers: HeaderMap| {
                 let readiness = readiness.clone();
+                let tokens = readiness_tokens.clone();
                 async move {
                     let report = readiness.report().await;
                     let status = if report.ready {
@@ -152,7 +157,13 @@ pub fn router<S: Domain>(
                     } else {
                         StatusCode::SERVICE_UNAVAILABLE
                     };
-                    (status, axum::Json(report))
+                    // Probe details (record counts, backend errors) are for operators: with
+                    // tokens configured, anyone else (a load balancer) sees only the verdict.
+                    if tokens.is_empty() || token_holder(&tokens, &headers).is_ok() {
+                        (status, axum::Json(json!(report)))
+                    } else {
+                        (status, axum::Json(json!({"ready": report.ready})))
+                    }
                 }
             }),
         )
@@ -414,6 +425,97 @@ fn reject(status: StatusCode, message: String) -> Response {
     response
 }
 
+/// Why a request carries no valid bearer token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unauthorized {
+    /// No `Authorization: Bearer` header.
+    Missing,
+    /// A token that is none of the configured ones.
+    Wrong,
+}
+
+/// The name of the holder of the bearer token in `headers`.
+fn token_holder(tokens: &[TokenHolder], headers: &HeaderMap) -> Result<String, Unauthorized> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .ok_or(Unauthorized::Missing)?;
+    // Check every token so the time taken does not reveal which one came closest.
+    let mut holder = None;
+    for candidate in tokens {
+        if candidate.token.matches(presented.as_bytes()) && holder.is_none() {
+            holder = Some(candidate.name.clone());
+        }
+    }
+    holder.ok_or(Unauthorized::Wrong)
+}
+
+/// Whether the request declares a JSON body, as rmcp decides it (anything else gets its 415).
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|value| {
+            let essence = value.split_once(';').map_or(value, |(essence, _)| essence);
+            essence.trim().eq_ignore_ascii_case("application/json")
+        })
+}
+
+/// A JSON-RPC error answered with HTTP 400.
+fn bad_message(rejection: &Rejection) -> Response {
+    (StatusCode::BAD_REQUEST, axum::Json(rejection.to_json())).into_response()
+}
+
+/// Reads the body (within `max_body_bytes`) and checks that rmcp can parse it, so that a body it
+/// cannot gets a JSON-RPC error with the request's id, not rmcp's plain-text 415; then hands the
+/// request on with the same body.
+async fn checked_body(
+    request: Request<Body>,
+    max_body_bytes: usize,
+) -> Result<Request<Body>, Response> {
+    let (parts, body) = request.into_parts();
+    let mut collected = Vec::new();
+    let mut chunks = body.into_data_stream();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|error| {
+            reject(
+                StatusCode::BAD_REQUEST,
+                format!("Bad Request: could not read the request body: {error}"),
+            )
+        })?;
+        // Bodies without a Content-Length are only measured here.
+        if chunk.len() > max_body_bytes.saturating_sub(collected.len()) {
+            return Err(reject(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "Payload Too Large: the limit is {max_body_bytes} bytes (MCP_MAX_REQUEST_BYTES)"
+                ),
+            ));
+        }
+        collected.extend_from_slice(&chunk);
+    }
+    if let Err(rejection) = check_syntax(&collected, "request body") {
+        tracing::debug!(message = %rejection.message, "answered a body that is not JSON with a parse error");
+        return Err(bad_message(&rejection));
+    }
+    // The same parse rmcp makes next; the few microseconds buy an answer with the id.
+    if let Err(error) = serde_json::from_slice::<ClientJsonRpcMessage>(&collected) {
+        return Err(bad_message(&Rejection {
+            id: find_id(&collected),
+            code: INVALID_REQUEST,
+            message: format!(
+                "Invalid Request: the body is not a JSON-RPC request, notification or response ({error})"
+            ),
+        }));
+    }
+    Ok(Request::from_parts(parts, Body::from(collected)))
+}
+
 /// Splits a Host header into host and optional port, handling `[::1]:8080`.
 fn split_host(value: &str) -> (String, Option<&str>) {
     let value = value.trim();
@@ -500,35 +602,24 @@ async fn guard_request(
         }
     }
     if !guard.tokens.is_empty() {
-        let presented = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim);
-        let Some(presented) = presented else {
-            return reject(
-                StatusCode::UNAUTHORIZED,
-                "Unauthorized: send the server's token as Authorization: Bearer <token>".into(),
-            );
-        };
-        // Check every token so the time taken does not reveal which one came closest.
-        let mut holder = None;
-        for candidate in guard.tokens.iter() {
-            if candidate.token.matches(presented.as_bytes()) && holder.is_none() {
-                holder = Some(candidate.name.clone());
+        match token_holder(&guard.tokens, request.headers()) {
+            Ok(holder) => {
+                request.extensions_mut().insert(Principal(holder));
+            }
+            Err(Unauthorized::Missing) => {
+                return reject(
+                    StatusCode::UNAUTHORIZED,
+                    "Unauthorized: send the server's token as Authorization: Bearer <token>".into(),
+                );
+            }
+            Err(Unauthorized::Wrong) => {
+                tracing::warn!("rejected a request with a wrong bearer token");
+                return reject(
+                    StatusCode::UNAUTHORIZED,
+                    "Unauthorized: the bearer token is not valid".into(),
+                );
             }
         }
-        let Some(holder) = holder else {
-            tracing::warn!("rejected a request with a wrong bearer token");
-            return reject(
-                StatusCode::UNAUTHORIZED,
-                "Unauthorized: the bearer token is not valid".into(),
-            );
-        };
-        request.extensions_mut().insert(Principal(holder));
     }
     let declared_length = request
         .headers()
@@ -551,7 +642,13 @@ async fn guard_request(
     {
         request.extensions_mut().insert(RemoteAddr(addr));
     }
-    let is_delete = request.method() == axum::http::Method::DELETE;
+    if request.method() == Method::POST && is_json(request.headers()) {
+        request = match checked_body(request, guard.max_body_bytes).await {
+            Ok(request) => request,
+            Err(response) => return response,
+        };
+    }
+    let is_delete = request.method() == Method::DELETE;
     let mut response = next.run(request).await;
     // rmcp answers a session DELETE with 202; clients (the Python SDK among them) expect 200.
     if is_delete && response.status() == StatusCode::ACCEPTED {

@@ -17,6 +17,7 @@ pub mod backend;
 pub mod config;
 pub mod consent;
 pub mod error;
+mod framing;
 pub mod gate;
 pub mod governed;
 pub mod grants;

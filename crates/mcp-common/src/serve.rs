@@ -3,16 +3,17 @@
 
 use std::fmt::Display;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use tokio_util::sync::CancellationToken;
 
 use crate::audit::AuditLog;
-use crate::config::{CommonConfig, ConfigError, Env, is_loopback};
+use crate::config::{CommonConfig, ConfigError, Env, MIN_EXPOSED_TOKEN_CHARS, is_loopback};
 use crate::gate::ToolPolicy;
 use crate::governed::{Domain, GovernConfig, Governed};
 use crate::grants::{GrantStore, NewGrant};
@@ -47,8 +48,11 @@ pub enum TransportKind {
 pub struct Startup {
     /// The transport.
     pub transport: TransportKind,
-    /// The listen address for HTTP.
+    /// The listen address for HTTP (a host name given is resolved).
     pub listen: SocketAddr,
+    /// The host name the listen address was given as, when it was a name rather than an IP
+    /// address (lowercase).
+    pub listen_host: Option<String>,
     /// Stateless HTTP.
     pub stateless: bool,
     /// Shared settings.
@@ -58,9 +62,11 @@ pub struct Startup {
 const COMMON_ENV_HELP: &str = "\
 Shared settings (environment or .env; MCP_ENV_FILE names another file):
   MCP_TRANSPORT             stdio or http (same as --transport)
-  MCP_LISTEN                HTTP listen address (same as --listen; default 127.0.0.1:8080)
+  MCP_LISTEN                HTTP listen address as host:port, e.g. localhost:8080 (same as --listen;
+                            default 127.0.0.1:8080)
   MCP_HTTP_STATELESS        true to serve HTTP without sessions (same as --stateless)
-  MCP_AUTH_TOKEN            bearer token required over HTTP (mandatory off loopback)
+  MCP_AUTH_TOKEN            bearer token required over HTTP (mandatory off loopback, and there at
+                            least 16 characters, as are MCP_AUTH_TOKENS tokens)
   MCP_AUTH_TOKENS           more tokens as name:token,name:token (names go to the audit log)
   MCP_ALLOWED_HOSTS         Host header values accepted over HTTP (default: loopback names)
   MCP_ALLOWED_ORIGINS       Origin values accepted over HTTP (default: origins on allowed hosts)
@@ -79,11 +85,12 @@ Shared settings (environment or .env; MCP_ENV_FILE names another file):
   MCP_GRANTS_FILE           standing grants (default: grants.json in the server's data directory;
                             see `grants --help`)
   MCP_CONSENT_TIMEOUT_SECS  how long to wait for the user's approval (default 120)
-  MCP_TOOL_TIMEOUT_SECS     upper bound on one tool call (default 180)
+  MCP_TOOL_TIMEOUT_SECS     deadline of one tool call, backend retries included (default 50)
   MCP_AUDIT_LOG             stderr (default), off, or a file path for JSON-lines audit records
   MCP_LOG_FORMAT            human (default) or json
   MCP_LOG_LEVEL             log filter such as info or debug (RUST_LOG also works)
-  MCP_READY_CACHE_SECS      how long /readyz reuses a passing probe (default 300)";
+  MCP_READY_CACHE_SECS      how long /readyz reuses a passing probe (default 300); with tokens set,
+                            /readyz shows probe details only to a caller sending a valid one";
 
 fn command(identity: &ServerIdentity) -> Command {
     let binary = format!("mcp-{}", identity.name);
@@ -102,8 +109,8 @@ fn command(identity: &ServerIdentity) -> Command {
             Arg::new("listen")
                 .long("listen")
                 .value_name("ADDR")
-                .value_parser(clap::value_parser!(SocketAddr))
-                .help("Address to listen on with --transport http [default: 127.0.0.1:8080]"),
+                .value_parser(parse_listen)
+                .help("Address to listen on with --transport http, as host:port; a host name such as localhost is resolved [default: 127.0.0.1:8080]"),
         )
         .arg(
             Arg::new("stateless")
@@ -113,6 +120,70 @@ fn command(identity: &ServerIdentity) -> Command {
         )
         .after_help(format!("{}\n\n{COMMON_ENV_HELP}", identity.env_help.trim_end()))
         .subcommand(grants_command())
+}
+
+/// A listen address as given on the command line or in `MCP_LISTEN`, resolved.
+#[derive(Debug, Clone)]
+struct ListenAddr {
+    addr: SocketAddr,
+    /// The host name, when one was given instead of an IP address.
+    host: Option<String>,
+}
+
+/// What `--listen` and `MCP_LISTEN` expect.
+const LISTEN_EXPECTED: &str = "host:port, such as 127.0.0.1:8080, [::1]:8080 or localhost:8080";
+
+/// Parses `host:port` for `--listen`, resolving a host name to the address to bind.
+fn parse_listen(value: &str) -> Result<ListenAddr, String> {
+    resolve_listen(value).map_err(|reason| format!("{reason}; expected {LISTEN_EXPECTED}"))
+}
+
+/// [`parse_listen`], failing with the reason alone.
+fn resolve_listen(value: &str) -> Result<ListenAddr, String> {
+    let value = value.trim();
+    if let Ok(addr) = value.parse::<SocketAddr>() {
+        return Ok(ListenAddr { addr, host: None });
+    }
+    let Some((host, port)) = value
+        .rsplit_once(':')
+        .filter(|(host, _)| !host.is_empty() && !host.contains(':'))
+    else {
+        return Err("a host and a port are needed".into());
+    };
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("the port must be a number from 0 to 65535 (found {port:?})"))?;
+    let host = host.to_ascii_lowercase();
+    // localhost is loopback by definition (RFC 6761): no resolver gets a say, so it can never
+    // turn into an exposed address, and IPv4 matches the default listen address.
+    if host == "localhost" || host.ends_with(".localhost") {
+        return Ok(ListenAddr {
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            host: Some(host),
+        });
+    }
+    let resolved = (host.as_str(), port)
+        .to_socket_addrs()
+        .map_err(|error| format!("could not resolve the host name {host:?}: {error}"))?
+        .next()
+        .ok_or_else(|| format!("the host name {host:?} resolves to no address"))?;
+    Ok(ListenAddr {
+        addr: resolved,
+        host: Some(host),
+    })
+}
+
+/// The Host values accepted when `MCP_ALLOWED_HOSTS` is not set: loopback names and the listen
+/// address, plus the host name the operator listened on when it is not a loopback one.
+fn default_hosts(listen: &SocketAddr, host: Option<&str>) -> Vec<String> {
+    let mut hosts = default_allowed_hosts(listen);
+    if let Some(host) = host
+        && !is_loopback(listen)
+        && !hosts.iter().any(|known| known == host)
+    {
+        hosts.push(host.to_owned());
+    }
+    hosts
 }
 
 fn grants_command() -> Command {
@@ -299,36 +370,63 @@ impl Startup {
                 });
             }
         };
-        let listen = match matches.get_one::<SocketAddr>("listen") {
-            Some(addr) => *addr,
-            None => env
-                .parse("MCP_LISTEN", "a socket address such as 127.0.0.1:8080")?
-                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+        let listen = match matches.get_one::<ListenAddr>("listen") {
+            Some(listen) => listen.clone(),
+            None => match env.get("MCP_LISTEN") {
+                Some(raw) => resolve_listen(raw).map_err(|reason| ConfigError::Invalid {
+                    variable: "MCP_LISTEN".into(),
+                    expected: format!("{LISTEN_EXPECTED} ({reason})"),
+                    found: Some(raw.into()),
+                })?,
+                None => ListenAddr {
+                    addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+                    host: None,
+                },
+            },
         };
         let stateless =
             matches.get_flag("stateless") || env.flag("MCP_HTTP_STATELESS")?.unwrap_or(false);
         let mut common = CommonConfig::from_env(env)?;
         if common.allowed_hosts.is_empty() {
-            common.allowed_hosts = default_allowed_hosts(&listen);
+            common.allowed_hosts = default_hosts(&listen.addr, listen.host.as_deref());
         }
         Ok(Startup {
             transport,
-            listen,
+            listen: listen.addr,
+            listen_host: listen.host,
             stateless,
             common,
         })
     }
 
-    /// Refuses settings that would expose the server: listening beyond loopback without a token.
+    /// Refuses settings that would expose the server: listening beyond loopback without a token,
+    /// or with a token short enough to guess.
     pub fn check_exposure(&self) -> Result<(), String> {
-        if self.transport == TransportKind::Http
-            && !is_loopback(&self.listen)
-            && self.common.tokens.is_empty()
-        {
+        if self.transport != TransportKind::Http || is_loopback(&self.listen) {
+            return Ok(());
+        }
+        let listen = match &self.listen_host {
+            Some(host) => format!("{host}:{} ({})", self.listen.port(), self.listen),
+            None => self.listen.to_string(),
+        };
+        if self.common.tokens.is_empty() {
             return Err(format!(
-                "refusing to listen on {} without authentication: set MCP_AUTH_TOKEN (or MCP_AUTH_TOKENS) so that clients must send a bearer token, or listen on 127.0.0.1",
-                self.listen
+                "refusing to listen on {listen} without authentication: set MCP_AUTH_TOKEN (or MCP_AUTH_TOKENS) so that clients must send a bearer token, or listen on 127.0.0.1"
             ));
+        }
+        for holder in &self.common.tokens {
+            let length = holder.token.expose().chars().count();
+            if length < MIN_EXPOSED_TOKEN_CHARS {
+                let which = if holder.variable == "MCP_AUTH_TOKEN" {
+                    "MCP_AUTH_TOKEN".to_owned()
+                } else {
+                    format!("the token of {:?} in {}", holder.name, holder.variable)
+                };
+                return Err(format!(
+                    "refusing to listen on {listen} with a short token: {which} is {length} character{} long, and tokens must be at least {MIN_EXPOSED_TOKEN_CHARS} characters when listening beyond loopback (generate one with `openssl rand -hex 24`), or listen on 127.0.0.1",
+                    if length == 1 { "" } else { "s" }
+                ));
+            }
         }
         Ok(())
     }
@@ -356,6 +454,10 @@ where
         return run_grants(&binary, &store, grants);
     }
     crate::telemetry::init(startup.common.log_format, &startup.common.log_filter);
+    JSON_LOGS.store(
+        startup.common.log_format == crate::config::LogFormat::Json,
+        Ordering::Relaxed,
+    );
     if let Err(error) = startup.check_exposure() {
         return fail(&binary, &error, 2);
     }
@@ -475,13 +577,27 @@ where
 }
 
 fn env_lists_default(startup: &Startup) -> bool {
-    startup.common.allowed_hosts == default_allowed_hosts(&startup.listen)
+    startup.common.allowed_hosts == default_hosts(&startup.listen, startup.listen_host.as_deref())
 }
+
+/// Whether logs are JSON lines, once logging is installed; [`fail`] then writes JSON too.
+static JSON_LOGS: AtomicBool = AtomicBool::new(false);
 
 fn fail(binary: &str, error: &dyn Display, code: u8) -> ExitCode {
     let message = crate::secret::scrub(&error.to_string()).into_owned();
-    tracing::error!(error = %message, "cannot continue");
-    eprintln!("{binary}: {message}");
+    // Exactly one line, whatever the log filter says (a fatal error must always show): a JSON
+    // record shaped like the JSON logs when they are on, so stderr stays JSON, else plain text.
+    if JSON_LOGS.load(Ordering::Relaxed) {
+        let record = serde_json::json!({
+            "timestamp": crate::audit::now_rfc3339(),
+            "level": "ERROR",
+            "message": "cannot continue",
+            "error": message,
+        });
+        eprintln!("{record}");
+    } else {
+        eprintln!("{binary}: {message}");
+    }
     ExitCode::from(code)
 }
 
@@ -559,11 +675,110 @@ mod tests {
         );
         let with_token = resolve(
             &["--transport", "http", "--listen", "0.0.0.0:8080"],
-            &[("MCP_AUTH_TOKEN", "a-long-token")],
+            &[("MCP_AUTH_TOKEN", "a-token-of-16-ch")],
         )
         .unwrap();
         assert!(with_token.check_exposure().is_ok());
         let loopback = resolve(&["--transport", "http"], &[]).unwrap();
         assert!(loopback.check_exposure().is_ok());
+    }
+
+    #[test]
+    fn short_tokens_are_refused_beyond_loopback_only() {
+        let exposed = ["--transport", "http", "--listen", "0.0.0.0:8080"];
+        let cases: [(&[(&str, &str)], &str); 3] = [
+            (
+                &[("MCP_AUTH_TOKEN", "x")],
+                "MCP_AUTH_TOKEN is 1 character long, and tokens must be at least 16 characters",
+            ),
+            (
+                &[
+                    ("MCP_AUTH_TOKEN", "a-token-of-16-ch"),
+                    ("MCP_AUTH_TOKENS", "alice:a-token-of-16-ch,bob:tok-b"),
+                ],
+                "the token of \"bob\" in MCP_AUTH_TOKENS is 5 characters long",
+            ),
+            (
+                // Characters, not bytes: 15 two-byte letters are still too short.
+                &[("MCP_AUTH_TOKEN", "ñññññññññññññññ")],
+                "MCP_AUTH_TOKEN is 15 characters long",
+            ),
+        ];
+        for (env, expected) in cases {
+            let refusal = resolve(&exposed, env)
+                .unwrap()
+                .check_exposure()
+                .unwrap_err();
+            assert!(refusal.contains(expected), "{env:?}: {refusal}");
+            assert!(refusal.contains("0.0.0.0:8080"), "{refusal}");
+            assert!(!refusal.contains("tok-b"), "the token leaked: {refusal}");
+            // Loopback needs no token at all, so a short one is the operator's business.
+            let local = resolve(&["--transport", "http"], env).unwrap();
+            assert!(local.check_exposure().is_ok(), "{env:?}");
+        }
+    }
+
+    #[test]
+    fn host_names_are_resolved_and_localhost_is_loopback() {
+        for startup in [
+            resolve(&["--transport", "http", "--listen", "localhost:9000"], &[]).unwrap(),
+            resolve(
+                &["--transport", "http"],
+                &[("MCP_LISTEN", "LocalHost:9000")],
+            )
+            .unwrap(),
+        ] {
+            assert_eq!(startup.listen.to_string(), "127.0.0.1:9000");
+            assert_eq!(startup.listen_host.as_deref(), Some("localhost"));
+            assert!(is_loopback(&startup.listen));
+            assert!(startup.check_exposure().is_ok(), "localhost needs no token");
+            assert_eq!(
+                startup.common.allowed_hosts,
+                default_allowed_hosts(&startup.listen)
+            );
+            assert!(env_lists_default(&startup));
+        }
+        let literal = resolve(&[], &[("MCP_LISTEN", "[::1]:9001")]).unwrap();
+        assert_eq!(
+            (literal.listen.to_string(), literal.listen_host),
+            ("[::1]:9001".to_owned(), None)
+        );
+        let error = resolve(&[], &[("MCP_LISTEN", "localhost")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("invalid configuration: MCP_LISTEN must be host:port")
+                && error.ends_with("(found \"localhost\")"),
+            "{error}"
+        );
+        let error = resolve(&[], &[("MCP_LISTEN", "localhost:http")])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("the port must be a number"), "{error}");
+        let identity = ServerIdentity {
+            name: "test",
+            version: "0",
+            about: "",
+            env_help: "",
+        };
+        let flag = command(&identity)
+            .try_get_matches_from(["mcp-test", "--listen", "no-such-host.invalid:80"])
+            .unwrap_err()
+            .to_string();
+        assert!(flag.contains("could not resolve the host name"), "{flag}");
+    }
+
+    #[test]
+    fn a_named_host_beyond_loopback_is_an_allowed_host_by_default() {
+        let hosts = default_hosts(&"10.1.2.3:8080".parse().unwrap(), Some("mcp.internal"));
+        assert_eq!(
+            hosts,
+            ["localhost", "127.0.0.1", "::1", "10.1.2.3", "mcp.internal"]
+        );
+        let local = default_hosts(&"127.0.0.1:8080".parse().unwrap(), Some("localhost"));
+        assert_eq!(
+            local,
+            default_allowed_hosts(&"127.0.0.1:8080".parse().unwrap())
+        );
     }
 }

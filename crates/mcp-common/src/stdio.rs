@@ -1,16 +1,20 @@
 //! The stdio transport, with framing rmcp leaves out: an oversized line gets an error answer
 //! (with the request's id when it can be found) instead of silence, and a line that is not JSON
-//! gets a JSON-RPC parse error. Everything else passes through to rmcp unchanged.
+//! (including a lone surrogate escape, bytes that are not UTF-8, or nesting 128 levels deep,
+//! which rmcp would drop without an answer) gets a JSON-RPC parse error with the request's id
+//! when a top-level `"id"` can be found. Everything else passes through to rmcp unchanged; rmcp
+//! answers valid JSON that is not JSON-RPC with -32600 itself.
 //!
 //! Standard output is written by one task only, so answers and framing errors never interleave
 //! within a line.
 
 use rmcp::service::ServiceExt;
 use rmcp::{RoleServer, Service};
-use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+use crate::framing::{INVALID_REQUEST, Rejection, check_syntax, find_id};
 
 /// How much of an oversized line is kept to look for its id.
 const ID_SEARCH_PREFIX: usize = 4096;
@@ -154,29 +158,24 @@ async fn forward(
             limit = max_line_bytes,
             "rejected an oversized message"
         );
-        let answer = error_line(
-            find_id(line),
-            -32600,
-            &format!(
+        let answer = error_line(&Rejection {
+            id: find_id(line),
+            code: INVALID_REQUEST,
+            message: format!(
                 "message of {len} bytes exceeds the limit of {max_line_bytes} bytes (MCP_MAX_REQUEST_BYTES)"
             ),
-        );
+        });
         return framing_errors.send(answer).await.is_ok();
     }
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     if line.iter().all(u8::is_ascii_whitespace) {
         return true;
     }
-    if serde_json::from_slice::<serde::de::IgnoredAny>(line).is_err() {
-        tracing::debug!("answered a line that is not JSON with a parse error");
-        return framing_errors
-            .send(error_line(
-                Value::Null,
-                -32700,
-                "Parse error: the line is not valid JSON",
-            ))
-            .await
-            .is_ok();
+    // rmcp skips a UTF-8 byte order mark; the check must see what rmcp will parse.
+    let parsed = line.strip_prefix(b"\xef\xbb\xbf").unwrap_or(line);
+    if let Err(rejection) = check_syntax(parsed, "line") {
+        tracing::debug!(message = %rejection.message, "answered a line that is not JSON with a parse error");
+        return framing_errors.send(error_line(&rejection)).await.is_ok();
     }
     let mut framed = Vec::with_capacity(line.len() + 1);
     framed.extend_from_slice(line);
@@ -184,31 +183,10 @@ async fn forward(
     to_server.write_all(&framed).await.is_ok()
 }
 
-fn error_line(id: Value, code: i64, message: &str) -> Vec<u8> {
-    let mut bytes =
-        json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
-            .to_string()
-            .into_bytes();
+fn error_line(rejection: &Rejection) -> Vec<u8> {
+    let mut bytes = rejection.to_json().to_string().into_bytes();
     bytes.push(b'\n');
     bytes
-}
-
-/// Finds a top-level-looking `"id": <number or string>` near the start of a message.
-fn find_id(prefix: &[u8]) -> Value {
-    let text = String::from_utf8_lossy(prefix);
-    let Some(start) = text.find("\"id\"") else {
-        return Value::Null;
-    };
-    let rest = text[start + 4..].trim_start();
-    let Some(rest) = rest.strip_prefix(':') else {
-        return Value::Null;
-    };
-    let rest = rest.trim_start();
-    let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<Value>();
-    match stream.next() {
-        Some(Ok(id @ (Value::Number(_) | Value::String(_)))) => id,
-        _ => Value::Null,
-    }
 }
 
 async fn write_output<W: AsyncWrite + Unpin>(
@@ -241,26 +219,58 @@ async fn write_output<W: AsyncWrite + Unpin>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
 
-    #[test]
-    fn ids_are_found_in_message_prefixes() {
-        let cases = [
-            (
-                r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"#,
-                json!(7),
-            ),
-            (
-                r#"{"jsonrpc":"2.0", "id" : "abc-1", "method":"x""#,
-                json!("abc-1"),
-            ),
-            (
-                r#"{"jsonrpc":"2.0","method":"x","params":{"text":"aaaa"#,
-                Value::Null,
-            ),
-            (r#"garbage"#, Value::Null),
+    /// A server with rmcp's default answers: the framing under test never reaches it.
+    #[derive(Clone)]
+    struct Bare;
+
+    impl rmcp::ServerHandler for Bare {}
+
+    /// Lines rmcp would drop without an answer get a parse error carrying the request's id.
+    #[tokio::test]
+    async fn lines_rmcp_would_drop_get_parse_errors_with_their_ids() {
+        let (mut client_in, server_in) = tokio::io::duplex(64 * 1024);
+        let (server_out, client_out) = tokio::io::duplex(64 * 1024);
+        let shutdown = CancellationToken::new();
+        let server = tokio::spawn(serve_streams(
+            Bare,
+            server_in,
+            server_out,
+            1024 * 1024,
+            shutdown.clone(),
+        ));
+        let mut lines: Vec<Vec<u8>> = vec![
+            br#"{"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":"\ud800"}}"#.to_vec(),
+            br#"{"jsonrpc":"2.0","id":2,"method":"ping","params":{"x":"#.to_vec(),
+            format!(
+                r#"{{"jsonrpc":"2.0","id":3,"method":"ping","params":{{"x":{}{}}}}}"#,
+                "[".repeat(130),
+                "]".repeat(130)
+            )
+            .into_bytes(),
         ];
-        for (prefix, expected) in cases {
-            assert_eq!(find_id(prefix.as_bytes()), expected, "{prefix}");
+        lines[1].extend_from_slice(b"\"\xff\"}}");
+        for line in &lines {
+            client_in.write_all(line).await.unwrap();
+            client_in.write_all(b"\n").await.unwrap();
         }
+        let mut answers = BufReader::new(client_out);
+        for expected_id in 1..=3 {
+            let mut answer = String::new();
+            tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                answers.read_line(&mut answer),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+            let answer: Value = serde_json::from_str(&answer).unwrap();
+            assert_eq!(answer["id"], json!(expected_id), "{answer}");
+            assert_eq!(answer["error"]["code"], -32700, "{answer}");
+        }
+        shutdown.cancel();
+        drop(client_in);
+        let _ = server.await;
     }
 }
