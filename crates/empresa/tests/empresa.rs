@@ -536,9 +536,11 @@ fn http_with_a_token_serves_tools_and_audits_the_caller() {
             .starts_with("127.0.0.1:")
     );
     assert_eq!(record["caller"]["session"], session.unwrap().as_str());
+    // With tokens configured, /readyz details (record counts) are for token holders only.
     let ready = http
         .client
         .get(format!("{}/readyz", http.base))
+        .header(auth[0].0, auth[0].1)
         .send()
         .unwrap()
         .text()
@@ -547,6 +549,14 @@ fn http_with_a_token_serves_tools_and_audits_the_caller() {
         ready.contains("\"ready\":true") && ready.contains("companies"),
         "{ready}"
     );
+    let anonymous = http
+        .client
+        .get(format!("{}/readyz", http.base))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert_eq!(anonymous, "{\"ready\":true}");
 }
 
 /// Runs `mcp-empresa grants ARGS` against the fixture's grants file; returns stdout.
@@ -674,4 +684,69 @@ fn local_documents_need_no_consent_while_updates_do_unless_an_operator_grants_it
     ]
     .map(|(t, c)| (t.to_owned(), c));
     assert_eq!(consents, expected);
+}
+
+/// Debug logging never prints tool arguments: rmcp logs each raw request at `debug`, so a
+/// password passed to a tool would otherwise reach stderr (and the audit record redacts it).
+/// Only a filter that names rmcp itself shows them, with a warning.
+#[test]
+fn debug_logs_never_print_secret_arguments() {
+    let password = "hunter2-Sup3r-s3cret-pw";
+    let api_key = "sk_live_51HxTESTabcdefghijklmnop";
+    // (MCP_LOG_LEVEL, whether raw requests are printed)
+    for (filter, raw) in [
+        ("debug", false),
+        ("trace", false),
+        ("debug,rmcp=debug", true),
+    ] {
+        let fixture = Fixture::new();
+        let env = [
+            ("EMPRESA_DB_PATH", fixture.db()),
+            ("MCP_LOG_LEVEL", filter.to_owned()),
+            ("MCP_AUDIT_LOG", "stderr".to_owned()),
+        ];
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut server =
+            StdioServer::spawn(Path::new(env!("CARGO_BIN_EXE_mcp-empresa")), &[], &env).unwrap();
+        server.initialize().unwrap();
+        let refused = server
+            .call_tool(
+                "consultar_empresa",
+                json!({"nombre": "Empresa X", "password": password}),
+            )
+            .unwrap();
+        assert_eq!(refused["isError"], true, "{refused}");
+        let refused = server
+            .call_tool(
+                "list_companies",
+                json!({"name_contains": "Empresa", "api_key": api_key, "limit": 1}),
+            )
+            .unwrap();
+        assert_eq!(refused["isError"], true, "{refused}");
+        // The audit record of the last call is written before its answer, but read by another
+        // thread: give it a moment.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !server.stderr().contains("\"tool\":\"list_companies\"")
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let stderr = server.stderr();
+        assert!(
+            stderr.contains("\"tool\":\"list_companies\""),
+            "{filter}: the audit record is on stderr:\n{stderr}"
+        );
+        for secret in [password, api_key] {
+            assert_eq!(
+                stderr.contains(secret),
+                raw,
+                "{filter}: {secret} on stderr:\n{stderr}"
+            );
+        }
+        assert_eq!(
+            stderr.contains("print raw requests"),
+            raw,
+            "{filter}: warned:\n{stderr}"
+        );
+    }
 }

@@ -1,4 +1,4 @@
-//! The audit trail: one JSON line per tool call, with secrets redacted.
+//! The audit trail: one JSON line per tool call, with secrets redacted and long values cut.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -6,6 +6,7 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use crate::config::AuditDestination;
 use crate::identity::Caller;
@@ -19,7 +20,8 @@ pub struct AuditRecord {
     pub server: String,
     /// The tool called.
     pub tool: String,
-    /// The arguments, with sensitive values replaced by `[redacted]`.
+    /// The arguments, with sensitive values replaced by `[redacted]` and long strings cut (see
+    /// [`audited_arguments`]).
     pub arguments: Value,
     /// Wall time of the call in milliseconds.
     pub duration_ms: f64,
@@ -108,6 +110,42 @@ impl AuditLog {
     }
 }
 
+/// Strings longer than this (in characters) are cut in audit records.
+pub const MAX_AUDIT_STRING_CHARS: usize = 1_000;
+
+/// How much of a cut string is kept: enough to recognise it.
+const KEPT_CHARS: usize = 200;
+
+/// The arguments as recorded: every string value (and object key) longer than
+/// [`MAX_AUDIT_STRING_CHARS`] is replaced by its first characters, its size in bytes and the
+/// start of its SHA-256, e.g. `"abc…[truncated: 1048576 bytes, sha256 1f2e3d4c]"`, so that one
+/// huge argument cannot turn into a huge audit line while the record still says what was sent.
+/// Apply it after redaction, so no hash is taken of a secret.
+pub fn audited_arguments(arguments: Value) -> Value {
+    match arguments {
+        Value::String(text) => Value::String(truncated(text)),
+        Value::Array(items) => Value::Array(items.into_iter().map(audited_arguments).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(key, value)| (truncated(key), audited_arguments(value)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// `text` itself when short enough, else its prefix, size and short hash.
+fn truncated(text: String) -> String {
+    // Cheap test first: a string of at most this many bytes has at most as many characters.
+    if text.len() <= MAX_AUDIT_STRING_CHARS || text.chars().count() <= MAX_AUDIT_STRING_CHARS {
+        return text;
+    }
+    let digest = Sha256::digest(text.as_bytes());
+    let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    let prefix: String = text.chars().take(KEPT_CHARS).collect();
+    format!("{prefix}…[truncated: {} bytes, sha256 {hash}]", text.len())
+}
+
 /// The current time as RFC 3339 UTC with milliseconds.
 pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
@@ -117,6 +155,41 @@ pub fn now_rfc3339() -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn long_strings_are_cut_to_a_prefix_size_and_hash() {
+        let huge = "a".repeat(1_048_576);
+        let limit = "é".repeat(MAX_AUDIT_STRING_CHARS);
+        let cases = [
+            (json!({"q": "short"}), json!({"q": "short"})),
+            // Exactly at the limit in characters, though longer in bytes: kept.
+            (json!({"q": limit.clone()}), json!({"q": limit})),
+            (
+                json!({"q": huge, "n": 3, "list": [true, null]}),
+                json!({
+                    "q": format!("{}…[truncated: 1048576 bytes, sha256 {}]", "a".repeat(KEPT_CHARS), short_sha("a", 1_048_576)),
+                    "n": 3,
+                    "list": [true, null]
+                }),
+            ),
+            (
+                json!({"domain": [["name", "=", "b".repeat(1_001)]]}),
+                json!({"domain": [["name", "=", format!("{}…[truncated: 1001 bytes, sha256 {}]", "b".repeat(KEPT_CHARS), short_sha("b", 1_001))]]}),
+            ),
+        ];
+        for (arguments, expected) in cases {
+            assert_eq!(audited_arguments(arguments), expected);
+        }
+        // The whole record stays small.
+        let line =
+            serde_json::to_string(&audited_arguments(json!({"q": "x".repeat(1 << 20)}))).unwrap();
+        assert!(line.len() < 400, "{}", line.len());
+    }
+
+    fn short_sha(unit: &str, times: usize) -> String {
+        let digest = Sha256::digest(unit.repeat(times).as_bytes());
+        digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
+    }
 
     #[test]
     fn records_are_one_json_line_each() {

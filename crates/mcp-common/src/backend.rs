@@ -1,6 +1,10 @@
 //! One policy for every outbound call: a timeout per attempt, retries with exponential backoff and
 //! jitter for operations that are safe to repeat (honouring `Retry-After`), a circuit breaker per
 //! backend, and errors that say which service failed, doing what, why, and what to check.
+//!
+//! Every attempt and every backoff also fits inside the deadline of the tool call it serves
+//! ([`with_deadline`], set by `Governed` around each tool), so retries never outlast the time a
+//! host waits for an answer.
 
 use std::fmt;
 use std::future::Future;
@@ -10,6 +14,29 @@ use std::time::{Duration, Instant};
 
 use crate::config::{ConfigError, Env};
 use crate::secret::scrub;
+
+tokio::task_local! {
+    /// The instant by which the current tool call must have answered.
+    static DEADLINE: tokio::time::Instant;
+}
+
+/// Runs `future` with `deadline` as the time by which every [`Backend::call`] inside it must
+/// finish: attempts are cut short at the deadline and no retry starts that could not finish
+/// before it. A nested deadline never extends an outer one. The deadline is task-local, so work
+/// moved to another task with `tokio::spawn` does not see it.
+pub async fn with_deadline<F: Future>(deadline: tokio::time::Instant, future: F) -> F::Output {
+    let deadline = current_deadline().map_or(deadline, |outer| outer.min(deadline));
+    DEADLINE.scope(deadline, future).await
+}
+
+/// The deadline of the tool call this task is serving, if any (see [`with_deadline`]).
+pub fn current_deadline() -> Option<tokio::time::Instant> {
+    DEADLINE.try_with(|deadline| *deadline).ok()
+}
+
+/// The least time a retry must have left after its backoff (capped by the per-attempt timeout):
+/// a retry squeezed into the last milliseconds only delays the error.
+const MIN_ATTEMPT_WINDOW: Duration = Duration::from_secs(1);
 
 /// Whether an operation may be sent again after a failure that might have reached the backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +62,9 @@ pub enum FailureKind {
     Rejected,
     /// The answer could not be understood, or the connection broke mid-request.
     Protocol,
+    /// The service cannot be reached as configured (its host name does not resolve): nothing
+    /// was sent, and retrying will not help until the setting is fixed.
+    Misconfigured,
 }
 
 /// A classified failure of one attempt.
@@ -95,21 +125,45 @@ impl Failure {
             408 | 425 | 429 | 500..=599 => FailureKind::Unavailable,
             _ => FailureKind::Rejected,
         };
-        Some(
-            Failure::new(
-                kind,
-                format!("HTTP {status} {reason}").trim_end().to_owned(),
-            )
-            .with_retry_after(retry_after),
+        let failure = Failure::new(
+            kind,
+            format!("HTTP {status} {reason}").trim_end().to_owned(),
         )
+        .with_retry_after(retry_after);
+        // The service was reached, so the default hint (usually "is the URL right?") would
+        // mislead: the request itself was too big.
+        Some(if status == 413 {
+            failure.with_hint(TOO_LARGE_HINT)
+        } else {
+            failure
+        })
     }
 }
 
-/// Classifies a failed HTTP exchange: a refused connection was never sent (safe to retry), a
-/// timeout may have been processed, anything else broke mid-exchange.
+/// The hint for an HTTP 413 when the backend has no more specific one.
+pub const TOO_LARGE_HINT: &str = "the request was too large for the service: send less in one call (fewer records, ids or values, shorter texts), or split it";
+
+/// Classifies a failed HTTP exchange: a host name that does not resolve is a configuration
+/// mistake (not retried), a refused connection was never sent (safe to retry), a timeout may
+/// have been processed, anything else broke mid-exchange.
 pub fn failure_of_http_error(error: &reqwest::Error) -> Failure {
     let cause = root_cause(error);
-    if error.is_connect() {
+    if error.is_connect() && is_dns_failure(error) {
+        let host = error
+            .url()
+            .and_then(|url| url.host_str())
+            .map(|host| format!(" {host}"))
+            .unwrap_or_default();
+        // "failed to lookup address information: Name or service not known" says the same twice.
+        let why = cause
+            .strip_prefix("failed to lookup address information: ")
+            .unwrap_or(&cause)
+            .to_lowercase();
+        Failure::new(
+            FailureKind::Misconfigured,
+            format!("could not resolve host{host}: {why}"),
+        )
+    } else if error.is_connect() {
         Failure::new(FailureKind::Connect, cause)
     } else if error.is_timeout() {
         Failure::new(FailureKind::Timeout, cause)
@@ -119,6 +173,20 @@ pub fn failure_of_http_error(error: &reqwest::Error) -> Failure {
             format!("the connection broke during the exchange ({cause})"),
         )
     }
+}
+
+/// Whether a connection failed in name resolution. hyper's connector wraps every resolver error
+/// in an error displayed as "dns error"; the system resolver's own text is recognised too.
+fn is_dns_failure(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        let text = error.to_string();
+        if text == "dns error" || text.starts_with("failed to lookup address information") {
+            return true;
+        }
+        current = error.source();
+    }
+    false
 }
 
 /// The failure for a non-success HTTP status; a status the classification does not cover (a
@@ -270,6 +338,9 @@ pub struct BackendError {
     pub maybe_applied: bool,
     /// Set when the breaker was open: how long until the next probe.
     pub open_for: Option<Duration>,
+    /// Set when the call stopped because the tool call's deadline was reached (see
+    /// [`with_deadline`]): the last attempt was cut short, or no time was left for another.
+    pub deadline_reached: bool,
 }
 
 impl fmt::Display for BackendError {
@@ -281,8 +352,19 @@ impl fmt::Display for BackendError {
             ..
         } = self;
         let attempts = match self.attempts {
+            _ if self.deadline_reached => String::new(),
             0 | 1 => String::new(),
             n => format!(", after {n} attempts"),
+        };
+        // Said before the hint: it explains why the policy stopped retrying.
+        let deadline = if self.deadline_reached {
+            let n = self.attempts;
+            let plural = if n == 1 { "" } else { "s" };
+            format!(
+                "; gave up after {n} attempt{plural} because the deadline of this tool call was reached"
+            )
+        } else {
+            String::new()
         };
         let text = match (&self.failure, self.open_for) {
             (last, Some(wait)) => {
@@ -296,25 +378,28 @@ impl fmt::Display for BackendError {
                     self.hint
                 )
             }
-            (None, None) => format!("{service} at {endpoint} failed {operation} — {}", self.hint),
+            (None, None) => format!(
+                "{service} at {endpoint} failed {operation}{deadline} — {}",
+                self.hint
+            ),
             (Some(failure), None) => {
                 let hint = failure.hint.as_deref().unwrap_or(&*self.hint);
                 let cause = &failure.detail;
                 match failure.kind {
-                    FailureKind::Connect => format!(
-                        "error connecting to {service} at {endpoint}: {cause} ({operation}{attempts}) — {hint}"
+                    FailureKind::Connect | FailureKind::Misconfigured => format!(
+                        "error connecting to {service} at {endpoint}: {cause} ({operation}{attempts}){deadline} — {hint}"
                     ),
                     FailureKind::Timeout => format!(
-                        "{service} at {endpoint} did not answer {operation} in time: {cause}{attempts} — {hint}"
+                        "{service} at {endpoint} did not answer {operation} in time: {cause}{attempts}{deadline} — {hint}"
                     ),
                     FailureKind::Unavailable => format!(
-                        "{service} at {endpoint} is unavailable: {operation} failed with {cause}{attempts} — {hint}"
+                        "{service} at {endpoint} is unavailable: {operation} failed with {cause}{attempts}{deadline} — {hint}"
                     ),
                     FailureKind::Rejected => {
                         format!("{service} rejected {operation}: {cause} — {hint}")
                     }
                     FailureKind::Protocol => format!(
-                        "{service} at {endpoint} gave an unusable answer to {operation}: {cause}{attempts} — {hint}"
+                        "{service} at {endpoint} gave an unusable answer to {operation}: {cause}{attempts}{deadline} — {hint}"
                     ),
                 }
             }
@@ -423,6 +508,10 @@ impl Backend {
 
     /// Runs `attempt` under the policy: each try limited by the timeout, failures classified by
     /// `classify`, retries only where `repeat` allows, the breaker consulted and updated.
+    ///
+    /// Inside [`with_deadline`] (every tool call under `Governed`), each attempt is also limited
+    /// by the time left, and no backoff or retry starts that could not finish before the
+    /// deadline; the error then says so and how many attempts were made.
     pub async fn call<T, E, F, Fut>(
         &self,
         operation: &str,
@@ -434,6 +523,7 @@ impl Backend {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
+        let deadline = current_deadline();
         let mut attempts = 0;
         let mut last_failure: Option<Failure> = None;
         loop {
@@ -445,21 +535,44 @@ impl Backend {
                 });
             }
             attempts += 1;
-            let failure = match tokio::time::timeout(self.config.timeout, attempt()).await {
+            let left = deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
+            let (limit, cut_by_deadline) = match left {
+                Some(left) if left < self.config.timeout => (left, true),
+                _ => (self.config.timeout, false),
+            };
+            let failure = match tokio::time::timeout(limit, attempt()).await {
                 Ok(Ok(value)) => {
                     self.record_success();
                     return Ok(value);
                 }
                 Ok(Err(error)) => classify(&error),
+                Err(_) if cut_by_deadline => {
+                    let failure = Failure::new(
+                        FailureKind::Timeout,
+                        format!("no answer within {} s", round_secs(limit)),
+                    );
+                    // A deadline cut proves nothing about the backend's health: not the breaker's business.
+                    let maybe_applied = repeat == Repeat::Unsafe;
+                    return Err(self
+                        .error(operation, failure, attempts, maybe_applied)
+                        .at_deadline());
+                }
                 Err(_) => Failure::new(
                     FailureKind::Timeout,
                     format!("no answer within {} s", self.config.timeout.as_secs_f64()),
                 ),
             };
-            if failure.kind == FailureKind::Rejected {
-                // The service is up and said no: not the breaker's business, and not retryable.
-                self.record_success();
-                return Err(self.error(operation, failure, attempts, false));
+            match failure.kind {
+                FailureKind::Rejected => {
+                    // The service is up and said no: not the breaker's business, and not retryable.
+                    self.record_success();
+                    return Err(self.error(operation, failure, attempts, false));
+                }
+                FailureKind::Misconfigured => {
+                    // Nothing reached the service, so its health is unknown; fail at once.
+                    return Err(self.error(operation, failure, attempts, false));
+                }
+                _ => {}
             }
             self.record_failure(&failure);
             let may_resend = match failure.kind {
@@ -467,12 +580,11 @@ impl Backend {
                 FailureKind::Timeout | FailureKind::Unavailable | FailureKind::Protocol => {
                     repeat == Repeat::Safe
                 }
-                FailureKind::Rejected => false,
+                FailureKind::Rejected | FailureKind::Misconfigured => false,
             };
             let retries_done = attempts - 1;
+            let maybe_applied = repeat == Repeat::Unsafe && failure.kind != FailureKind::Connect;
             if !may_resend || retries_done >= self.config.max_retries {
-                let maybe_applied =
-                    repeat == Repeat::Unsafe && failure.kind != FailureKind::Connect;
                 return Err(self.error(operation, failure, attempts, maybe_applied));
             }
             let backoff = jittered(self.config.base_delay * 2u32.pow(retries_done));
@@ -489,6 +601,15 @@ impl Backend {
                 Some(asked) => asked.max(backoff),
                 None => backoff,
             };
+            if let Some(deadline) = deadline {
+                let window = MIN_ATTEMPT_WINDOW.min(self.config.timeout);
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                if delay + window > left {
+                    return Err(self
+                        .error(operation, failure, attempts, maybe_applied)
+                        .at_deadline());
+                }
+            }
             tracing::warn!(
                 service = %self.service,
                 operation,
@@ -583,6 +704,7 @@ impl Backend {
             hint: self.hint.clone(),
             maybe_applied,
             open_for: None,
+            deadline_reached: false,
         }
     }
 
@@ -596,8 +718,21 @@ impl Backend {
             hint: self.hint.clone(),
             maybe_applied: false,
             open_for: Some(wait),
+            deadline_reached: false,
         }
     }
+}
+
+impl BackendError {
+    fn at_deadline(mut self) -> Self {
+        self.deadline_reached = true;
+        self
+    }
+}
+
+/// Seconds with at most one decimal, for messages ("19.5 s" rather than "19.499873 s").
+fn round_secs(duration: Duration) -> f64 {
+    (duration.as_secs_f64() * 10.0).round() / 10.0
 }
 
 /// `delay` scaled by a random factor in [0.75, 1.25], so that clients retrying together spread out.
@@ -827,6 +962,160 @@ mod tests {
             http::HeaderValue::from_static("3"),
         );
         assert_eq!(retry_after_of(&headers), Some(Duration::from_secs(3)));
+    }
+
+    /// Attempts that never answer (or fail at once), under a deadline: every attempt and backoff
+    /// fits in it, and the error says the deadline stopped the call and after how many attempts.
+    #[tokio::test]
+    async fn retries_share_the_deadline_of_the_tool_call() {
+        async fn hang() -> Result<u32, Failure> {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            Ok(1)
+        }
+        async fn busy() -> Result<u32, Failure> {
+            Err(Failure::new(FailureKind::Unavailable, "HTTP 502"))
+        }
+        async fn slow_asker() -> Result<u32, Failure> {
+            Err(Failure::new(FailureKind::Unavailable, "HTTP 429")
+                .with_retry_after(Some(Duration::from_secs(2))))
+        }
+        let config = |timeout_ms: u64, base_ms: u64| BackendConfig {
+            timeout: Duration::from_millis(timeout_ms),
+            max_retries: 3,
+            base_delay: Duration::from_millis(base_ms),
+            max_retry_after: Duration::from_secs(5),
+            breaker_threshold: 100,
+            breaker_cooldown: Duration::from_secs(1),
+        };
+        // (per-attempt timeout, base delay, deadline, attempt, expected attempts, expected text)
+        type Attempt = fn() -> std::pin::Pin<Box<dyn Future<Output = Result<u32, Failure>> + Send>>;
+        let cases: Vec<(u64, u64, u64, Attempt, u32, &str)> = vec![
+            // A hung backend: the one attempt is cut at the deadline, not at 10 s.
+            (
+                10_000,
+                5,
+                300,
+                || Box::pin(hang()),
+                1,
+                "did not answer op in time: no answer within 0.3 s; gave up after 1 attempt because the deadline of this tool call was reached — hint",
+            ),
+            // Failing at once: one backoff (~200 ms) fits, the next (~400 ms) would not.
+            (
+                200,
+                200,
+                500,
+                || Box::pin(busy()),
+                2,
+                "is unavailable: op failed with HTTP 502; gave up after 2 attempts because the deadline of this tool call was reached — hint",
+            ),
+            // A Retry-After longer than the time left is not slept.
+            (
+                200,
+                5,
+                1_000,
+                || Box::pin(slow_asker()),
+                1,
+                "is unavailable: op failed with HTTP 429; gave up after 1 attempt because the deadline of this tool call was reached — hint",
+            ),
+        ];
+        for (timeout_ms, base_ms, deadline_ms, attempt, attempts, text) in cases {
+            let backend = Backend::new("Svc", "http://x", "hint", config(timeout_ms, base_ms));
+            let made = AtomicU32::new(0);
+            let started = tokio::time::Instant::now();
+            let deadline = started + Duration::from_millis(deadline_ms);
+            let result = with_deadline(
+                deadline,
+                backend.call(
+                    "op",
+                    Repeat::Safe,
+                    |f: &Failure| f.clone(),
+                    || {
+                        made.fetch_add(1, Ordering::SeqCst);
+                        attempt()
+                    },
+                ),
+            )
+            .await;
+            let elapsed = started.elapsed();
+            let error = result.unwrap_err();
+            assert!(error.deadline_reached, "{error}");
+            assert_eq!(made.load(Ordering::SeqCst), attempts, "{error}");
+            assert_eq!(error.attempts, attempts, "{error}");
+            assert!(error.to_string().ends_with(text), "{error}");
+            assert!(
+                elapsed <= Duration::from_millis(deadline_ms + 100),
+                "{elapsed:?} for a deadline of {deadline_ms} ms"
+            );
+        }
+        // Without a deadline the policy is unchanged, and an inner deadline never extends an
+        // outer one.
+        assert_eq!(current_deadline(), None);
+        let outer = tokio::time::Instant::now() + Duration::from_secs(1);
+        let inner = with_deadline(outer, async {
+            with_deadline(outer + Duration::from_secs(60), async {
+                current_deadline()
+            })
+            .await
+        })
+        .await;
+        assert_eq!(inner, Some(outer));
+    }
+
+    /// A host name that does not resolve is a setting to fix: no retries, no waiting.
+    #[tokio::test]
+    async fn unresolvable_hosts_fail_at_once_naming_the_host() {
+        struct NoSuchHost;
+        impl reqwest::dns::Resolve for NoSuchHost {
+            fn resolve(&self, _name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+                Box::pin(async {
+                    Err::<reqwest::dns::Addrs, _>(
+                        std::io::Error::other(
+                            "failed to lookup address information: Name or service not known",
+                        )
+                        .into(),
+                    )
+                })
+            }
+        }
+        let client = reqwest::Client::builder()
+            .dns_resolver(Arc::new(NoSuchHost))
+            .build()
+            .unwrap();
+        let backend = Backend::new(
+            "Odoo",
+            "http://odoo.invalid:8069",
+            "is ODOO_URL right?",
+            BackendConfig::standard(),
+        );
+        let made = AtomicU32::new(0);
+        let started = Instant::now();
+        let result: Result<reqwest::Response, BackendError> = backend
+            .call(
+                "search_read on res.partner",
+                Repeat::Safe,
+                failure_of_http_error,
+                || {
+                    made.fetch_add(1, Ordering::SeqCst);
+                    client.get("http://odoo.invalid:8069/web/version").send()
+                },
+            )
+            .await;
+        let message = result.unwrap_err().to_string();
+        assert_eq!(made.load(Ordering::SeqCst), 1, "not retried");
+        assert!(started.elapsed() < Duration::from_millis(500));
+        assert_eq!(
+            message,
+            "error connecting to Odoo at http://odoo.invalid:8069: could not resolve host odoo.invalid: name or service not known (search_read on res.partner) — is ODOO_URL right?"
+        );
+        assert_eq!(backend.status(), BreakerStatus::Closed);
+    }
+
+    #[test]
+    fn too_large_requests_blame_the_size_not_the_url() {
+        let failure = failure_of_status(413, "Payload Too Large", None);
+        assert_eq!(failure.kind, FailureKind::Rejected);
+        assert_eq!(failure.hint.as_deref(), Some(TOO_LARGE_HINT));
+        assert_eq!(failure_of_status(404, "Not Found", None).hint, None);
     }
 
     #[test]

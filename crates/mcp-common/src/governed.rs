@@ -19,7 +19,8 @@ use rmcp::service::{NotificationContext, RequestContext, ServiceError, Subscript
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::Value;
 
-use crate::audit::{AuditLog, AuditRecord, now_rfc3339};
+use crate::audit::{AuditLog, AuditRecord, audited_arguments, now_rfc3339};
+use crate::backend::with_deadline;
 use crate::consent::{ConsentRequests, Decision, Remember};
 use crate::gate::{ToolKind, ToolPolicy};
 use crate::grants::{GrantStore, LOCAL_CALLER, NewGrant};
@@ -47,6 +48,15 @@ pub trait Domain: ServerHandler + Clone {
         Vec::new()
     }
 
+    /// The time limit for one call of `tool` when it legitimately needs another than
+    /// `MCP_TOOL_TIMEOUT_SECS` (e.g. an ingestion that reports progress while it reads a folder);
+    /// `None`, the default, keeps the operator's setting. The limit is also the deadline the
+    /// tool's backend calls and their retries share.
+    fn tool_timeout(&self, tool: &str) -> Option<Duration> {
+        let _ = tool;
+        None
+    }
+
     /// What a write or destructive call would change, phrased for the person asked to approve
     /// it (e.g. "res.partner 7: email a@x.com -> b@x.com"). Shown in the consent request and in
     /// the refusal when consent is missing; it must not change anything. `None` when the tool
@@ -70,7 +80,8 @@ pub struct GovernConfig {
     pub policy: ToolPolicy,
     /// How long to wait for a consent answer.
     pub consent_timeout: Duration,
-    /// Upper bound on one tool call.
+    /// Upper bound on one tool call (unless the domain declares its own for a tool, see
+    /// [`Domain::tool_timeout`]); also the deadline its backend calls and their retries share.
     pub tool_timeout: Duration,
     /// Standing consents.
     pub grants: Arc<GrantStore>,
@@ -335,19 +346,31 @@ impl<S: Domain> Governed<S> {
         };
         request.arguments = Some(arguments);
 
-        let call = AssertUnwindSafe(self.inner.call_tool(request, context)).catch_unwind();
-        let verdict = match tokio::time::timeout(runtime.config.tool_timeout, call).await {
+        let declared = self.inner.tool_timeout(&name);
+        let limit = declared.unwrap_or(runtime.config.tool_timeout);
+        let deadline = backend_deadline(limit);
+        let call = AssertUnwindSafe(with_deadline(
+            deadline,
+            self.inner.call_tool(request, context),
+        ))
+        .catch_unwind();
+        let verdict = match tokio::time::timeout(limit, call).await {
             Err(_) => {
                 let effect = if entry.kind == ToolKind::ReadOnly {
                     String::new()
                 } else {
                     "; the change may or may not have been applied, so check before calling it again".into()
                 };
+                let setting = if declared.is_some() {
+                    "this tool's own limit"
+                } else {
+                    "MCP_TOOL_TIMEOUT_SECS"
+                };
                 Verdict::tool_error(
                     "timeout",
                     format!(
-                        "`{name}` did not finish within {} s (MCP_TOOL_TIMEOUT_SECS){effect}",
-                        runtime.config.tool_timeout.as_secs_f64()
+                        "`{name}` did not finish within {} s ({setting}){effect}",
+                        limit.as_secs_f64()
                     ),
                 )
             }
@@ -536,12 +559,11 @@ impl<S: Domain> Governed<S> {
     /// The domain's preview of a write, bounded in time so a slow backend cannot hold up the
     /// consent request.
     async fn preview(&self, name: &str, arguments: &JsonObject) -> Option<String> {
-        let preview = self.inner.consent_preview(name, arguments);
-        match tokio::time::timeout(
-            Duration::from_secs(10),
-            AssertUnwindSafe(preview).catch_unwind(),
-        )
-        .await
+        let preview = with_deadline(
+            backend_deadline(PREVIEW_TIMEOUT),
+            self.inner.consent_preview(name, arguments),
+        );
+        match tokio::time::timeout(PREVIEW_TIMEOUT, AssertUnwindSafe(preview).catch_unwind()).await
         {
             Ok(Ok(preview)) => preview.map(|p| scrub(&p).into_owned()),
             Ok(Err(_)) => {
@@ -557,6 +579,17 @@ impl<S: Domain> Governed<S> {
             }
         }
     }
+}
+
+/// Upper bound on a consent preview.
+const PREVIEW_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The deadline backend calls get within a limit starting now: a little before the limit itself,
+/// so that the backend's own error (naming the service and the attempts made) reaches the tool,
+/// and through it the caller, before the hard stop replaces it with a bare timeout.
+fn backend_deadline(limit: Duration) -> tokio::time::Instant {
+    let margin = (limit / 20).min(Duration::from_secs(1));
+    tokio::time::Instant::now() + limit.saturating_sub(margin)
 }
 
 /// Logs the standing grant the user's answer created; this call is approved either way.
@@ -722,12 +755,13 @@ impl<S: Domain> ServerHandler for Governed<S> {
         let verdict = self.govern(request, context).await;
         let elapsed = started.elapsed();
         let error = first_text(&verdict.response);
-        let mut audited_arguments = redact_arguments(&arguments, &self.runtime.sensitive);
-        if let Value::Object(map) = &mut audited_arguments
+        let mut audited = redact_arguments(&arguments, &self.runtime.sensitive);
+        if let Value::Object(map) = &mut audited
             && map.get(CONFIRM_ARGUMENT).is_some_and(|v| !v.is_boolean())
         {
             map.insert(CONFIRM_ARGUMENT.into(), Value::String(REDACTED.into()));
         }
+        let audited_arguments = audited_arguments(audited);
         self.runtime
             .metrics
             .observe(&tool, verdict.outcome, elapsed);

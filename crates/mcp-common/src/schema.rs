@@ -316,40 +316,50 @@ fn check(
     }
 
     for keyword in ["anyOf", "oneOf"] {
-        if let Some(Value::Array(options)) = rules.get(keyword) {
-            let mut best: Option<Vec<ArgumentProblem>> = None;
-            for option in options {
-                let mut option_problems = Vec::new();
-                check(value, option, root, path, &mut option_problems, depth + 1);
-                if option_problems.is_empty() {
-                    best = None;
-                    break;
-                }
-                // Prefer the branch of the same JSON type as the value: its problems are the telling ones.
-                let same_type = type_matches(value, resolve(option, root));
-                if best.is_none() || same_type {
-                    best = Some(option_problems);
-                }
+        let Some(Value::Array(options)) = rules.get(keyword) else {
+            continue;
+        };
+        // Each failing option's problems, and whether it is of the value's JSON type.
+        let mut failures: Vec<(bool, Vec<ArgumentProblem>)> = Vec::new();
+        let mut matched = false;
+        for option in options {
+            let mut option_problems = Vec::new();
+            check(value, option, root, path, &mut option_problems, depth + 1);
+            if option_problems.is_empty() {
+                matched = true;
+                break;
             }
-            if let Some(option_problems) = best {
-                let same_type_found = options
-                    .iter()
-                    .any(|o| type_matches(value, resolve(o, root)));
-                if same_type_found {
-                    problems.extend(option_problems);
-                } else {
-                    problems.push(ArgumentProblem {
-                        path: path.to_owned(),
-                        message: format!(
-                            "expected {}, got {}",
-                            describe(schema, root, 0),
-                            show(value)
-                        ),
-                    });
-                }
-                return;
-            }
+            failures.push((type_matches(value, resolve(option, root)), option_problems));
         }
+        if matched {
+            continue;
+        }
+        // A choice among fixed values (a Rust enum, maybe optional): name every value, not the
+        // last option tried.
+        if constants(schema, root, 0).is_some() {
+            report!(
+                "expected {}, got {}",
+                describe(schema, root, 0),
+                show(value)
+            );
+            return;
+        }
+        // The branch of the value's own JSON type has the telling problems (a nested field, a
+        // bound); with several, the one that got furthest, i.e. with the fewest problems.
+        let best = failures
+            .into_iter()
+            .filter(|(same_type, _)| *same_type)
+            .map(|(_, problems)| problems)
+            .min_by_key(Vec::len);
+        match best {
+            Some(option_problems) => problems.extend(option_problems),
+            None => report!(
+                "expected {}, got {}",
+                describe(schema, root, 0),
+                show(value)
+            ),
+        }
+        return;
     }
     if let Some(Value::Array(all)) = rules.get("allOf") {
         for inner in all {
@@ -384,24 +394,26 @@ fn check(
     match value {
         Value::Number(number) => {
             let Some(n) = number.as_f64() else { return };
-            let format_range = match rules.get("format").and_then(Value::as_str) {
-                Some("uint8") => Some((0.0, u8::MAX as f64)),
-                Some("uint16") => Some((0.0, u16::MAX as f64)),
-                Some("uint32") => Some((0.0, u32::MAX as f64)),
-                Some("uint64" | "uint") => Some((0.0, u64::MAX as f64)),
-                Some("int8") => Some((i8::MIN as f64, i8::MAX as f64)),
-                Some("int16") => Some((i16::MIN as f64, i16::MAX as f64)),
-                Some("int32") => Some((i32::MIN as f64, i32::MAX as f64)),
-                _ => None,
-            };
-            let minimum = rules
-                .get("minimum")
-                .and_then(Value::as_f64)
-                .or(format_range.map(|r| r.0));
-            let maximum = rules
-                .get("maximum")
-                .and_then(Value::as_f64)
-                .or(format_range.map(|r| r.1));
+            // Integer formats are checked exactly: i64::MAX has no exact f64, and a value just past
+            // it must be named here rather than fail later in deserialisation without a field.
+            let format_range: Option<(i128, i128)> =
+                match rules.get("format").and_then(Value::as_str) {
+                    Some("uint8") => Some((0, u8::MAX.into())),
+                    Some("uint16") => Some((0, u16::MAX.into())),
+                    Some("uint32") => Some((0, u32::MAX.into())),
+                    Some("uint64" | "uint") => Some((0, u64::MAX.into())),
+                    Some("int8") => Some((i8::MIN.into(), i8::MAX.into())),
+                    Some("int16") => Some((i16::MIN.into(), i16::MAX.into())),
+                    Some("int32") => Some((i32::MIN.into(), i32::MAX.into())),
+                    Some("int64" | "int") => Some((i64::MIN.into(), i64::MAX.into())),
+                    _ => None,
+                };
+            let exact = number
+                .as_i64()
+                .map(i128::from)
+                .or_else(|| number.as_u64().map(i128::from));
+            let minimum = rules.get("minimum").and_then(Value::as_f64);
+            let maximum = rules.get("maximum").and_then(Value::as_f64);
             if let Some(min) = minimum
                 && n < min
             {
@@ -410,6 +422,14 @@ fn check(
                 && n > max
             {
                 report!("expected a number ≤ {max}, got {number}");
+            } else if let (Some(v), Some((low, _))) = (exact, format_range)
+                && v < low
+            {
+                report!("expected a number ≥ {low}, got {number}");
+            } else if let (Some(v), Some((_, high))) = (exact, format_range)
+                && v > high
+            {
+                report!("expected a number ≤ {high}, got {number}");
             } else if let Some(min) = rules.get("exclusiveMinimum").and_then(Value::as_f64)
                 && n <= min
             {
@@ -525,23 +545,51 @@ fn type_matches(value: &Value, schema: &Value) -> bool {
     }
 }
 
-/// A short phrase for what `schema` accepts, e.g. "a string", "an integer ≥ 0 or null".
+/// A short phrase for what `schema` accepts, e.g. "a string", "an integer ≥ 0 or null",
+/// `one of "csv", "json"`.
 pub fn describe(schema: &Value, root: &Value, depth: usize) -> String {
+    let schema = resolve(schema, root);
+    if let Some((values, nullable)) = constants(schema, root, 0) {
+        let listed: Vec<String> = values.iter().map(Value::to_string).collect();
+        let phrase = match listed.as_slice() {
+            [one] => one.clone(),
+            _ => format!("one of {}", listed.join(", ")),
+        };
+        return if nullable {
+            format!("{phrase} or null")
+        } else {
+            phrase
+        };
+    }
+    let mut phrases = Vec::new();
+    collect_phrases(schema, root, depth, &mut phrases);
+    alternatives(&phrases)
+}
+
+/// The phrases of a schema's alternatives, nested `anyOf`/`oneOf` flattened and duplicates
+/// dropped, so that a union reads "a string, a number or null" rather than repeating itself.
+fn collect_phrases(schema: &Value, root: &Value, depth: usize, phrases: &mut Vec<String>) {
+    fn push_unique(phrases: &mut Vec<String>, phrase: String) {
+        if !phrases.contains(&phrase) {
+            phrases.push(phrase);
+        }
+    }
     if depth > 4 {
-        return "a value".into();
+        push_unique(phrases, "a value".into());
+        return;
     }
     let schema = resolve(schema, root);
-    if let Some(Value::Array(allowed)) = schema.get("enum") {
-        let options: Vec<String> = allowed.iter().map(Value::to_string).collect();
-        return format!("one of {}", options.join(", "));
-    }
     for keyword in ["anyOf", "oneOf"] {
         if let Some(Value::Array(options)) = schema.get(keyword) {
-            let phrases: Vec<String> = options
-                .iter()
-                .map(|o| describe(o, root, depth + 1))
-                .collect();
-            return phrases.join(" or ");
+            for option in options {
+                let option = resolve(option, root);
+                if constants(option, root, 0).is_some() {
+                    push_unique(phrases, describe(option, root, depth + 1));
+                } else {
+                    collect_phrases(option, root, depth + 1, phrases);
+                }
+            }
+            return;
         }
     }
     let describe_type = |name: &str| -> String {
@@ -560,7 +608,17 @@ pub fn describe(schema: &Value, root: &Value, depth: usize) -> String {
             },
             "number" => "a number".into(),
             "array" => match schema.get("items") {
-                Some(items) => format!("an array of {}", plural(&describe(items, root, depth + 1))),
+                Some(items) => {
+                    // Only a simple item phrase helps; a union of item shapes is noise next to
+                    // "an array", which is what a value of the wrong type needs to hear.
+                    let item = describe(items, root, depth + 1);
+                    match item.strip_prefix("a ").or_else(|| item.strip_prefix("an ")) {
+                        Some(bare) if !bare.contains(' ') && bare != "value" => {
+                            format!("an array of {}", plural(bare))
+                        }
+                        _ => "an array".into(),
+                    }
+                }
                 None => "an array".into(),
             },
             "object" => "an object".into(),
@@ -568,23 +626,63 @@ pub fn describe(schema: &Value, root: &Value, depth: usize) -> String {
         }
     };
     match schema.get("type") {
-        Some(Value::String(name)) => describe_type(name),
+        Some(Value::String(name)) => push_unique(phrases, describe_type(name)),
         Some(Value::Array(names)) => names
             .iter()
             .filter_map(Value::as_str)
-            .map(describe_type)
-            .collect::<Vec<_>>()
-            .join(" or "),
-        _ => "a value".into(),
+            .for_each(|name| push_unique(phrases, describe_type(name))),
+        _ => push_unique(phrases, "a value".into()),
     }
 }
 
-fn plural(phrase: &str) -> String {
-    let bare = phrase
-        .strip_prefix("a ")
-        .or_else(|| phrase.strip_prefix("an "))
-        .unwrap_or(phrase);
-    if bare.ends_with('s') || bare.contains(' ') {
+/// "a", "a or b", "a, b or c".
+fn alternatives(phrases: &[String]) -> String {
+    match phrases {
+        [] => "a value".into(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+/// The values a schema allows when it is a choice among fixed values (`enum`, `const`, or an
+/// `anyOf`/`oneOf` of those, as schemars writes Rust enums), and whether null is allowed too.
+fn constants(schema: &Value, root: &Value, depth: usize) -> Option<(Vec<Value>, bool)> {
+    if depth > 8 {
+        return None;
+    }
+    let schema = resolve(schema, root);
+    if let Some(Value::Array(allowed)) = schema.get("enum") {
+        let nullable = allowed.contains(&Value::Null);
+        let values: Vec<Value> = allowed.iter().filter(|v| !v.is_null()).cloned().collect();
+        return (!values.is_empty()).then_some((values, nullable));
+    }
+    if let Some(constant) = schema.get("const") {
+        return Some((vec![constant.clone()], false));
+    }
+    let options = ["anyOf", "oneOf"]
+        .iter()
+        .find_map(|keyword| schema.get(*keyword).and_then(Value::as_array))?;
+    let mut values = Vec::new();
+    let mut nullable = false;
+    for option in options {
+        let option = resolve(option, root);
+        if option.get("type").and_then(Value::as_str) == Some("null") {
+            nullable = true;
+            continue;
+        }
+        let (more, more_null) = constants(option, root, depth + 1)?;
+        nullable |= more_null;
+        for value in more {
+            if !values.contains(&value) {
+                values.push(value);
+            }
+        }
+    }
+    (!values.is_empty()).then_some((values, nullable))
+}
+
+fn plural(bare: &str) -> String {
+    if bare.ends_with('s') {
         bare.to_owned()
     } else {
         format!("{bare}s")
@@ -687,6 +785,101 @@ mod tests {
         for (arguments, expected) in cases {
             let problems: Vec<String> =
                 validate_arguments(&schema(), arguments.as_object().unwrap())
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect();
+            assert_eq!(problems, expected, "for {arguments}");
+        }
+    }
+
+    /// The input schemas the servers really publish (from `tools/list`, descriptions left out),
+    /// with the inputs of a user report: every error names the field and everything it accepts.
+    #[test]
+    fn real_tool_schemas_give_one_readable_sentence_per_field() {
+        let import_data = json!({"$defs": {"ImportFormat": {"oneOf": [{"const": "csv", "type": "string"}, {"const": "json", "type": "string"}]}, "ImportKind": {"oneOf": [{"const": "companies", "type": "string"}, {"const": "documents", "type": "string"}]}, "OnConflict": {"oneOf": [{"const": "error", "type": "string"}, {"const": "skip", "type": "string"}, {"const": "update", "type": "string"}]}}, "properties": {"confirm": {"type": "boolean"}, "data": {"type": "string"}, "format": {"$ref": "#/$defs/ImportFormat"}, "kind": {"$ref": "#/$defs/ImportKind"}, "on_conflict": {"$ref": "#/$defs/OnConflict", "default": "error"}}, "required": ["format", "kind", "data"], "type": "object"});
+        let list_companies = json!({"properties": {"city": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": null}, "country": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": null}, "industry": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": null}, "limit": {"default": 20, "format": "uint32", "minimum": 0, "type": "integer"}, "max_employees": {"anyOf": [{"format": "int64", "type": "integer"}, {"type": "null"}], "default": null}, "min_employees": {"anyOf": [{"format": "int64", "type": "integer"}, {"type": "null"}], "default": null}, "name_contains": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": null}, "offset": {"default": 0, "format": "uint32", "minimum": 0, "type": "integer"}}, "type": "object"});
+        let search_records = json!({"$defs": {"FieldValue": {"anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}, {"items": {"$ref": "#/$defs/FieldValue"}, "type": "array"}, {"type": "null"}]}}, "properties": {"domain": {"anyOf": [{"items": {"anyOf": [{"type": "string"}, {"items": {"$ref": "#/$defs/FieldValue"}, "type": "array"}]}, "type": "array"}, {"type": "null"}], "default": null}, "fields": {"anyOf": [{"items": {"type": "string"}, "type": "array"}, {"type": "null"}], "default": null}, "instance": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": null}, "limit": {"anyOf": [{"format": "uint32", "minimum": 1, "type": "integer"}, {"type": "null"}], "default": null}, "model": {"type": "string"}, "offset": {"anyOf": [{"format": "uint64", "minimum": 0, "type": "integer"}, {"type": "null"}], "default": null}, "order": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": null}}, "required": ["model"], "type": "object"});
+        let rag_search = json!({"$defs": {"ConditionArg": {"properties": {"any_of": {"default": [], "items": {"$ref": "#/$defs/MetaValue"}, "type": "array"}, "gte": {"anyOf": [{"format": "double", "type": "number"}, {"type": "null"}], "default": null}, "key": {"type": "string"}, "lte": {"anyOf": [{"format": "double", "type": "number"}, {"type": "null"}], "default": null}}, "required": ["key"], "type": "object"}, "MetaValue": {"anyOf": [{"type": "boolean"}, {"format": "double", "type": "number"}, {"type": "string"}]}, "SearchMode": {"oneOf": [{"const": "hybrid", "type": "string"}, {"const": "dense", "type": "string"}, {"const": "lexical", "type": "string"}]}}, "properties": {"collection": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": null}, "filter": {"anyOf": [{"items": {"$ref": "#/$defs/ConditionArg"}, "type": "array"}, {"type": "null"}]}, "k": {"anyOf": [{"format": "uint32", "minimum": 0, "type": "integer"}, {"type": "null"}], "default": null}, "mode": {"anyOf": [{"$ref": "#/$defs/SearchMode"}, {"type": "null"}], "default": null}, "query": {"type": "string"}, "score_threshold": {"anyOf": [{"format": "double", "type": "number"}, {"type": "null"}], "default": null}}, "required": ["query"], "type": "object"});
+        let cases: Vec<(&Value, Value, Vec<&str>)> = vec![
+            (
+                &import_data,
+                json!({"format": "xml", "kind": "companies", "data": "x"}),
+                vec!["`format`: expected one of \"csv\", \"json\", got a string (\"xml\")"],
+            ),
+            (
+                &import_data,
+                json!({"format": "csv", "data": "x", "on_conflict": "merge"}),
+                vec![
+                    "`kind`: missing required argument (expected one of \"companies\", \"documents\")",
+                    "`on_conflict`: expected one of \"error\", \"skip\", \"update\", got a string (\"merge\")",
+                ],
+            ),
+            (
+                &import_data,
+                json!({"format": "json", "kind": "documents", "data": "[]"}),
+                vec![],
+            ),
+            (
+                &rag_search,
+                json!({"query": "x", "mode": "semantic"}),
+                vec![
+                    "`mode`: expected one of \"hybrid\", \"dense\", \"lexical\" or null, got a string (\"semantic\")",
+                ],
+            ),
+            (&rag_search, json!({"query": "x", "mode": "dense"}), vec![]),
+            (&rag_search, json!({"query": "x", "mode": null}), vec![]),
+            (
+                &rag_search,
+                json!({"query": "x", "filter": [{"key": "lang", "any_of": [{"x": 1}]}]}),
+                vec![
+                    "`filter[0].any_of[0]`: expected true or false, a number or a string, got an object ({\"x\":1})",
+                ],
+            ),
+            (
+                &list_companies,
+                json!({"min_employees": 1e19}),
+                vec!["`min_employees`: expected an integer or null, got a number (1e+19)"],
+            ),
+            (
+                &list_companies,
+                json!({"min_employees": 10_000_000_000_000_000_000u64}),
+                vec![
+                    "`min_employees`: expected a number ≤ 9223372036854775807, got 10000000000000000000",
+                ],
+            ),
+            (
+                &list_companies,
+                json!({"min_employees": 9_223_372_036_854_775_807i64}),
+                vec![],
+            ),
+            (
+                &search_records,
+                json!({"model": "res.partner", "domain": "[('name', '=', 'x')]"}),
+                vec![
+                    "`domain`: expected an array or null, got a string (\"[('name', '=', 'x')]\")",
+                ],
+            ),
+            (
+                &search_records,
+                json!({"model": "res.partner", "domain": [["name", "=", {"a": 1}]]}),
+                vec![
+                    "`domain[0][2]`: expected a string, a number, true or false, an array or null, got an object ({\"a\":1})",
+                ],
+            ),
+            (
+                &search_records,
+                json!({"model": "res.partner", "fields": "name"}),
+                vec!["`fields`: expected an array of strings or null, got a string (\"name\")"],
+            ),
+            (
+                &search_records,
+                json!({"model": "res.partner", "domain": [["name", "=", "x"]]}),
+                vec![],
+            ),
+        ];
+        for (schema, arguments, expected) in cases {
+            let problems: Vec<String> =
+                validate_arguments(schema.as_object().unwrap(), arguments.as_object().unwrap())
                     .iter()
                     .map(ToString::to_string)
                     .collect();

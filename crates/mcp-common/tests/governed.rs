@@ -14,7 +14,7 @@ use mcp_common::governed::{Domain, GovernConfig, Governed};
 use mcp_common::grants::{GrantStore, NewGrant};
 use mcp_common::metrics::Metrics;
 use mcp_common::stdio::serve_streams;
-use mcp_common::{Secret, ToolError};
+use mcp_common::{Backend, BackendConfig, Failure, Repeat, Secret, ToolError};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::{Json, Parameters};
 use rmcp::model::{ServerCapabilities, ServerConfig, Tool};
@@ -56,6 +56,45 @@ impl Toy {
     )]
     async fn slow(&self) -> Result<Json<Count>, ToolError> {
         tokio::time::sleep(Duration::from_secs(30)).await;
+        Ok(Json(Count { writes: 0 }))
+    }
+
+    #[tool(
+        description = "Reads from a backend that never answers",
+        annotations(read_only_hint = true)
+    )]
+    async fn hung_backend(&self) -> Result<Json<Count>, ToolError> {
+        // A per-attempt timeout far beyond the tool's limit, and retries: the call's deadline
+        // must still bound them.
+        let backend = Backend::new(
+            "Svc",
+            "http://svc",
+            "is SVC_URL right?",
+            BackendConfig {
+                timeout: Duration::from_secs(10),
+                ..BackendConfig::standard()
+            },
+        );
+        let writes = backend
+            .call(
+                "read",
+                Repeat::Safe,
+                |f: &Failure| f.clone(),
+                || async {
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                    Ok::<u32, Failure>(0)
+                },
+            )
+            .await?;
+        Ok(Json(Count { writes }))
+    }
+
+    #[tool(
+        description = "Takes longer than MCP_TOOL_TIMEOUT_SECS, with its own limit",
+        annotations(read_only_hint = true)
+    )]
+    async fn patient(&self) -> Result<Json<Count>, ToolError> {
+        tokio::time::sleep(Duration::from_millis(600)).await;
         Ok(Json(Count { writes: 0 }))
     }
 
@@ -111,6 +150,10 @@ impl ServerHandler for Toy {
 impl Domain for Toy {
     fn tools(&self) -> Vec<Tool> {
         self.tools.list_all()
+    }
+
+    fn tool_timeout(&self, tool: &str) -> Option<Duration> {
+        (tool == "patient").then(|| Duration::from_secs(5))
     }
 
     fn consent_preview<'a>(
@@ -261,6 +304,51 @@ async fn panics_and_timeouts_become_tool_errors_and_the_server_keeps_serving() {
         .send(json!({"jsonrpc":"2.0","id":3,"method":"ping"}))
         .await;
     assert!(client.next().await["result"].is_object());
+}
+
+/// One deadline per call: a backend's attempts and retries end within the tool's limit with the
+/// backend's own error, and a tool the domain gives a longer limit may use it.
+#[tokio::test]
+async fn backend_retries_share_the_deadline_of_the_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut client, _) = start(policy(), json!({}), &dir.path().join("audit.jsonl")).await;
+    let started = std::time::Instant::now();
+    let hung = client.call(1, "hung_backend", json!({})).await;
+    let elapsed = started.elapsed();
+    assert_eq!(hung["result"]["isError"], true, "{hung}");
+    assert_eq!(
+        text(&hung),
+        "Svc at http://svc did not answer read in time: no answer within 0.3 s; gave up after 1 attempt because the deadline of this tool call was reached — is SVC_URL right?"
+    );
+    assert!(elapsed < Duration::from_millis(600), "{elapsed:?}");
+    let patient = client.call(2, "patient", json!({})).await;
+    assert_eq!(
+        patient["result"]["structuredContent"]["writes"], 0,
+        "{patient}"
+    );
+}
+
+/// A huge argument is recorded as a prefix, its size and a short hash, not in full.
+#[tokio::test]
+async fn long_arguments_are_cut_in_the_audit_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let audit_path = dir.path().join("audit.jsonl");
+    let (mut client, _) = start(policy(), json!({}), &audit_path).await;
+    let huge = "z".repeat(200_000);
+    let answer = client.call(1, "remember", json!({"text": huge})).await;
+    assert_eq!(
+        answer["result"]["structuredContent"]["writes"], 1,
+        "{answer}"
+    );
+    let line = std::fs::read_to_string(&audit_path).unwrap();
+    assert!(line.len() < 1_000, "{} bytes", line.len());
+    let record: Value = serde_json::from_str(line.trim()).unwrap();
+    let recorded = record["arguments"]["text"].as_str().unwrap();
+    assert!(
+        recorded.starts_with(&"z".repeat(200))
+            && recorded.contains("…[truncated: 200000 bytes, sha256 "),
+        "{recorded}"
+    );
 }
 
 #[tokio::test]

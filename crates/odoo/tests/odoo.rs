@@ -696,6 +696,29 @@ fn wrong_credentials_unreachable_odoo_and_timeouts_give_clear_errors_in_time() {
     );
 }
 
+/// A hung Odoo with the default per-attempt timeout (30 s) and retries (3): the call still
+/// answers by its deadline (MCP_TOOL_TIMEOUT_SECS), with Odoo's error rather than a bare timeout.
+#[test]
+fn a_hung_odoo_answers_by_the_call_deadline_whatever_the_retries() {
+    let stand = Stand::start();
+    stand.fault(json!({"mode": "hang"}));
+    let mut hung = stdio(&env(&stand, &[("MCP_TOOL_TIMEOUT_SECS", "2")]));
+    let started = Instant::now();
+    let message = err(&mut hung, "obtener_cliente", json!({"nombre": "acme"}));
+    let elapsed = started.elapsed();
+    assert!(
+        message.starts_with(&format!("Odoo at {} did not answer ", stand.url()))
+            && message.contains(
+                "; gave up after 1 attempt because the deadline of this tool call was reached — is ODOO_URL right?"
+            ),
+        "{message}"
+    );
+    assert!(
+        elapsed >= Duration::from_millis(1_500) && elapsed < Duration::from_millis(3_000),
+        "{elapsed:?}"
+    );
+}
+
 #[test]
 fn the_breaker_answers_at_once_then_recovers_after_the_cooldown() {
     let stand = Stand::start();

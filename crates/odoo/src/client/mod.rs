@@ -203,6 +203,9 @@ struct Session {
     generation: u64,
 }
 
+/// What to say when Odoo, or a proxy in front of it, refuses a request as too large (HTTP 413).
+const TOO_LARGE_HINT: &str = "the request was too large for Odoo (or a proxy in front of it): use a shorter domain, fewer ids, fields or values, or split the work into several calls";
+
 /// How one attempt failed, before classification.
 #[derive(Debug)]
 enum AttemptError {
@@ -224,6 +227,11 @@ impl AttemptError {
     fn classify(&self) -> Failure {
         match self {
             AttemptError::Http(error) => failure_of_http_error(error),
+            AttemptError::Status {
+                code: 413,
+                reason,
+                retry_after,
+            } => failure_of_status(413, reason, *retry_after).with_hint(TOO_LARGE_HINT),
             AttemptError::Status {
                 code,
                 reason,
@@ -529,6 +537,45 @@ mod tests {
             let call = Call::read(model, method);
             assert_eq!(check_names(&call).is_ok(), ok, "{model} {method}");
         }
+    }
+
+    #[tokio::test]
+    async fn too_large_requests_blame_the_size_not_the_url() {
+        let error = AttemptError::Status {
+            code: 413,
+            reason: "Payload Too Large".into(),
+            retry_after: None,
+        };
+        let backend = Backend::new(
+            "Odoo",
+            "http://odoo:8069",
+            "is ODOO_URL right?",
+            BackendConfig::standard(),
+        );
+        let message = backend
+            .call(
+                "search_read on res.partner",
+                Repeat::Safe,
+                AttemptError::classify,
+                || async {
+                    Err::<(), _>(AttemptError::Status {
+                        code: 413,
+                        reason: "Payload Too Large".into(),
+                        retry_after: None,
+                    })
+                },
+            )
+            .await
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            message,
+            format!(
+                "Odoo rejected search_read on res.partner: HTTP 413 Payload Too Large — {TOO_LARGE_HINT}"
+            )
+        );
+        assert!(!message.contains("ODOO_URL"), "{message}");
+        assert_eq!(error.classify().kind, FailureKind::Rejected);
     }
 
     #[tokio::test]
