@@ -99,9 +99,31 @@ pub(crate) struct DocumentFields {
     pub date: Option<String>,
 }
 
+/// Whether `text` holds a control character (NUL, escape, bell, …) other than tab and line
+/// breaks. Such characters are invisible, end C strings early and can rewrite a terminal, so a
+/// value holding one would read differently in every place it is shown. Tab and line breaks stay
+/// allowed everywhere: they are whitespace, and a quoted CSV cell may span lines.
+fn has_control(text: &str) -> bool {
+    text.chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+}
+
+/// The error for a value holding a control character.
+fn control_error(field: &'static str, raw: Option<&str>) -> FieldError {
+    FieldError::new(
+        field,
+        "text without control characters such as NUL or escape (tab and line breaks are fine)",
+        raw,
+    )
+}
+
 /// Checks a company name and returns it trimmed, with its normalized key.
 pub(crate) fn company_name(raw: &str) -> Result<(String, String), FieldError> {
     let name = raw.trim();
+    // Checked after trimming: a line break around the name (a pasted cell) is only whitespace.
+    if has_control(name) {
+        return Err(control_error("name", Some(raw)));
+    }
     let name_norm = normalize_name(name);
     if name_norm.is_empty() || name.chars().count() > MAX_NAME_CHARS {
         return Err(FieldError::new(
@@ -124,6 +146,9 @@ fn optional_text(
     let Some(text) = raw.map(str::trim).filter(|text| !text.is_empty()) else {
         return Ok(None);
     };
+    if has_control(text) {
+        return Err(control_error(field, raw));
+    }
     if text.chars().count() > max_chars {
         return Err(FieldError::new(
             field,
@@ -301,6 +326,9 @@ pub(crate) fn tags<'a>(raw: impl IntoIterator<Item = &'a str>) -> Result<Vec<Str
         if tag.is_empty() {
             continue;
         }
+        if has_control(tag) {
+            return Err(control_error("tags", Some(tag)));
+        }
         if tag.chars().count() > MAX_TAG_CHARS {
             return Err(FieldError::new(
                 "tags",
@@ -331,7 +359,9 @@ pub(crate) fn document_fields(
 ) -> Result<DocumentFields, Vec<FieldError>> {
     let mut errors = Vec::new();
     let title_trimmed = title.trim();
-    if title_trimmed.is_empty() || title_trimmed.chars().count() > MAX_TITLE_CHARS {
+    if has_control(title_trimmed) {
+        errors.push(control_error("title", Some(title)));
+    } else if title_trimmed.is_empty() || title_trimmed.chars().count() > MAX_TITLE_CHARS {
         errors.push(FieldError::new(
             "title",
             format!("a non-empty title of at most {MAX_TITLE_CHARS} characters"),
@@ -339,7 +369,10 @@ pub(crate) fn document_fields(
         ));
     }
     let body_trimmed = body.trim();
-    if body_trimmed.is_empty() || body_trimmed.chars().count() > MAX_BODY_CHARS {
+    if has_control(body_trimmed) {
+        // A whole body is too long to quote; the field and the rule are enough to find it.
+        errors.push(control_error("body", None));
+    } else if body_trimmed.is_empty() || body_trimmed.chars().count() > MAX_BODY_CHARS {
         errors.push(FieldError::new(
             "body",
             format!("a non-empty text of at most {MAX_BODY_CHARS} characters"),
@@ -479,6 +512,99 @@ mod tests {
                 Err(errors) => errors.iter().map(|error| error.field).collect(),
             };
             assert_eq!(fields, expected, "input {input:?}");
+        }
+    }
+
+    /// NUL and other control characters are refused, naming the field; tabs and line breaks are
+    /// kept.
+    #[test]
+    fn control_characters_are_refused_naming_the_field() {
+        let valid = NewCompany {
+            name: "Empresa Nueva".into(),
+            ..NewCompany::default()
+        };
+        let companies: Vec<(NewCompany, Vec<&str>)> = vec![
+            (
+                NewCompany {
+                    name: "Empresa\0Nueva".into(),
+                    ..valid.clone()
+                },
+                vec!["name"],
+            ),
+            (
+                NewCompany {
+                    name: "Empresa\u{1b}[2J".into(),
+                    ..valid.clone()
+                },
+                vec!["name"],
+            ),
+            (
+                NewCompany {
+                    name: "Empresa\u{7f}Nueva".into(),
+                    ..valid.clone()
+                },
+                vec!["name"],
+            ),
+            (
+                // A quoted CSV cell may span lines: still whitespace, still accepted.
+                NewCompany {
+                    name: "Empresa\nNueva".into(),
+                    ..valid.clone()
+                },
+                vec![],
+            ),
+            (
+                NewCompany {
+                    city: Some("Madrid\0".into()),
+                    ..valid.clone()
+                },
+                vec!["city"],
+            ),
+            (
+                NewCompany {
+                    description: Some("Línea uno\n\tLínea dos\r\n".into()),
+                    ..valid.clone()
+                },
+                vec![],
+            ),
+            (
+                NewCompany {
+                    description: Some("Texto\u{7}".into()),
+                    ..valid.clone()
+                },
+                vec!["description"],
+            ),
+        ];
+        for (input, expected) in companies {
+            let fields: Vec<&str> = match company(&input) {
+                Ok(_) => vec![],
+                Err(errors) => errors.iter().map(|error| error.field).collect(),
+            };
+            assert_eq!(fields, expected, "input {input:?}");
+        }
+        let error = company_name("Empresa\0Nueva")
+            .unwrap_err()
+            .into_store_error();
+        assert!(
+            error.to_string().contains("name") && error.to_string().contains("NUL"),
+            "{error}"
+        );
+
+        let documents: [(&str, &str, &[&str], Vec<&str>); 6] = [
+            ("Contrato", "Cláusula 1.\n\tCláusula 2.\r\n", &[], vec![]),
+            ("Contrato\0", "Texto", &[], vec!["title"]),
+            ("Contrato\u{9b}marco", "Texto", &[], vec!["title"]),
+            ("Contrato", "Texto\0oculto", &[], vec!["body"]),
+            ("Contrato", "Texto\u{1b}[31m", &[], vec!["body"]),
+            ("Contrato", "Texto", &["legal\0"], vec!["tags"]),
+        ];
+        for (title, body, raw_tags, expected) in documents {
+            let raw_tags: Vec<String> = raw_tags.iter().map(|t| (*t).to_owned()).collect();
+            let fields: Vec<&str> = match document_fields(title, body, &raw_tags, None) {
+                Ok(_) => vec![],
+                Err(errors) => errors.iter().map(|error| error.field).collect(),
+            };
+            assert_eq!(fields, expected, "title {title:?}, body {body:?}");
         }
     }
 
