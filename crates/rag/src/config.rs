@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use mcp_common::{ConfigError, Env};
 
+use crate::store::relevance::DEFAULT_MIN_RELEVANCE;
+
 /// Which store holds the chunks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreChoice {
@@ -26,6 +28,10 @@ pub struct RagConfig {
     pub default_collection: String,
     /// Passages returned when a search does not say how many.
     pub default_k: usize,
+    /// Passages less relevant than this (0 to 1, see [`crate::store::relevance`]) are left out
+    /// of search results, so that a query about nothing stored answers that nothing relevant was
+    /// found rather than the least unrelated passages.
+    pub min_relevance: f64,
 }
 
 /// The `--help` lines for this server's own variables.
@@ -35,7 +41,10 @@ rag settings:
   RAG_DB_PATH                 the embedded store's file (default: $XDG_DATA_HOME/mcp-rag/rag.db,
                               else ~/.local/share/mcp-rag/rag.db)
   RAG_DEFAULT_COLLECTION      collection used when a tool names none (default memory)
-  RAG_DEFAULT_K               passages returned when a search gives no k (default 5, at most 50)";
+  RAG_DEFAULT_K               passages returned when a search gives no k (default 5, at most 50)
+  RAG_MIN_RELEVANCE           passages less relevant than this, from 0 to 1, are left out of results
+                              (default 0.25; cosine similarity for vectors, squared share of the
+                              query's words for BM25; 0 keeps every passage found)";
 
 /// The largest `k` a search may ask for.
 pub const MAX_K: usize = 50;
@@ -78,10 +87,21 @@ impl RagConfig {
                 found: Some(default_k.to_string()),
             });
         }
+        let min_relevance = env
+            .parse::<f64>("RAG_MIN_RELEVANCE", "a number from 0 to 1")?
+            .unwrap_or(DEFAULT_MIN_RELEVANCE);
+        if !(0.0..=1.0).contains(&min_relevance) {
+            return Err(ConfigError::Invalid {
+                variable: "RAG_MIN_RELEVANCE".into(),
+                expected: "a number from 0 to 1".into(),
+                found: Some(min_relevance.to_string()),
+            });
+        }
         Ok(RagConfig {
             store,
             default_collection,
             default_k,
+            min_relevance,
         })
     }
 }
@@ -132,6 +152,26 @@ mod tests {
                 .contains("RAG_DEFAULT_K must be a whole number from 1 to 50"),
             "{error}"
         );
+        assert_eq!(config.min_relevance, DEFAULT_MIN_RELEVANCE);
+        let config = RagConfig::from_env(&Env::from_pairs([
+            ("HOME", "/h"),
+            ("RAG_MIN_RELEVANCE", "0"),
+        ]))
+        .unwrap();
+        assert_eq!(config.min_relevance, 0.0);
+        for bad in ["1.5", "-0.1", "NaN", "high"] {
+            let error = RagConfig::from_env(&Env::from_pairs([
+                ("HOME", "/h"),
+                ("RAG_MIN_RELEVANCE", bad),
+            ]))
+            .unwrap_err();
+            assert!(
+                error
+                    .to_string()
+                    .contains("RAG_MIN_RELEVANCE must be a number from 0 to 1"),
+                "{bad}: {error}"
+            );
+        }
         let error = RagConfig::from_env(&Env::from_pairs([("HOME", "/h"), ("RAG_STORE", "redis")]))
             .unwrap_err();
         assert!(

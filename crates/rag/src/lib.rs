@@ -16,6 +16,7 @@ mod ingesting;
 pub mod model;
 pub mod store;
 pub mod tools;
+mod upgrade;
 
 use std::sync::Arc;
 
@@ -72,22 +73,56 @@ pub async fn open(env: Env) -> Result<Rag, String> {
             (Arc::new(store), label)
         }
     };
-    let resolution = embed::build(&embed_config)
+    // Never waits for the network: a missing model downloads in the background while the
+    // server answers lexically, and takes over when it has arrived.
+    let embedding = embed::start(&embed_config)
         .await
         .map_err(|e| e.to_string())?;
-    if resolution.embedder.is_none() {
-        tracing::warn!(note = %resolution.note, "no embedding model: running lexical-only");
+    let current = embedding.current();
+    if current.embedder.is_none() {
+        tracing::warn!(note = %current.note, "no embedding model: running lexical-only");
     } else {
-        tracing::info!(note = %resolution.note, "embeddings ready");
+        tracing::info!(note = %current.note, "embeddings ready");
     }
+    let upgrades = upgrade::Upgrades::new(Arc::clone(&store));
+    tokio::spawn(upgrade_when_embedding(
+        Arc::clone(&embedding),
+        Arc::clone(&upgrades),
+        current.embedder.is_some(),
+    ));
     Ok(Rag::new(RagService {
         store,
         store_label,
-        embedder: resolution.embedder,
-        embedder_note: resolution.note,
+        embedding,
+        upgrades,
         ingest,
         config,
     }))
+}
+
+/// Once there is an embedder (at start-up, or when the download ends), gives every
+/// lexical-only collection its vectors, so memories kept while no model was there are found by
+/// meaning too.
+async fn upgrade_when_embedding(
+    embedding: Arc<embed::Embedding>,
+    upgrades: Arc<upgrade::Upgrades>,
+    at_start: bool,
+) {
+    let mut changes = embedding.subscribe();
+    let Ok(current) = changes
+        .wait_for(|current| current.embedder.is_some())
+        .await
+        .map(|current| current.clone())
+    else {
+        return;
+    };
+    drop(changes);
+    if let Some(embedder) = current.embedder {
+        if !at_start {
+            tracing::info!(note = %current.note, "the embedding model has arrived: search is hybrid from now on");
+        }
+        upgrades.all(embedder).await;
+    }
 }
 
 #[cfg(test)]

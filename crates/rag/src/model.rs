@@ -114,6 +114,10 @@ pub struct Hit {
     pub lexical_rank: Option<u32>,
     /// 1-based rank in the dense ranking, if it was there.
     pub dense_rank: Option<u32>,
+    /// Cosine similarity of the query and the chunk, when the dense ranking found it (dense and
+    /// hybrid modes): the calibrated signal behind [`crate::store::relevance`].
+    #[serde(default)]
+    pub similarity: Option<f64>,
 }
 
 /// A collection and what it holds.

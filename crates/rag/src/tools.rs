@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use mcp_common::error::resource_not_found;
 use mcp_common::{Domain, Probe, ToolError};
@@ -20,13 +21,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::config::{MAX_K, RagConfig, is_collection_name};
-use crate::embed::Embedder;
+use crate::embed::{Embedder, Embedding};
 use crate::ingest::IngestConfig;
 use crate::model::{
     Chunk, CollectionInfo, Condition, EmbedderId, Filter, Hit, Position, SearchMode, SearchRequest,
     Selector, SourceInfo,
 };
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, relevance};
+use crate::upgrade::{self, Upgrades};
 
 /// Everything the tools share.
 pub struct RagService {
@@ -34,10 +36,10 @@ pub struct RagService {
     pub store: Arc<dyn Store>,
     /// "embedded SQLite at …" or "Qdrant at …", for stats and readiness.
     pub store_label: String,
-    /// The embedder, or `None` when running lexical-only.
-    pub embedder: Option<Arc<dyn Embedder>>,
-    /// Why the server runs lexical-only, or which model it uses.
-    pub embedder_note: String,
+    /// The embedder (none while running lexical-only, e.g. while the model downloads) and why.
+    pub embedding: Arc<Embedding>,
+    /// Lexical-only collections being given vectors now that there is an embedder.
+    pub(crate) upgrades: Arc<Upgrades>,
     /// Ingestion settings (roots, chunk sizes).
     pub ingest: IngestConfig,
     /// Server settings.
@@ -203,7 +205,7 @@ pub struct SearchArgs {
     /// hybrid (default: BM25 and vectors fused), dense (vectors only) or lexical (BM25 only)
     #[serde(default)]
     pub mode: Option<SearchMode>,
-    /// Drop passages scoring below this, in the mode's own scale
+    /// Leave out passages less relevant than this, from 0 to 1 (cosine similarity for vectors, squared share of the query's words for BM25; default from RAG_MIN_RELEVANCE; 0 keeps every passage found)
     #[serde(default)]
     pub score_threshold: Option<f64>,
 }
@@ -260,8 +262,10 @@ pub struct Passage {
     pub rank: u32,
     /// The passage text
     pub text: String,
-    /// Relevance score in the search mode's scale (higher is better)
+    /// Ranking score in the search mode's scale (reciprocal rank fusion for hybrid): orders the passages but says nothing of relevance on its own
     pub score: f64,
+    /// How relevant the passage is, from 0 to 1: cosine similarity for vectors, squared share of the query's words for BM25, the stronger of the two in hybrid mode
+    pub relevance: f64,
     /// The file or URL it came from, if any
     pub source: Option<String>,
     /// Where in the source (page, heading, lines)
@@ -289,6 +293,10 @@ pub struct SearchResult {
     pub note: Option<String>,
     /// The passages, best first
     pub passages: Vec<Passage>,
+    /// Passages less relevant than this (0 to 1) were left out
+    pub min_relevance: f64,
+    /// How many passages were found but left out as less relevant than min_relevance
+    pub left_out: u32,
 }
 
 /// What was stored.
@@ -413,6 +421,9 @@ enum Fit {
     LexicalOnly,
     /// Searchable by BM25 only, and not writable; the reason says how to fix it.
     ReadLexical(String),
+    /// Lexical-only, being given the server's vectors in place: searched by BM25 and written
+    /// without vectors until then; the reason says so.
+    Upgrading(String),
 }
 
 impl RagService {
@@ -427,8 +438,40 @@ impl RagService {
         Ok(name)
     }
 
+    /// The embedder now, if any (it can arrive while the server runs).
+    pub(crate) fn embedder(&self) -> Option<Arc<dyn Embedder>> {
+        self.embedding.embedder()
+    }
+
+    /// Which embedder is used, or why there is none.
+    pub(crate) fn embedder_note(&self) -> String {
+        self.embedding.note()
+    }
+
+    /// `info` once its upgrade to the server's embedder is over, waiting up to `wait` for it:
+    /// a lexical-only collection gets vectors as soon as there is an embedder, never by
+    /// deleting what it holds. Unchanged when nothing is to be done or the upgrade runs on.
+    async fn with_vectors_if_possible(
+        &self,
+        info: CollectionInfo,
+        wait: Duration,
+    ) -> CollectionInfo {
+        let Some(embedder) = self.embedder() else {
+            return info;
+        };
+        if info.embedder.is_some() || !self.upgrades.supported() {
+            return info;
+        }
+        if self.upgrades.settle(&info.name, &embedder, wait).await
+            && let Ok(upgraded) = self.store.collection(&info.name).await
+        {
+            return upgraded;
+        }
+        info
+    }
+
     fn fit(&self, info: &CollectionInfo) -> Fit {
-        match (&info.embedder, &self.embedder) {
+        match (&info.embedder, &self.embedder()) {
             (Some(built), Some(current)) if built == current.id() => Fit::Vectors,
             (None, None) => Fit::LexicalOnly,
             (Some(built), Some(current)) => Fit::ReadLexical(
@@ -443,11 +486,17 @@ impl RagService {
                 "collection `{}` was built with {}, but no embedding model is available now ({}); searching by BM25 only, and writes are refused until the model is configured again",
                 info.name,
                 describe(built),
-                self.embedder_note
+                self.embedder_note()
             )),
+            (None, Some(current)) if self.upgrades.supported() => {
+                Fit::Upgrading(self.upgrades.note(&info.name, current.id()))
+            }
+            // Qdrant cannot add a dense vector to an existing collection: keep every chunk,
+            // searchable by BM25, and say how to go on without deleting anything.
             (None, Some(current)) => Fit::ReadLexical(format!(
-                "collection `{}` was built without vectors (lexical-only), but this server embeds with {}; to search it by meaning, drop_collection and store or ingest again",
+                "collection `{}` was built without vectors (lexical-only), and {} cannot add vectors to an existing collection, so writes to it are refused while this server embeds with {}; it stays searchable by BM25 and nothing in it is deleted. To go on without deleting anything: write to another collection (pass `collection`, or set RAG_DEFAULT_COLLECTION), or run without a model (RAG_MODEL_DOWNLOAD=false and no RAG_MODEL_DIR) to keep writing to it lexically, or move to the embedded SQLite store (unset QDRANT_URL), which adds vectors in place",
                 info.name,
+                self.store_label,
                 describe(current.id())
             )),
         }
@@ -458,7 +507,7 @@ impl RagService {
         match self.store.collection(name).await {
             Ok(info) => Ok(info),
             Err(StoreError::NoCollection(_)) if create => {
-                let embedder = self.embedder.as_ref().map(|e| e.id().clone());
+                let embedder = self.embedder().map(|e| e.id().clone());
                 match self.store.create_collection(name, embedder.as_ref()).await {
                     Ok(()) | Err(StoreError::CollectionExists(_)) => {}
                     Err(error) => return Err(store_error(error)),
@@ -475,9 +524,10 @@ impl RagService {
         name: &str,
     ) -> Result<(CollectionInfo, bool), ToolError> {
         let info = self.open(name, true).await?;
+        let info = self.with_vectors_if_possible(info, upgrade::WAIT).await;
         match self.fit(&info) {
             Fit::Vectors => Ok((info, true)),
-            Fit::LexicalOnly => Ok((info, false)),
+            Fit::LexicalOnly | Fit::Upgrading(_) => Ok((info, false)),
             Fit::ReadLexical(reason) => Err(ToolError::Refused(reason)),
         }
     }
@@ -486,7 +536,7 @@ impl RagService {
         &self,
         texts: &[String],
     ) -> Result<Vec<Vec<f32>>, ToolError> {
-        match &self.embedder {
+        match &self.embedder() {
             Some(embedder) => embedder
                 .embed_documents(texts)
                 .await
@@ -526,8 +576,9 @@ impl RagService {
         k: usize,
         filter: Option<Filter>,
         mode: SearchMode,
-        score_threshold: Option<f64>,
+        min_relevance: Option<f64>,
     ) -> Result<SearchResult, ToolError> {
+        let min_relevance = min_relevance.unwrap_or(self.config.min_relevance);
         let info = match self.store.collection(&collection).await {
             Ok(info) => info,
             // Nothing stored yet in the default collection: an empty answer, and nothing created.
@@ -539,26 +590,31 @@ impl RagService {
                     mode,
                     note,
                     passages: Vec::new(),
+                    min_relevance,
+                    left_out: 0,
                 });
             }
             Err(error) => return Err(store_error(error)),
         };
+        let info = self.with_vectors_if_possible(info, upgrade::WAIT).await;
         let (mode, note) = match (self.fit(&info), mode) {
             (Fit::Vectors, mode) => (mode, None),
             (Fit::LexicalOnly, SearchMode::Lexical) => (
                 SearchMode::Lexical,
-                Some(format!("lexical-only: {}", self.embedder_note)),
+                Some(format!("lexical-only: {}", self.embedder_note())),
             ),
             (Fit::LexicalOnly, _) => (
                 SearchMode::Lexical,
                 Some(format!(
                     "searched by BM25 only (lexical-only): {}",
-                    self.embedder_note
+                    self.embedder_note()
                 )),
             ),
-            (Fit::ReadLexical(reason), _) => (SearchMode::Lexical, Some(reason)),
+            (Fit::ReadLexical(reason) | Fit::Upgrading(reason), _) => {
+                (SearchMode::Lexical, Some(reason))
+            }
         };
-        let vector = match (mode, &self.embedder) {
+        let vector = match (mode, &self.embedder()) {
             (SearchMode::Lexical, _) | (_, None) => None,
             (_, Some(embedder)) => Some(
                 embedder
@@ -573,33 +629,66 @@ impl RagService {
             k,
             filter,
             mode,
-            score_threshold,
+            // The store's threshold is in the mode's own scale (RRF for hybrid), which means
+            // nothing on its own; relevance is cut on below, in one scale for every mode.
+            score_threshold: None,
         };
         let hits = self
             .store
             .search(&collection, request)
             .await
             .map_err(store_error)?;
-        let passages = hits
+        let found = hits.len();
+        let mut best_left_out: Option<f64> = None;
+        let passages: Vec<Passage> = hits
             .into_iter()
+            .filter_map(|hit| {
+                let relevance = relevance::relevance(&query, &hit, mode);
+                if relevance < min_relevance {
+                    best_left_out = Some(best_left_out.map_or(relevance, |b| b.max(relevance)));
+                    return None;
+                }
+                Some((hit, relevance))
+            })
             .enumerate()
-            .map(|(idx, hit)| passage(idx, hit))
+            .map(|(idx, (hit, relevance))| passage(idx, hit, relevance))
             .collect();
+        let left_out = u32::try_from(found - passages.len()).unwrap_or(u32::MAX);
+        let note = match (passages.is_empty(), best_left_out) {
+            // Said in structured form too, so that a client never mistakes the least unrelated
+            // passages for an answer.
+            (true, best) => {
+                let why = match best {
+                    Some(best) => format!(
+                        "nothing relevant was found: {left_out} passages matched only weakly (best relevance {best:.2}, below the minimum {min_relevance:.2}; a lower score_threshold shows them)"
+                    ),
+                    None => "nothing relevant was found: no passage matched".to_owned(),
+                };
+                Some(match note {
+                    Some(note) => format!("{note}; {why}"),
+                    None => why,
+                })
+            }
+            (false, _) => note,
+        };
         Ok(SearchResult {
             query,
             collection,
             mode,
             note,
             passages,
+            min_relevance,
+            left_out,
         })
     }
 }
 
-fn passage(idx: usize, hit: Hit) -> Passage {
+fn passage(idx: usize, hit: Hit, relevance: f64) -> Passage {
     Passage {
         rank: idx as u32 + 1,
         text: hit.chunk.text,
         score: hit.score,
+        relevance,
         source: hit.chunk.source,
         position: hit.chunk.position,
         chunk_id: hit.chunk.id,
@@ -607,6 +696,18 @@ fn passage(idx: usize, hit: Hit) -> Passage {
         lexical_rank: hit.lexical_rank,
         dense_rank: hit.dense_rank,
     }
+}
+
+/// The ids that more than one of `chunks` has, in order of first appearance.
+fn duplicate_ids(chunks: &[Chunk]) -> Vec<&str> {
+    let mut seen = std::collections::HashSet::new();
+    let mut duplicates = Vec::new();
+    for chunk in chunks {
+        if !seen.insert(chunk.id.as_str()) && !duplicates.contains(&chunk.id.as_str()) {
+            duplicates.push(chunk.id.as_str());
+        }
+    }
+    duplicates
 }
 
 /// A stable id for a text: the same text stored twice replaces itself.
@@ -642,7 +743,7 @@ fn passages_text(result: &SearchResult) -> String {
         return out;
     }
     for passage in &result.passages {
-        let mut cite = vec![format!("score {:.3}", passage.score)];
+        let mut cite = vec![format!("relevance {:.2}", passage.relevance)];
         if let Some(source) = &passage.source {
             cite.push(format!("source {source}"));
         }
@@ -714,7 +815,7 @@ impl Rag {
     }
 
     #[tool(
-        description = "Recall what was remembered that is relevant to a question: the best passages, as text with their sources, and in structured form with score, source and chunk id.",
+        description = "Recall what was remembered that is relevant to a question: the best passages, as text with their sources, and in structured form with relevance (0 to 1), source and chunk id; says so when nothing relevant was remembered.",
         output_schema = schema_for_output::<SearchResult>(),
         annotations(title = "Recall context", read_only_hint = true, open_world_hint = false)
     )]
@@ -769,7 +870,13 @@ impl Rag {
             let id = args.id.clone().unwrap_or_else(|| text_id(&text));
             chunks.push(memory_chunk(id, text, shared.clone()));
         }
-        for document in args.documents.unwrap_or_default() {
+        let documents = args.documents.unwrap_or_default();
+        let field = if documents.is_empty() {
+            "texts"
+        } else {
+            "documents"
+        };
+        for document in documents {
             let mut metadata = shared.clone();
             metadata.extend(to_metadata(document.metadata));
             let id = document.id.unwrap_or_else(|| text_id(&document.text));
@@ -787,11 +894,27 @@ impl Rag {
                 "non-empty text",
             ));
         }
+        // The store keeps one chunk per id, so a second one in the same call would silently
+        // replace the first: refuse the call, storing nothing.
+        let duplicates = duplicate_ids(&chunks);
+        if !duplicates.is_empty() {
+            let named = duplicates
+                .iter()
+                .map(|id| format!("`{id}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(ToolError::invalid(
+                field,
+                format!(
+                    "a different id for each text or document, but {named} is given more than once (identical texts without an id get the same id); nothing was stored"
+                ),
+            ));
+        }
         service.store_chunks(&collection, chunks).await.map(Json)
     }
 
     #[tool(
-        description = "Search a collection: hybrid by default (BM25 and vectors fused by reciprocal rank), or dense or lexical, with metadata filters and an optional score threshold. Each passage comes with its source and position for citation.",
+        description = "Search a collection: hybrid by default (BM25 and vectors fused by reciprocal rank), or dense or lexical, with metadata filters. Each passage comes with its relevance from 0 to 1 and its source and position for citation; passages less relevant than score_threshold (default RAG_MIN_RELEVANCE) are left out, and when none is left the answer says nothing relevant was found.",
         output_schema = schema_for_output::<SearchResult>(),
         annotations(title = "Search", read_only_hint = true, open_world_hint = false)
     )]
@@ -799,6 +922,19 @@ impl Rag {
         &self,
         Parameters(args): Parameters<SearchArgs>,
     ) -> Result<CallToolResult, ToolError> {
+        // Like recuperar_contexto's empty pregunta: an empty query matches nothing by words and
+        // an arbitrary point by meaning, so it is refused rather than answered with noise.
+        if args.query.trim().is_empty() {
+            return Err(ToolError::invalid("query", "some text to search for"));
+        }
+        if let Some(threshold) = args.score_threshold
+            && !(0.0..=1.0).contains(&threshold)
+        {
+            return Err(ToolError::invalid(
+                "score_threshold",
+                "a minimum relevance from 0 to 1",
+            ));
+        }
         let service = &self.service;
         let collection = service.collection_name(args.collection)?;
         let k = args
@@ -915,7 +1051,7 @@ impl Rag {
         Ok(Json(Collections {
             collections,
             store: service.store_label.clone(),
-            embedder: service.embedder_note.clone(),
+            embedder: service.embedder_note(),
         }))
     }
 
@@ -937,7 +1073,7 @@ impl Rag {
             Ok(info) => info,
             // The default collection exists from the first write on; before that it is empty.
             Err(StoreError::NoCollection(_)) if name == service.config.default_collection => {
-                let embedder = service.embedder.as_ref().map(|e| e.id().clone());
+                let embedder = service.embedder().map(|e| e.id().clone());
                 let collection = CollectionInfo {
                     name,
                     embedder,
@@ -960,9 +1096,9 @@ impl Rag {
             Fit::Vectors => (true, None),
             Fit::LexicalOnly => (
                 true,
-                Some(format!("lexical-only: {}", service.embedder_note)),
+                Some(format!("lexical-only: {}", service.embedder_note())),
             ),
-            Fit::ReadLexical(reason) => (false, Some(reason)),
+            Fit::ReadLexical(reason) | Fit::Upgrading(reason) => (false, Some(reason)),
         };
         Ok(Json(CollectionStats {
             collection,
@@ -988,7 +1124,7 @@ impl Rag {
     ) -> Result<Json<CollectionChanged>, ToolError> {
         let service = &self.service;
         let name = service.collection_name(Some(args.name))?;
-        let embedder = service.embedder.as_ref().map(|e| e.id().clone());
+        let embedder = service.embedder().map(|e| e.id().clone());
         service
             .store
             .create_collection(&name, embedder.as_ref())
@@ -1058,7 +1194,9 @@ impl ServerHandler for Rag {
         let service = &self.service;
         let instructions = format!(
             "Memory and retrieval. memorizar_informacion remembers a text and recuperar_contexto recalls passages relevant to a question (both on the `{}` collection); store, ingest, search (hybrid BM25 + vectors by default), read_chunk and delete work on any collection. Embeddings: {}. Store: {}.",
-            service.config.default_collection, service.embedder_note, service.store_label
+            service.config.default_collection,
+            service.embedder_note(),
+            service.store_label
         );
         ServerConfig::new(
             ServerCapabilities::builder()
@@ -1194,15 +1332,23 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// How long one `ingest` call may run. Reading and embedding a folder can take minutes; the call
+/// reports progress between files, which keeps hosts waiting, so it is exempt from the shorter
+/// deadline (`MCP_TOOL_TIMEOUT_SECS`) that every other tool answers within.
+const INGEST_TIME_LIMIT: Duration = Duration::from_secs(15 * 60);
+
 impl Domain for Rag {
     fn tools(&self) -> Vec<Tool> {
         self.tools.list_all()
     }
 
+    fn tool_timeout(&self, tool: &str) -> Option<Duration> {
+        (tool == "ingest").then_some(INGEST_TIME_LIMIT)
+    }
+
     fn probes(&self) -> Vec<Probe> {
         let store_service = self.service.clone();
-        let embed_note = self.service.embedder_note.clone();
-        let lexical_only = self.service.embedder.is_none();
+        let embedding = Arc::clone(&self.service.embedding);
         let ingest_status = self.service.ingest.status();
         vec![
             Probe::new("store", move || {
@@ -1218,12 +1364,14 @@ impl Domain for Rag {
                     }
                 }
             }),
-            // Lexical-only still serves: the probe passes, and its detail says so.
+            // Lexical-only still serves: the probe passes, and its detail says so (while the
+            // model downloads: the bytes so far, or the failure and when it is retried). Read at
+            // each check, since the model can arrive while the server runs.
             Probe::new("embeddings", move || {
-                let detail = if lexical_only {
-                    format!("lexical-only: {embed_note}")
-                } else {
-                    embed_note.clone()
+                let current = embedding.current();
+                let detail = match current.embedder {
+                    None => format!("lexical-only: {}", current.note),
+                    Some(_) => current.note,
                 };
                 async move { Ok(detail) }
             }),

@@ -593,3 +593,476 @@ fn a_missing_root_disables_only_itself() {
     );
     assert!(server.stderr().contains(&root_note), "{}", server.stderr());
 }
+
+/// The environment of a server that must download the model from `hub` into `dir`'s data
+/// directory (nothing else gives it one).
+fn downloading_env(dir: &Path, hub: &str) -> Vec<(String, String)> {
+    std::fs::create_dir_all(dir.join("home")).unwrap();
+    let shown = |path: PathBuf| path.to_string_lossy().into_owned();
+    vec![
+        ("RAG_DB_PATH".into(), shown(dir.join("rag.db"))),
+        ("RAG_HF_ENDPOINT".into(), hub.to_owned()),
+        ("HOME".into(), shown(dir.join("home"))),
+        ("XDG_DATA_HOME".into(), shown(dir.join("data"))),
+        ("MCP_AUDIT_LOG".into(), "off".into()),
+        ("MCP_REQUIRE_CONFIRMATION".into(), "false".into()),
+    ]
+}
+
+/// A Hub that accepts connections and never answers; it stops when the value is dropped.
+struct StalledHub {
+    endpoint: String,
+    _listener: std::thread::JoinHandle<()>,
+}
+
+fn stalled_hub() -> StalledHub {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let thread = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for socket in listener.incoming() {
+            match socket {
+                Ok(socket) => held.push(socket),
+                Err(_) => break,
+            }
+        }
+    });
+    StalledHub {
+        endpoint,
+        _listener: thread,
+    }
+}
+
+/// A Hub that waits `delay` before each answer and then sends the real model's files in 4 MB
+/// pieces, one every 100 ms (about three seconds for model.safetensors).
+fn slow_hub(delay: Duration) -> String {
+    use axum::body::Body;
+    use axum::extract::Path as UrlPath;
+    use axum::http::{StatusCode, header};
+    use axum::response::{IntoResponse, Response};
+    use futures::StreamExt as _;
+
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async move {
+            let app = axum::Router::new().route(
+                "/sentence-transformers/all-MiniLM-L6-v2/resolve/main/{file}",
+                axum::routing::get(move |UrlPath(file): UrlPath<String>| async move {
+                    tokio::time::sleep(delay).await;
+                    let Ok(bytes) = tokio::fs::read(model_dir().join(&file)).await else {
+                        return StatusCode::NOT_FOUND.into_response();
+                    };
+                    let size = bytes.len();
+                    let pieces: Vec<Vec<u8>> = bytes.chunks(4 << 20).map(<[u8]>::to_vec).collect();
+                    let stream = futures::stream::iter(pieces).then(|piece| async move {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        Ok::<_, std::io::Error>(piece)
+                    });
+                    Response::builder()
+                        .header(header::CONTENT_LENGTH, size)
+                        .body(Body::from_stream(stream))
+                        .unwrap()
+                }),
+            );
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            sender
+                .send(format!("http://{}", listener.local_addr().unwrap()))
+                .unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    receiver.recv().unwrap()
+}
+
+/// A Hub that never answers must not delay `initialize` (hosts give up on a server after a
+/// few seconds): the answer comes at once, lexical-only, and the instructions, search notes
+/// and `/readyz` say that the model is downloading and how far it got.
+#[test]
+fn a_stalled_hub_does_not_delay_initialize() {
+    let hub = stalled_hub();
+    let dir = TempDir::new().unwrap();
+    let env = downloading_env(dir.path(), &hub.endpoint);
+    let binary = Path::new(env!("CARGO_BIN_EXE_mcp-rag"));
+    let started = std::time::Instant::now();
+    let mut server = StdioServer::spawn(binary, &[], &pairs(&env)).unwrap();
+    let init = server.initialize().unwrap();
+    let waited = started.elapsed();
+    assert!(
+        waited < Duration::from_secs(2),
+        "initialize took {waited:?}"
+    );
+    let instructions = init["instructions"].as_str().unwrap_or_default();
+    let downloading = format!("all-MiniLM-L6-v2 is downloading from {}", hub.endpoint);
+    assert!(instructions.contains(&downloading), "{instructions}");
+
+    let stored = call(
+        &mut server,
+        "memorizar_informacion",
+        json!({"texto": MEMORIES[2]}),
+    );
+    assert_eq!(stored["structuredContent"]["embedded"], false, "{stored}");
+    let found = call(
+        &mut server,
+        "recuperar_contexto",
+        json!({"pregunta": "which invoice was paid by transfer?"}),
+    );
+    assert_eq!(first_text(&found), MEMORIES[2], "{}", result_text(&found));
+    assert_eq!(found["structuredContent"]["mode"], "lexical");
+    let note = found["structuredContent"]["note"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(note.contains(&downloading), "{note}");
+    drop(server);
+
+    let other = TempDir::new().unwrap();
+    let env = downloading_env(other.path(), &hub.endpoint);
+    let started = std::time::Instant::now();
+    let http = HttpServer::start(binary, &[], &pairs(&env)).unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let report: Value = http
+        .client
+        .get(format!("{}/readyz", http.base))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let embeddings = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|check| check["name"] == "embeddings")
+        .map(|check| check["detail"].as_str().unwrap_or_default().to_owned())
+        .unwrap_or_default();
+    assert!(
+        embeddings.starts_with("lexical-only: ")
+            && embeddings.contains(&downloading)
+            && embeddings
+                .contains("config.json (file 1 of 3): 0 of an unknown number of bytes so far"),
+        "{report}"
+    );
+}
+
+/// A Hub that serves the model slowly: the server answers at once and remembers lexically
+/// meanwhile; once the model has arrived, without a restart, recall is hybrid and finds by
+/// paraphrase what was remembered before it came.
+#[test]
+fn a_slowly_downloaded_model_takes_over_without_a_restart() {
+    let hub = slow_hub(Duration::from_secs(2));
+    let dir = TempDir::new().unwrap();
+    let env = downloading_env(dir.path(), &hub);
+    let binary = Path::new(env!("CARGO_BIN_EXE_mcp-rag"));
+    let started = std::time::Instant::now();
+    let mut server = StdioServer::spawn(binary, &[], &pairs(&env)).unwrap();
+    server.initialize().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let stored = call(
+        &mut server,
+        "memorizar_informacion",
+        json!({"texto": MEMORIES[0]}),
+    );
+    assert_eq!(stored["structuredContent"]["embedded"], false, "{stored}");
+    for memory in &MEMORIES[1..] {
+        call(
+            &mut server,
+            "memorizar_informacion",
+            json!({"texto": memory}),
+        );
+    }
+    let question = "When is the directors gathering rescheduled?";
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
+    let found = loop {
+        let found = call(
+            &mut server,
+            "recuperar_contexto",
+            json!({"pregunta": question}),
+        );
+        if found["structuredContent"]["mode"] == "hybrid" {
+            break found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the model never took over: {found}\n{}",
+            server.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(first_text(&found), MEMORIES[0], "{}", result_text(&found));
+    let stored = call(
+        &mut server,
+        "memorizar_informacion",
+        json!({"texto": "The parking garage closes at midnight."}),
+    );
+    assert_eq!(stored["structuredContent"]["embedded"], true, "{stored}");
+    let log = server.stderr();
+    assert!(log.contains("downloading the embedding model"), "{log}");
+    assert!(log.contains("the embedding model has arrived"), "{log}");
+}
+
+/// Memories kept while no model was there survive its arrival: the collection is given
+/// vectors in place, every memory stays, recall works by paraphrase, and memorising works
+/// again with vectors. No step deletes anything.
+#[test]
+fn memories_kept_lexically_are_upgraded_in_place_when_a_model_comes() {
+    let dir = TempDir::new().unwrap();
+    {
+        let mut without = start(dir.path(), false);
+        for memory in MEMORIES {
+            let stored = call(
+                &mut without,
+                "memorizar_informacion",
+                json!({"texto": memory}),
+            );
+            assert_eq!(stored["structuredContent"]["embedded"], false);
+        }
+    }
+    let mut with_model = start(dir.path(), true);
+    let found = call(
+        &mut with_model,
+        "recuperar_contexto",
+        json!({"pregunta": "When is the directors gathering rescheduled?"}),
+    );
+    assert_eq!(found["structuredContent"]["mode"], "hybrid", "{found}");
+    assert_eq!(first_text(&found), MEMORIES[0], "{}", result_text(&found));
+    let dense = call(
+        &mut with_model,
+        "search",
+        json!({"query": "Which beverage does she drink at breakfast?", "mode": "dense"}),
+    );
+    assert_eq!(dense["structuredContent"]["mode"], "dense", "{dense}");
+    assert_eq!(first_text(&dense), MEMORIES[4], "{}", result_text(&dense));
+    let stats = call(&mut with_model, "collection_stats", json!({}));
+    let collection = &stats["structuredContent"]["collection"];
+    assert_eq!(collection["chunks"], 5, "{stats}");
+    assert_eq!(
+        collection["embedder"]["model"], "all-MiniLM-L6-v2",
+        "{stats}"
+    );
+    assert_eq!(stats["structuredContent"]["compatible"], true, "{stats}");
+    let stored = call(
+        &mut with_model,
+        "memorizar_informacion",
+        json!({"texto": "The parking garage closes at midnight."}),
+    );
+    assert_eq!(stored["structuredContent"]["embedded"], true, "{stored}");
+    let stats = call(&mut with_model, "collection_stats", json!({}));
+    assert_eq!(
+        stats["structuredContent"]["collection"]["chunks"], 6,
+        "{stats}"
+    );
+}
+
+/// Qdrant cannot add a dense vector to an existing collection: a lexical-only one keeps every
+/// memory, stays searchable by BM25, and a write is refused with a way on that deletes nothing.
+#[test]
+fn on_qdrant_a_lexical_only_collection_is_kept_and_the_refusal_names_a_safe_way() {
+    let standin = mcp_conformance::binary_path("qdrant-standin");
+    assert!(
+        standin.exists(),
+        "{} is missing; build it with `cargo build -p qdrant-standin`",
+        standin.display()
+    );
+    let (mut qdrant, addr, _) = mcp_conformance::start_listening(&standin, &[], &[]).unwrap();
+    let url = format!("http://{addr}");
+    let dir = TempDir::new().unwrap();
+    let model = model_dir().to_string_lossy().into_owned();
+    let home = dir.path().to_string_lossy().into_owned();
+    let mut env = vec![
+        ("QDRANT_URL", url.as_str()),
+        ("RAG_MODEL_DOWNLOAD", "false"),
+        ("HOME", home.as_str()),
+        ("MCP_AUDIT_LOG", "off"),
+        ("MCP_REQUIRE_CONFIRMATION", "false"),
+    ];
+    let binary = Path::new(env!("CARGO_BIN_EXE_mcp-rag"));
+    {
+        let mut without = StdioServer::spawn(binary, &[], &env).unwrap();
+        without.initialize().unwrap();
+        call(
+            &mut without,
+            "memorizar_informacion",
+            json!({"texto": MEMORIES[2]}),
+        );
+    }
+    env.push(("RAG_MODEL_DIR", model.as_str()));
+    let mut with_model = StdioServer::spawn(binary, &[], &env).unwrap();
+    with_model.initialize().unwrap();
+    let refused = with_model
+        .call_tool("memorizar_informacion", json!({"texto": MEMORIES[0]}))
+        .unwrap();
+    assert_eq!(refused["isError"], true, "{refused}");
+    let message = result_text(&refused);
+    assert!(
+        message.contains("cannot add vectors to an existing collection")
+            && message.contains("nothing in it is deleted")
+            && message.contains("RAG_DEFAULT_COLLECTION")
+            && !message.contains("drop_collection"),
+        "{message}"
+    );
+    let found = call(
+        &mut with_model,
+        "recuperar_contexto",
+        json!({"pregunta": "which invoice was paid by transfer?"}),
+    );
+    assert_eq!(first_text(&found), MEMORIES[2], "{}", result_text(&found));
+    let _ = qdrant.kill();
+    let _ = qdrant.wait();
+}
+
+/// The tool error of a call that must fail.
+fn call_error(server: &mut StdioServer, tool: &str, arguments: Value) -> String {
+    let result = server.call_tool(tool, arguments.clone()).unwrap();
+    assert_eq!(result["isError"], true, "{tool} {arguments}: {result}");
+    result_text(&result)
+}
+
+/// Rank fusion gives the best of any five passages the same score, so relevance (cosine, share
+/// of the query's words) decides: a query about nothing stored finds nothing, in every mode and
+/// in both the text and the structured result, while a related one still finds its passage.
+#[test]
+fn an_unrelated_query_finds_nothing_relevant_and_a_related_one_its_passage() {
+    let dir = TempDir::new().unwrap();
+    let mut server = start(dir.path(), true);
+    for memory in MEMORIES {
+        call(
+            &mut server,
+            "memorizar_informacion",
+            json!({"texto": memory}),
+        );
+    }
+    let unrelated = "quantum chromodynamics of penguins";
+    let mut answers = vec![call(
+        &mut server,
+        "recuperar_contexto",
+        json!({"pregunta": unrelated}),
+    )];
+    for mode in ["hybrid", "dense", "lexical"] {
+        answers.push(call(
+            &mut server,
+            "search",
+            json!({"query": unrelated, "mode": mode}),
+        ));
+    }
+    for found in &answers {
+        let structured = &found["structuredContent"];
+        assert_eq!(structured["passages"], json!([]), "{found}");
+        assert!(
+            structured["note"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("nothing relevant was found"),
+            "{found}"
+        );
+        assert!(
+            result_text(found).contains("Nothing relevant was found"),
+            "{}",
+            result_text(found)
+        );
+    }
+    // Below the minimum, not missing: the hybrid and dense searches did find passages.
+    assert!(
+        answers[2]["structuredContent"]["left_out"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    // With no minimum, the least unrelated passages come back, marked as barely relevant.
+    let everything = call(
+        &mut server,
+        "search",
+        json!({"query": unrelated, "mode": "dense", "score_threshold": 0}),
+    );
+    let passages = everything["structuredContent"]["passages"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(passages.len(), 5, "{everything}");
+    assert!(
+        passages
+            .iter()
+            .all(|p| p["relevance"].as_f64().unwrap() < 0.2)
+    );
+
+    for (question, expected) in [
+        ("which invoice was paid by transfer?", MEMORIES[2]),
+        ("When is the directors gathering rescheduled?", MEMORIES[0]),
+    ] {
+        let found = call(
+            &mut server,
+            "recuperar_contexto",
+            json!({"pregunta": question}),
+        );
+        assert_eq!(first_text(&found), expected, "{found}");
+        let relevance = found["structuredContent"]["passages"][0]["relevance"]
+            .as_f64()
+            .unwrap();
+        assert!((0.25..=1.0).contains(&relevance), "{question}: {relevance}");
+        assert!(
+            result_text(&found).contains(&format!("relevance {relevance:.2}")),
+            "{}",
+            result_text(&found)
+        );
+    }
+    let out_of_range = call_error(
+        &mut server,
+        "search",
+        json!({"query": "invoice", "score_threshold": 2}),
+    );
+    assert!(out_of_range.contains("score_threshold"), "{out_of_range}");
+}
+
+/// An empty query is refused naming `query`, as an empty `pregunta` is; two documents with one id
+/// in a call are refused naming the id, and nothing of the call is stored.
+#[test]
+fn empty_queries_and_duplicate_ids_are_refused_naming_them() {
+    let dir = TempDir::new().unwrap();
+    let mut server = start(dir.path(), false);
+    for query in ["", "   \n\t"] {
+        let error = call_error(&mut server, "search", json!({"query": query}));
+        assert!(error.contains("`query`"), "{query:?}: {error}");
+    }
+    let error = call_error(
+        &mut server,
+        "store",
+        json!({"collection": "kb", "documents": [
+            {"id": "a", "text": "first"},
+            {"id": "b", "text": "second"},
+            {"id": "a", "text": "third"},
+        ]}),
+    );
+    assert!(
+        error.contains("`documents`") && error.contains("`a`") && !error.contains("`b`"),
+        "{error}"
+    );
+    let error = call_error(
+        &mut server,
+        "store",
+        json!({"collection": "kb", "texts": ["same", "same"]}),
+    );
+    assert!(error.contains("`texts`"), "{error}");
+    let collections = call(&mut server, "list_collections", json!({}));
+    assert_eq!(
+        collections["structuredContent"]["collections"],
+        json!([]),
+        "{collections}"
+    );
+    // Distinct ids still go in together.
+    let stored = call(
+        &mut server,
+        "store",
+        json!({"collection": "kb", "documents": [
+            {"id": "a", "text": "first"},
+            {"id": "b", "text": "second"},
+        ]}),
+    );
+    assert_eq!(stored["structuredContent"]["ids"], json!(["a", "b"]));
+}

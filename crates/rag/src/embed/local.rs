@@ -17,7 +17,7 @@ use futures::future::BoxFuture;
 use tokenizers::{Tokenizer, TruncationParams};
 use tokio::io::AsyncWriteExt;
 
-use super::{EmbedConfig, EmbedError, Embedder, Resolution, prefixed, root_cause};
+use super::{EmbedConfig, EmbedError, Embedder, Embedding, Resolution, prefixed, root_cause};
 use crate::model::EmbedderId;
 
 /// The model's name, as stored in [`EmbedderId::model`].
@@ -286,58 +286,138 @@ impl Model {
 }
 
 /// Finds the model (`RAG_MODEL_DIR`, the data directory, a download into it) and loads it, or
-/// explains why there is none.
+/// explains why there is none. Waits for the download: for tools and benchmarks; the server uses
+/// [`start`], which never waits for the network.
 pub(crate) async fn resolve(config: &EmbedConfig) -> Result<Resolution, EmbedError> {
+    match locate(config).await? {
+        Located::Ready(resolution) => Ok(resolution),
+        Located::Missing { data_dir, searched } => {
+            if let Some(failure) = Failure::read(&data_dir).filter(Failure::recent) {
+                return Ok(lexical_only(&failure.clause(&searched, &data_dir)));
+            }
+            Ok(attempt(config, &data_dir, &searched, &mut |_| {}).await)
+        }
+    }
+}
+
+/// Like [`resolve`], but a missing model is downloaded in the background: the answer comes at
+/// once, lexical-only with a note saying that the model is downloading (with the bytes so far),
+/// and the model takes over in the returned [`Embedding`] when it has arrived. A failed download
+/// is remembered in the data directory and tried again only after [`RETRY_AFTER`], by this
+/// process or the next start, so an unreachable Hub costs neither start-up time nor traffic.
+pub(crate) async fn start(config: &EmbedConfig) -> Result<Arc<Embedding>, EmbedError> {
+    match locate(config).await? {
+        Located::Ready(resolution) => Ok(Embedding::new(resolution)),
+        Located::Missing { data_dir, searched } => {
+            let note = match Failure::read(&data_dir).filter(Failure::recent) {
+                Some(failure) => lexical_only(&failure.clause(&searched, &data_dir)).note,
+                None => downloading_note(config, &data_dir, None),
+            };
+            let embedding = Embedding::new(Resolution {
+                embedder: None,
+                note,
+            });
+            tokio::spawn(download_in_background(
+                config.clone(),
+                data_dir,
+                searched,
+                Arc::clone(&embedding),
+            ));
+            Ok(embedding)
+        }
+    }
+}
+
+/// After a failed download, how long until the next attempt.
+pub const RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// The file in the data directory recording the last failed download: its time (seconds since
+/// 1970) on the first line, the cause on the second.
+pub const FAILURE_MARKER: &str = ".download-failed";
+
+/// What [`locate`] found without touching the network.
+enum Located {
+    /// A model, or a reason there is none that no download can fix.
+    Ready(Resolution),
+    /// No model in the data directory, and downloading it is allowed.
+    Missing {
+        /// Where it goes.
+        data_dir: PathBuf,
+        /// "RAG_MODEL_DIR is not set and … holds no model", for the notes.
+        searched: String,
+    },
+}
+
+/// Finds and loads the model from `RAG_MODEL_DIR` or the data directory, or says that it must be
+/// downloaded.
+async fn locate(config: &EmbedConfig) -> Result<Located, EmbedError> {
     if let Some(dir) = &config.model_dir {
         // An unusable RAG_MODEL_DIR (often a placeholder left in a host's configuration) must
         // not take the server down: it runs lexical-only and the note says what to fix. Nothing
         // is downloaded instead, since the operator chose this directory.
         if let Some(problem) = model_dir_problem(dir) {
-            return Ok(model_dir_unusable(dir, &problem));
+            return Ok(Located::Ready(model_dir_unusable(dir, &problem)));
         }
-        return Ok(match load_blocking(config, dir.clone()).await {
-            Ok(embedder) => {
-                let note = loaded_note(&embedder, "RAG_MODEL_DIR");
-                found(embedder, note)
-            }
-            Err(error) => {
-                let detail = match error {
-                    EmbedError::ModelFiles { detail, .. } | EmbedError::Local { detail, .. } => {
-                        detail
-                    }
-                    other => other.to_string(),
-                };
-                model_dir_unusable(dir, &format!("holds a model that does not load ({detail})"))
-            }
-        });
+        return Ok(Located::Ready(
+            match load_blocking(config, dir.clone()).await {
+                Ok(embedder) => {
+                    let note = loaded_note(&embedder, "RAG_MODEL_DIR");
+                    found(embedder, note)
+                }
+                Err(error) => {
+                    let detail = match error {
+                        EmbedError::ModelFiles { detail, .. }
+                        | EmbedError::Local { detail, .. } => detail,
+                        other => other.to_string(),
+                    };
+                    model_dir_unusable(dir, &format!("holds a model that does not load ({detail})"))
+                }
+            },
+        ));
     }
     let Some(data_dir) = &config.data_dir else {
-        return Ok(lexical_only(
+        return Ok(Located::Ready(lexical_only(
             "RAG_MODEL_DIR is not set, and neither XDG_DATA_HOME nor HOME gives a data directory to find or download the model in",
-        ));
+        )));
     };
     if missing_files(data_dir).is_empty() {
         let embedder = load_blocking(config, data_dir.clone()).await?;
         let note = loaded_note(&embedder, "the data directory");
-        return Ok(found(embedder, note));
+        return Ok(Located::Ready(found(embedder, note)));
     }
     let searched = format!(
         "RAG_MODEL_DIR is not set and {} holds no model",
         data_dir.display()
     );
     if !config.download {
-        return Ok(lexical_only(&format!(
+        return Ok(Located::Ready(lexical_only(&format!(
             "{searched}, and RAG_MODEL_DOWNLOAD=false forbids downloading it"
-        )));
+        ))));
     }
+    Ok(Located::Missing {
+        data_dir: data_dir.clone(),
+        searched,
+    })
+}
+
+/// One download into `data_dir`, reporting progress to `progress`: the loaded model, or
+/// lexical-only with the cause, which is then also recorded in the [`FAILURE_MARKER`].
+async fn attempt(
+    config: &EmbedConfig,
+    data_dir: &Path,
+    searched: &str,
+    progress: &mut (dyn FnMut(Progress<'_>) + Send),
+) -> Resolution {
     let started = Instant::now();
     tracing::info!(
         from = %config.hf_endpoint,
         into = %data_dir.display(),
         "downloading the embedding model {HF_REPO} (about 90 MB)"
     );
-    match download(&config.hf_endpoint, data_dir, config.batch).await {
+    match download(&config.hf_endpoint, data_dir, config.batch, progress).await {
         Ok(embedder) => {
+            // Best effort: a stale marker only delays a download that is no longer needed.
+            let _ = tokio::fs::remove_file(data_dir.join(FAILURE_MARKER)).await;
             let embedder = embedder.with_prefixes(&config.query_prefix, &config.document_prefix);
             let note = format!(
                 "{}, downloaded from {} in {:.1} s",
@@ -345,13 +425,260 @@ pub(crate) async fn resolve(config: &EmbedConfig) -> Result<Resolution, EmbedErr
                 config.hf_endpoint,
                 started.elapsed().as_secs_f64()
             );
-            Ok(found(embedder, note))
+            tracing::info!(note = %note, "embedding model downloaded");
+            found(embedder, note)
         }
-        Err(cause) => Ok(lexical_only(&format!(
-            "{searched}, and downloading it from {} failed: {cause}",
-            config.hf_endpoint
-        ))),
+        Err(cause) => {
+            let cause = format!("downloading it from {} failed: {cause}", config.hf_endpoint);
+            let failure = Failure::now(cause);
+            if let Err(error) = failure.write(data_dir) {
+                tracing::warn!(%error, "could not record the failed download; it will be retried in this process only after the back-off");
+            }
+            let resolution = lexical_only(&failure.clause(searched, data_dir));
+            tracing::warn!(note = %resolution.note, "the embedding model could not be downloaded: running lexical-only");
+            resolution
+        }
     }
+}
+
+/// Downloads the model until it arrives, waiting [`RETRY_AFTER`] after each failure (this
+/// process's or another's, as the marker says), and hands it to `embedding`.
+async fn download_in_background(
+    config: EmbedConfig,
+    data_dir: PathBuf,
+    searched: String,
+    embedding: Arc<Embedding>,
+) {
+    // The failure of this process, in case the marker could not be written.
+    let mut own: Option<Failure> = None;
+    loop {
+        let failure = match (Failure::read(&data_dir), own.take()) {
+            (Some(marker), Some(mine)) => Some(if marker.at >= mine.at { marker } else { mine }),
+            (marker, mine) => marker.or(mine),
+        };
+        if let Some(failure) = failure.filter(Failure::recent) {
+            embedding.set_note(lexical_only(&failure.clause(&searched, &data_dir)).note);
+            tracing::info!(
+                "the last download of the embedding model failed {}; the next attempt is at {} ({})",
+                utc(failure.at),
+                utc(failure.at + RETRY_AFTER.as_secs()),
+                failure.cause
+            );
+            tokio::time::sleep(failure.remaining()).await;
+            own = Some(failure);
+            continue;
+        }
+        // Another process may have downloaded it meanwhile.
+        if missing_files(&data_dir).is_empty()
+            && let Ok(embedder) = load_blocking(&config, data_dir.clone()).await
+        {
+            let note = loaded_note(&embedder, "the data directory");
+            embedding.arrive(Arc::new(embedder), note);
+            return;
+        }
+        let mut reporter = Reporter::new(&config, &data_dir, &embedding);
+        let resolution = attempt(&config, &data_dir, &searched, &mut |progress| {
+            reporter.report(progress)
+        })
+        .await;
+        match resolution.embedder {
+            Some(embedder) => {
+                embedding.arrive(embedder, resolution.note);
+                return;
+            }
+            None => {
+                embedding.set_note(resolution.note);
+                own = Some(Failure::now(String::new()));
+            }
+        }
+    }
+}
+
+/// How far a download is.
+#[derive(Debug, Clone, Copy)]
+struct Progress<'a> {
+    /// The file being received.
+    file: &'a str,
+    /// Its 1-based place among [`MODEL_FILES`].
+    number: usize,
+    /// Bytes of it received so far.
+    received: u64,
+    /// Its size, when the Hub said.
+    total: Option<u64>,
+}
+
+/// Turns download progress into the note (at most every [`NOTE_EVERY`]) and the log (at most
+/// every [`LOG_EVERY`]).
+struct Reporter<'a> {
+    config: &'a EmbedConfig,
+    data_dir: &'a Path,
+    embedding: &'a Embedding,
+    noted: Option<Instant>,
+    logged: Option<Instant>,
+}
+
+/// How often the note (readiness, instructions, search notes) follows a download.
+const NOTE_EVERY: Duration = Duration::from_millis(200);
+
+/// How often the log does.
+const LOG_EVERY: Duration = Duration::from_secs(5);
+
+impl<'a> Reporter<'a> {
+    fn new(config: &'a EmbedConfig, data_dir: &'a Path, embedding: &'a Embedding) -> Self {
+        Reporter {
+            config,
+            data_dir,
+            embedding,
+            noted: None,
+            logged: None,
+        }
+    }
+
+    fn report(&mut self, progress: Progress<'_>) {
+        let due =
+            |last: Option<Instant>, every: Duration| last.is_none_or(|at| at.elapsed() >= every);
+        // The first and last bytes of each file always show, so a stalled file is visible.
+        let edge = progress.received == 0 || Some(progress.received) == progress.total;
+        if edge || due(self.noted, NOTE_EVERY) {
+            self.noted = Some(Instant::now());
+            self.embedding
+                .set_note(downloading_note(self.config, self.data_dir, Some(progress)));
+        }
+        if edge || due(self.logged, LOG_EVERY) {
+            self.logged = Some(Instant::now());
+            tracing::info!(
+                file = progress.file,
+                received = progress.received,
+                total = progress.total,
+                "downloading the embedding model"
+            );
+        }
+    }
+}
+
+/// The note while the model downloads.
+fn downloading_note(
+    config: &EmbedConfig,
+    data_dir: &Path,
+    progress: Option<Progress<'_>>,
+) -> String {
+    let so_far = match progress {
+        None => "starting".to_owned(),
+        Some(progress) => format!(
+            "{} (file {} of {}): {} of {} bytes so far",
+            progress.file,
+            progress.number,
+            MODEL_FILES.len(),
+            progress.received,
+            progress.total.map_or_else(
+                || "an unknown number of".to_owned(),
+                |total| total.to_string()
+            )
+        ),
+    };
+    format!(
+        "no embedding model yet, so search is lexical-only (BM25) for now: {MODEL_NAME} is \
+         downloading from {} into {} ({so_far}); search switches to hybrid by itself once it has \
+         arrived, without a restart",
+        config.hf_endpoint,
+        data_dir.display()
+    )
+}
+
+/// A failed download, as recorded in the [`FAILURE_MARKER`].
+#[derive(Debug, Clone)]
+struct Failure {
+    /// When, in seconds since 1970.
+    at: u64,
+    /// Why.
+    cause: String,
+}
+
+impl Failure {
+    fn now(cause: String) -> Failure {
+        Failure {
+            at: unix_now(),
+            cause,
+        }
+    }
+
+    /// The marker in `data_dir`, if there is a readable one.
+    fn read(data_dir: &Path) -> Option<Failure> {
+        let text = std::fs::read_to_string(data_dir.join(FAILURE_MARKER)).ok()?;
+        let mut lines = text.lines();
+        let at = lines.next()?.trim().parse().ok()?;
+        Some(Failure {
+            at,
+            cause: lines.next().unwrap_or_default().trim().to_owned(),
+        })
+    }
+
+    fn write(&self, data_dir: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(data_dir)?;
+        std::fs::write(
+            data_dir.join(FAILURE_MARKER),
+            format!("{}\n{}\n", self.at, self.cause.replace('\n', " ")),
+        )
+    }
+
+    /// Whether the back-off after it still runs. A time in the future (a clock set back) counts
+    /// as recent only up to the back-off, so a wrong clock cannot block downloads for good.
+    fn recent(&self) -> bool {
+        !self.remaining().is_zero()
+    }
+
+    fn remaining(&self) -> Duration {
+        let elapsed = unix_now().saturating_sub(self.at);
+        RETRY_AFTER
+            .saturating_sub(Duration::from_secs(elapsed))
+            .min(RETRY_AFTER)
+    }
+
+    /// The clause for [`lexical_only`]'s note.
+    fn clause(&self, searched: &str, data_dir: &Path) -> String {
+        let cause = if self.cause.is_empty() {
+            "downloading it failed".to_owned()
+        } else {
+            self.cause.clone()
+        };
+        format!(
+            "{searched}, and {cause} (at {}); it is tried again only after a back-off of {} min, \
+             from {} on, by a running server or the next start (delete {} to try again at the \
+             next start)",
+            utc(self.at),
+            RETRY_AFTER.as_secs() / 60,
+            utc(self.at + RETRY_AFTER.as_secs()),
+            data_dir.join(FAILURE_MARKER).display()
+        )
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Seconds since 1970 as an ISO 8601 UTC time, e.g. 2025-01-31T17:05:00Z.
+fn utc(seconds: u64) -> String {
+    let days = (seconds / 86_400) as i64;
+    let rest = seconds % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
 }
 
 fn found(embedder: LocalEmbedder, note: String) -> Resolution {
@@ -434,7 +761,12 @@ async fn load_blocking(config: &EmbedConfig, dir: PathBuf) -> Result<LocalEmbedd
 /// Downloads [`MODEL_FILES`] from `{endpoint}/{HF_REPO}/resolve/main/` into temporary files in
 /// `dir`, checks that they load, and only then renames them into place, so that `dir` never
 /// holds a partial model.
-async fn download(endpoint: &str, dir: &Path, batch: usize) -> Result<LocalEmbedder, String> {
+async fn download(
+    endpoint: &str,
+    dir: &Path,
+    batch: usize,
+    progress: &mut (dyn FnMut(Progress<'_>) + Send),
+) -> Result<LocalEmbedder, String> {
     let client = reqwest::Client::builder()
         .connect_timeout(DOWNLOAD_CONNECT_TIMEOUT)
         .read_timeout(DOWNLOAD_READ_TIMEOUT)
@@ -456,7 +788,7 @@ async fn download(endpoint: &str, dir: &Path, batch: usize) -> Result<LocalEmbed
         .iter()
         .map(|file| dir.join(format!(".{file}.{stamp}.part")))
         .collect();
-    let outcome = stage(&client, endpoint, dir, batch, &staged).await;
+    let outcome = stage(&client, endpoint, dir, batch, &staged, progress).await;
     if outcome.is_err() {
         for path in &staged {
             // Best effort: a leftover .part file is harmless, and the error below matters more.
@@ -472,10 +804,20 @@ async fn stage(
     dir: &Path,
     batch: usize,
     staged: &[PathBuf],
+    progress: &mut (dyn FnMut(Progress<'_>) + Send),
 ) -> Result<LocalEmbedder, String> {
-    for (file, temp) in MODEL_FILES.iter().zip(staged) {
+    for (number, (file, temp)) in MODEL_FILES.iter().zip(staged).enumerate() {
         let url = format!("{endpoint}/{HF_REPO}/resolve/main/{file}");
-        fetch(client, &url, temp)
+        let mut progress = |received, total| {
+            progress(Progress {
+                file,
+                number: number + 1,
+                received,
+                total,
+            })
+        };
+        progress(0, None);
+        fetch(client, &url, temp, &mut progress)
             .await
             .map_err(|cause| format!("{url}: {cause}"))?;
     }
@@ -492,8 +834,14 @@ async fn stage(
     Ok(LocalEmbedder::new(model, dir, batch))
 }
 
-/// Streams `url` into `path`, flushed to disk before returning.
-async fn fetch(client: &reqwest::Client, url: &str, path: &Path) -> Result<(), String> {
+/// Streams `url` into `path`, flushed to disk before returning, telling `progress` the bytes
+/// received so far and the size, when known.
+async fn fetch(
+    client: &reqwest::Client,
+    url: &str,
+    path: &Path,
+    progress: &mut (dyn FnMut(u64, Option<u64>) + Send),
+) -> Result<(), String> {
     let mut response = client.get(url).send().await.map_err(|e| root_cause(&e))?;
     let status = response.status();
     if !status.is_success() {
@@ -506,6 +854,7 @@ async fn fetch(client: &reqwest::Client, url: &str, path: &Path) -> Result<(), S
             MAX_DOWNLOAD_BYTES >> 20
         ));
     }
+    progress(0, expected);
     let mut file = tokio::fs::File::create(path)
         .await
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
@@ -521,6 +870,7 @@ async fn fetch(client: &reqwest::Client, url: &str, path: &Path) -> Result<(), S
         file.write_all(&chunk)
             .await
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        progress(received, expected);
     }
     if let Some(expected) = expected
         && expected != received
@@ -973,7 +1323,9 @@ mod tests {
         let target = data.path().join("mcp-rag/models/all-MiniLM-L6-v2");
         assert!(missing_files(&target).len() == 3 && leftovers(&target).is_empty());
 
-        // Nothing listens on a port just released: refused at once, not after a timeout.
+        // Nothing listens on a port just released: refused at once, not after a timeout. (A
+        // fresh data directory: the failure above is remembered in the other.)
+        let data = tempfile::tempdir().unwrap();
         let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let endpoint = format!("http://{}", closed.local_addr().unwrap());
         drop(closed);
@@ -990,5 +1342,140 @@ mod tests {
             resolution.note
         );
         assert!(started.elapsed() < DOWNLOAD_CONNECT_TIMEOUT);
+    }
+
+    /// The time of the failure recorded in `target`'s marker, moved `seconds` into the past.
+    fn backdate_marker(target: &Path, seconds: u64) {
+        let marker = target.join(FAILURE_MARKER);
+        let failure = Failure::read(target).expect("a failure marker");
+        std::fs::write(
+            &marker,
+            format!("{}\n{}\n", failure.at - seconds, failure.cause),
+        )
+        .unwrap();
+    }
+
+    /// A failed download is written down with its time in the data directory, and the next
+    /// starts do not ask the Hub again until the back-off is over; they say so, and when.
+    #[tokio::test]
+    async fn a_failed_download_is_retried_only_after_the_back_off() {
+        let empty_hub = hub(None).await;
+        let data = tempfile::tempdir().unwrap();
+        let config = settings(&[
+            ("XDG_DATA_HOME", data.path().to_str().unwrap()),
+            ("RAG_HF_ENDPOINT", &empty_hub.endpoint),
+        ]);
+        let target = data.path().join("mcp-rag/models/all-MiniLM-L6-v2");
+        let asked = || empty_hub.requests.lock().unwrap().values().sum::<u32>();
+        assert!(resolve(&config).await.unwrap().embedder.is_none());
+        assert_eq!(asked(), 1, "config.json, refused");
+        let failure = Failure::read(&target).expect("the failure is remembered");
+        assert!(failure.at.abs_diff(unix_now()) < 60, "{failure:?}");
+        assert!(failure.cause.contains("HTTP 404"), "{failure:?}");
+
+        for _ in 0..3 {
+            let again = resolve(&config).await.unwrap();
+            assert!(again.embedder.is_none());
+            assert!(
+                again.note.contains("HTTP 404")
+                    && again
+                        .note
+                        .contains("tried again only after a back-off of 60 min")
+                    && again.note.contains(FAILURE_MARKER),
+                "{}",
+                again.note
+            );
+            let started = start(&config).await.unwrap();
+            assert!(started.note().contains("back-off"), "{}", started.note());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(asked(), 1, "no start asked the Hub during the back-off");
+
+        // The back-off over, the next start tries again.
+        backdate_marker(&target, RETRY_AFTER.as_secs() + 1);
+        assert!(resolve(&config).await.unwrap().embedder.is_none());
+        assert_eq!(asked(), 2);
+        assert_eq!(utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(utc(1_738_343_100), "2025-01-31T17:05:00Z");
+    }
+
+    /// A Hub that accepts connections and never answers: `start` answers at once, lexical-only,
+    /// with a note saying that the model is downloading, from where, and how far it got.
+    #[tokio::test]
+    async fn start_does_not_wait_for_a_stalled_hub() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let held = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                open.push(socket);
+            }
+        });
+        let data = tempfile::tempdir().unwrap();
+        let config = settings(&[
+            ("XDG_DATA_HOME", data.path().to_str().unwrap()),
+            ("RAG_HF_ENDPOINT", &endpoint),
+        ]);
+        let started = Instant::now();
+        let embedding = start(&config).await.unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(embedding.embedder().is_none());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let note = embedding.note();
+        println!("{note}");
+        assert!(
+            note.contains(&format!("{MODEL_NAME} is downloading from {endpoint}"))
+                && note
+                    .contains("config.json (file 1 of 3): 0 of an unknown number of bytes so far")
+                && note.contains("without a restart"),
+            "{note}"
+        );
+        held.abort();
+    }
+
+    /// Served slowly, the model arrives in the background: the note follows the bytes, then the
+    /// embedder takes over, and the next start finds it in the data directory.
+    #[tokio::test]
+    async fn the_model_arrives_in_the_background() {
+        let hub = hub(Some(model_dir())).await;
+        let data = tempfile::tempdir().unwrap();
+        let config = settings(&[
+            ("XDG_DATA_HOME", data.path().to_str().unwrap()),
+            ("RAG_HF_ENDPOINT", &hub.endpoint),
+        ]);
+        let embedding = start(&config).await.unwrap();
+        let mut changes = embedding.subscribe();
+        let mut notes = vec![embedding.note()];
+        let arrived = tokio::time::timeout(Duration::from_secs(120), async {
+            loop {
+                if let Some(embedder) = changes.borrow_and_update().embedder.clone() {
+                    return embedder;
+                }
+                notes.push(changes.borrow().note.clone());
+                changes.changed().await.unwrap();
+            }
+        })
+        .await
+        .expect("the model arrives");
+        let vector = arrived.embed_query(EXAMPLE).await.unwrap();
+        assert!((vector[0] - EXAMPLE_START[0]).abs() < 1e-4);
+        assert!(
+            notes
+                .iter()
+                .any(|note| note.contains("model.safetensors (file 3 of 3): ")
+                    && note.contains(" bytes so far")),
+            "{notes:#?}"
+        );
+        let note = embedding.note();
+        assert!(
+            note.contains(&format!("downloaded from {}", hub.endpoint)),
+            "{note}"
+        );
+        let again = start(&config).await.unwrap();
+        assert!(again.embedder().is_some(), "{}", again.note());
     }
 }

@@ -9,6 +9,7 @@
 //! - [`remote`]: `POST {base}/embeddings` (OpenAI, vLLM, LM Studio, any compatible server) and
 //!   Ollama's `POST {base}/api/embed`, called through [`mcp_common::Backend`].
 
+pub mod live;
 pub mod local;
 pub mod remote;
 
@@ -19,6 +20,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use mcp_common::{BackendConfig, BackendError, ConfigError, Env, Secret};
 
+pub use live::{Current, Embedding};
 pub use local::LocalEmbedder;
 pub use remote::RemoteEmbedder;
 
@@ -42,8 +44,9 @@ rag embeddings:
                                        all-MiniLM-L6-v2 (default: $XDG_DATA_HOME/mcp-rag/models/all-MiniLM-L6-v2,
                                        else ~/.local/share/mcp-rag/models/all-MiniLM-L6-v2); when it is unusable
                                        (missing, incomplete, damaged) search is lexical-only and says why
-  RAG_MODEL_DOWNLOAD                   download the local model (90 MB) into that data directory when it is missing
-                                       (default true; false runs lexical-only instead)
+  RAG_MODEL_DOWNLOAD                   download the local model (90 MB) into that data directory when it is missing,
+                                       in the background: lexical-only until it arrives, then hybrid without a restart;
+                                       a failed download is retried after an hour (default true; false: lexical-only)
   RAG_HF_ENDPOINT                      Hugging Face Hub to download from (default https://huggingface.co)
   RAG_EMBEDDING_TIMEOUT_SECS           limit on each call to the embedding API (default 30)
   RAG_EMBEDDING_RETRIES                retries after a failure, 0 to 3 (default 3)
@@ -347,6 +350,17 @@ pub async fn build(config: &EmbedConfig) -> Result<Resolution, EmbedError> {
     match config.provider {
         Provider::Local => local::resolve(config).await,
         Provider::OpenAi | Provider::Ollama => remote::connect(config).await,
+    }
+}
+
+/// Like [`build`], for a server: never waits for a model download. A missing local model is
+/// downloaded in the background (the [`Embedding`] is lexical-only meanwhile, its note saying
+/// so with the bytes received, and holds the model once it has arrived); a failed download is
+/// tried again only after [`local::RETRY_AFTER`]. Must be called within a tokio runtime.
+pub async fn start(config: &EmbedConfig) -> Result<Arc<Embedding>, EmbedError> {
+    match config.provider {
+        Provider::Local => local::start(config).await,
+        Provider::OpenAi | Provider::Ollama => Ok(Embedding::new(remote::connect(config).await?)),
     }
 }
 

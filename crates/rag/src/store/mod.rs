@@ -2,11 +2,15 @@
 //! SQLite store (default) and Qdrant.
 
 pub mod qdrant;
+pub mod relevance;
 pub mod sqlite;
 mod stopwords;
 
 #[cfg(test)]
 pub(crate) mod behaviour;
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
@@ -93,4 +97,30 @@ pub trait Store: Send + Sync {
         &'a self,
         collection: &'a str,
     ) -> BoxFuture<'a, Result<Vec<SourceInfo>, StoreError>>;
+    /// Whether [`Store::add_vectors`] can turn a lexical-only collection into one with vectors
+    /// in place. A store that cannot keeps such collections searchable by BM25 only.
+    fn adds_vectors_in_place(&self) -> bool {
+        false
+    }
+    /// Upgrades the lexical-only `collection` to `embedder` without losing a chunk: when every
+    /// chunk it holds has a vector in `vectors` computed from its current text, stores them all
+    /// and records `embedder` in one transaction, and answers an empty list. Otherwise changes
+    /// nothing and answers the chunks still lacking one (all of them on a first call with no
+    /// vectors; later, those written or changed meanwhile), to embed and call again with.
+    /// A collection already built with `embedder` answers an empty list.
+    fn add_vectors<'a>(
+        &'a self,
+        collection: &'a str,
+        embedder: &'a EmbedderId,
+        vectors: Arc<Embedded>,
+    ) -> BoxFuture<'a, Result<Vec<Chunk>, StoreError>> {
+        let _ = (embedder, vectors);
+        Box::pin(std::future::ready(Err(StoreError::Invalid(format!(
+            "this store cannot add vectors to collection `{collection}`, which was built without them"
+        )))))
+    }
 }
+
+/// Vectors for [`Store::add_vectors`]: chunk id → (the text the vector was computed from, the
+/// vector), so that a chunk rewritten since it was read is embedded again, not mislabelled.
+pub type Embedded = HashMap<String, (String, Vec<f32>)>;

@@ -784,6 +784,8 @@ impl QdrantStore {
         let terms = sparse::encode_query(&request.text);
         let lexical = (!terms.is_empty()).then(|| sparse_query(terms));
         let operation = format!("search collection `{name}`");
+        // Cosine similarity by point, from the dense ranking: the calibrated signal behind relevance.
+        let mut similarities: HashMap<String, f64> = HashMap::new();
         let ranked: Vec<(ScoredPoint, Option<u32>, Option<u32>)> = match mode {
             Effective::Lexical => {
                 let Some(lexical) = lexical else {
@@ -803,11 +805,14 @@ impl QdrantStore {
             }
             Effective::Dense(vector) => {
                 let query = ranking(name, dense_query(vector), DENSE_VECTOR, filter, k, true);
-                self.query_batch(name, &operation, vec![query])
+                let points = self
+                    .query_batch(name, &operation, vec![query])
                     .await?
                     .into_iter()
                     .next()
-                    .unwrap_or_default()
+                    .unwrap_or_default();
+                similarities = scores(&points);
+                points
                     .into_iter()
                     .enumerate()
                     .map(|(position, point)| (point, None, Some(rank_number(position))))
@@ -861,7 +866,9 @@ impl QdrantStore {
                 });
                 let mut results = self.query_batch(name, &operation, queries).await?;
                 let fused = results.pop().unwrap_or_default();
-                let dense_ranks = ranks(results.pop().unwrap_or_default());
+                let dense_results = results.pop().unwrap_or_default();
+                similarities = scores(&dense_results);
+                let dense_ranks = ranks(dense_results);
                 let lexical_ranks = ranks(results.pop().unwrap_or_default());
                 let mut hits: Vec<_> = fused
                     .into_iter()
@@ -892,11 +899,13 @@ impl QdrantStore {
             {
                 continue;
             }
+            let key = point.id.as_ref().map(id_key).unwrap_or_default();
             hits.push(Hit {
                 chunk: self.decode(name, point.payload)?,
                 score,
                 lexical_rank,
                 dense_rank,
+                similarity: similarities.get(&key).copied(),
             });
         }
         Ok(hits)
@@ -1268,6 +1277,14 @@ fn id_key(id: &PointId) -> String {
 }
 
 /// The 1-based rank of each point of a ranking.
+/// Each point's score in a ranking (for the dense ranking: its cosine similarity).
+fn scores(points: &[ScoredPoint]) -> HashMap<String, f64> {
+    points
+        .iter()
+        .filter_map(|point| Some((id_key(point.id.as_ref()?), f64::from(point.score))))
+        .collect()
+}
+
 fn ranks(points: Vec<ScoredPoint>) -> HashMap<String, u32> {
     points
         .iter()

@@ -12,6 +12,7 @@ mod fts;
 mod ops;
 mod schema;
 mod search;
+mod upgrade;
 
 #[cfg(test)]
 mod tests;
@@ -25,7 +26,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use self::error::Context;
 use crate::model::{Chunk, CollectionInfo, EmbedderId, Hit, SearchRequest, Selector, SourceInfo};
-use crate::store::{Store, StoreError};
+use crate::store::{Embedded, Store, StoreError};
 
 /// Read connections per store: searches run in parallel up to this many, beyond which they queue.
 const READERS: usize = 4;
@@ -387,5 +388,23 @@ impl Store for SqliteStore {
         }
         let name = collection.to_owned();
         self.read(move |connection| ops::sources(connection, &name))
+    }
+
+    fn adds_vectors_in_place(&self) -> bool {
+        true
+    }
+
+    fn add_vectors<'a>(
+        &'a self,
+        collection: &'a str,
+        embedder: &'a EmbedderId,
+        vectors: Arc<Embedded>,
+    ) -> BoxFuture<'a, Result<Vec<Chunk>, StoreError>> {
+        if let Err(err) = check_name(collection) {
+            return refuse(err);
+        }
+        let name = collection.to_owned();
+        let embedder = embedder.clone();
+        self.write(move |connection| upgrade::add_vectors(connection, &name, &embedder, &vectors))
     }
 }

@@ -232,13 +232,19 @@ pub(super) fn create_collection_tables(
         "#
     );
     if let Some(dimension) = dimension {
-        let vec = vec_table(id);
-        // Cosine distance, so the dense score is 1 - distance.
-        sql.push_str(&format!(
-            "CREATE VIRTUAL TABLE {vec} USING vec0 (embedding float[{dimension}] distance_metric=cosine);"
-        ));
+        sql.push_str(&vec_table_sql(id, dimension));
     }
     connection.execute_batch(&sql)
+}
+
+/// The statement creating collection `id`'s vec0 table, also used when a lexical-only
+/// collection gains vectors.
+pub(super) fn vec_table_sql(id: i64, dimension: usize) -> String {
+    let vec = vec_table(id);
+    // Cosine distance, so the dense score is 1 - distance.
+    format!(
+        "CREATE VIRTUAL TABLE {vec} USING vec0 (embedding float[{dimension}] distance_metric=cosine);"
+    )
 }
 
 /// Drops collection `id`'s own tables and triggers; the caller then deletes its row, which

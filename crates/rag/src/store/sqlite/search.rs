@@ -39,6 +39,8 @@ pub(super) fn search(
         return Ok(Vec::new());
     }
     let k = request.k;
+    // Cosine similarity by chunk, from the dense ranking: the calibrated signal behind relevance.
+    let mut similarities: HashMap<i64, f64> = HashMap::new();
     let mut hits = match mode {
         Effective::Lexical => lexical(connection, &collection, &request.text, &condition, k)?
             .into_iter()
@@ -53,6 +55,9 @@ pub(super) fn search(
             k.min(MAX_DENSE_DEPTH),
         )?
         .into_iter()
+        .inspect(|(pk, score)| {
+            similarities.insert(*pk, *score);
+        })
         .enumerate()
         .map(|(rank, (pk, score))| (pk, score, None, Some(rank_number(rank))))
         .collect(),
@@ -66,6 +71,7 @@ pub(super) fn search(
                 &condition,
                 depth.min(MAX_DENSE_DEPTH),
             )?;
+            similarities.extend(dense.iter().copied());
             fuse(&lexical, &dense)
         }
     };
@@ -89,6 +95,7 @@ pub(super) fn search(
                 score,
                 lexical_rank,
                 dense_rank,
+                similarity: similarities.get(&pk).copied(),
             })
         })
         .collect()
