@@ -344,18 +344,23 @@ fn a_collection_built_by_another_embedder_is_refused_with_how_to_reindex() {
     std::thread::sleep(Duration::from_millis(10));
 }
 
-/// The same tools on Qdrant (the project's gRPC stand-in): a paraphrase is recalled first, an
-/// exact code found, with the same result shape.
-#[test]
-fn the_tools_work_the_same_on_qdrant() {
+/// Starts the project's Qdrant stand-in; returns its process and gRPC URL.
+fn start_qdrant_standin() -> (std::process::Child, String) {
     let standin = mcp_conformance::binary_path("qdrant-standin");
     assert!(
         standin.exists(),
         "{} is missing; build it with `cargo build -p qdrant-standin` (`just test` builds every binary)",
         standin.display()
     );
-    let (mut qdrant, addr, _) = mcp_conformance::start_listening(&standin, &[], &[]).unwrap();
-    let url = format!("http://{addr}");
+    let (qdrant, addr, _) = mcp_conformance::start_listening(&standin, &[], &[]).unwrap();
+    (qdrant, format!("http://{addr}"))
+}
+
+/// The same tools on Qdrant (the project's gRPC stand-in): a paraphrase is recalled first, an
+/// exact code found, with the same result shape.
+#[test]
+fn the_tools_work_the_same_on_qdrant() {
+    let (mut qdrant, url) = start_qdrant_standin();
     let dir = TempDir::new().unwrap();
     let model = model_dir().to_string_lossy().into_owned();
     let home = dir.path().to_string_lossy().into_owned();
@@ -865,14 +870,7 @@ fn memories_kept_lexically_are_upgraded_in_place_when_a_model_comes() {
 /// memory, stays searchable by BM25, and a write is refused with a way on that deletes nothing.
 #[test]
 fn on_qdrant_a_lexical_only_collection_is_kept_and_the_refusal_names_a_safe_way() {
-    let standin = mcp_conformance::binary_path("qdrant-standin");
-    assert!(
-        standin.exists(),
-        "{} is missing; build it with `cargo build -p qdrant-standin`",
-        standin.display()
-    );
-    let (mut qdrant, addr, _) = mcp_conformance::start_listening(&standin, &[], &[]).unwrap();
-    let url = format!("http://{addr}");
+    let (mut qdrant, url) = start_qdrant_standin();
     let dir = TempDir::new().unwrap();
     let model = model_dir().to_string_lossy().into_owned();
     let home = dir.path().to_string_lossy().into_owned();
