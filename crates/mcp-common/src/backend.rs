@@ -117,27 +117,6 @@ impl Failure {
         };
         Failure::new(kind, error.to_string())
     }
-
-    /// Classifies an HTTP status; `None` for success statuses.
-    pub fn from_status(status: u16, reason: &str, retry_after: Option<Duration>) -> Option<Self> {
-        let kind = match status {
-            200..=399 => return None,
-            408 | 425 | 429 | 500..=599 => FailureKind::Unavailable,
-            _ => FailureKind::Rejected,
-        };
-        let failure = Failure::new(
-            kind,
-            format!("HTTP {status} {reason}").trim_end().to_owned(),
-        )
-        .with_retry_after(retry_after);
-        // The service was reached, so the default hint (usually "is the URL right?") would
-        // mislead: the request itself was too big.
-        Some(if status == 413 {
-            failure.with_hint(TOO_LARGE_HINT)
-        } else {
-            failure
-        })
-    }
 }
 
 /// The hint for an HTTP 413 when the backend has no more specific one.
@@ -189,15 +168,35 @@ fn is_dns_failure(error: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-/// The failure for a non-success HTTP status; a status the classification does not cover (a
-/// redirect that was not followed, say) is a protocol failure.
+/// The one classification of a non-success HTTP status every remote backend shares: 408, 425,
+/// 429 and 5xx mean the service is unavailable for now (worth retrying where that is safe),
+/// other 4xx that it refused the request, and a status outside those (a redirect that was not
+/// followed, say) is a protocol failure.
 pub fn failure_of_status(status: u16, reason: &str, retry_after: Option<Duration>) -> Failure {
-    Failure::from_status(status, reason, retry_after).unwrap_or_else(|| {
-        Failure::new(
-            FailureKind::Protocol,
-            format!("unexpected HTTP {status} {reason}"),
-        )
-    })
+    let kind = match status {
+        408 | 425 | 429 | 500..=599 => FailureKind::Unavailable,
+        400..=499 => FailureKind::Rejected,
+        _ => {
+            return Failure::new(
+                FailureKind::Protocol,
+                format!("unexpected HTTP {status} {reason}")
+                    .trim_end()
+                    .to_owned(),
+            );
+        }
+    };
+    let failure = Failure::new(
+        kind,
+        format!("HTTP {status} {reason}").trim_end().to_owned(),
+    )
+    .with_retry_after(retry_after);
+    // The service was reached, so the default hint (usually "is the URL right?") would
+    // mislead: the request itself was too big.
+    if status == 413 {
+        failure.with_hint(TOO_LARGE_HINT)
+    } else {
+        failure
+    }
 }
 
 /// The `Retry-After` of a response, when given in seconds.
@@ -1121,18 +1120,16 @@ mod tests {
     #[test]
     fn statuses_and_retry_after_are_classified() {
         let cases = [
-            (200, None),
-            (404, Some(FailureKind::Rejected)),
-            (401, Some(FailureKind::Rejected)),
-            (429, Some(FailureKind::Unavailable)),
-            (502, Some(FailureKind::Unavailable)),
+            (200, FailureKind::Protocol),
+            (304, FailureKind::Protocol),
+            (404, FailureKind::Rejected),
+            (401, FailureKind::Rejected),
+            (408, FailureKind::Unavailable),
+            (429, FailureKind::Unavailable),
+            (502, FailureKind::Unavailable),
         ];
         for (status, kind) in cases {
-            assert_eq!(
-                Failure::from_status(status, "", None).map(|f| f.kind),
-                kind,
-                "{status}"
-            );
+            assert_eq!(failure_of_status(status, "", None).kind, kind, "{status}");
         }
         assert_eq!(parse_retry_after(" 2 "), Some(Duration::from_secs(2)));
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
