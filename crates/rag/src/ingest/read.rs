@@ -150,7 +150,7 @@ pub enum ReadError {
         file: String,
     },
     /// The file grew past the limit since it was planned.
-    #[error("could not read {file}: it is {}, over the {} limit (RAG_MAX_FILE_BYTES)", super::walk::format_bytes(*bytes), super::walk::format_bytes(*limit))]
+    #[error("could not read {file}: it is {}, over the {} limit (RAG_MAX_FILE_BYTES)", super::format_bytes(*bytes), super::format_bytes(*limit))]
     TooLarge {
         /// The file.
         file: String,

@@ -651,8 +651,8 @@ fn files_over_the_size_limit_are_skipped_with_a_reason() {
         error.contains("small.txt") && error.contains("RAG_MAX_FILE_BYTES"),
         "{error}"
     );
-    assert_eq!(walk::format_bytes(20 * 1024 * 1024), "20 MiB");
-    assert_eq!(walk::format_bytes(1536), "1.5 KiB");
+    assert_eq!(format_bytes(20 * 1024 * 1024), "20 MiB");
+    assert_eq!(format_bytes(1536), "1.5 KiB");
 }
 
 // ---------------------------------------------------------------------------------------------

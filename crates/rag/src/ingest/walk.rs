@@ -296,8 +296,8 @@ impl Walker<'_> {
                 shown,
                 format!(
                     "is {}, over the {} limit (RAG_MAX_FILE_BYTES); skipped",
-                    format_bytes(bytes),
-                    format_bytes(self.config.max_file_bytes)
+                    super::format_bytes(bytes),
+                    super::format_bytes(self.config.max_file_bytes)
                 ),
             );
             return;
@@ -317,25 +317,5 @@ fn describe_io(error: &std::io::Error) -> String {
         std::io::ErrorKind::NotFound => "does not exist".into(),
         std::io::ErrorKind::PermissionDenied => "permission denied".into(),
         _ => error.to_string(),
-    }
-}
-
-/// `1536` → `1.5 KiB`: sizes in problems are read by people.
-pub(crate) fn format_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if bytes < 1024 {
-        return format!("{bytes} bytes");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    let unit = UNITS.get(unit).copied().unwrap_or("TiB");
-    if value.fract() == 0.0 {
-        format!("{value:.0} {unit}")
-    } else {
-        format!("{value:.1} {unit}")
     }
 }
