@@ -8,7 +8,82 @@
 //! the audit trail ([`audit`]), logs and metrics ([`telemetry`], [`metrics`]), secrets that never
 //! print ([`secret`]) and the schema rules clients rely on ([`schema`]).
 //!
-//! See ARCHITECTURE.md at the top of the repository for how a request flows through it.
+//! See ARCHITECTURE.md at the top of the repository for how a request flows through it, and its
+//! "Adding a server" checklist.
+//!
+//! A whole server, with one tool: everything else (transports, security, consent, audit,
+//! metrics, `--help`) comes from [`run`].
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//!
+//! use mcp_common::{Domain, ServerIdentity, ToolError};
+//! use rmcp::handler::server::router::tool::ToolRouter;
+//! use rmcp::handler::server::wrapper::{Json, Parameters};
+//! use rmcp::model::{ServerCapabilities, ServerConfig, Tool};
+//! use rmcp::{ServerHandler, tool, tool_handler, tool_router};
+//!
+//! #[derive(Clone)]
+//! struct Hello {
+//!     tools: Arc<ToolRouter<Hello>>,
+//! }
+//!
+//! #[derive(serde::Deserialize, schemars::JsonSchema)]
+//! struct GreetArgs {
+//!     /// Who to greet
+//!     name: String,
+//! }
+//!
+//! #[derive(serde::Serialize, schemars::JsonSchema)]
+//! struct Greeting {
+//!     /// The greeting
+//!     text: String,
+//! }
+//!
+//! #[tool_router]
+//! impl Hello {
+//!     // Every tool declares its effect; this one only reads.
+//!     #[tool(
+//!         description = "Greets someone by name",
+//!         annotations(read_only_hint = true, open_world_hint = false)
+//!     )]
+//!     async fn greet(
+//!         &self,
+//!         Parameters(args): Parameters<GreetArgs>,
+//!     ) -> Result<Json<Greeting>, ToolError> {
+//!         Ok(Json(Greeting {
+//!             text: format!("Hello, {}!", args.name),
+//!         }))
+//!     }
+//! }
+//!
+//! #[tool_handler(router = self.tools)]
+//! impl ServerHandler for Hello {
+//!     fn get_info(&self) -> ServerConfig {
+//!         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+//!     }
+//! }
+//!
+//! impl Domain for Hello {
+//!     fn tools(&self) -> Vec<Tool> {
+//!         self.tools.list_all()
+//!     }
+//! }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     let identity = ServerIdentity {
+//!         name: "hello",
+//!         version: "0.1.0",
+//!         about: "Greets people, over MCP",
+//!         env_help: "",
+//!     };
+//!     mcp_common::run(identity, |_env| async {
+//!         Ok::<_, String>(Hello {
+//!             tools: Arc::new(Hello::tool_router()),
+//!         })
+//!     })
+//! }
+//! ```
 
 #![deny(missing_docs)]
 
