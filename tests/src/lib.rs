@@ -19,7 +19,8 @@ use serde_json::{Value, json};
 
 pub mod results;
 pub mod servers;
-pub mod strict;
+/// The strict-schema conversion, from the library the agent bridge shares.
+pub use openai_compat::strict;
 
 /// The protocol version the harness offers in `initialize`.
 pub const PROTOCOL_VERSION: &str = "2025-11-25";
