@@ -168,11 +168,15 @@ fn stdio_lifecycle_and_listings() {
             init["capabilities"]["tools"].is_object(),
             "{name}/stdio: no tools capability in {init}"
         );
+        assert_eq!(
+            init["serverInfo"]["name"], server.command,
+            "{name}/stdio: serverInfo names the binary: {init}"
+        );
         assert!(
-            init["serverInfo"]["name"]
+            init["serverInfo"]["version"]
                 .as_str()
-                .is_some_and(|n| !n.is_empty()),
-            "{name}/stdio: no serverInfo in {init}"
+                .is_some_and(|v| !v.is_empty()),
+            "{name}/stdio: no serverInfo version in {init}"
         );
 
         let tools = mcp.request("tools/list", json!({})).unwrap();

@@ -530,10 +530,6 @@ impl ServerHandler for Empresa {
                 .enable_completions()
                 .build(),
         )
-        .with_server_info(Implementation::new(
-            "mcp-empresa",
-            env!("CARGO_PKG_VERSION"),
-        ))
         .with_instructions(INSTRUCTIONS)
     }
 

@@ -74,8 +74,13 @@ pub trait Domain: ServerHandler + Clone {
 /// Settings of the governing layer.
 #[derive(Debug, Clone)]
 pub struct GovernConfig {
-    /// The server's short name, e.g. "empresa", used in audit records and metrics.
+    /// The server's short name, e.g. "empresa", used in audit records and metrics, and as
+    /// `mcp-<server>` in `serverInfo`.
     pub server: String,
+    /// The server's version, for `serverInfo`.
+    pub version: String,
+    /// One line on what the server does, for `serverInfo.description`.
+    pub about: String,
     /// The operator's tool policy.
     pub policy: ToolPolicy,
     /// How long to wait for a consent answer.
@@ -679,6 +684,14 @@ macro_rules! delegate_notification {
 impl<S: Domain> ServerHandler for Governed<S> {
     fn get_info(&self) -> ServerConfig {
         let mut info = self.inner.get_info();
+        // The identity is written once, in the server's `main`; the domain's `get_info` says only
+        // what it serves.
+        let config = &self.runtime.config;
+        info.server_info.name = format!("mcp-{}", config.server);
+        info.server_info.version = config.version.clone();
+        if !config.about.is_empty() {
+            info.server_info.description = Some(config.about.clone());
+        }
         // Clients may set a log level; accepting it keeps them from failing even though tools
         // report through results rather than log notifications.
         info.capabilities

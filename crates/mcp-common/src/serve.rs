@@ -516,6 +516,8 @@ where
     let readiness = Arc::new(Readiness::new(domain.probes(), common.ready_cache));
     let config = GovernConfig {
         server: identity.name.to_owned(),
+        version: identity.version.to_owned(),
+        about: identity.about.to_owned(),
         policy: ToolPolicy {
             read_only: common.read_only,
             allow: common.tools_allow.clone(),

@@ -227,6 +227,8 @@ async fn start_with(
     };
     let config = GovernConfig {
         server: "toy".into(),
+        version: "0.0.0".into(),
+        about: String::new(),
         policy,
         consent_timeout: Duration::from_secs(5),
         tool_timeout: Duration::from_millis(300),

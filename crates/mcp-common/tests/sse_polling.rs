@@ -86,6 +86,8 @@ impl Domain for Poller {
 async fn serve() -> (String, CancellationToken) {
     let config = GovernConfig {
         server: "poller".into(),
+        version: "0.0.0".into(),
+        about: String::new(),
         policy: ToolPolicy::default(),
         consent_timeout: Duration::from_secs(5),
         tool_timeout: Duration::from_secs(30),

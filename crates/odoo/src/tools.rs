@@ -1519,7 +1519,6 @@ impl ServerHandler for Odoo {
                 .enable_completions()
                 .build(),
         )
-        .with_server_info(Implementation::new("mcp-odoo", env!("CARGO_PKG_VERSION")))
         .with_instructions(INSTRUCTIONS)
     }
 

@@ -1204,7 +1204,6 @@ impl ServerHandler for Rag {
                 .enable_resources()
                 .build(),
         )
-        .with_server_info(Implementation::new("mcp-rag", env!("CARGO_PKG_VERSION")))
         .with_instructions(instructions)
     }
 
