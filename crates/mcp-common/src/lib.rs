@@ -4,7 +4,8 @@
 //! `main` calls [`run`]. This crate then owns the command line and configuration ([`config`]),
 //! the stdio and streamable HTTP transports ([`stdio`], [`http`]) with Host/Origin validation,
 //! bearer tokens and body limits, the policy for calling backends ([`backend`]: timeouts,
-//! retries, circuit breaker, readable errors), consent and tool gating ([`gate`], [`governed`]),
+//! retries, circuit breaker, readable errors; [`api`]: the HTTP/JSON client over it), consent
+//! and tool gating ([`gate`], [`governed`]),
 //! the audit trail ([`audit`]), logs and metrics ([`telemetry`], [`metrics`]), secrets that never
 //! print ([`secret`]) and the schema rules clients rely on ([`schema`]).
 //!
@@ -87,6 +88,7 @@
 
 #![deny(missing_docs)]
 
+pub mod api;
 pub mod audit;
 pub mod backend;
 pub mod config;
@@ -106,6 +108,7 @@ pub mod serve;
 pub mod stdio;
 pub mod telemetry;
 
+pub use api::ApiClient;
 pub use backend::{Backend, BackendConfig, BackendError, Failure, FailureKind, Repeat};
 pub use config::{ConfigError, Env};
 pub use error::ToolError;

@@ -22,19 +22,13 @@ pub mod ops;
 pub mod shape;
 pub mod tools;
 
-use std::time::Duration;
-
 pub use config::{ENV_HELP, OdooConfig};
 pub use tools::Odoo;
 
 /// Builds the server. Nothing is sent to Odoo here: the server starts even when Odoo is down,
 /// and only `/readyz` and tool calls report the problem.
 pub fn open(config: OdooConfig) -> Result<Odoo, String> {
-    let http = reqwest::Client::builder()
-        .user_agent(concat!("mcp-odoo/", env!("CARGO_PKG_VERSION")))
-        .tcp_nodelay(true)
-        // Idle pooled connections are dropped before a proxy or Odoo half-closes them.
-        .pool_idle_timeout(Duration::from_secs(30))
+    let http = mcp_common::api::client_builder("odoo", env!("CARGO_PKG_VERSION"))
         .build()
         .map_err(|e| format!("could not set up the HTTP client: {e}"))?;
     for connection in &config.instances {

@@ -22,10 +22,9 @@ pub(super) async fn web_version(
     client: &OdooClient,
     operation: &str,
 ) -> Result<Option<ServerVersion>, OdooError> {
-    let url = format!("{}/web/version", client.connection.url);
     client
         .send(operation, Repeat::Safe, || {
-            let request = client.http.get(&url);
+            let request = client.api.get("/web/version");
             async move {
                 let response = request.send().await.map_err(AttemptError::Http)?;
                 let status = response.status();
@@ -102,13 +101,13 @@ pub(super) async fn execute(client: &OdooClient, call: &Call) -> Result<Value, O
         body.insert("context".into(), Value::Object(call.context.clone()));
     }
     let body = Value::Object(body);
-    let url = format!("{}/json/2/{}/{}", connection.url, call.model, call.method);
+    let path = format!("/json/2/{}/{}", call.model, call.method);
     let authorization = format!("bearer {}", key.expose());
     let answer = client
         .send(&call.operation(), call.repeat, || {
             let request = client
-                .http
-                .post(&url)
+                .api
+                .post(&path)
                 .header(reqwest::header::AUTHORIZATION, &authorization)
                 .header("X-Odoo-Database", &connection.db)
                 .json(&body);

@@ -15,8 +15,9 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use mcp_common::api::Explanation;
 use mcp_common::backend::{failure_of_http_error, failure_of_status};
-use mcp_common::{Backend, BackendConfig, Failure, FailureKind, Repeat, Secret};
+use mcp_common::{ApiClient, Backend, BackendConfig, Failure, FailureKind, Repeat, Secret};
 use serde_json::{Map, Value};
 
 pub use error::{Fault, FaultKind, OdooError, is_model_name, meaningful_line};
@@ -179,8 +180,8 @@ pub struct LoginReport {
 /// An Odoo instance and everything needed to call it.
 pub struct OdooClient {
     connection: Connection,
-    http: reqwest::Client,
-    backend: Backend,
+    /// The pooled HTTP client, the backend policy and the instance's base URL.
+    api: ApiClient,
     protocol: tokio::sync::OnceCell<Protocol>,
     session: tokio::sync::Mutex<Session>,
 }
@@ -211,6 +212,8 @@ const TOO_LARGE_HINT: &str = "the request was too large for Odoo (or a proxy in 
 enum AttemptError {
     /// The HTTP exchange failed.
     Http(reqwest::Error),
+    /// The exchange failed, already classified by [`ApiClient::exchange`].
+    Failed(Failure),
     /// A non-success status without an Odoo error body.
     Status {
         code: u16,
@@ -227,6 +230,7 @@ impl AttemptError {
     fn classify(&self) -> Failure {
         match self {
             AttemptError::Http(error) => failure_of_http_error(error),
+            AttemptError::Failed(failure) => failure.clone(),
             AttemptError::Status {
                 code: 413,
                 reason,
@@ -255,10 +259,17 @@ impl OdooClient {
             connection.url_hint.clone(),
             policy,
         );
+        // Odoo's error statuses carry no body worth quoting; only a refusal for size has a more
+        // useful hint than the generic one.
+        let api = ApiClient::new(http, backend, connection.url.clone()).explaining(|code, _| {
+            Explanation {
+                message: None,
+                hint: (code == 413).then(|| TOO_LARGE_HINT.to_owned()),
+            }
+        });
         OdooClient {
             connection,
-            http,
-            backend,
+            api,
             protocol: tokio::sync::OnceCell::new(),
             session: tokio::sync::Mutex::new(Session::default()),
         }
@@ -445,7 +456,8 @@ impl OdooClient {
         // caller gets Odoo's refusal with its kind (to log in again, or to phrase it).
         let refusal: Mutex<Option<Fault>> = Mutex::new(None);
         let result = self
-            .backend
+            .api
+            .backend()
             .call(operation, repeat, AttemptError::classify, || {
                 let pending = attempt();
                 let refusal = &refusal;

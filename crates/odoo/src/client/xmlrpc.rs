@@ -3,7 +3,6 @@
 //! `Request::call` decodes through a [`Transport`]; [`Received`] is one that hands it the body
 //! already received, since its parser is not public.
 
-use mcp_common::backend::retry_after_of;
 use std::collections::BTreeMap;
 use std::io::Cursor;
 
@@ -191,26 +190,21 @@ async fn post(
     repeat: Repeat,
     target: Target,
 ) -> Result<Value, OdooError> {
-    let url = format!("{}/xmlrpc/2/{service}", client.connection.url);
+    let path = format!("/xmlrpc/2/{service}");
     client
         .send(operation, repeat, || {
             let request = client
-                .http
-                .post(&url)
+                .api
+                .post(&path)
                 .header(reqwest::header::CONTENT_TYPE, "text/xml; charset=utf-8")
                 .body(body.clone());
             let target = target.clone();
             async move {
-                let response = request.send().await.map_err(AttemptError::Http)?;
-                let status = response.status();
-                if !status.is_success() {
-                    return Err(AttemptError::Status {
-                        code: status.as_u16(),
-                        reason: status.canonical_reason().unwrap_or_default().to_owned(),
-                        retry_after: retry_after_of(response.headers()),
-                    });
-                }
-                let answer = response.bytes().await.map_err(AttemptError::Http)?.to_vec();
+                let answer = client
+                    .api
+                    .exchange(request)
+                    .await
+                    .map_err(AttemptError::Failed)?;
                 if answer.len() > DECODE_INLINE_LIMIT {
                     tokio::task::spawn_blocking(move || decode(answer, &target))
                         .await

@@ -767,10 +767,9 @@ async fn download(
     batch: usize,
     progress: &mut (dyn FnMut(Progress<'_>) + Send),
 ) -> Result<LocalEmbedder, String> {
-    let client = reqwest::Client::builder()
+    let client = mcp_common::api::client_builder("rag", env!("CARGO_PKG_VERSION"))
         .connect_timeout(DOWNLOAD_CONNECT_TIMEOUT)
         .read_timeout(DOWNLOAD_READ_TIMEOUT)
-        .user_agent(concat!("mcp-rag/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| root_cause(&e))?;
     tokio::fs::create_dir_all(dir)

@@ -10,8 +10,10 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use mcp_common::backend::{failure_of_http_error, failure_of_status, retry_after_of};
-use mcp_common::{Backend, BackendConfig, BackendError, Failure, FailureKind, Repeat, Secret};
+use mcp_common::api::{Explanation, client_builder, decode_json};
+use mcp_common::{
+    ApiClient, Backend, BackendConfig, BackendError, Failure, FailureKind, Repeat, Secret,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -34,11 +36,9 @@ pub struct RemoteEmbedder {
     id: EmbedderId,
     /// Where the expected dimension comes from, for error messages.
     dimension_from: &'static str,
-    client: reqwest::Client,
-    /// The full URL requests are posted to.
-    url: String,
+    /// The service's API, its policy and its base URL.
+    api: ApiClient,
     api_key: Option<Secret>,
-    backend: Backend,
     batch: usize,
     /// Sent as OpenAI's `dimensions` (models such as text-embedding-3-* shorten their vectors).
     requested_dimensions: Option<usize>,
@@ -51,22 +51,6 @@ pub struct RemoteEmbedder {
 enum Wire {
     OpenAi,
     Ollama,
-}
-
-/// How one attempt failed, before classification.
-#[derive(Debug)]
-enum AttemptError {
-    /// The HTTP exchange failed.
-    Http(reqwest::Error),
-    /// A non-success status, with the provider's own message when it gave one.
-    Status {
-        code: u16,
-        reason: String,
-        retry_after: Option<Duration>,
-        message: Option<String>,
-    },
-    /// The answer is not what the wire format promises.
-    Malformed(String),
 }
 
 #[derive(Deserialize)]
@@ -94,7 +78,7 @@ pub(crate) async fn connect(config: &EmbedConfig) -> Result<Resolution, EmbedErr
         "{} through {} at {}",
         embedder.id.model,
         embedder.wire.service(),
-        embedder.backend.endpoint()
+        embedder.api.backend().endpoint()
     );
     if let Some(dimension) = config.dimensions {
         embedder.id.dimension = dimension;
@@ -108,21 +92,21 @@ pub(crate) async fn connect(config: &EmbedConfig) -> Result<Resolution, EmbedErr
     }
     // A down service should not hold start-up for the whole retry schedule: one retry covers a
     // blip, and the server can start lexical-only otherwise.
-    let probe_backend = Backend::new(
-        embedder.backend.service(),
-        embedder.backend.endpoint(),
+    let probe = embedder.api.with_backend(Backend::new(
+        embedder.api.backend().service(),
+        embedder.api.backend().endpoint(),
         embedder.wire.default_hint(),
         BackendConfig {
             max_retries: config.backend.max_retries.min(1),
             ..config.backend.clone()
         },
-    );
+    ));
     let operation = format!(
         "a test embedding with {} (to learn its dimension)",
         embedder.id.model
     );
     match embedder
-        .call(&probe_backend, &operation, &[PROBE_TEXT.to_owned()])
+        .call(&probe, &operation, &[PROBE_TEXT.to_owned()])
         .await
     {
         Ok(vectors) => {
@@ -163,18 +147,28 @@ impl RemoteEmbedder {
             Provider::Ollama => Wire::Ollama,
             Provider::OpenAi | Provider::Local => Wire::OpenAi,
         };
-        let client = reqwest::Client::builder()
+        let client = client_builder("rag", env!("CARGO_PKG_VERSION"))
             .connect_timeout(CONNECT_TIMEOUT.min(config.backend.timeout))
-            .user_agent(concat!("mcp-rag/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|error| EmbedError::Client {
                 provider: config.provider.as_str().to_owned(),
                 detail: root_cause(&error),
             })?;
-        let url = match wire {
-            Wire::OpenAi => format!("{}/embeddings", config.url),
-            Wire::Ollama => format!("{}/api/embed", config.url),
-        };
+        let backend = Backend::new(
+            wire.service(),
+            without_credentials(&config.url),
+            wire.default_hint(),
+            config.backend.clone(),
+        );
+        let has_key = config.api_key.is_some();
+        let model = config.model.clone();
+        let api =
+            ApiClient::new(client, backend, config.url.clone()).explaining(move |code, body| {
+                Explanation {
+                    message: provider_message(&String::from_utf8_lossy(body)),
+                    hint: status_hint(wire, has_key, &model, code),
+                }
+            });
         Ok(RemoteEmbedder {
             wire,
             id: EmbedderId {
@@ -183,15 +177,8 @@ impl RemoteEmbedder {
                 dimension: 0,
             },
             dimension_from: "RAG_EMBEDDING_DIMENSIONS",
-            client,
-            url,
+            api,
             api_key: config.api_key.clone(),
-            backend: Backend::new(
-                wire.service(),
-                without_credentials(&config.url),
-                wire.default_hint(),
-                config.backend.clone(),
-            ),
             batch: config.batch.max(1),
             requested_dimensions: match wire {
                 Wire::OpenAi => config.dimensions,
@@ -206,7 +193,7 @@ impl RemoteEmbedder {
     /// Embeds `inputs` (one request's worth) under the backend's policy.
     async fn call(
         &self,
-        backend: &Backend,
+        api: &ApiClient,
         operation: &str,
         inputs: &[String],
     ) -> Result<Vec<Vec<f32>>, BackendError> {
@@ -214,53 +201,37 @@ impl RemoteEmbedder {
         if let Some(dimensions) = self.requested_dimensions {
             body["dimensions"] = json!(dimensions);
         }
-        backend
-            .call(
-                operation,
-                Repeat::Safe,
-                |error: &AttemptError| self.classify(error),
-                || self.attempt(&body, inputs.len()),
-            )
-            .await
-    }
-
-    async fn attempt(&self, body: &Value, expected: usize) -> Result<Vec<Vec<f32>>, AttemptError> {
-        let mut request = self.client.post(&self.url).json(body);
-        if let Some(key) = &self.api_key {
-            request = request.bearer_auth(key.expose());
-        }
-        let response = request.send().await.map_err(AttemptError::Http)?;
-        let status = response.status();
-        if !status.is_success() {
-            let retry_after = retry_after_of(response.headers());
-            // The body only adds the provider's explanation; losing it must not hide the status.
-            let text = response.text().await.unwrap_or_default();
-            return Err(AttemptError::Status {
-                code: status.as_u16(),
-                reason: status.canonical_reason().unwrap_or_default().to_owned(),
-                retry_after,
-                message: provider_message(&text),
-            });
-        }
-        let bytes = response.bytes().await.map_err(AttemptError::Http)?;
-        self.parse(&bytes, expected)
+        let path = match self.wire {
+            Wire::OpenAi => "/embeddings",
+            Wire::Ollama => "/api/embed",
+        };
+        api.call(
+            operation,
+            Repeat::Safe,
+            || {
+                let request = api.post(path).json(&body);
+                match &self.api_key {
+                    Some(key) => request.bearer_auth(key.expose()),
+                    None => request,
+                }
+            },
+            |answer| self.parse(answer, inputs.len()),
+        )
+        .await
     }
 
     /// The vectors of an answer, in the order of the inputs.
-    fn parse(&self, bytes: &[u8], expected: usize) -> Result<Vec<Vec<f32>>, AttemptError> {
+    fn parse(&self, bytes: &[u8], expected: usize) -> Result<Vec<Vec<f32>>, Failure> {
         let vectors: Vec<Vec<f32>> = match self.wire {
             Wire::OpenAi => {
-                let answer: OpenAiAnswer = serde_json::from_slice(bytes).map_err(|e| {
-                    AttemptError::Malformed(format!(
-                        "the answer is not an OpenAI embedding list ({e})"
-                    ))
-                })?;
+                let answer: OpenAiAnswer = decode_json(bytes, "an OpenAI embedding list")
+                    .map_err(|failure| failure.with_hint(self.wire.malformed_hint()))?;
                 let mut data = answer.data;
                 data.sort_by_key(|item| item.index);
                 if data.len() == expected
                     && data.iter().enumerate().any(|(pos, item)| item.index != pos)
                 {
-                    return Err(AttemptError::Malformed(format!(
+                    return Err(self.malformed(format!(
                         "the answer's indices are not 0 to {}",
                         expected.saturating_sub(1)
                     )));
@@ -268,82 +239,26 @@ impl RemoteEmbedder {
                 data.into_iter().map(|item| item.embedding).collect()
             }
             Wire::Ollama => {
-                serde_json::from_slice::<OllamaAnswer>(bytes)
-                    .map_err(|e| {
-                        AttemptError::Malformed(format!(
-                            "the answer is not an Ollama embedding list ({e})"
-                        ))
-                    })?
+                decode_json::<OllamaAnswer>(bytes, "an Ollama embedding list")
+                    .map_err(|failure| failure.with_hint(self.wire.malformed_hint()))?
                     .embeddings
             }
         };
         if vectors.len() != expected {
-            return Err(AttemptError::Malformed(format!(
+            return Err(self.malformed(format!(
                 "the answer holds {} embeddings for {expected} texts",
                 vectors.len()
             )));
         }
         if vectors.iter().any(Vec::is_empty) {
-            return Err(AttemptError::Malformed(
-                "the answer holds an empty embedding".into(),
-            ));
+            return Err(self.malformed("the answer holds an empty embedding".into()));
         }
         Ok(vectors)
     }
 
-    fn classify(&self, error: &AttemptError) -> Failure {
-        match error {
-            AttemptError::Http(error) => failure_of_http_error(error),
-            AttemptError::Status {
-                code,
-                reason,
-                retry_after,
-                message,
-            } => {
-                let mut failure = failure_of_status(*code, reason, *retry_after);
-                if let Some(message) = message {
-                    failure.detail = format!("{}: {message}", failure.detail);
-                }
-                match self.status_hint(*code) {
-                    Some(hint) => failure.with_hint(hint),
-                    None => failure,
-                }
-            }
-            AttemptError::Malformed(detail) => {
-                Failure::new(FailureKind::Protocol, detail.clone()).with_hint(match self.wire {
-                    Wire::OpenAi => {
-                        "is RAG_EMBEDDING_URL the base URL of an OpenAI-compatible API (e.g. ending in /v1)?"
-                    }
-                    Wire::Ollama => "is RAG_EMBEDDING_URL the address of an Ollama server?",
-                })
-            }
-        }
-    }
-
-    /// What to check for a refusal, more precisely than the default hint.
-    fn status_hint(&self, code: u16) -> Option<String> {
-        let key_variables = match self.wire {
-            Wire::OpenAi => "RAG_EMBEDDING_API_KEY (or OPENAI_API_KEY)",
-            Wire::Ollama => "RAG_EMBEDDING_API_KEY",
-        };
-        let model = &self.id.model;
-        match (code, self.wire) {
-            (401 | 403, _) if self.api_key.is_none() => {
-                Some(format!("the service wants an API key: set {key_variables}"))
-            }
-            (401 | 403, _) => Some(format!("the API key was refused: check {key_variables}")),
-            (404, Wire::OpenAi) => Some(format!(
-                "check RAG_EMBEDDING_MODEL ({model}) and RAG_EMBEDDING_URL (the base URL before /embeddings)"
-            )),
-            (404, Wire::Ollama) => Some(format!(
-                "pull the model with `ollama pull {model}`, or set RAG_EMBEDDING_MODEL to one it has"
-            )),
-            (400 | 422, _) => Some(format!(
-                "check RAG_EMBEDDING_MODEL ({model}) and RAG_EMBEDDING_DIMENSIONS"
-            )),
-            (413, _) => Some("lower RAG_EMBED_BATCH".into()),
-            _ => None,
-        }
+    /// An answer that is not what the wire format promises.
+    fn malformed(&self, detail: String) -> Failure {
+        Failure::new(FailureKind::Protocol, detail).with_hint(self.wire.malformed_hint())
     }
 
     /// Fails unless every vector has the expected dimension.
@@ -377,7 +292,7 @@ impl RemoteEmbedder {
                 .map(|text| prefixed(&self.document_prefix, text))
                 .collect();
             let answer = self
-                .call(&self.backend, &self.operation(inputs.len()), &inputs)
+                .call(&self.api, &self.operation(inputs.len()), &inputs)
                 .await?;
             self.check(&answer)?;
             vectors.extend(answer);
@@ -387,9 +302,7 @@ impl RemoteEmbedder {
 
     async fn embed_one(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
         let inputs = [prefixed(&self.query_prefix, text)];
-        let mut answer = self
-            .call(&self.backend, &self.operation(1), &inputs)
-            .await?;
+        let mut answer = self.call(&self.api, &self.operation(1), &inputs).await?;
         self.check(&answer)?;
         // `call` checked that there is exactly one vector.
         Ok(answer.pop().unwrap_or_default())
@@ -433,6 +346,42 @@ impl Wire {
             }
             Wire::Ollama => "check that Ollama is running (ollama serve) at RAG_EMBEDDING_URL",
         }
+    }
+
+    /// What to check when an answer is not what the wire format promises.
+    fn malformed_hint(self) -> &'static str {
+        match self {
+            Wire::OpenAi => {
+                "is RAG_EMBEDDING_URL the base URL of an OpenAI-compatible API (e.g. ending in /v1)?"
+            }
+            Wire::Ollama => "is RAG_EMBEDDING_URL the address of an Ollama server?",
+        }
+    }
+}
+
+/// What to check when the service refuses a request with `code`, more precisely than the default
+/// hint; `has_key` says whether an API key was sent.
+fn status_hint(wire: Wire, has_key: bool, model: &str, code: u16) -> Option<String> {
+    let key_variables = match wire {
+        Wire::OpenAi => "RAG_EMBEDDING_API_KEY (or OPENAI_API_KEY)",
+        Wire::Ollama => "RAG_EMBEDDING_API_KEY",
+    };
+    match (code, wire) {
+        (401 | 403, _) if !has_key => {
+            Some(format!("the service wants an API key: set {key_variables}"))
+        }
+        (401 | 403, _) => Some(format!("the API key was refused: check {key_variables}")),
+        (404, Wire::OpenAi) => Some(format!(
+            "check RAG_EMBEDDING_MODEL ({model}) and RAG_EMBEDDING_URL (the base URL before /embeddings)"
+        )),
+        (404, Wire::Ollama) => Some(format!(
+            "pull the model with `ollama pull {model}`, or set RAG_EMBEDDING_MODEL to one it has"
+        )),
+        (400 | 422, _) => Some(format!(
+            "check RAG_EMBEDDING_MODEL ({model}) and RAG_EMBEDDING_DIMENSIONS"
+        )),
+        (413, _) => Some("lower RAG_EMBED_BATCH".into()),
+        _ => None,
     }
 }
 
@@ -995,7 +944,12 @@ mod tests {
             let error = embedder
                 .parse(answer.to_string().as_bytes(), expected)
                 .unwrap_err();
-            let AttemptError::Malformed(detail) = error else {
+            let Failure {
+                kind: FailureKind::Protocol,
+                detail,
+                ..
+            } = error
+            else {
                 panic!("{error:?}")
             };
             assert!(detail.contains(says), "{detail}");
