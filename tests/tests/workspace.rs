@@ -10,223 +10,52 @@ use std::time::Duration;
 
 use mcp_conformance::servers::{load_servers, pairs, workspace_root};
 use mcp_conformance::{StdioServer, binary_path};
-use serde_json::json;
+use serde_json::{Value, json};
 use tempfile::TempDir;
 
-/// The key path of the marker a server crate declares in its Cargo.toml:
-/// `[package.metadata.mcp] server = true`. Crates under crates/ without it (mcp-common, a client,
-/// shared libraries) are not servers and need no servers.json entry.
-const SERVER_MARKER: [&str; 4] = ["package", "metadata", "mcp", "server"];
-
-/// Whether `manifest` (a Cargo.toml) declares the server marker; an error when it gives the marker
-/// a value other than `true` or `false`, so a typo cannot silently unlist a server.
-///
-/// No TOML parser is in the dependency graph, so this is a small parser for the subset a marker
-/// can be written in: `[package.metadata.mcp]` with `server = ...`, dotted keys
-/// (`mcp.server = ...` under `[package.metadata]`), inline tables (`mcp = { server = ... }`), with
-/// comments, quoted keys, and multi-line strings and arrays skipped so that text inside them is
-/// never taken for a table or a key.
-fn declares_server(manifest: &str) -> Result<bool, String> {
-    let mut table: Vec<String> = Vec::new();
-    let mut found = None;
-    let mut lines = manifest.lines();
-    while let Some(line) = lines.next() {
-        let line = strip_comment(line);
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        if let Some(header) = line.strip_prefix('[') {
-            // `[a.b]` or `[[a.b]]`: keys that follow belong to that table.
-            let header = header.trim_start_matches('[');
-            let header = header.trim_end().trim_end_matches(']');
-            table = key_path(header);
-            continue;
-        }
-        let Some((key, value)) = split_key_value(line) else {
-            return Err(format!("cannot read line {line:?}"));
-        };
-        let mut value = value.trim().to_owned();
-        // A value may go on over the next lines: a multi-line string or an open array or table.
-        while continues(&value) {
-            let Some(next) = lines.next() else {
-                return Err(format!("unterminated value of {key:?}"));
-            };
-            value.push('\n');
-            value.push_str(next);
-        }
-        let mut path = table.clone();
-        path.extend(key_path(key));
-        if let Some(marker) = lookup(&path, &value, &SERVER_MARKER)? {
-            found = Some(marker);
-        }
-    }
-    Ok(found.unwrap_or(false))
-}
-
-/// `line` without a trailing `# comment` (a `#` inside a quoted string is kept).
-fn strip_comment(line: &str) -> &str {
-    let mut quote = None;
-    let mut escaped = false;
-    for (i, c) in line.char_indices() {
-        match (quote, c) {
-            (Some('"'), '\\') if !escaped => {
-                escaped = true;
-                continue;
-            }
-            (Some(q), c) if c == q && !escaped => quote = None,
-            (None, '"' | '\'') => quote = Some(c),
-            (None, '#') => return &line[..i],
-            _ => {}
-        }
-        escaped = false;
-    }
-    line
-}
-
-/// Splits `key = value` at the first `=` outside quotes.
-fn split_key_value(line: &str) -> Option<(&str, &str)> {
-    let mut quote = None;
-    for (i, c) in line.char_indices() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (None, '"' | '\'') => quote = Some(c),
-            (None, '=') => return Some((&line[..i], &line[i + 1..])),
-            _ => {}
-        }
-    }
-    None
-}
-
-/// The parts of a dotted key or table header, unquoted: `package . "metadata".mcp` gives
-/// `["package", "metadata", "mcp"]`.
-fn key_path(key: &str) -> Vec<String> {
-    let mut parts = Vec::new();
-    let mut part = String::new();
-    let mut quote = None;
-    for c in key.chars() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), c) => part.push(c),
-            (None, '"' | '\'') => quote = Some(c),
-            (None, '.') => parts.push(std::mem::take(&mut part)),
-            (None, c) if !c.is_whitespace() => part.push(c),
-            _ => {}
-        }
-    }
-    parts.push(part);
-    parts
-}
-
-/// Whether `value` is not finished on its line: an open multi-line string, or more `[`/`{` than
-/// `]`/`}` outside strings.
-fn continues(value: &str) -> bool {
-    for delimiter in ["\"\"\"", "'''"] {
-        if let Some(rest) = value.strip_prefix(delimiter) {
-            return !rest.contains(delimiter);
-        }
-    }
-    let mut depth = 0i32;
-    let mut quote = None;
-    let mut escaped = false;
-    for line in value.lines() {
-        for c in strip_comment(line).chars() {
-            match (quote, c) {
-                (Some('"'), '\\') if !escaped => {
-                    escaped = true;
-                    continue;
-                }
-                (Some(q), c) if c == q && !escaped => quote = None,
-                (None, '"' | '\'') => quote = Some(c),
-                (None, '[' | '{') => depth += 1,
-                (None, ']' | '}') => depth -= 1,
-                _ => {}
-            }
-            escaped = false;
-        }
-    }
-    depth > 0
-}
-
-/// The marker's value if `path = value` sets `target`, directly or through inline tables:
-/// `Some(true)`, `Some(false)`, `None` when it does not set it, an error for another value.
-fn lookup(path: &[String], value: &str, target: &[&str]) -> Result<Option<bool>, String> {
-    let shared = path.len().min(target.len());
-    if path[..shared] != target[..shared] {
-        return Ok(None);
-    }
-    let value = value.trim();
-    if path.len() == target.len() {
-        return match value {
-            "true" => Ok(Some(true)),
-            "false" => Ok(Some(false)),
-            other => Err(format!(
-                "{} = {other}: the server marker must be true or false",
-                target.join(".")
-            )),
-        };
-    }
-    if path.len() > target.len() {
-        return Ok(None);
-    }
-    // `path` is a table above the marker: only an inline table can set it.
-    let Some(inner) = value.strip_prefix('{').and_then(|v| v.strip_suffix('}')) else {
-        return Ok(None);
-    };
-    let mut found = None;
-    for entry in split_top_level(inner) {
-        if entry.trim().is_empty() {
-            continue;
-        }
-        let Some((key, inner_value)) = split_key_value(entry) else {
-            return Err(format!("cannot read inline table entry {entry:?}"));
-        };
-        let mut inner_path = path.to_vec();
-        inner_path.extend(key_path(key));
-        if let Some(marker) = lookup(&inner_path, inner_value, target)? {
-            found = Some(marker);
-        }
-    }
-    Ok(found)
-}
-
-/// Splits an inline table's body at the commas not inside strings, arrays or nested tables.
-fn split_top_level(body: &str) -> Vec<&str> {
-    let mut parts = Vec::new();
-    let mut depth = 0i32;
-    let mut quote = None;
-    let mut start = 0;
-    for (i, c) in body.char_indices() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (None, '"' | '\'') => quote = Some(c),
-            (None, '[' | '{') => depth += 1,
-            (None, ']' | '}') => depth -= 1,
-            (None, ',') if depth == 0 => {
-                parts.push(&body[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(&body[start..]);
-    parts
-}
-
-/// The directories under `crates` whose Cargo.toml declares the server marker.
-fn server_crates(crates: &Path) -> BTreeSet<String> {
+/// The directories under crates/ whose Cargo.toml declares `[package.metadata.mcp] server = true`,
+/// read with Cargo's own parser (`cargo metadata`), so every way TOML allows writing the marker
+/// counts. Crates without it (mcp-common, a client, shared libraries) are not servers and need no
+/// servers.json entry; a marker with a value other than true or false fails, so a typo cannot
+/// silently unlist a server.
+fn server_crates() -> BTreeSet<String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = Command::new(cargo)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .current_dir(workspace_root())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let metadata: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let crates = workspace_root().join("crates").canonicalize().unwrap();
     let mut servers = BTreeSet::new();
-    for entry in std::fs::read_dir(crates).unwrap() {
-        let entry = entry.unwrap();
-        let manifest = entry.path().join("Cargo.toml");
-        if !manifest.is_file() {
+    for package in metadata["packages"].as_array().unwrap() {
+        let manifest = Path::new(package["manifest_path"].as_str().unwrap());
+        let Some(dir) = manifest
+            .parent()
+            .filter(|dir| dir.parent() == Some(crates.as_path()))
+        else {
             continue;
-        }
-        let text = std::fs::read_to_string(&manifest).unwrap();
-        let is_server = declares_server(&text)
-            .unwrap_or_else(|error| panic!("{}: {error}", manifest.display()));
-        if is_server {
-            servers.insert(entry.file_name().to_string_lossy().into_owned());
+        };
+        match &package["metadata"]["mcp"]["server"] {
+            Value::Null | Value::Bool(false) => {}
+            Value::Bool(true) => {
+                servers.insert(dir.file_name().unwrap().to_string_lossy().into_owned());
+            }
+            other => panic!(
+                "{}: [package.metadata.mcp] server must be true or false, found {other}",
+                manifest.display()
+            ),
         }
     }
     servers
@@ -239,7 +68,7 @@ fn every_server_crate_is_listed_in_servers_json_and_vice_versa() {
         .into_iter()
         .map(|s| s.name)
         .collect();
-    let crates = server_crates(&workspace_root().join("crates"));
+    let crates = server_crates();
     assert_eq!(
         listed, crates,
         "servers.json entries must match the crates under crates/ whose Cargo.toml declares \
@@ -326,63 +155,25 @@ fn the_harness_starts_listening_processes_and_reads_their_address() {
     let _ = child.wait();
 }
 
-/// The marker is read the ways TOML allows writing it, and a crate without it (a client such as
-/// mcp-agent, a shared library) is a non-server rather than a drift between servers.json and
-/// crates/.
+/// A crate under crates/ without the marker (mcp-common, the openai-compat library, a client such
+/// as mcp-agent) is a non-server rather than a drift between servers.json and crates/.
 #[test]
-fn the_server_marker_is_read_from_cargo_toml_and_its_absence_means_not_a_server() {
-    let package = "[package]\nname = \"mcp-x\"\nversion = \"0.1.0\"\n";
-    let servers = [
-        "[package.metadata.mcp]\nserver = true\n",
-        "[package.metadata.mcp] # the marker\nserver=true # yes\n",
-        "[ package . metadata . \"mcp\" ]\n\"server\" = true\n",
-        "[package.metadata]\nmcp.server = true\n",
-        "[package.metadata]\nmcp = { server = true, notes = \"a, b\" }\n",
-        "[package.metadata.docs]\nall = true\n[package.metadata.mcp]\nserver = true\n[dependencies]\nserde = \"1\"\n",
-    ];
-    for tail in servers {
-        let manifest = format!("{package}{tail}");
-        assert_eq!(declares_server(&manifest), Ok(true), "{manifest}");
-    }
-    let non_servers = [
-        // mcp-common today, and any library or client crate.
-        "[dependencies]\nserde = \"1\"\n",
-        "[package.metadata.mcp]\nserver = false\n",
-        "# [package.metadata.mcp]\n# server = true\n",
-        "[package.metadata.other]\nserver = true\n",
-        "[workspace.metadata.mcp]\nserver = true\n",
-        "[package.metadata.mcp]\n[dependencies]\nserver = true\n",
-        "[package.metadata]\nnotes = \"\"\"\n[package.metadata.mcp]\nserver = true\n\"\"\"\n",
-        "[package.metadata]\nlist = [\n  \"[package.metadata.mcp]\",\n  \"server = true\",\n]\n",
-    ];
-    for tail in non_servers {
-        let manifest = format!("{package}{tail}");
-        assert_eq!(declares_server(&manifest), Ok(false), "{manifest}");
-    }
-    let typo = format!("{package}[package.metadata.mcp]\nserver = \"yes\"\n");
-    let error = declares_server(&typo).unwrap_err();
-    assert!(error.contains("must be true or false"), "{error}");
-
-    // A crates/ with a server and a client next to it: only the server must be in servers.json.
-    let crates = TempDir::new().unwrap();
-    for (name, tail) in [
-        ("empresa", "[package.metadata.mcp]\nserver = true\n"),
-        (
-            "mcp-agent",
-            "[dependencies]\nmcp-common = { path = \"../mcp-common\" }\n",
-        ),
-    ] {
-        std::fs::create_dir(crates.path().join(name)).unwrap();
-        std::fs::write(
-            crates.path().join(name).join("Cargo.toml"),
-            format!("{package}{tail}"),
-        )
-        .unwrap();
-    }
-    std::fs::write(crates.path().join("README.md"), "not a crate").unwrap();
-    assert_eq!(
-        server_crates(crates.path()),
-        BTreeSet::from(["empresa".to_owned()])
+fn crates_without_the_server_marker_are_not_servers() {
+    let servers = server_crates();
+    let all: BTreeSet<String> = std::fs::read_dir(workspace_root().join("crates"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("Cargo.toml").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let others: Vec<&String> = all.difference(&servers).collect();
+    assert!(
+        others.contains(&&"mcp-common".to_owned()) && others.contains(&&"openai-compat".to_owned()),
+        "{others:?}"
+    );
+    assert!(
+        servers.contains("empresa") && !servers.contains("mcp-common"),
+        "{servers:?}"
     );
 }
 
