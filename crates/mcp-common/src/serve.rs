@@ -631,14 +631,15 @@ async fn cancel_on_signal(shutdown: CancellationToken) {
 mod tests {
     use super::*;
 
+    const IDENTITY: ServerIdentity = ServerIdentity {
+        name: "test",
+        version: "0",
+        about: "",
+        env_help: "",
+    };
+
     fn resolve(args: &[&str], env: &[(&str, &str)]) -> Result<Startup, ConfigError> {
-        let identity = ServerIdentity {
-            name: "test",
-            version: "0",
-            about: "",
-            env_help: "",
-        };
-        let matches = command(&identity)
+        let matches = command(&IDENTITY)
             .try_get_matches_from(std::iter::once("mcp-test").chain(args.iter().copied()))
             .unwrap();
         Startup::resolve(&matches, &Env::from_pairs(env.iter().copied()))
@@ -757,13 +758,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("the port must be a number"), "{error}");
-        let identity = ServerIdentity {
-            name: "test",
-            version: "0",
-            about: "",
-            env_help: "",
-        };
-        let flag = command(&identity)
+        let flag = command(&IDENTITY)
             .try_get_matches_from(["mcp-test", "--listen", "no-such-host.invalid:80"])
             .unwrap_err()
             .to_string();
