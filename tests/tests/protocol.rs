@@ -505,12 +505,15 @@ fn http_rejects_rebinding_oversize_and_missing_tokens() {
         );
 
         let readyz = format!("{}/readyz", http.base);
+        // A fresh client: the server closes the connection that carried the oversized body
+        // without reading it, and a pooled client could send the next request on it.
+        let client = reqwest::blocking::Client::new();
         for (headers, detailed) in [
             (vec![], false),
             (vec![("authorization", "Bearer wrong")], false),
             (vec![auth[0]], true),
         ] {
-            let mut request = http.client.get(&readyz);
+            let mut request = client.get(&readyz);
             for (header, value) in &headers {
                 request = request.header(*header, *value);
             }
