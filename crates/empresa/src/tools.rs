@@ -1,12 +1,10 @@
 //! The MCP face of the store: tools, resources and a prompt. Each tool validates nothing the
 //! runtime already checked, calls the store on a blocking thread, and shapes the output.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use mcp_common::error::resource_not_found;
-use mcp_common::{Domain, Probe, ToolError};
+use mcp_common::{Domain, Previews, Probe, ToolError};
 use rmcp::handler::server::router::prompt::PromptRouter;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::{Json, Parameters};
@@ -22,8 +20,8 @@ use serde_json::Value;
 
 use crate::store::{
     Company, CompanyFilter, CompanyLookup, CompanyPatch, DeletedCompany, Document, DocumentHit,
-    DocumentSummary, ImportRequest, ImportSummary, NewCompany, NewDocument, Page, PageRequest,
-    Store, StoreError,
+    DocumentSummary, ImportFormat, ImportRequest, ImportSummary, NewCompany, NewDocument, Page,
+    PageRequest, Store, StoreError,
 };
 
 /// The empresa MCP server.
@@ -423,42 +421,88 @@ impl Empresa {
     }
 }
 
-type Preview<'a> = Pin<Box<dyn Future<Output = Option<String>> + Send + 'a>>;
-
 impl Empresa {
-    /// What a write would change, for the consent request and the refusal without consent, so
-    /// the user approves a named company rather than a bare id; `None` when it cannot be told.
-    async fn preview(&self, tool: &str, arguments: &JsonObject) -> Option<String> {
-        let id = arguments.get("id")?.as_i64()?;
-        match tool {
-            "delete_company" => {
-                let found = self
-                    .with_store(move |store| match store.get_company(id)? {
-                        Some(company) => Ok(Some((company, store.document_count(id)?))),
-                        None => Ok(None),
-                    })
-                    .await
-                    .ok()?;
-                Some(match found {
-                    Some((company, documents)) => delete_preview(&company, documents),
-                    None => format!("no company has id {id}, so nothing would be deleted"),
-                })
-            }
-            "update_company" => {
-                let args: UpdateCompanyArgs =
-                    serde_json::from_value(Value::Object(arguments.clone())).ok()?;
-                let company = self
-                    .with_store(move |store| store.get_company(id))
-                    .await
-                    .ok()?;
-                Some(match company {
-                    Some(company) => update_preview(&company, &args.changes),
-                    None => format!("no company has id {id}, so nothing would be changed"),
-                })
-            }
-            _ => None,
-        }
+    /// What `delete_company` would remove, so the user approves a named company and its
+    /// documents rather than a bare id.
+    async fn preview_delete(self, args: IdArgs) -> Option<String> {
+        let id = args.id;
+        let found = self
+            .with_store(move |store| match store.get_company(id)? {
+                Some(company) => Ok(Some((company, store.document_count(id)?))),
+                None => Ok(None),
+            })
+            .await
+            .ok()?;
+        Some(match found {
+            Some((company, documents)) => delete_preview(&company, documents),
+            None => format!("no company has id {id}, so nothing would be deleted"),
+        })
     }
+
+    /// Each field `update_company` would change, old value to new.
+    async fn preview_update(self, args: UpdateCompanyArgs) -> Option<String> {
+        let id = args.id;
+        let company = self
+            .with_store(move |store| store.get_company(id))
+            .await
+            .ok()?;
+        Some(match company {
+            Some(company) => update_preview(&company, &args.changes),
+            None => format!("no company has id {id}, so nothing would be changed"),
+        })
+    }
+
+    /// The company `create_company` would add, field by field.
+    async fn preview_create(self, new: NewCompany) -> Option<String> {
+        Some(create_preview(&new))
+    }
+
+    /// How much `import_data` would read and what it does with existing records.
+    async fn preview_import(self, request: ImportRequest) -> Option<String> {
+        Some(import_preview(&request))
+    }
+}
+
+/// `add company "Empresa Y"` then one `field: value` line per field given.
+fn create_preview(new: &NewCompany) -> String {
+    let fields = serde_json::to_value(new).unwrap_or_default();
+    let mut lines = vec![format!("add company \"{}\"", new.name)];
+    for (field, value) in fields.as_object().into_iter().flatten() {
+        if field == "name" || value.is_null() {
+            continue;
+        }
+        lines.push(format!("  {field}: {}", shown(Some(value))));
+    }
+    lines.join("\n")
+}
+
+/// `import about 12 companies from CSV (1.2 KB); rows matching existing records: skip`.
+fn import_preview(request: &ImportRequest) -> String {
+    let name = |value: serde_json::Result<Value>| {
+        value
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    };
+    let kind = name(serde_json::to_value(request.kind));
+    let format = name(serde_json::to_value(request.format));
+    let conflict = name(serde_json::to_value(request.on_conflict));
+    let rows = match request.format {
+        ImportFormat::Csv => request
+            .data
+            .lines()
+            .filter(|line| !line.trim().is_empty())
+            .count()
+            .saturating_sub(1),
+        ImportFormat::Json => serde_json::from_str::<Vec<Value>>(&request.data)
+            .map(|rows| rows.len())
+            .unwrap_or(0),
+    };
+    format!(
+        "import about {rows} {kind} from {} ({} bytes), in one transaction; rows matching existing records: {conflict}",
+        format.to_uppercase(),
+        request.data.len()
+    )
 }
 
 /// `delete company 2 "Empresa Y" and its 3 documents`.
@@ -723,7 +767,54 @@ impl Domain for Empresa {
         })]
     }
 
-    fn consent_preview<'a>(&'a self, tool: &'a str, arguments: &'a JsonObject) -> Preview<'a> {
-        Box::pin(self.preview(tool, arguments))
+    fn previews(&self) -> Previews<Self> {
+        Previews::new()
+            .on("create_company", Self::preview_create)
+            .on("update_company", Self::preview_update)
+            .on("delete_company", Self::preview_delete)
+            .on("import_data", Self::preview_import)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{ImportKind, OnConflict};
+
+    #[test]
+    fn create_and_import_previews_say_what_would_be_written() {
+        let new = NewCompany {
+            name: "Empresa Y".into(),
+            legal_id: None,
+            employees: Some(12),
+            industry: None,
+            city: Some("Sevilla".into()),
+            country: None,
+            website: None,
+            email: None,
+            phone: None,
+            description: None,
+        };
+        assert_eq!(
+            create_preview(&new),
+            "add company \"Empresa Y\"\n  city: \"Sevilla\"\n  employees: 12"
+        );
+        let csv = ImportRequest {
+            format: ImportFormat::Csv,
+            kind: ImportKind::Companies,
+            data: "name,city\nA,Madrid\n\nB,Lima\n".into(),
+            on_conflict: OnConflict::Skip,
+        };
+        assert_eq!(
+            import_preview(&csv),
+            "import about 2 companies from CSV (27 bytes), in one transaction; rows matching existing records: skip"
+        );
+        let json = ImportRequest {
+            format: ImportFormat::Json,
+            kind: ImportKind::Documents,
+            data: r#"[{"title":"a"},{"title":"b"},{"title":"c"}]"#.into(),
+            on_conflict: OnConflict::Error,
+        };
+        assert!(import_preview(&json).starts_with("import about 3 documents from JSON"));
     }
 }

@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
-use futures::future::BoxFuture;
 use rmcp::model::*;
 use rmcp::service::{NotificationContext, RequestContext, ServiceError, SubscriptionContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
@@ -27,6 +26,7 @@ use crate::grants::{GrantStore, LOCAL_CALLER, NewGrant};
 use crate::health::Probe;
 use crate::identity::Caller;
 use crate::metrics::Metrics;
+use crate::preview::Previews;
 use crate::schema::validate_arguments;
 use crate::secret::{REDACTED, redact_arguments, scrub, scrub_json};
 
@@ -57,17 +57,13 @@ pub trait Domain: ServerHandler + Clone {
         None
     }
 
-    /// What a write or destructive call would change, phrased for the person asked to approve
-    /// it (e.g. "res.partner 7: email a@x.com -> b@x.com"). Shown in the consent request and in
-    /// the refusal when consent is missing; it must not change anything. `None` when the tool
-    /// has no preview, or it could not be computed.
-    fn consent_preview<'a>(
-        &'a self,
-        tool: &'a str,
-        arguments: &'a JsonObject,
-    ) -> BoxFuture<'a, Option<String>> {
-        let _ = (tool, arguments);
-        Box::pin(std::future::ready(None))
+    /// What each write or destructive call would change, phrased for the person asked to approve
+    /// it (e.g. "res.partner 7: email a@x.com -> b@x.com"), declared per tool with the tool's own
+    /// argument struct (see [`Previews`]). Shown in the consent request and in the refusal when
+    /// consent is missing. Every write and destructive tool must have one: the server does not
+    /// start otherwise. Called once, at start-up.
+    fn previews(&self) -> Previews<Self> {
+        Previews::new()
     }
 }
 
@@ -125,6 +121,7 @@ impl std::fmt::Debug for Runtime {
 #[derive(Clone)]
 pub struct Governed<S> {
     inner: S,
+    previews: Arc<Previews<S>>,
     runtime: Arc<Runtime>,
 }
 
@@ -162,6 +159,8 @@ impl<S: Domain> Governed<S> {
                 tools.insert(tool.name.to_string(), GovernedTool { tool, kind });
             }
         }
+        let previews = inner.previews();
+        problems.extend(preview_problems(&tools, &previews));
         if !problems.is_empty() {
             return Err(ToolRulesError { problems });
         }
@@ -169,6 +168,7 @@ impl<S: Domain> Governed<S> {
         let offered = offered_tools(&tools, &config);
         Ok(Governed {
             inner,
+            previews: Arc::new(previews),
             runtime: Arc::new(Runtime {
                 config,
                 tools,
@@ -190,6 +190,36 @@ impl<S: Domain> Governed<S> {
     pub fn offered_tools(&self) -> &[Tool] {
         &self.runtime.offered
     }
+}
+
+/// Every tool that changes the world outside the server needs a preview, and every preview a tool.
+fn preview_problems<S>(
+    tools: &HashMap<String, GovernedTool>,
+    previews: &Previews<S>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut names: Vec<&String> = tools.keys().collect();
+    names.sort();
+    for name in names {
+        let kind = tools[name].kind;
+        if matches!(kind, ToolKind::Write | ToolKind::Destructive) && !previews.covers(name) {
+            problems.push(format!(
+                "`{name}` is a {} tool but declares no consent preview (Domain::previews): the person asked to approve it would not see what it changes",
+                kind.label()
+            ));
+        }
+    }
+    for name in previews.tools() {
+        if !tools.contains_key(name) {
+            problems.push(format!(
+                "a consent preview is declared for `{name}`, which is not a tool of this server"
+            ));
+        }
+    }
+    for name in previews.duplicates() {
+        problems.push(format!("the consent preview of `{name}` is declared twice"));
+    }
+    problems
 }
 
 fn offered_tools(tools: &HashMap<String, GovernedTool>, config: &GovernConfig) -> Vec<Tool> {
@@ -564,10 +594,8 @@ impl<S: Domain> Governed<S> {
     /// The domain's preview of a write, bounded in time so a slow backend cannot hold up the
     /// consent request.
     async fn preview(&self, name: &str, arguments: &JsonObject) -> Option<String> {
-        let preview = with_deadline(
-            backend_deadline(PREVIEW_TIMEOUT),
-            self.inner.consent_preview(name, arguments),
-        );
+        let preview = self.previews.preview(self.inner.clone(), name, arguments)?;
+        let preview = with_deadline(backend_deadline(PREVIEW_TIMEOUT), preview);
         match tokio::time::timeout(PREVIEW_TIMEOUT, AssertUnwindSafe(preview).catch_unwind()).await
         {
             Ok(Ok(preview)) => preview.map(|p| scrub(&p).into_owned()),
@@ -835,5 +863,43 @@ impl<S: Domain> ServerHandler for Governed<S> {
 
     async fn listen(&self, context: SubscriptionContext) -> Result<(), McpError> {
         self.inner.listen(context).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tool(name: &'static str, kind: ToolKind) -> (String, GovernedTool) {
+        let tool = Tool::new(name, "a tool", Arc::new(JsonObject::new()));
+        (name.to_owned(), GovernedTool { tool, kind })
+    }
+
+    #[test]
+    fn writes_without_previews_and_previews_without_tools_are_problems() {
+        let tools: HashMap<String, GovernedTool> = [
+            tool("read", ToolKind::ReadOnly),
+            tool("remember", ToolKind::LocalWrite),
+            tool("send", ToolKind::Write),
+            tool("refund", ToolKind::Destructive),
+        ]
+        .into_iter()
+        .collect();
+        let complete = Previews::<()>::new()
+            .on("send", |(), _: JsonObject| async { None })
+            .on("refund", |(), _: JsonObject| async { None });
+        assert!(preview_problems(&tools, &complete).is_empty());
+
+        let lacking = Previews::<()>::new()
+            .on("send", |(), _: JsonObject| async { None })
+            .on("sned", |(), _: JsonObject| async { None })
+            .on("send", |(), _: JsonObject| async { None });
+        let problems = preview_problems(&tools, &lacking);
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(
+            problems[0].contains("`refund` is a destructive tool but declares no consent preview")
+        );
+        assert!(problems[1].contains("`sned`, which is not a tool"));
+        assert!(problems[2].contains("`send` is declared twice"));
     }
 }

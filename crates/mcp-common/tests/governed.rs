@@ -14,7 +14,7 @@ use mcp_common::governed::{Domain, GovernConfig, Governed};
 use mcp_common::grants::{GrantStore, NewGrant};
 use mcp_common::metrics::Metrics;
 use mcp_common::stdio::serve_streams;
-use mcp_common::{Backend, BackendConfig, Failure, Repeat, Secret, ToolError};
+use mcp_common::{Backend, BackendConfig, Failure, Previews, Repeat, Secret, ToolError};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::{Json, Parameters};
 use rmcp::model::{ServerCapabilities, ServerConfig, Tool};
@@ -156,19 +156,14 @@ impl Domain for Toy {
         (tool == "patient").then(|| Duration::from_secs(5))
     }
 
-    fn consent_preview<'a>(
-        &'a self,
-        tool: &'a str,
-        arguments: &'a rmcp::model::JsonObject,
-    ) -> futures::future::BoxFuture<'a, Option<String>> {
-        let preview = (tool == "write_note").then(|| {
-            format!(
-                "note #{} would read {}",
-                self.writes.load(Ordering::SeqCst) + 1,
-                arguments["text"]
-            )
-        });
-        Box::pin(async move { preview })
+    fn previews(&self) -> Previews<Self> {
+        Previews::new().on("write_note", |toy: Toy, args: NoteArgs| async move {
+            Some(format!(
+                "note #{} would read {:?}",
+                toy.writes.load(Ordering::SeqCst) + 1,
+                args.text
+            ))
+        })
     }
 }
 

@@ -2,12 +2,10 @@
 //! and the [`Domain`] implementation (readiness probes per instance, consent previews of writes).
 //! Each tool translates its arguments, calls [`Service`], and returns a documented structure.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use mcp_common::error::resource_not_found;
-use mcp_common::{Domain, Probe, ToolError};
+use mcp_common::{Domain, Previews, Probe, ToolError};
 use rmcp::handler::server::router::prompt::PromptRouter;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::{Json, Parameters};
@@ -1620,8 +1618,6 @@ impl ServerHandler for Odoo {
     }
 }
 
-type Preview<'a> = Pin<Box<dyn Future<Output = Option<String>> + Send + 'a>>;
-
 impl Odoo {
     /// What a write would change, for the consent request; `None` when it cannot be told.
     async fn preview(&self, tool: &str, arguments: &JsonObject) -> Option<String> {
@@ -1837,8 +1833,23 @@ impl Domain for Odoo {
             .collect()
     }
 
-    fn consent_preview<'a>(&'a self, tool: &'a str, arguments: &'a JsonObject) -> Preview<'a> {
-        Box::pin(self.preview(tool, arguments))
+    fn previews(&self) -> Previews<Self> {
+        // Every write tool reads its own arguments in `preview`.
+        const WRITES: [&str; 8] = [
+            "update_record",
+            "delete_record",
+            "move_lead_stage",
+            "call_method",
+            "create_record",
+            "create_lead",
+            "log_note",
+            "schedule_activity",
+        ];
+        WRITES.into_iter().fold(Previews::new(), |previews, tool| {
+            previews.on(tool, move |odoo: Self, arguments: JsonObject| async move {
+                odoo.preview(tool, &arguments).await
+            })
+        })
     }
 }
 

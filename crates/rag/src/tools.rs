@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mcp_common::error::resource_not_found;
-use mcp_common::{Domain, Probe, ToolError};
+use mcp_common::{Domain, Previews, Probe, ToolError};
 use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::{Json, Parameters};
@@ -1336,9 +1336,75 @@ fn percent_decode(text: &str) -> String {
 /// deadline (`MCP_TOOL_TIMEOUT_SECS`) that every other tool answers within.
 const INGEST_TIME_LIMIT: Duration = Duration::from_secs(15 * 60);
 
+impl Rag {
+    /// The collection `create_collection` would add and what would build its vectors.
+    async fn preview_create_collection(self, args: CollectionArgs) -> Option<String> {
+        let vectors = match self.service.embedder() {
+            Some(embedder) => {
+                let id = embedder.id();
+                format!("vectors of {} {} ({} dimensions)", id.provider, id.model, id.dimension)
+            }
+            None => "lexical-only (no embedding model yet)".to_owned(),
+        };
+        Some(format!("create the empty collection `{}`, {vectors}", args.name))
+    }
+
+    /// How much `drop_collection` would remove.
+    async fn preview_drop_collection(self, args: CollectionArgs) -> Option<String> {
+        Some(match self.service.store.collection(&args.name).await {
+            Ok(info) => format!(
+                "drop the collection `{}` with its {} chunks from {} sources",
+                info.name, info.chunks, info.sources
+            ),
+            Err(_) => format!("drop the collection `{}` (it may not exist)", args.name),
+        })
+    }
+
+    /// Which chunks `delete` would remove.
+    async fn preview_delete(self, args: DeleteArgs) -> Option<String> {
+        let collection = args
+            .collection
+            .clone()
+            .unwrap_or_else(|| self.service.config.default_collection.clone());
+        let what = match (&args.ids, &args.source, &args.filter) {
+            (Some(ids), None, None) => format!("the {} chunk(s) {}", ids.len(), ids.join(", ")),
+            (None, Some(source), None) => format!("every chunk of the source {source}"),
+            (None, None, Some(filter)) => {
+                let conditions: Vec<String> = filter.iter().map(condition_text).collect();
+                format!("every chunk where {}", conditions.join(" and "))
+            }
+            _ => return None,
+        };
+        Some(format!("delete {what} from the collection `{collection}`; this cannot be undone"))
+    }
+}
+
+/// `lang in ["es", "en"]`, `year >= 2020`.
+fn condition_text(condition: &ConditionArg) -> String {
+    let mut parts = Vec::new();
+    if !condition.any_of.is_empty() {
+        let values = serde_json::to_string(&condition.any_of).unwrap_or_default();
+        parts.push(format!("{} in {values}", condition.key));
+    }
+    if let Some(gte) = condition.gte {
+        parts.push(format!("{} >= {gte}", condition.key));
+    }
+    if let Some(lte) = condition.lte {
+        parts.push(format!("{} <= {lte}", condition.key));
+    }
+    parts.join(" and ")
+}
+
 impl Domain for Rag {
     fn tools(&self) -> Vec<Tool> {
         self.tools.list_all()
+    }
+
+    fn previews(&self) -> Previews<Self> {
+        Previews::new()
+            .on("create_collection", Self::preview_create_collection)
+            .on("drop_collection", Self::preview_drop_collection)
+            .on("delete", Self::preview_delete)
     }
 
     fn tool_timeout(&self, tool: &str) -> Option<Duration> {
