@@ -38,6 +38,41 @@ pub struct AuditRecord {
     pub caller: Caller,
     /// The JSON-RPC request id.
     pub request_id: String,
+    /// What the tool itself recorded with [`note`] (e.g. the idempotency key a payment was sent
+    /// with), secrets scrubbed.
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    pub notes: serde_json::Map<String, Value>,
+}
+
+tokio::task_local! {
+    static NOTES: Mutex<serde_json::Map<String, Value>>;
+}
+
+/// Adds `key: value` to the audit record of the tool call in progress, for facts only the tool
+/// knows (the idempotency key a payment went out with, the id of a message sent). Outside a
+/// governed call, or in a task spawned from one, it does nothing.
+pub fn note(key: &str, value: impl Into<Value>) {
+    let value = value.into();
+    let _ = NOTES.try_with(|notes| {
+        if let Ok(mut notes) = notes.lock() {
+            notes.insert(key.to_owned(), value);
+        }
+    });
+}
+
+/// Runs `future` collecting what it [`note`]s.
+pub(crate) async fn collecting_notes<F: std::future::Future>(
+    future: F,
+) -> (F::Output, serde_json::Map<String, Value>) {
+    NOTES
+        .scope(Mutex::new(serde_json::Map::new()), async move {
+            let output = future.await;
+            let notes = NOTES
+                .try_with(|notes| notes.lock().map(|n| n.clone()).unwrap_or_default())
+                .unwrap_or_default();
+            (output, notes)
+        })
+        .await
 }
 
 enum Sink {
@@ -186,6 +221,22 @@ mod tests {
         assert!(line.len() < 400, "{}", line.len());
     }
 
+    #[tokio::test]
+    async fn notes_are_collected_within_a_call_only() {
+        note("outside", 1);
+        let (answer, notes) = collecting_notes(async {
+            note("idempotency_key", "mcp-abc");
+            note("replayed", true);
+            42
+        })
+        .await;
+        assert_eq!(answer, 42);
+        assert_eq!(
+            Value::Object(notes),
+            json!({"idempotency_key": "mcp-abc", "replayed": true})
+        );
+    }
+
     fn short_sha(unit: &str, times: usize) -> String {
         let digest = Sha256::digest(unit.repeat(times).as_bytes());
         digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
@@ -208,6 +259,7 @@ mod tests {
                 consent: None,
                 caller: Caller::stdio(None),
                 request_id: "1".into(),
+                notes: serde_json::Map::new(),
             });
         }
         let text = std::fs::read_to_string(&path).unwrap();
@@ -218,6 +270,8 @@ mod tests {
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[1]["tool"], "b");
         assert_eq!(lines[0]["caller"]["transport"], "stdio");
+        // No notes, no field.
+        assert!(lines[0].get("notes").is_none());
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

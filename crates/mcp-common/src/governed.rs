@@ -65,6 +65,16 @@ pub trait Domain: ServerHandler + Clone {
     fn previews(&self) -> Previews<Self> {
         Previews::new()
     }
+
+    /// Why this server withholds `tool` beyond the operator's policy, e.g. every write while
+    /// the payment key is a live one the operator has not allowed to write. A withheld tool is
+    /// left out of `tools/list`, and a call of it is refused with this reason before anything
+    /// else (no consent is asked for a call that cannot run). Read once per tool at start-up
+    /// for the list, and at each call.
+    fn withheld(&self, tool: &str, kind: ToolKind) -> Option<String> {
+        let _ = (tool, kind);
+        None
+    }
 }
 
 /// Settings of the governing layer.
@@ -165,7 +175,9 @@ impl<S: Domain> Governed<S> {
             return Err(ToolRulesError { problems });
         }
         let sensitive = inner.sensitive_arguments();
-        let offered = offered_tools(&tools, &config);
+        let offered = offered_tools(&tools, &config, |name, kind| {
+            inner.withheld(name, kind).is_none()
+        });
         Ok(Governed {
             inner,
             previews: Arc::new(previews),
@@ -222,11 +234,16 @@ fn preview_problems<S>(
     problems
 }
 
-fn offered_tools(tools: &HashMap<String, GovernedTool>, config: &GovernConfig) -> Vec<Tool> {
+fn offered_tools(
+    tools: &HashMap<String, GovernedTool>,
+    config: &GovernConfig,
+    domain_allows: impl Fn(&str, ToolKind) -> bool,
+) -> Vec<Tool> {
     let policy = &config.policy;
     let mut offered: Vec<Tool> = tools
         .values()
         .filter(|entry| policy.withheld(&entry.tool.name, entry.kind).is_none())
+        .filter(|entry| domain_allows(&entry.tool.name, entry.kind))
         .map(|entry| {
             if policy.needs_consent(&entry.tool.name, entry.kind) {
                 with_confirm_argument(&entry.tool, config.confirm_always)
@@ -319,7 +336,12 @@ impl<S: Domain> Governed<S> {
                 consent: None,
             };
         };
-        if let Some(reason) = runtime.config.policy.withheld(&name, entry.kind) {
+        if let Some(reason) = runtime
+            .config
+            .policy
+            .withheld(&name, entry.kind)
+            .or_else(|| self.inner.withheld(&name, entry.kind))
+        {
             return Verdict::tool_error("refused", reason);
         }
         let mut arguments = request.arguments.take().unwrap_or_default();
@@ -793,7 +815,13 @@ impl<S: Domain> ServerHandler for Governed<S> {
             .clone()
             .map(Value::Object)
             .unwrap_or(Value::Null);
-        let verdict = self.govern(request, context).await;
+        let (verdict, notes) = crate::audit::collecting_notes(self.govern(request, context)).await;
+        let mut notes = Value::Object(notes);
+        scrub_json(&mut notes);
+        let notes = match notes {
+            Value::Object(notes) => notes,
+            _ => serde_json::Map::new(),
+        };
         let elapsed = started.elapsed();
         let error = first_text(&verdict.response);
         let mut audited = redact_arguments(&arguments, &self.runtime.sensitive);
@@ -824,6 +852,7 @@ impl<S: Domain> ServerHandler for Governed<S> {
             consent: verdict.consent,
             caller,
             request_id,
+            notes,
         });
         verdict.response
     }
