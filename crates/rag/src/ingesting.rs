@@ -54,8 +54,7 @@ pub async fn run(
     let known: HashMap<String, Option<String>> = service
         .store
         .sources(&collection)
-        .await
-        .map_err(crate::tools::store_error)?
+        .await?
         .into_iter()
         .map(|s| (s.source, s.content_hash))
         .collect();
@@ -117,25 +116,19 @@ pub async fn run(
         } else {
             Vec::new()
         };
-        service
-            .store
-            .upsert(&collection, chunks, vectors)
-            .await
-            .map_err(crate::tools::store_error)?;
+        service.store.upsert(&collection, chunks, vectors).await?;
         summary.chunks_stored += u64::from(count);
         // A file that shrank leaves chunks past its new end; they belong to the old version.
         let stale = service
             .store
             .chunks_of_source(&collection, &source, count..=u32::MAX)
-            .await
-            .map_err(crate::tools::store_error)?;
+            .await?;
         if !stale.is_empty() {
             let ids = stale.into_iter().map(|c| c.id).collect();
             summary.chunks_removed += service
                 .store
                 .delete(&collection, Selector::Ids(ids))
-                .await
-                .map_err(crate::tools::store_error)?;
+                .await?;
         }
         summary.files_ingested += 1;
     }

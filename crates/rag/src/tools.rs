@@ -391,18 +391,20 @@ pub struct CollectionChanged {
     pub changed: bool,
 }
 
-/// A store error as the caller reads it.
-pub(crate) fn store_error(error: StoreError) -> ToolError {
-    match error {
-        StoreError::NoCollection(name) => ToolError::not_found(
-            format!("collection `{name}`"),
-            "call list_collections, or store something to create it",
-        ),
-        StoreError::CollectionExists(name) => {
-            ToolError::Conflict(format!("collection `{name}` already exists"))
+/// A store error as the caller reads it; `?` converts.
+impl From<StoreError> for ToolError {
+    fn from(error: StoreError) -> ToolError {
+        match error {
+            StoreError::NoCollection(name) => ToolError::not_found(
+                format!("collection `{name}`"),
+                "call list_collections, or store something to create it",
+            ),
+            StoreError::CollectionExists(name) => {
+                ToolError::Conflict(format!("collection `{name}` already exists"))
+            }
+            StoreError::Invalid(message) => ToolError::Other(message),
+            other => ToolError::Other(other.to_string()),
         }
-        StoreError::Invalid(message) => ToolError::Other(message),
-        other => ToolError::Other(other.to_string()),
     }
 }
 
@@ -510,11 +512,11 @@ impl RagService {
                 let embedder = self.embedder().map(|e| e.id().clone());
                 match self.store.create_collection(name, embedder.as_ref()).await {
                     Ok(()) | Err(StoreError::CollectionExists(_)) => {}
-                    Err(error) => return Err(store_error(error)),
+                    Err(error) => return Err(ToolError::from(error)),
                 }
-                self.store.collection(name).await.map_err(store_error)
+                self.store.collection(name).await.map_err(ToolError::from)
             }
-            Err(error) => Err(store_error(error)),
+            Err(error) => Err(ToolError::from(error)),
         }
     }
 
@@ -558,10 +560,7 @@ impl RagService {
             Vec::new()
         };
         let ids = chunks.iter().map(|c| c.id.clone()).collect();
-        self.store
-            .upsert(collection, chunks, vectors)
-            .await
-            .map_err(store_error)?;
+        self.store.upsert(collection, chunks, vectors).await?;
         Ok(Stored {
             collection: collection.to_owned(),
             ids,
@@ -594,7 +593,7 @@ impl RagService {
                     left_out: 0,
                 });
             }
-            Err(error) => return Err(store_error(error)),
+            Err(error) => return Err(ToolError::from(error)),
         };
         let info = self.with_vectors_if_possible(info, upgrade::WAIT).await;
         let (mode, note) = match (self.fit(&info), mode) {
@@ -633,11 +632,7 @@ impl RagService {
             // nothing on its own; relevance is cut on below, in one scale for every mode.
             score_threshold: None,
         };
-        let hits = self
-            .store
-            .search(&collection, request)
-            .await
-            .map_err(store_error)?;
+        let hits = self.store.search(&collection, request).await?;
         let found = hits.len();
         let mut best_left_out: Option<f64> = None;
         let passages: Vec<Passage> = hits
@@ -972,8 +967,7 @@ impl Rag {
         let chunk = service
             .store
             .get(&collection, &args.id)
-            .await
-            .map_err(store_error)?
+            .await?
             .ok_or_else(|| {
                 ToolError::not_found(
                     format!("chunk `{}` in `{collection}`", args.id),
@@ -987,8 +981,7 @@ impl Rag {
                 service
                     .store
                     .chunks_of_source(&collection, source, range)
-                    .await
-                    .map_err(store_error)?
+                    .await?
             }
             None => vec![chunk.clone()],
         };
@@ -1022,11 +1015,7 @@ impl Rag {
                 ));
             }
         };
-        let deleted = service
-            .store
-            .delete(&collection, selector)
-            .await
-            .map_err(store_error)?;
+        let deleted = service.store.delete(&collection, selector).await?;
         Ok(Json(Deleted {
             collection,
             deleted,
@@ -1043,11 +1032,7 @@ impl Rag {
     )]
     async fn list_collections(&self) -> Result<Json<Collections>, ToolError> {
         let service = &self.service;
-        let collections = service
-            .store
-            .list_collections()
-            .await
-            .map_err(store_error)?;
+        let collections = service.store.list_collections().await?;
         Ok(Json(Collections {
             collections,
             store: service.store_label.clone(),
@@ -1088,9 +1073,9 @@ impl Rag {
                     note,
                 }));
             }
-            Err(error) => return Err(store_error(error)),
+            Err(error) => return Err(ToolError::from(error)),
         };
-        let mut sources = service.store.sources(&name).await.map_err(store_error)?;
+        let mut sources = service.store.sources(&name).await?;
         sources.truncate(200);
         let (compatible, note) = match service.fit(&collection) {
             Fit::Vectors => (true, None),
@@ -1128,8 +1113,7 @@ impl Rag {
         service
             .store
             .create_collection(&name, embedder.as_ref())
-            .await
-            .map_err(store_error)?;
+            .await?;
         Ok(Json(CollectionChanged {
             name,
             embedder,
@@ -1153,11 +1137,7 @@ impl Rag {
     ) -> Result<Json<CollectionChanged>, ToolError> {
         let service = &self.service;
         let name = service.collection_name(Some(args.name))?;
-        let changed = service
-            .store
-            .drop_collection(&name)
-            .await
-            .map_err(store_error)?;
+        let changed = service.store.drop_collection(&name).await?;
         Ok(Json(CollectionChanged {
             name,
             embedder: None,
@@ -1342,11 +1322,17 @@ impl Rag {
         let vectors = match self.service.embedder() {
             Some(embedder) => {
                 let id = embedder.id();
-                format!("vectors of {} {} ({} dimensions)", id.provider, id.model, id.dimension)
+                format!(
+                    "vectors of {} {} ({} dimensions)",
+                    id.provider, id.model, id.dimension
+                )
             }
             None => "lexical-only (no embedding model yet)".to_owned(),
         };
-        Some(format!("create the empty collection `{}`, {vectors}", args.name))
+        Some(format!(
+            "create the empty collection `{}`, {vectors}",
+            args.name
+        ))
     }
 
     /// How much `drop_collection` would remove.
@@ -1375,7 +1361,9 @@ impl Rag {
             }
             _ => return None,
         };
-        Some(format!("delete {what} from the collection `{collection}`; this cannot be undone"))
+        Some(format!(
+            "delete {what} from the collection `{collection}`; this cannot be undone"
+        ))
     }
 }
 
