@@ -12,7 +12,6 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
-use tower::ServiceExt as _;
 
 use crate::dispatch::{self, Call, Protocol};
 use crate::error::OdooError;
@@ -179,91 +178,18 @@ pub async fn serve(
     serve_app(app(AppState::new(config)), listener).await
 }
 
-/// A marker on a response asking the connection loop to drop the connection instead of answering.
-#[derive(Debug, Clone, Copy)]
-struct CloseConnection;
+/// Serves `router` over HTTP/1.1 on `listener` (the stand-in kit's accept loop, which can drop a connection
+/// without answering: fault mode `close`).
+pub use standin_kit::serve_app;
 
-#[derive(Debug)]
-struct DroppedOnPurpose;
-
-impl std::fmt::Display for DroppedOnPurpose {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.write_str("connection dropped by fault injection")
-    }
-}
-
-impl std::error::Error for DroppedOnPurpose {}
-
-/// Serves `router` over HTTP/1.1 on `listener`. A plain hyper loop rather than `axum::serve`, because only a
-/// service that fails can make hyper close a connection without writing a response (fault mode `close`).
-pub async fn serve_app(router: Router, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(_) => {
-                // Transient accept errors (e.g. too many open files) must not end the server.
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let router = router.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(
-                move |mut request: hyper::Request<hyper::body::Incoming>| {
-                    let router = router.clone();
-                    async move {
-                        request.extensions_mut().insert(ConnectInfo(peer));
-                        let response = match router.oneshot(request.map(Body::new)).await {
-                            Ok(response) => response,
-                            Err(never) => match never {},
-                        };
-                        if response.extensions().get::<CloseConnection>().is_some() {
-                            return Err(DroppedOnPurpose);
-                        }
-                        Ok(response)
-                    }
-                },
-            );
-            let io = hyper_util::rt::TokioIo::new(stream);
-            // A client hanging up mid-request is normal for a test backend; there is nothing to report.
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(io, service)
-                .await;
-        });
-    }
-}
-
-/// A stand-in running in the background of the current tokio runtime, stopped when dropped.
-#[derive(Debug)]
-pub struct Running {
-    /// The bound address.
-    pub addr: SocketAddr,
-    /// The shared state, to inspect data or call counts directly.
-    pub state: AppState,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-impl Running {
-    /// `http://127.0.0.1:PORT`.
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
+/// A stand-in running in the background of the current tokio runtime, stopped when dropped: `addr`, `state` (the
+/// shared [`AppState`], to inspect data or call counts directly) and `url()`.
+pub type Running = standin_kit::Running<AppState>;
 
 /// Binds 127.0.0.1 on a free port and serves a fresh stand-in there in the background.
 pub async fn spawn(config: StandinConfig) -> std::io::Result<Running> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-    let addr = listener.local_addr()?;
     let state = AppState::new(config);
-    let task = tokio::spawn(serve_app(app(state.clone()), listener));
-    Ok(Running { addr, state, task })
+    standin_kit::spawn(app(state.clone()), state).await
 }
 
 // ----------------------------------------------------------------------
@@ -333,19 +259,17 @@ async fn api_guard(State(state): State<AppState>, request: Request, next: Next) 
         FaultMode::Hang => {
             // Never answer; a reset drops the connection so hung sockets do not pile up.
             released.await;
-            let mut response = StatusCode::SERVICE_UNAVAILABLE.into_response();
-            response.extensions_mut().insert(CloseConnection);
-            return response;
+            return standin_kit::close_connection(StatusCode::SERVICE_UNAVAILABLE.into_response());
         }
         FaultMode::Slow => tokio::time::sleep(fault.delay).await,
         FaultMode::Close => {
-            let mut response = (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "connection dropped by fault injection",
-            )
-                .into_response();
-            response.extensions_mut().insert(CloseConnection);
-            return response;
+            return standin_kit::close_connection(
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "connection dropped by fault injection",
+                )
+                    .into_response(),
+            );
         }
         FaultMode::Http502 => {
             let page = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";

@@ -10,45 +10,29 @@ use qdrant_standin::StandinConfig;
 
 const USAGE: &str = "usage: qdrant-standin [--listen 127.0.0.1:0] [--api-key KEY]";
 
-fn parse_args(
-    mut args: impl Iterator<Item = String>,
-) -> anyhow::Result<(SocketAddr, StandinConfig)> {
-    let mut listen: SocketAddr = "127.0.0.1:0".parse().context("default listen address")?;
+fn parse_args(args: impl Iterator<Item = String>) -> anyhow::Result<(SocketAddr, StandinConfig)> {
+    // `--listen` (loopback only) and the flag syntax are the stand-in kit's; `--api-key` is Qdrant's.
+    let parsed = standin_kit::parse_args(args, USAGE)?;
+    if parsed.help {
+        eprintln!("{USAGE}");
+        std::process::exit(0);
+    }
     let mut config = StandinConfig::default();
-    while let Some(flag) = args.next() {
-        if flag == "--help" || flag == "-h" {
-            eprintln!("{USAGE}");
-            std::process::exit(0);
-        }
-        let value = args
-            .next()
-            .with_context(|| format!("{flag} needs a value\n{USAGE}"))?;
+    for (flag, value) in parsed.flags {
         match flag.as_str() {
-            "--listen" => {
-                listen = value
-                    .parse()
-                    .with_context(|| format!("--listen {value} is not an IP:PORT address"))?
-            }
             "--api-key" => config.api_key = Some(value),
             other => bail!("unknown flag {other}\n{USAGE}"),
         }
     }
-    if !listen.ip().is_loopback() {
-        bail!("--listen {listen} is not a loopback address; the stand-in only binds loopback");
-    }
-    Ok((listen, config))
+    Ok((parsed.listen, config))
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let (listen, config) = parse_args(std::env::args().skip(1))?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("binding {listen}"))?;
-    let addr = listener.local_addr().context("reading the bound address")?;
     // The services are built synchronously inside `serve` before the first accept, and connections queue in the
     // listener's backlog meanwhile, so announcing now cannot make a client fail.
-    eprintln!("qdrant-standin: listening on http://{addr}");
+    let listener = standin_kit::bind_and_announce("qdrant-standin", listen).await?;
     qdrant_standin::serve(config, listener)
         .await
         .context("serving")?;
