@@ -46,6 +46,12 @@ bench *ARGS:
     "${CARGO_TARGET_DIR:-target}/release/mcp-bench" --server "${CARGO_TARGET_DIR:-target}/release/mcp-empresa" {{ARGS}}
     "${CARGO_TARGET_DIR:-target}/release/odoo-bench"
     just bench-rag
+    just bench-stripe
+
+# mcp-stripe's overhead over a direct async-stripe call against the Stripe stand-in, p50/p99.
+bench-stripe:
+    cargo build --release -p stripe-standin --quiet
+    cargo bench --quiet -p mcp-stripe --bench overhead
 
 # Retrieval quality (nDCG@10, recall@10: lexical, dense, hybrid) on a BEIR collection, and mcp-rag's store speed at 10k and 100k chunks.
 bench-rag COLLECTION="../shared/data/scifact": tools
