@@ -1,7 +1,5 @@
 //! Customers, the account, and search across resources.
 
-use std::collections::HashMap;
-
 use mcp_common::ToolError;
 use rmcp::handler::server::wrapper::{Json, Parameters};
 use rmcp::service::RequestContext;
@@ -13,8 +11,8 @@ use stripe_core::customer::{
 };
 
 use super::{
-    GetArgs, ListResult, ObjectResult, Page, ReadScope, SearchResult, Stripe, WriteScope, id_of,
-    limit_of, metadata_of,
+    GetArgs, ListResult, MetadataEntry, ObjectResult, Page, ReadScope, SearchResult, Stripe,
+    WriteScope, id_of, limit_of, metadata_of,
 };
 
 /// Filters of `list_customers`.
@@ -90,7 +88,7 @@ pub struct CreateCustomerArgs {
     pub description: Option<String>,
     /// Key-value pairs to store with the customer (at most 50 keys)
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<HashMap<String, String>>,
+    pub metadata: Option<Vec<MetadataEntry>>,
     #[serde(flatten)]
     pub write: WriteScope,
 }
@@ -114,7 +112,7 @@ pub struct UpdateCustomerArgs {
     pub description: Option<String>,
     /// Metadata keys to set (an empty value removes the key)
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<HashMap<String, String>>,
+    pub metadata: Option<Vec<MetadataEntry>>,
     #[serde(flatten)]
     pub write: WriteScope,
 }

@@ -1,7 +1,5 @@
 //! Billing: invoices and their items, subscriptions and coupons.
 
-use std::collections::HashMap;
-
 use mcp_common::{Previews, ToolError};
 use rmcp::handler::server::wrapper::{Json, Parameters};
 use rmcp::service::RequestContext;
@@ -23,8 +21,8 @@ use stripe_shared::{CouponDuration, InvoiceCollectionMethod, InvoiceStatus};
 
 use super::previews::customer_label;
 use super::{
-    GetArgs, ListResult, ObjectResult, Page, ReadScope, Stripe, WriteScope, id_of, limit_of,
-    metadata_of,
+    GetArgs, ListResult, MetadataEntry, ObjectResult, Page, ReadScope, Stripe, WriteScope, id_of,
+    limit_of, metadata_of,
 };
 use crate::money;
 
@@ -91,7 +89,7 @@ pub struct CreateInvoiceArgs {
     pub auto_advance: Option<bool>,
     /// Key-value pairs to store with the invoice
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<HashMap<String, String>>,
+    pub metadata: Option<Vec<MetadataEntry>>,
     #[serde(flatten)]
     pub write: WriteScope,
 }
@@ -121,7 +119,7 @@ pub struct AddInvoiceItemArgs {
     pub description: Option<String>,
     /// Key-value pairs to store with the item
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<HashMap<String, String>>,
+    pub metadata: Option<Vec<MetadataEntry>>,
     #[serde(flatten)]
     pub write: WriteScope,
 }
@@ -210,7 +208,7 @@ pub struct UpdateSubscriptionArgs {
     pub proration_behavior: Option<Proration>,
     /// Key-value pairs to set on the subscription
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<HashMap<String, String>>,
+    pub metadata: Option<Vec<MetadataEntry>>,
     #[serde(flatten)]
     pub write: WriteScope,
 }
@@ -267,7 +265,7 @@ pub struct CreateCouponArgs {
     pub max_redemptions: Option<i64>,
     /// Key-value pairs to store with the coupon
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<HashMap<String, String>>,
+    pub metadata: Option<Vec<MetadataEntry>>,
     #[serde(flatten)]
     pub write: WriteScope,
 }

@@ -646,17 +646,36 @@ impl Domain for Stripe {
     }
 }
 
+/// One metadata pair. A list of pairs rather than a free-form object, so that the schema stays
+/// usable by clients that require closed object schemas (OpenAI's strict function calling).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct MetadataEntry {
+    /// The key, 1 to 40 characters without square brackets
+    pub key: String,
+    /// The value, at most 500 characters (on an update, an empty value removes the key)
+    pub value: String,
+}
+
 /// Metadata arguments: at most 50 keys of up to 40 characters, values up to 500 (Stripe's limits).
 pub(crate) fn metadata_of(
-    metadata: &Option<HashMap<String, String>>,
+    metadata: &Option<Vec<MetadataEntry>>,
 ) -> Result<Option<HashMap<String, String>>, ToolError> {
-    let Some(metadata) = metadata else {
+    let Some(entries) = metadata else {
         return Ok(None);
     };
-    if metadata.len() > 50 {
+    if entries.len() > 50 {
         return Err(ToolError::invalid("metadata", "at most 50 keys"));
     }
-    for (key, value) in metadata {
+    let mut metadata = HashMap::with_capacity(entries.len());
+    for MetadataEntry { key, value } in entries {
+        if metadata.insert(key.clone(), value.clone()).is_some() {
+            return Err(ToolError::invalid(
+                "metadata",
+                format!("each key once; `{key}` is given twice"),
+            ));
+        }
+    }
+    for (key, value) in &metadata {
         if key.is_empty() || key.chars().count() > 40 || key.contains('[') || key.contains(']') {
             return Err(ToolError::invalid(
                 "metadata",
@@ -670,7 +689,7 @@ pub(crate) fn metadata_of(
             ));
         }
     }
-    Ok(Some(metadata.clone()))
+    Ok(Some(metadata))
 }
 
 #[cfg(test)]
@@ -755,12 +774,28 @@ mod tests {
             .unwrap(),
             Some(100)
         );
-        let long: HashMap<String, String> = [("note".to_owned(), "x".repeat(501))].into();
+        let entry = |key: &str, value: String| MetadataEntry {
+            key: key.into(),
+            value,
+        };
+        let long = vec![entry("note", "x".repeat(501))];
         assert!(
             metadata_of(&Some(long))
                 .unwrap_err()
                 .message()
                 .contains("metadata.note")
+        );
+        let twice = vec![entry("a", "1".into()), entry("a", "2".into())];
+        assert!(
+            metadata_of(&Some(twice))
+                .unwrap_err()
+                .message()
+                .contains("`a` is given twice")
+        );
+        let fine = vec![entry("plan", "pro".into())];
+        assert_eq!(
+            metadata_of(&Some(fine)).unwrap(),
+            Some([("plan".to_owned(), "pro".to_owned())].into())
         );
         assert!(idempotency_key_of("").is_err());
         assert!(idempotency_key_of(&"k".repeat(256)).is_err());

@@ -1,7 +1,5 @@
 //! Money in and out: balance, payment intents, charges, refunds and disputes.
 
-use std::collections::HashMap;
-
 use mcp_common::ToolError;
 use rmcp::handler::server::wrapper::{Json, Parameters};
 use rmcp::service::RequestContext;
@@ -21,8 +19,8 @@ use stripe_core::payment_intent::{
 use stripe_core::refund::{CreateRefund, CreateRefundReason, ListRefund};
 
 use super::{
-    GetArgs, ListResult, ObjectResult, Page, ReadScope, Stripe, WriteScope, id_of, limit_of,
-    metadata_of,
+    GetArgs, ListResult, MetadataEntry, ObjectResult, Page, ReadScope, Stripe, WriteScope, id_of,
+    limit_of, metadata_of,
 };
 use crate::money;
 
@@ -101,7 +99,7 @@ pub struct CreatePaymentIntentArgs {
     pub receipt_email: Option<String>,
     /// Key-value pairs to store with the payment
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<HashMap<String, String>>,
+    pub metadata: Option<Vec<MetadataEntry>>,
     #[serde(flatten)]
     pub write: WriteScope,
 }
@@ -161,7 +159,7 @@ pub struct CreateRefundArgs {
     pub reason: Option<RefundReason>,
     /// Key-value pairs to store with the refund
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<HashMap<String, String>>,
+    pub metadata: Option<Vec<MetadataEntry>>,
     #[serde(flatten)]
     pub write: WriteScope,
 }
@@ -220,7 +218,7 @@ pub struct UpdateDisputeArgs {
     pub submit: Option<bool>,
     /// Key-value pairs to store with the dispute
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<HashMap<String, String>>,
+    pub metadata: Option<Vec<MetadataEntry>>,
     #[serde(flatten)]
     pub write: WriteScope,
 }

@@ -53,7 +53,7 @@ fn customer_fields(
     email: &Option<String>,
     phone: &Option<String>,
     description: &Option<String>,
-    metadata: &Option<std::collections::HashMap<String, String>>,
+    metadata: &Option<Vec<super::MetadataEntry>>,
 ) -> String {
     let mut parts = Vec::new();
     for (label, value) in [
@@ -67,7 +67,10 @@ fn customer_fields(
         }
     }
     if let Some(metadata) = metadata {
-        let mut pairs: Vec<String> = metadata.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut pairs: Vec<String> = metadata
+            .iter()
+            .map(|entry| format!("{}={}", entry.key, entry.value))
+            .collect();
         pairs.sort();
         parts.push(format!("metadata {}", pairs.join(", ")));
     }

@@ -1,7 +1,5 @@
 //! The catalogue: products, prices and payment links.
 
-use std::collections::HashMap;
-
 use mcp_common::{Previews, ToolError};
 use rmcp::handler::server::wrapper::{Json, Parameters};
 use rmcp::service::RequestContext;
@@ -15,7 +13,8 @@ use stripe_product::price::{
 use stripe_product::product::{CreateProduct, ListProduct};
 
 use super::{
-    ListResult, ObjectResult, Page, ReadScope, Stripe, WriteScope, id_of, limit_of, metadata_of,
+    ListResult, MetadataEntry, ObjectResult, Page, ReadScope, Stripe, WriteScope, id_of, limit_of,
+    metadata_of,
 };
 use crate::money;
 
@@ -56,7 +55,7 @@ pub struct CreateProductArgs {
     pub description: Option<String>,
     /// Key-value pairs to store with the product
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<HashMap<String, String>>,
+    pub metadata: Option<Vec<MetadataEntry>>,
     #[serde(flatten)]
     pub write: WriteScope,
 }
@@ -109,7 +108,7 @@ pub struct CreatePriceArgs {
     pub lookup_key: Option<String>,
     /// Key-value pairs to store with the price
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<HashMap<String, String>>,
+    pub metadata: Option<Vec<MetadataEntry>>,
     #[serde(flatten)]
     pub write: WriteScope,
 }
@@ -130,7 +129,7 @@ pub struct CreatePaymentLinkArgs {
     pub line_items: Vec<LineItem>,
     /// Key-value pairs to store with the link
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<HashMap<String, String>>,
+    pub metadata: Option<Vec<MetadataEntry>>,
     #[serde(flatten)]
     pub write: WriteScope,
 }
