@@ -1,6 +1,9 @@
 //! What the tools do, in Odoo terms: the operator's policy applied to every model and field, the
-//! field metadata cache, shaped searches and reads, writes, and name-or-id resolution for the CRM
-//! tools. The rmcp handler in [`crate::tools`] only translates arguments and results.
+//! field metadata cache, shaped searches and reads, writes, and name-or-id resolution; [`crm`]
+//! holds the customer and CRM operations. The rmcp handler in [`crate::tools`] only translates
+//! arguments and results.
+
+pub mod crm;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -73,6 +76,38 @@ impl Ref {
                 .to_owned(),
         })
     }
+}
+
+/// One page of a search: which records, which fields, which page and in which order.
+#[derive(Debug, Clone, Copy)]
+pub struct SearchQuery<'a> {
+    /// The model to search.
+    pub model: &'a str,
+    /// An Odoo domain, validated before it is sent; `None` matches every record.
+    pub domain: Option<&'a Value>,
+    /// The fields to return; `None` picks a small useful set.
+    pub fields: Option<&'a [String]>,
+    /// Records per page; `None` is the policy's default, and the policy's maximum caps it.
+    pub limit: Option<u32>,
+    /// Records to skip.
+    pub offset: Option<u64>,
+    /// Sort order such as "name, id desc", validated before it is sent.
+    pub order: Option<&'a str>,
+}
+
+/// A method to run on a model or on some of its records.
+#[derive(Debug, Clone)]
+pub struct MethodCall<'a> {
+    /// The model.
+    pub model: &'a str,
+    /// The public method, which the policy must allow.
+    pub method: &'a str,
+    /// The records to run it on; `None` for a model-level method.
+    pub ids: Option<Vec<i64>>,
+    /// Positional arguments after the records (XML-RPC only).
+    pub args: Vec<Value>,
+    /// Named arguments; `context` is refused, since this server sets it.
+    pub kwargs: Vec<(String, Value)>,
 }
 
 /// A page of records.
@@ -487,17 +522,19 @@ impl Service {
     }
 
     /// Searches and reads one page of records, shaped.
-    #[allow(clippy::too_many_arguments)] // One argument per tool argument reads best here.
     pub async fn search(
         &self,
         client: &OdooClient,
-        model: &str,
-        domain: Option<&Value>,
-        fields: Option<&[String]>,
-        limit: Option<u32>,
-        offset: Option<u64>,
-        order: Option<&str>,
+        query: &SearchQuery<'_>,
     ) -> Result<RecordPage, ToolError> {
+        let SearchQuery {
+            model,
+            domain,
+            fields,
+            limit,
+            offset,
+            order,
+        } = *query;
         self.check_model(model)?;
         let domain = self.domain(domain)?;
         let order = match order {
@@ -1064,16 +1101,18 @@ impl Service {
     }
 
     /// Runs an allowed method and scrubs sensitive keys from its answer.
-    #[allow(clippy::too_many_arguments)] // One argument per tool argument reads best here.
     pub async fn call_method(
         &self,
         client: &OdooClient,
-        model: &str,
-        method: &str,
-        ids: Option<Vec<i64>>,
-        args: Vec<Value>,
-        kwargs: Vec<(String, Value)>,
+        method_call: MethodCall<'_>,
     ) -> Result<MethodResult, ToolError> {
+        let MethodCall {
+            model,
+            method,
+            ids,
+            args,
+            kwargs,
+        } = method_call;
         self.check_method(model, method)?;
         let mut call = Call::write(model, method);
         if let Some(ids) = ids {
@@ -1185,57 +1224,6 @@ impl Service {
                 )))
             }
         }
-    }
-
-    /// The stages of the CRM pipeline, in order.
-    pub async fn stages(&self, client: &OdooClient) -> Result<Vec<Ref>, ToolError> {
-        let call = Call::read("crm.stage", "search_read")
-            .arg("domain", json!([]))
-            .kwarg("fields", json!(["name"]))
-            .kwarg("order", "sequence, id");
-        let rows = records_of(&call, self.call(client, &call).await?)?;
-        Ok(rows
-            .iter()
-            .filter_map(|row| {
-                Some(Ref {
-                    id: row.get("id")?.as_i64()?,
-                    name: record_label(row),
-                })
-            })
-            .collect())
-    }
-
-    /// A CRM stage by id or name; an unknown one lists the valid stages.
-    pub async fn resolve_stage(
-        &self,
-        client: &OdooClient,
-        stage: &NameOrId,
-    ) -> Result<Ref, ToolError> {
-        let stages = self.stages(client).await?;
-        let found = match stage.as_id() {
-            Some(id) => stages.iter().find(|s| s.id == id),
-            None => {
-                let wanted = match stage {
-                    NameOrId::Name(name) => name.trim(),
-                    NameOrId::Id(_) => "",
-                };
-                stages.iter().find(|s| s.name.eq_ignore_ascii_case(wanted))
-            }
-        };
-        found.cloned().ok_or_else(|| {
-            let listed: Vec<String> = stages
-                .iter()
-                .map(|s| format!("{} (id {})", s.name, s.id))
-                .collect();
-            let asked = match stage {
-                NameOrId::Id(id) => id.to_string(),
-                NameOrId::Name(name) => name.clone(),
-            };
-            ToolError::not_found(
-                format!("stage '{asked}'"),
-                format!("the stages are: {}", listed.join(", ")),
-            )
-        })
     }
 
     /// The shaped default-field reads used by resources: one record, or a not-found error.
