@@ -3,6 +3,8 @@
 
 use std::str::FromStr;
 
+use mcp_common::ToolError;
+
 use stripe_types::Currency;
 
 /// Currencies whose amounts have no minor unit: 500 JPY is `amount: 500`.
@@ -76,11 +78,11 @@ pub fn display(amount: i64, currency: &str) -> String {
 
 /// Checks an amount argument: positive, and below Stripe's own ceiling (eight digits for most
 /// currencies), so a slip of the decimal point is caught before anything is sent.
-pub fn amount(field: &str, value: i64, currency: &str) -> Result<i64, (String, String)> {
+pub fn amount(field: &str, value: i64, currency: &str) -> Result<i64, ToolError> {
     const MAX: i64 = 99_999_999;
     if value <= 0 {
-        return Err((
-            field.into(),
+        return Err(ToolError::invalid(
+            field,
             format!(
                 "a positive whole number of the currency's smallest unit (for {}, {} is {})",
                 currency.to_ascii_uppercase(),
@@ -90,8 +92,8 @@ pub fn amount(field: &str, value: i64, currency: &str) -> Result<i64, (String, S
         ));
     }
     if value > MAX {
-        return Err((
-            field.into(),
+        return Err(ToolError::invalid(
+            field,
             format!(
                 "at most {MAX} (Stripe's limit); {value} would be {}",
                 display(value, currency)
@@ -144,9 +146,12 @@ mod tests {
     #[test]
     fn amounts_are_bounded() {
         assert_eq!(amount("amount", 1250, "eur"), Ok(1250));
-        let (field, expected) = amount("amount", 0, "jpy").unwrap_err();
-        assert_eq!(field, "amount");
-        assert!(expected.contains("for JPY, 500 is ¥500"), "{expected}");
+        let error = amount("amount", 0, "jpy").unwrap_err().message();
+        assert!(
+            error.starts_with("invalid argument `amount`: expected"),
+            "{error}"
+        );
+        assert!(error.contains("for JPY, 500 is ¥500"), "{error}");
         assert!(amount("amount", 100_000_000, "eur").is_err());
     }
 }

@@ -279,10 +279,6 @@ pub struct ListCouponsArgs {
     pub scope: ReadScope,
 }
 
-fn invalid((field, expected): (String, String)) -> ToolError {
-    ToolError::invalid(field, expected)
-}
-
 #[tool_router(router = invoicing_tools, vis = "pub(crate)")]
 impl Stripe {
     #[tool(
@@ -430,7 +426,7 @@ impl Stripe {
             (None, Some(amount), Some(currency)) => {
                 let code =
                     money::currency(currency).map_err(|e| ToolError::invalid("currency", e))?;
-                let amount = money::amount("amount", amount, currency).map_err(invalid)?;
+                let amount = money::amount("amount", amount, currency)?;
                 request = request.amount(amount).currency(code);
             }
             _ => {
@@ -748,7 +744,7 @@ impl Stripe {
             (None, Some(amount), Some(currency)) => {
                 let code =
                     money::currency(currency).map_err(|e| ToolError::invalid("currency", e))?;
-                let amount = money::amount("amount_off", amount, currency).map_err(invalid)?;
+                let amount = money::amount("amount_off", amount, currency)?;
                 request = request.amount_off(amount).currency(code);
             }
             _ => {

@@ -223,10 +223,6 @@ pub struct UpdateDisputeArgs {
     pub write: WriteScope,
 }
 
-fn invalid((field, expected): (String, String)) -> ToolError {
-    ToolError::invalid(field, expected)
-}
-
 impl DisputeEvidence {
     fn into_request(self) -> UpdateDisputeEvidence {
         let mut evidence = UpdateDisputeEvidence::new();
@@ -436,7 +432,7 @@ impl Stripe {
     ) -> Result<Json<ObjectResult>, ToolError> {
         let currency =
             money::currency(&args.currency).map_err(|e| ToolError::invalid("currency", e))?;
-        let amount = money::amount("amount", args.amount, &args.currency).map_err(invalid)?;
+        let amount = money::amount("amount", args.amount, &args.currency)?;
         let mut request = CreatePaymentIntent::new(amount, currency);
         if let Some(customer) = &args.customer {
             request = request.customer(id_of("customer", customer, &["cus_"])?);

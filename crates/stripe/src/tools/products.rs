@@ -233,8 +233,7 @@ impl Stripe {
     ) -> Result<Json<ObjectResult>, ToolError> {
         let currency =
             money::currency(&args.currency).map_err(|e| ToolError::invalid("currency", e))?;
-        let amount = money::amount("unit_amount", args.unit_amount, &args.currency)
-            .map_err(|(field, expected)| ToolError::invalid(field, expected))?;
+        let amount = money::amount("unit_amount", args.unit_amount, &args.currency)?;
         let product = id_of("product", &args.product, &["prod_"])?;
         let mut request = CreatePrice::new(currency)
             .product(product)
