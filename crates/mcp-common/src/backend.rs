@@ -78,6 +78,9 @@ pub struct Failure {
     pub retry_after: Option<Duration>,
     /// A more specific hint than the backend's default one, e.g. "check ODOO_USER and ODOO_PASSWORD".
     pub hint: Option<String>,
+    /// The service said it did not act on the request (e.g. Twilio's 429 "too many requests"
+    /// refuses before sending), so even a [`Repeat::Unsafe`] call may be sent again.
+    pub not_acted: bool,
 }
 
 impl Failure {
@@ -88,7 +91,15 @@ impl Failure {
             detail: detail.into(),
             retry_after: None,
             hint: None,
+            not_acted: false,
         }
+    }
+
+    /// Marks a failure the service answered without acting on the request (see
+    /// [`not_acted`](Failure::not_acted)).
+    pub fn not_acted(mut self) -> Self {
+        self.not_acted = true;
+        self
     }
 
     /// Adds the delay the backend asked for.
@@ -576,13 +587,16 @@ impl Backend {
             self.record_failure(&failure);
             let may_resend = match failure.kind {
                 FailureKind::Connect => true,
+                _ if failure.not_acted => true,
                 FailureKind::Timeout | FailureKind::Unavailable | FailureKind::Protocol => {
                     repeat == Repeat::Safe
                 }
                 FailureKind::Rejected | FailureKind::Misconfigured => false,
             };
             let retries_done = attempts - 1;
-            let maybe_applied = repeat == Repeat::Unsafe && failure.kind != FailureKind::Connect;
+            let maybe_applied = repeat == Repeat::Unsafe
+                && failure.kind != FailureKind::Connect
+                && !failure.not_acted;
             if !may_resend || retries_done >= self.config.max_retries {
                 return Err(self.error(operation, failure, attempts, maybe_applied));
             }
@@ -792,6 +806,10 @@ mod tests {
         Err(Failure::new(kind, "boom"))
     }
 
+    fn not_acted(kind: FailureKind) -> Result<u32, Failure> {
+        Err(Failure::new(kind, "HTTP 429 Too Many Requests").not_acted())
+    }
+
     #[tokio::test]
     async fn retry_policy_follows_repeatability() {
         use FailureKind::*;
@@ -809,6 +827,9 @@ mod tests {
             (Repeat::Unsafe, vec![fail(Connect), Ok(1)], true, 2),
             (Repeat::Unsafe, vec![fail(Timeout)], false, 1),
             (Repeat::Unsafe, vec![fail(Unavailable)], false, 1),
+            // A refusal the service made without acting (a rate limit) may be resent.
+            (Repeat::Unsafe, vec![not_acted(Unavailable), Ok(1)], true, 2),
+            (Repeat::Unsafe, vec![not_acted(Unavailable); 4], false, 4),
         ];
         for (repeat, outcomes, ok, attempts) in cases {
             let backend = Backend::new(
