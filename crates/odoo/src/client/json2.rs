@@ -2,19 +2,97 @@
 //! `X-Odoo-Database` and a JSON object of named arguments; the answer is the bare result, and an
 //! error is an HTTP 4xx/5xx whose JSON body names the Python exception. Also `GET /web/version`.
 
+use std::sync::{Arc, Mutex};
+
 use mcp_common::Repeat;
-use mcp_common::backend::retry_after_of;
+use mcp_common::api::{Explanation, decode_json};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{AttemptError, Call, Fault, FaultKind, OdooClient, OdooError, ServerVersion};
+use super::{
+    AttemptError, Call, Failure, Fault, FaultKind, OdooClient, OdooError, ServerVersion,
+    too_large_hint,
+};
 
-/// The body of a JSON-2 error.
+/// The body of a JSON-2 error (`{"name", "message", "arguments", "context", "debug"}`; only the
+/// exception and its message matter).
 #[derive(Debug, Deserialize)]
 struct ErrorBody {
     name: String,
     #[serde(default)]
     message: String,
+}
+
+/// What an error status of a JSON-2 exchange said.
+#[derive(Debug)]
+struct Refusal {
+    /// The HTTP status.
+    code: u16,
+    /// Odoo's refusal of the call, when its body is Odoo's error.
+    fault: Option<Fault>,
+}
+
+/// Odoo's refusal of `call` in an error body, unless the status is one proxies answer themselves
+/// (429/502/503/504): those are unavailability, not Odoo's verdict on the call, whatever the body
+/// says.
+fn fault_of(code: u16, body: &[u8], target: &Target) -> Option<Fault> {
+    if matches!(code, 429 | 502 | 503 | 504) {
+        return None;
+    }
+    let error: ErrorBody = serde_json::from_slice(body).ok()?;
+    let Target { model, method, ids } = target;
+    Some(Fault::from_json2(
+        code,
+        &error.name,
+        &error.message,
+        model,
+        method,
+        ids,
+    ))
+}
+
+/// What a call is about, to phrase Odoo's refusal of it.
+#[derive(Debug)]
+struct Target {
+    model: String,
+    method: String,
+    ids: Vec<i64>,
+}
+
+/// One JSON-2 exchange through the API client: the body of a success, or the failure as
+/// mcp-common classifies it, with what its error status said. An error body that is Odoo's error
+/// about `call` becomes the [`Fault`] (and its sentence explains the status).
+async fn exchange(
+    client: &OdooClient,
+    request: reqwest::RequestBuilder,
+    call: Option<&Call>,
+) -> Result<Vec<u8>, (Failure, Option<Refusal>)> {
+    let seen: Arc<Mutex<Option<Refusal>>> = Arc::default();
+    let target = call.map(|call| Target {
+        model: call.model.clone(),
+        method: call.method.clone(),
+        ids: call.id_list().to_vec(),
+    });
+    let api = client.api.clone().explaining({
+        let seen = Arc::clone(&seen);
+        move |code, body| {
+            let fault = target
+                .as_ref()
+                .and_then(|target| fault_of(code, body, target));
+            let explanation = Explanation {
+                message: fault.as_ref().map(Fault::to_string),
+                hint: too_large_hint(code),
+            };
+            if let Ok(mut slot) = seen.lock() {
+                *slot = Some(Refusal { code, fault });
+            }
+            explanation
+        }
+    });
+    api.exchange(request).await.map_err(|failure| {
+        let refusal = seen.lock().ok().and_then(|mut slot| slot.take());
+        (failure, refusal)
+    })
 }
 
 /// `GET /web/version`; `None` when the server does not have it (Odoo before 19).
@@ -26,19 +104,17 @@ pub(super) async fn web_version(
         .send(operation, Repeat::Safe, || {
             let request = client.api.get("/web/version");
             async move {
-                let response = request.send().await.map_err(AttemptError::Http)?;
-                let status = response.status();
-                if status.is_server_error() || status.as_u16() == 429 {
-                    return Err(AttemptError::Status {
-                        code: status.as_u16(),
-                        reason: status.canonical_reason().unwrap_or_default().to_owned(),
-                        retry_after: retry_after_of(response.headers()),
-                    });
-                }
-                if !status.is_success() {
-                    return Ok(None);
-                }
-                let body = response.bytes().await.map_err(AttemptError::Http)?;
+                let body = match exchange(client, request, None).await {
+                    Ok(body) => body,
+                    // Only an overloaded or failing server is worth an error (and a retry); any
+                    // other status, 408 and 425 included, means the route is not there.
+                    Err((_, Some(Refusal { code, .. })))
+                        if code != 429 && !(500..600).contains(&code) =>
+                    {
+                        return Ok(None);
+                    }
+                    Err((failure, _)) => return Err(AttemptError::Failed(failure)),
+                };
                 let Ok(answer) = serde_json::from_slice::<Value>(&body) else {
                     return Ok(None);
                 };
@@ -112,38 +188,17 @@ pub(super) async fn execute(client: &OdooClient, call: &Call) -> Result<Value, O
                 .header("X-Odoo-Database", &connection.db)
                 .json(&body);
             async move {
-                let response = request.send().await.map_err(AttemptError::Http)?;
-                let status = response.status();
-                let retry_after = retry_after_of(response.headers());
-                let bytes = response.bytes().await.map_err(AttemptError::Http)?;
-                if status.is_success() {
-                    if bytes.iter().all(u8::is_ascii_whitespace) {
-                        return Ok(Value::Null);
-                    }
-                    return serde_json::from_slice(&bytes).map_err(|e| {
-                        AttemptError::Decode(format!("the answer is not JSON ({e})"))
-                    });
+                let body =
+                    exchange(client, request, Some(call))
+                        .await
+                        .map_err(|(failure, refusal)| match refusal.and_then(|r| r.fault) {
+                            Some(fault) => AttemptError::Fault(fault),
+                            None => AttemptError::Failed(failure),
+                        })?;
+                if body.iter().all(u8::is_ascii_whitespace) {
+                    return Ok(Value::Null);
                 }
-                let code = status.as_u16();
-                let reason = status.canonical_reason().unwrap_or_default().to_owned();
-                // Proxies answer 429/502/503/504 themselves: those are unavailability, not Odoo's
-                // verdict on the call, whatever the body says.
-                let overloaded = matches!(code, 429 | 502 | 503 | 504);
-                match serde_json::from_slice::<ErrorBody>(&bytes) {
-                    Ok(error) if !overloaded => Err(AttemptError::Fault(Fault::from_json2(
-                        code,
-                        &error.name,
-                        &error.message,
-                        &call.model,
-                        &call.method,
-                        call.id_list(),
-                    ))),
-                    _ => Err(AttemptError::Status {
-                        code,
-                        reason,
-                        retry_after,
-                    }),
-                }
+                decode_json(&body, "JSON").map_err(AttemptError::Failed)
             }
         })
         .await;

@@ -13,10 +13,8 @@ mod xmlrpc;
 
 use std::future::Future;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use mcp_common::api::Explanation;
-use mcp_common::backend::{failure_of_http_error, failure_of_status};
 use mcp_common::{ApiClient, Backend, BackendConfig, Failure, FailureKind, Repeat, Secret};
 use serde_json::{Map, Value};
 
@@ -207,45 +205,29 @@ struct Session {
 /// What to say when Odoo, or a proxy in front of it, refuses a request as too large (HTTP 413).
 const TOO_LARGE_HINT: &str = "the request was too large for Odoo (or a proxy in front of it): use a shorter domain, fewer ids, fields or values, or split the work into several calls";
 
+/// The hint for an HTTP 413, whichever protocol was refused.
+fn too_large_hint(code: u16) -> Option<String> {
+    (code == 413).then(|| TOO_LARGE_HINT.to_owned())
+}
+
 /// How one attempt failed, before classification.
 #[derive(Debug)]
 enum AttemptError {
-    /// The HTTP exchange failed.
-    Http(reqwest::Error),
-    /// The exchange failed, already classified by [`ApiClient::exchange`].
+    /// The attempt failed as mcp-common classifies it (the exchange, the status, or an answer
+    /// that could not be decoded).
     Failed(Failure),
-    /// A non-success status without an Odoo error body.
-    Status {
-        code: u16,
-        reason: String,
-        retry_after: Option<Duration>,
-    },
     /// Odoo refused the call.
     Fault(Fault),
-    /// The answer could not be decoded.
-    Decode(String),
 }
 
 impl AttemptError {
     fn classify(&self) -> Failure {
         match self {
-            AttemptError::Http(error) => failure_of_http_error(error),
             AttemptError::Failed(failure) => failure.clone(),
-            AttemptError::Status {
-                code: 413,
-                reason,
-                retry_after,
-            } => failure_of_status(413, reason, *retry_after).with_hint(TOO_LARGE_HINT),
-            AttemptError::Status {
-                code,
-                reason,
-                retry_after,
-            } => failure_of_status(*code, reason, *retry_after),
             AttemptError::Fault(fault) if fault.kind == FaultKind::Transient => {
                 Failure::new(FailureKind::Unavailable, fault.message.clone())
             }
             AttemptError::Fault(fault) => Failure::new(FailureKind::Rejected, fault.to_string()),
-            AttemptError::Decode(detail) => Failure::new(FailureKind::Protocol, detail.clone()),
         }
     }
 }
@@ -259,12 +241,13 @@ impl OdooClient {
             connection.url_hint.clone(),
             policy,
         );
-        // Odoo's error statuses carry no body worth quoting; only a refusal for size has a more
-        // useful hint than the generic one.
+        // XML-RPC's error statuses carry no body worth quoting (JSON-2 reads Odoo's error bodies
+        // call by call, see `json2::exchange`); only a refusal for size has a more useful hint
+        // than the generic one.
         let api = ApiClient::new(http, backend, connection.url.clone()).explaining(|code, _| {
             Explanation {
                 message: None,
-                hint: (code == 413).then(|| TOO_LARGE_HINT.to_owned()),
+                hint: too_large_hint(code),
             }
         });
         OdooClient {
@@ -536,6 +519,7 @@ fn check_names(call: &Call) -> Result<(), OdooError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mcp_common::backend::{failure_of_http_error, failure_of_status};
 
     #[test]
     fn names_that_could_escape_the_url_are_refused() {
@@ -553,40 +537,51 @@ mod tests {
 
     #[tokio::test]
     async fn too_large_requests_blame_the_size_not_the_url() {
-        let error = AttemptError::Status {
-            code: 413,
-            reason: "Payload Too Large".into(),
-            retry_after: None,
-        };
-        let backend = Backend::new(
-            "Odoo",
-            "http://odoo:8069",
-            "is ODOO_URL right?",
-            BackendConfig::standard(),
-        );
-        let message = backend
-            .call(
-                "search_read on res.partner",
-                Repeat::Safe,
-                AttemptError::classify,
-                || async {
-                    Err::<(), _>(AttemptError::Status {
-                        code: 413,
-                        reason: "Payload Too Large".into(),
-                        retry_after: None,
-                    })
-                },
+        // A proxy refusing the body for its size, over both protocols.
+        let app = axum::Router::new().fallback(|| async {
+            (
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "<html>413 Request Entity Too Large</html>",
             )
-            .await
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        for protocol in [ProtocolChoice::Json2, ProtocolChoice::XmlRpc] {
+            let connection = Connection {
+                name: "default".into(),
+                url: url.clone(),
+                db: "test".into(),
+                user: Some("admin".into()),
+                password: Some(Secret::new("admin")),
+                api_key: Some(Secret::new("key")),
+                protocol,
+                url_hint: "is ODOO_URL right?".into(),
+                credentials_hint: "check ODOO_USER".into(),
+                api_key_hint: "check ODOO_API_KEY".into(),
+            };
+            let client = OdooClient::new(
+                connection,
+                reqwest::Client::new(),
+                BackendConfig::standard(),
+            );
+            let call = Call::read("res.partner", "search_read");
+            let message = match protocol {
+                ProtocolChoice::Json2 => json2::execute(&client, &call).await,
+                _ => xmlrpc::execute_kw(&client, 2, &call).await,
+            }
             .unwrap_err()
             .to_string();
-        assert_eq!(
-            message,
-            format!(
-                "Odoo rejected search_read on res.partner: HTTP 413 Payload Too Large — {TOO_LARGE_HINT}"
-            )
-        );
-        assert!(!message.contains("ODOO_URL"), "{message}");
+            assert_eq!(
+                message,
+                format!(
+                    "Odoo rejected search_read on res.partner: HTTP 413 Payload Too Large — {TOO_LARGE_HINT}"
+                ),
+                "{protocol:?}"
+            );
+            assert!(!message.contains("ODOO_URL"), "{message}");
+        }
+        let error = AttemptError::Failed(failure_of_status(413, "Payload Too Large", None));
         assert_eq!(error.classify().kind, FailureKind::Rejected);
     }
 

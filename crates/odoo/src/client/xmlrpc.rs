@@ -10,7 +10,10 @@ use mcp_common::Repeat;
 use serde_json::{Map, Number, Value};
 use xmlrpc::{Request, Transport, Value as Xml};
 
-use super::{AttemptError, Call, Fault, FaultKind, OdooClient, OdooError, ServerVersion};
+use super::{
+    AttemptError, Call, Failure, FailureKind, Fault, FaultKind, OdooClient, OdooError,
+    ServerVersion,
+};
 
 /// Bodies larger than this are decoded on a blocking thread, so a large answer never stalls the
 /// async runtime.
@@ -208,7 +211,12 @@ async fn post(
                 if answer.len() > DECODE_INLINE_LIMIT {
                     tokio::task::spawn_blocking(move || decode(answer, &target))
                         .await
-                        .map_err(|e| AttemptError::Decode(format!("decoding failed: {e}")))?
+                        .map_err(|e| {
+                            AttemptError::Failed(Failure::new(
+                                FailureKind::Protocol,
+                                format!("decoding failed: {e}"),
+                            ))
+                        })?
                 } else {
                     decode(answer, &target)
                 }
@@ -229,8 +237,9 @@ fn decode(body: Vec<u8>, target: &Target) -> Result<Value, AttemptError> {
                 &target.method,
                 &target.ids,
             ))),
-            None => Err(AttemptError::Decode(format!(
-                "the answer is not XML-RPC ({error})"
+            None => Err(AttemptError::Failed(Failure::new(
+                FailureKind::Protocol,
+                format!("the answer is not XML-RPC ({error})"),
             ))),
         },
     }
@@ -340,8 +349,13 @@ mod tests {
             other => panic!("expected a fault, got {other:?}"),
         }
         match decode(b"<html>502 Bad Gateway</html>".to_vec(), &target()) {
-            Err(AttemptError::Decode(detail)) => {
-                assert!(detail.starts_with("the answer is not XML-RPC"), "{detail}")
+            Err(AttemptError::Failed(failure)) => {
+                assert_eq!(failure.kind, FailureKind::Protocol);
+                assert!(
+                    failure.detail.starts_with("the answer is not XML-RPC"),
+                    "{}",
+                    failure.detail
+                )
             }
             other => panic!("expected a decode error, got {other:?}"),
         }
