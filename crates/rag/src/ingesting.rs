@@ -9,10 +9,40 @@ use mcp_common::ToolError;
 use rmcp::RoleServer;
 use rmcp::model::ProgressNotificationParam;
 use rmcp::service::RequestContext;
+use schemars::JsonSchema;
+use serde::Serialize;
 
 use crate::ingest::{self, IngestConfig, Plan};
 use crate::model::Selector;
-use crate::tools::{IngestProblem, IngestSummary, RagService};
+use crate::service::RagService;
+
+/// A problem with one path during ingestion.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct IngestProblem {
+    /// The path
+    pub path: String,
+    /// What went wrong
+    pub message: String,
+}
+
+/// The outcome of an ingestion.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct IngestSummary {
+    /// The collection
+    pub collection: String,
+    /// Files read and stored
+    pub files_ingested: u32,
+    /// Files skipped because their content did not change since the last ingestion
+    pub files_unchanged: u32,
+    /// Chunks stored
+    pub chunks_stored: u64,
+    /// Stale chunks removed from files that shrank
+    pub chunks_removed: u64,
+    /// Files or paths that could not be ingested, each with the reason
+    pub problems: Vec<IngestProblem>,
+    /// Whether vectors were stored too (false when running lexical-only)
+    pub embedded: bool,
+}
 
 /// Runs an ingestion for the `ingest` tool.
 pub async fn run(

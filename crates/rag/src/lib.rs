@@ -14,6 +14,7 @@ pub mod embed;
 pub mod ingest;
 mod ingesting;
 pub mod model;
+pub mod service;
 pub mod store;
 pub mod tools;
 mod upgrade;
@@ -25,8 +26,8 @@ use mcp_common::Env;
 pub use tools::Rag;
 
 use crate::config::{RagConfig, StoreChoice};
+use crate::service::RagService;
 use crate::store::Store;
-use crate::tools::RagService;
 
 /// Every `--help` line of this server's variables.
 pub fn env_help() -> String {
