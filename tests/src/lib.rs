@@ -315,6 +315,31 @@ impl StdioServer {
         })
     }
 
+    /// For a test: calls a tool that must succeed and returns its `structuredContent`; a tool
+    /// error or a failed call panics with the arguments, the answer and the server's stderr.
+    pub fn call_ok(&mut self, name: &str, arguments: Value) -> Value {
+        let result = self
+            .call_tool(name, arguments.clone())
+            .unwrap_or_else(|e| panic!("{name} {arguments}: {e:#}\nstderr:\n{}", self.stderr()));
+        assert_ne!(
+            result["isError"],
+            true,
+            "{name} {arguments}: {}\nstderr:\n{}",
+            result_text(&result),
+            self.stderr()
+        );
+        result["structuredContent"].clone()
+    }
+
+    /// For a test: calls a tool that must fail and returns its error text; success panics.
+    pub fn call_err(&mut self, name: &str, arguments: Value) -> String {
+        let result = self
+            .call_tool(name, arguments.clone())
+            .unwrap_or_else(|e| panic!("{name} {arguments}: {e:#}\nstderr:\n{}", self.stderr()));
+        assert_eq!(result["isError"], true, "{name} {arguments}: {result}");
+        result_text(&result)
+    }
+
     /// Waits up to `timeout` for the process to exit; returns its status if it did.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
         wait_for_exit(&mut self.child, timeout)

@@ -184,6 +184,86 @@ impl ApiClient {
     }
 }
 
+/// A successful answer with its headers, for services whose headers carry facts the caller
+/// reports (Stripe's `Idempotent-Replayed`).
+#[derive(Debug)]
+pub struct Answer {
+    /// The response headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+/// Why a call to a service with error objects of its own failed.
+#[derive(Debug)]
+pub enum Refusable<E> {
+    /// The service refused the request with its error object, and the policy did not send it
+    /// again: the server words it with the service's code and documentation.
+    Refused(E),
+    /// The service could not be reached, kept failing, or its breaker is open.
+    Failed(BackendError),
+}
+
+impl ApiClient {
+    /// Sends the request `request` builds (once per attempt) as `operation` under the backend's
+    /// policy, for services that answer a refusal with an error object of their own (Stripe's,
+    /// Twilio's). `refusal` reads a non-success status, its headers and body into that object
+    /// and the [`Failure`] the policy acts on (it may mark a rate limit
+    /// [`not_acted`](Failure::not_acted), or a status the service means as final
+    /// [`Rejected`](FailureKind::Rejected)). When the call ends on a rejection, the last object
+    /// read comes back as [`Refusable::Refused`]; any other end is [`Refusable::Failed`].
+    pub async fn call_refusable<E>(
+        &self,
+        operation: &str,
+        repeat: Repeat,
+        request: impl Fn() -> reqwest::RequestBuilder,
+        refusal: impl Fn(u16, &reqwest::header::HeaderMap, &[u8]) -> (E, Failure),
+    ) -> Result<Answer, Refusable<E>> {
+        let last_refusal: std::sync::Mutex<Option<E>> = std::sync::Mutex::new(None);
+        let outcome = self
+            .backend
+            .call(operation, repeat, Failure::clone, || async {
+                let response = request()
+                    .send()
+                    .await
+                    .map_err(|e| failure_of_http_error(&e))?;
+                let status = response.status().as_u16();
+                let headers = response.headers().clone();
+                if !(200..300).contains(&status) {
+                    // The body only adds the service's explanation; losing it must not hide the status.
+                    let body = response.bytes().await.unwrap_or_default();
+                    let (error, failure) = refusal(status, &headers, &body);
+                    *last_refusal
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(error);
+                    return Err(failure);
+                }
+                let body = response
+                    .bytes()
+                    .await
+                    .map_err(|e| failure_of_http_error(&e))?;
+                Ok(Answer {
+                    headers,
+                    body: body.to_vec(),
+                })
+            })
+            .await;
+        outcome.map_err(|error| {
+            let rejected = error
+                .failure
+                .as_ref()
+                .is_some_and(|f| f.kind == FailureKind::Rejected);
+            let refused = last_refusal
+                .into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match refused {
+                Some(refused) if rejected => Refusable::Refused(refused),
+                _ => Refusable::Failed(error),
+            }
+        })
+    }
+}
+
 /// Decodes a JSON body; one that does not match `T` is a protocol failure saying "the answer is
 /// not {what} (…)", which the backend's error prefixes with the service's name.
 pub fn decode_json<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, Failure> {
@@ -212,6 +292,55 @@ mod tests {
             failure.detail
         );
         assert_eq!(decode_json::<Vec<u32>>(b"[1,2]", "x").unwrap(), [1, 2]);
+    }
+
+    #[tokio::test]
+    async fn a_final_refusal_keeps_the_services_error_object_and_others_do_not() {
+        use axum::http::StatusCode;
+        let app = axum::Router::new()
+            .route(
+                "/refuse",
+                axum::routing::post(|| async { (StatusCode::BAD_REQUEST, "21211") }),
+            )
+            .route(
+                "/fail",
+                axum::routing::get(|| async { (StatusCode::BAD_GATEWAY, "down") }),
+            )
+            .route(
+                "/ok",
+                axum::routing::get(|| async { ([("x-replayed", "true")], "{}") }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let backend = Backend::new("Svc", base.clone(), "is SVC_URL right?", {
+            BackendConfig {
+                max_retries: 0,
+                ..BackendConfig::standard()
+            }
+        });
+        let http = client_builder("test", "0").build().unwrap();
+        let api = ApiClient::new(http, backend, base);
+        let read = |status: u16, _: &reqwest::header::HeaderMap, body: &[u8]| {
+            let code = String::from_utf8_lossy(body).into_owned();
+            (code, failure_of_status(status, "", None))
+        };
+        let refused = api
+            .call_refusable("send", Repeat::Unsafe, || api.post("/refuse"), read)
+            .await
+            .unwrap_err();
+        assert!(matches!(refused, Refusable::Refused(code) if code == "21211"));
+        let failed = api
+            .call_refusable("read", Repeat::Safe, || api.get("/fail"), read)
+            .await
+            .unwrap_err();
+        assert!(matches!(failed, Refusable::Failed(e) if e.to_string().contains("502")));
+        let answer = api
+            .call_refusable("read", Repeat::Safe, || api.get("/ok"), read)
+            .await
+            .unwrap();
+        assert_eq!(answer.body, b"{}");
+        assert_eq!(answer.headers["x-replayed"], "true");
     }
 
     #[tokio::test]

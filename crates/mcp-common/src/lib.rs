@@ -109,7 +109,7 @@ pub mod serve;
 pub mod stdio;
 pub mod telemetry;
 
-pub use api::ApiClient;
+pub use api::{Answer, ApiClient, Refusable};
 pub use backend::{Backend, BackendConfig, BackendError, Failure, FailureKind, Repeat};
 pub use config::{ConfigError, Env};
 pub use error::ToolError;

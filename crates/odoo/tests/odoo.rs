@@ -148,26 +148,6 @@ fn http(env: &[(String, String)]) -> HttpServer {
     HttpServer::start(Path::new(BIN), &[], &env).unwrap()
 }
 
-/// Calls a tool and fails the test if it errs.
-fn ok(server: &mut StdioServer, tool: &str, arguments: Value) -> Value {
-    let result = server.call_tool(tool, arguments.clone()).unwrap();
-    assert_ne!(
-        result["isError"],
-        true,
-        "{tool} {arguments}: {}\nstderr:\n{}",
-        result_text(&result),
-        server.stderr()
-    );
-    result["structuredContent"].clone()
-}
-
-/// Calls a tool that must fail; returns its message.
-fn err(server: &mut StdioServer, tool: &str, arguments: Value) -> String {
-    let result = server.call_tool(tool, arguments.clone()).unwrap();
-    assert_eq!(result["isError"], true, "{tool} {arguments}: {result}");
-    result_text(&result)
-}
-
 fn with_confirm(mut arguments: Value) -> Value {
     arguments["confirm"] = json!(true);
     arguments
@@ -210,7 +190,7 @@ fn obtener_cliente_returns_the_acme_partners_over_stdio_and_http() {
     let env = env(&stand, &[]);
 
     let mut server = stdio(&env);
-    let found = ok(&mut server, "obtener_cliente", json!({"nombre": "acme"}));
+    let found = server.call_ok("obtener_cliente", json!({"nombre": "acme"}));
     assert_eq!(ids(&found["partners"], "id"), expected, "{found}");
     assert_eq!(found["count"], expected.len());
     assert_eq!(found["total"], expected.len());
@@ -239,20 +219,12 @@ fn obtener_cliente_returns_the_acme_partners_over_stdio_and_http() {
             "{partner}"
         );
     }
-    let contact = ok(
-        &mut server,
-        "obtener_cliente",
-        json!({"nombre": "John Smith"}),
-    );
+    let contact = server.call_ok("obtener_cliente", json!({"nombre": "John Smith"}));
     assert_eq!(
         contact["partners"][0]["company"], "ACME Corporation",
         "a contact's company is its parent: {contact}"
     );
-    let none = ok(
-        &mut server,
-        "obtener_cliente",
-        json!({"nombre": "zzz-nobody"}),
-    );
+    let none = server.call_ok("obtener_cliente", json!({"nombre": "zzz-nobody"}));
     assert_eq!(
         none,
         json!({"count": 0, "total": 0, "partners": [], "message": "no customer matches 'zzz-nobody'"})
@@ -283,20 +255,19 @@ fn obtener_cliente_matches_wildcard_characters_literally() {
     let stand = Stand::start();
     let mut server = stdio(&env(&stand, &[]));
     for wildcard in ["%", "_", "\\"] {
-        let none = ok(&mut server, "obtener_cliente", json!({"nombre": wildcard}));
+        let none = server.call_ok("obtener_cliente", json!({"nombre": wildcard}));
         assert_eq!(
             none,
             json!({"count": 0, "total": 0, "partners": [], "message": format!("no customer matches '{wildcard}'")}),
             "{wildcard}"
         );
     }
-    let acme = ok(&mut server, "obtener_cliente", json!({"nombre": "acme"}));
+    let acme = server.call_ok("obtener_cliente", json!({"nombre": "acme"}));
     assert!(acme["count"].as_u64().unwrap() >= 2, "{acme}");
 
     let mut created = Vec::new();
     for name in ["100% Natural", "Under_Score SL", "Under-Score Ltd"] {
-        let record = ok(
-            &mut server,
+        let record = server.call_ok(
             "create_record",
             with_confirm(
                 json!({"model": "res.partner", "values": [{"field": "name", "value": name}]}),
@@ -320,7 +291,7 @@ fn obtener_cliente_matches_wildcard_characters_literally() {
         ("Under-Score", vec!["Under-Score Ltd"]),
     ];
     for (nombre, expected) in cases {
-        let found = ok(&mut server, "obtener_cliente", json!({"nombre": nombre}));
+        let found = server.call_ok("obtener_cliente", json!({"nombre": nombre}));
         assert_eq!(names(&found), expected, "{nombre}: {found}");
         assert_eq!(found["total"], expected.len(), "{nombre}: {found}");
     }
@@ -345,7 +316,7 @@ fn crm_flow(protocol: &str) {
     let mut expected_audit: Vec<(&str, &str)> = Vec::new();
 
     let lead = json!({"name": "Chairs for Acme", "partner_id": 5, "expected_revenue": 5000.0, "probability": 30.0, "email": "buyer@acme.example.com"});
-    let refusal = err(&mut server, "create_lead", lead.clone());
+    let refusal = server.call_err("create_lead", lead.clone());
     assert!(refusal.contains("confirm: true"), "{refusal}");
     assert!(
         refusal.contains("create a crm.lead: ") && refusal.contains("name = \"Chairs for Acme\""),
@@ -358,7 +329,7 @@ fn crm_flow(protocol: &str) {
     );
     expected_audit.push(("create_lead", "refused"));
 
-    let created = ok(&mut server, "create_lead", with_confirm(lead));
+    let created = server.call_ok("create_lead", with_confirm(lead));
     expected_audit.push(("create_lead", "ok"));
     assert_eq!(stand.calls(protocol, "crm.lead", "create"), 1);
     let lead_id = created["id"].as_i64().unwrap();
@@ -367,7 +338,7 @@ fn crm_flow(protocol: &str) {
     assert_eq!(created["expected_revenue"], 5000.0);
 
     let move_args = json!({"lead_id": lead_id, "stage": "qualified"});
-    let refusal = err(&mut server, "move_lead_stage", move_args.clone());
+    let refusal = server.call_err("move_lead_stage", move_args.clone());
     expected_audit.push(("move_lead_stage", "refused"));
     assert!(
         refusal.contains(&format!("crm.lead {lead_id} (Chairs for Acme): stage"))
@@ -375,7 +346,7 @@ fn crm_flow(protocol: &str) {
         "the refusal previews the move: {refusal}"
     );
     assert_eq!(stand.calls(protocol, "crm.lead", "write"), 0);
-    let moved = ok(&mut server, "move_lead_stage", with_confirm(move_args));
+    let moved = server.call_ok("move_lead_stage", with_confirm(move_args));
     expected_audit.push(("move_lead_stage", "ok"));
     assert_eq!(
         moved["to_stage"],
@@ -383,8 +354,7 @@ fn crm_flow(protocol: &str) {
         "{moved}"
     );
     assert_eq!(stand.calls(protocol, "crm.lead", "write"), 1);
-    let read = ok(
-        &mut server,
+    let read = server.call_ok(
         "read_records",
         json!({"model": "crm.lead", "ids": [lead_id], "fields": ["stage_id"]}),
     );
@@ -394,8 +364,7 @@ fn crm_flow(protocol: &str) {
         json!({"id": 2, "name": "Qualified"})
     );
 
-    let unknown = err(
-        &mut server,
+    let unknown = server.call_err(
         "move_lead_stage",
         with_confirm(json!({"lead_id": lead_id, "stage": "Negotiation"})),
     );
@@ -408,20 +377,18 @@ fn crm_flow(protocol: &str) {
 
     let note =
         json!({"model": "crm.lead", "record_id": lead_id, "body": "Called: they want 40 chairs"});
-    let refusal = err(&mut server, "log_note", note.clone());
+    let refusal = server.call_err("log_note", note.clone());
     expected_audit.push(("log_note", "refused"));
     assert!(
         refusal.contains("post an internal note on crm.lead"),
         "{refusal}"
     );
     assert_eq!(stand.calls(protocol, "crm.lead", "message_post"), 0);
-    let logged = ok(&mut server, "log_note", with_confirm(note));
+    let logged = server.call_ok("log_note", with_confirm(note));
     expected_audit.push(("log_note", "ok"));
     assert!(logged["message_id"].as_i64().is_some(), "{logged}");
     assert_eq!(stand.calls(protocol, "crm.lead", "message_post"), 1);
-    let messages = ok(
-        &mut server,
-        "search_records",
+    let messages = server.call_ok("search_records",
         json!({"model": "mail.message", "domain": [["model", "=", "crm.lead"], ["res_id", "=", lead_id]], "fields": ["body", "message_type", "subtype_id"]}),
     );
     expected_audit.push(("search_records", "ok"));
@@ -434,17 +401,15 @@ fn crm_flow(protocol: &str) {
     assert_eq!(message["subtype_id"]["name"], "Note", "{message}");
 
     let activity = json!({"model": "crm.lead", "record_id": lead_id, "activity": "call", "summary": "Call back about the quote", "deadline": "2026-12-01"});
-    let refusal = err(&mut server, "schedule_activity", activity.clone());
+    let refusal = server.call_err("schedule_activity", activity.clone());
     expected_audit.push(("schedule_activity", "refused"));
     assert!(refusal.contains("schedule a call on crm.lead"), "{refusal}");
     assert_eq!(stand.calls(protocol, "mail.activity", "create"), 0);
-    let scheduled = ok(&mut server, "schedule_activity", with_confirm(activity));
+    let scheduled = server.call_ok("schedule_activity", with_confirm(activity));
     expected_audit.push(("schedule_activity", "ok"));
     assert_eq!(scheduled["activity_type"]["name"], "Call", "{scheduled}");
     assert_eq!(stand.calls(protocol, "mail.activity", "create"), 1);
-    let activities = ok(
-        &mut server,
-        "search_records",
+    let activities = server.call_ok("search_records",
         json!({"model": "mail.activity", "domain": [["res_model", "=", "crm.lead"], ["res_id", "=", lead_id]], "fields": ["activity_type_id", "summary", "date_deadline"]}),
     );
     expected_audit.push(("search_records", "ok"));
@@ -452,9 +417,7 @@ fn crm_flow(protocol: &str) {
     assert_eq!(activities["records"][0]["date_deadline"], "2026-12-01");
     assert_eq!(activities["records"][0]["activity_type_id"]["name"], "Call");
 
-    let bad_date = err(
-        &mut server,
-        "schedule_activity",
+    let bad_date = server.call_err("schedule_activity",
         with_confirm(
             json!({"model": "crm.lead", "record_id": lead_id, "activity": "todo", "summary": "x", "deadline": "next friday"}),
         ),
@@ -465,8 +428,7 @@ fn crm_flow(protocol: &str) {
         "{bad_date}"
     );
 
-    let listed = ok(
-        &mut server,
+    let listed = server.call_ok(
         "list_leads",
         json!({"stage": "Qualified", "partner": "acme"}),
     );
@@ -531,7 +493,7 @@ fn auto_protocol_picks_json2_with_an_api_key_and_xmlrpc_without() {
         ],
     );
     let mut server = stdio(&keyed);
-    ok(&mut server, "obtener_cliente", json!({"nombre": "acme"}));
+    server.call_ok("obtener_cliente", json!({"nombre": "acme"}));
     assert_eq!(
         stand.calls("http", "web", "version"),
         1,
@@ -543,11 +505,7 @@ fn auto_protocol_picks_json2_with_an_api_key_and_xmlrpc_without() {
         "and JSON-2 once, with the key"
     );
     assert_eq!(stand.calls("json2", "res.partner", "search_read"), 1);
-    ok(
-        &mut server,
-        "count_records",
-        json!({"model": "res.partner"}),
-    );
+    server.call_ok("count_records", json!({"model": "res.partner"}));
     assert_eq!(
         stand.calls("http", "web", "version"),
         1,
@@ -556,11 +514,7 @@ fn auto_protocol_picks_json2_with_an_api_key_and_xmlrpc_without() {
     assert_eq!(stand.calls("xmlrpc", "res.partner", "search_read"), 0);
 
     let mut password_only = stdio(&env(&stand, &[]));
-    ok(
-        &mut password_only,
-        "obtener_cliente",
-        json!({"nombre": "acme"}),
-    );
+    password_only.call_ok("obtener_cliente", json!({"nombre": "acme"}));
     assert_eq!(stand.calls("xmlrpc", "res.partner", "search_read"), 1);
     assert_eq!(stand.calls("xmlrpc", "common", "authenticate"), 1);
     assert_eq!(stand.calls("json2", "res.partner", "search_read"), 1);
@@ -585,7 +539,7 @@ fn auto_protocol_falls_back_to_xmlrpc_when_json2_is_not_served() {
         &stand,
         &[("ODOO_API_KEY", "test-api-key"), ("ODOO_PASSWORD", "")],
     ));
-    let found = ok(&mut server, "obtener_cliente", json!({"nombre": "acme"}));
+    let found = server.call_ok("obtener_cliente", json!({"nombre": "acme"}));
     assert_eq!(found["count"], 3);
     assert_eq!(
         stand.calls("xmlrpc", "res.partner", "search_read"),
@@ -601,7 +555,7 @@ fn auto_protocol_falls_back_to_xmlrpc_when_json2_is_not_served() {
             ("ODOO_PASSWORD", ""),
         ],
     ));
-    let message = err(&mut keyless, "obtener_cliente", json!({"nombre": "acme"}));
+    let message = keyless.call_err("obtener_cliente", json!({"nombre": "acme"}));
     assert!(
         message.contains("does not answer JSON-2") && message.contains("set the user"),
         "{message}"
@@ -614,7 +568,7 @@ fn wrong_credentials_unreachable_odoo_and_timeouts_give_clear_errors_in_time() {
 
     let mut wrong = stdio(&env(&stand, &[("ODOO_PASSWORD", "not-the-password")]));
     let started = Instant::now();
-    let message = err(&mut wrong, "obtener_cliente", json!({"nombre": "acme"}));
+    let message = wrong.call_err("obtener_cliente", json!({"nombre": "acme"}));
     assert_eq!(
         message,
         "Odoo rejected the login for user 'admin' on database 'test' — check ODOO_USER and ODOO_PASSWORD (or ODOO_API_KEY)"
@@ -629,11 +583,7 @@ fn wrong_credentials_unreachable_odoo_and_timeouts_give_clear_errors_in_time() {
             ("ODOO_API_KEY", "wrong-api-key"),
         ],
     ));
-    let message = err(
-        &mut bad_key,
-        "count_records",
-        json!({"model": "res.partner"}),
-    );
+    let message = bad_key.call_err("count_records", json!({"model": "res.partner"}));
     assert_eq!(
         message,
         "Odoo rejected the API key on database 'test' — check ODOO_API_KEY"
@@ -646,7 +596,7 @@ fn wrong_credentials_unreachable_odoo_and_timeouts_give_clear_errors_in_time() {
         &[("ODOO_URL", &unreachable), ("ODOO_RETRIES", "0")],
     ));
     let started = Instant::now();
-    let message = err(&mut down, "obtener_cliente", json!({"nombre": "acme"}));
+    let message = down.call_err("obtener_cliente", json!({"nombre": "acme"}));
     assert_eq!(
         message,
         format!(
@@ -660,11 +610,7 @@ fn wrong_credentials_unreachable_odoo_and_timeouts_give_clear_errors_in_time() {
         &[("ODOO_URL", &unreachable), ("ODOO_RETRIES", "1")],
     ));
     let started = Instant::now();
-    let message = err(
-        &mut retried,
-        "search_records",
-        json!({"model": "res.partner"}),
-    );
+    let message = retried.call_err("search_records", json!({"model": "res.partner"}));
     let elapsed = started.elapsed();
     assert!(
         message.starts_with(&format!("error connecting to Odoo at {unreachable}: connection refused (fields_get on res.partner, after 2 attempts) — is ODOO_URL right?")),
@@ -681,7 +627,7 @@ fn wrong_credentials_unreachable_odoo_and_timeouts_give_clear_errors_in_time() {
         &[("ODOO_TIMEOUT_SECS", "1"), ("ODOO_RETRIES", "0")],
     ));
     let started = Instant::now();
-    let message = err(&mut hung, "obtener_cliente", json!({"nombre": "acme"}));
+    let message = hung.call_err("obtener_cliente", json!({"nombre": "acme"}));
     let elapsed = started.elapsed();
     assert_eq!(
         message,
@@ -704,7 +650,7 @@ fn a_hung_odoo_answers_by_the_call_deadline_whatever_the_retries() {
     stand.fault(json!({"mode": "hang"}));
     let mut hung = stdio(&env(&stand, &[("MCP_TOOL_TIMEOUT_SECS", "2")]));
     let started = Instant::now();
-    let message = err(&mut hung, "obtener_cliente", json!({"nombre": "acme"}));
+    let message = hung.call_err("obtener_cliente", json!({"nombre": "acme"}));
     let elapsed = started.elapsed();
     assert!(
         message.starts_with(&format!("Odoo at {} did not answer ", stand.url()))
@@ -730,10 +676,10 @@ fn the_breaker_answers_at_once_then_recovers_after_the_cooldown() {
             ("ODOO_BREAKER_COOLDOWN_SECS", "1"),
         ],
     ));
-    ok(&mut server, "obtener_cliente", json!({"nombre": "acme"}));
+    server.call_ok("obtener_cliente", json!({"nombre": "acme"}));
     stand.fault(json!({"mode": "http502"}));
     for _ in 0..2 {
-        let message = err(&mut server, "obtener_cliente", json!({"nombre": "acme"}));
+        let message = server.call_err("obtener_cliente", json!({"nombre": "acme"}));
         assert_eq!(
             message,
             format!(
@@ -744,7 +690,7 @@ fn the_breaker_answers_at_once_then_recovers_after_the_cooldown() {
     }
     let before = stand.total_calls();
     let started = Instant::now();
-    let message = err(&mut server, "obtener_cliente", json!({"nombre": "acme"}));
+    let message = server.call_err("obtener_cliente", json!({"nombre": "acme"}));
     let elapsed = started.elapsed();
     assert!(
         elapsed < Duration::from_millis(100),
@@ -758,7 +704,7 @@ fn the_breaker_answers_at_once_then_recovers_after_the_cooldown() {
 
     stand.fault(json!({"mode": "none"}));
     std::thread::sleep(Duration::from_millis(1100));
-    let found = ok(&mut server, "obtener_cliente", json!({"nombre": "acme"}));
+    let found = server.call_ok("obtener_cliente", json!({"nombre": "acme"}));
     assert_eq!(found["count"], 3, "{found}");
 }
 
@@ -776,17 +722,13 @@ fn writes_are_never_resent_after_a_timeout_or_a_dropped_connection() {
             ],
         ));
         // Log in and cache res.partner's fields, so that the next request is the create itself.
-        ok(
-            &mut server,
-            "describe_model",
-            json!({"model": "res.partner"}),
-        );
+        server.call_ok("describe_model", json!({"model": "res.partner"}));
         let create = with_confirm(
             json!({"model": "res.partner", "values": [{"field": "name", "value": "Timeout Test"}]}),
         );
 
         stand.fault(json!({"mode": "hang", "times": 1}));
-        let message = err(&mut server, "create_record", create.clone());
+        let message = server.call_err("create_record", create.clone());
         assert!(
             message.contains("did not answer create on res.partner in time")
                 && message
@@ -800,7 +742,7 @@ fn writes_are_never_resent_after_a_timeout_or_a_dropped_connection() {
         );
 
         stand.fault(json!({"mode": "close", "times": 1}));
-        let message = err(&mut server, "create_record", create);
+        let message = server.call_err("create_record", create);
         assert!(
             message
                 .contains("gave an unusable answer to create on res.partner: the connection broke")
@@ -816,8 +758,7 @@ fn writes_are_never_resent_after_a_timeout_or_a_dropped_connection() {
         // A read in the same situation is retried and succeeds.
         let reads = stand.calls(protocol, "res.partner", "search_read");
         stand.fault(json!({"mode": "close", "times": 1}));
-        let page = ok(
-            &mut server,
+        let page = server.call_ok(
             "search_records",
             json!({"model": "res.partner", "limit": 1}),
         );
@@ -891,14 +832,14 @@ fn fifty_concurrent_reads_over_one_http_session_agree() {
 fn a_changed_password_gets_one_new_login_then_a_clear_error() {
     let stand = Stand::start();
     let mut server = stdio(&env(&stand, &[]));
-    ok(&mut server, "obtener_cliente", json!({"nombre": "acme"}));
+    server.call_ok("obtener_cliente", json!({"nombre": "acme"}));
     assert_eq!(stand.calls("xmlrpc", "common", "authenticate"), 1);
 
     stand.control(
         "password",
         json!({"login": "admin", "password": "rotated-password"}),
     );
-    let message = err(&mut server, "obtener_cliente", json!({"nombre": "acme"}));
+    let message = server.call_err("obtener_cliente", json!({"nombre": "acme"}));
     assert_eq!(
         message,
         "Odoo rejected the login for user 'admin' on database 'test' — check ODOO_USER and ODOO_PASSWORD (or ODOO_API_KEY)"
@@ -915,10 +856,10 @@ fn a_changed_password_gets_one_new_login_then_a_clear_error() {
     );
 
     let mut updated = stdio(&env(&stand, &[("ODOO_PASSWORD", "rotated-password")]));
-    ok(&mut updated, "obtener_cliente", json!({"nombre": "acme"}));
+    updated.call_ok("obtener_cliente", json!({"nombre": "acme"}));
 
     stand.control("password", json!({"login": "admin", "password": "admin"}));
-    ok(&mut server, "obtener_cliente", json!({"nombre": "acme"}));
+    server.call_ok("obtener_cliente", json!({"nombre": "acme"}));
 }
 
 /// Answers the next `/xmlrpc/2/object` call with Odoo's "Access Denied" fault, as Odoo does when
@@ -946,15 +887,11 @@ fn a_refused_session_is_renewed_once_and_the_call_succeeds() {
         router.layer(axum::middleware::from_fn_with_state(flag, deny_once))
     });
     let mut server = stdio(&env(&stand, &[]));
-    ok(
-        &mut server,
-        "describe_model",
-        json!({"model": "res.partner"}),
-    );
+    server.call_ok("describe_model", json!({"model": "res.partner"}));
     assert_eq!(stand.calls("xmlrpc", "common", "authenticate"), 1);
 
     armed.store(true, Ordering::SeqCst);
-    let found = ok(&mut server, "obtener_cliente", json!({"nombre": "acme"}));
+    let found = server.call_ok("obtener_cliente", json!({"nombre": "acme"}));
     assert_eq!(found["count"], 3);
     assert!(!armed.load(Ordering::SeqCst), "the refusal was served");
     assert_eq!(
@@ -965,9 +902,7 @@ fn a_refused_session_is_renewed_once_and_the_call_succeeds() {
 
     // A write refused this way never ran, so it is sent again once.
     armed.store(true, Ordering::SeqCst);
-    let created = ok(
-        &mut server,
-        "create_record",
+    let created = server.call_ok("create_record",
         with_confirm(
             json!({"model": "res.partner", "values": [{"field": "name", "value": "After re-login"}]}),
         ),
@@ -992,17 +927,14 @@ fn domains_policy_sensitive_and_binary_fields_and_shaping() {
         ],
     ));
 
-    let message = err(
-        &mut server,
-        "search_records",
+    let message = server.call_err("search_records",
         json!({"model": "res.partner", "domain": [["name", "ilike", "a"], ["name", "contains", "x"]]}),
     );
     assert_eq!(
         message,
         "invalid domain: term 2 `[\"name\",\"contains\",\"x\"]` has unknown operator 'contains'; use one of =, !=, ilike, like, =ilike, =like, not ilike, not like, in, not in, <, <=, >, >=, child_of, parent_of, =?, any, not any"
     );
-    let message = err(
-        &mut server,
+    let message = server.call_err(
         "count_records",
         json!({"model": "res.partner", "domain": ["|", ["name", "=", "a"]]}),
     );
@@ -1010,8 +942,7 @@ fn domains_policy_sensitive_and_binary_fields_and_shaping() {
         message.contains("term 1 `\"|\"` needs 2 conditions after it, but the domain ends after 1"),
         "{message}"
     );
-    let message = err(
-        &mut server,
+    let message = server.call_err(
         "search_records",
         json!({"model": "res.partner", "domain": "name = acme"}),
     );
@@ -1020,25 +951,17 @@ fn domains_policy_sensitive_and_binary_fields_and_shaping() {
         "the schema catches a non-list: {message}"
     );
 
-    let message = err(
-        &mut server,
-        "search_records",
-        json!({"model": "res.country"}),
-    );
+    let message = server.call_err("search_records", json!({"model": "res.country"}));
     assert_eq!(
         message,
         "the model 'res.country' is refused by this server's policy (`res.country`): remove it from ODOO_MODELS_DENY to allow it"
     );
-    let message = err(
-        &mut server,
-        "count_records",
-        json!({"model": "ir.config_parameter"}),
-    );
+    let message = server.call_err("count_records", json!({"model": "ir.config_parameter"}));
     assert!(
         message.contains("holds credentials or server secrets"),
         "{message}"
     );
-    let models = ok(&mut server, "list_models", json!({}));
+    let models = server.call_ok("list_models", json!({}));
     let names: Vec<&str> = models["models"]
         .as_array()
         .unwrap()
@@ -1051,12 +974,10 @@ fn domains_policy_sensitive_and_binary_fields_and_shaping() {
     );
     assert!(!names.contains(&"res.country"), "{names:?}");
     assert!(models["refused_by_policy"].as_u64().unwrap() >= 1);
-    let leads = ok(&mut server, "list_models", json!({"query": "lead"}));
+    let leads = server.call_ok("list_models", json!({"query": "lead"}));
     assert_eq!(leads["models"][0]["model"], "crm.lead", "{leads}");
 
-    let users = ok(
-        &mut server,
-        "search_records",
+    let users = server.call_ok("search_records",
         json!({"model": "res.users", "fields": ["name", "login", "password"], "domain": [["login", "=", "admin"]]}),
     );
     assert_eq!(users["withheld_fields"], json!(["password"]));
@@ -1067,15 +988,13 @@ fn domains_policy_sensitive_and_binary_fields_and_shaping() {
             .unwrap()
             .contains("withheld sensitive fields: password")
     );
-    let partners = ok(
-        &mut server,
+    let partners = server.call_ok(
         "read_records",
         json!({"model": "res.partner", "ids": [11], "fields": ["name", "vat"]}),
     );
     assert_eq!(partners["withheld_fields"], json!(["vat"]));
     assert!(partners["records"][0].get("vat").is_none());
-    let message = err(
-        &mut server,
+    let message = server.call_err(
         "search_records",
         json!({"model": "res.users", "domain": [["password", "=", "admin"]]}),
     );
@@ -1083,9 +1002,7 @@ fn domains_policy_sensitive_and_binary_fields_and_shaping() {
         message.contains("a sensitive field this server never reads"),
         "{message}"
     );
-    let message = err(
-        &mut server,
-        "update_record",
+    let message = server.call_err("update_record",
         with_confirm(
             json!({"model": "res.users", "ids": [6], "values": [{"field": "password", "value": "x"}]}),
         ),
@@ -1094,7 +1011,7 @@ fn domains_policy_sensitive_and_binary_fields_and_shaping() {
         message.contains("'password' is a sensitive field"),
         "{message}"
     );
-    let described = ok(&mut server, "describe_model", json!({"model": "res.users"}));
+    let described = server.call_ok("describe_model", json!({"model": "res.users"}));
     let password = described["fields"]
         .as_array()
         .unwrap()
@@ -1131,18 +1048,12 @@ fn domains_policy_sensitive_and_binary_fields_and_shaping() {
     );
     assert_eq!(read["structuredContent"]["missing_ids"], json!([99999]));
 
-    let first = ok(
-        &mut server,
+    let first = server.call_ok(
         "search_records",
         json!({"model": "res.partner", "limit": 2, "order": "id"}),
     );
     assert_eq!(first["next_offset"], 2, "{first}");
-    let total = ok(
-        &mut server,
-        "count_records",
-        json!({"model": "res.partner"}),
-    )["count"]
-        .clone();
+    let total = server.call_ok("count_records", json!({"model": "res.partner"}))["count"].clone();
     assert_eq!(first["total"], total);
     assert!(
         first["note"].as_str().unwrap().contains("default fields"),
@@ -1158,22 +1069,17 @@ fn domains_policy_sensitive_and_binary_fields_and_shaping() {
         fields.len() <= 20 && fields.contains(&"name") && !fields.contains(&"image_1920"),
         "{fields:?}"
     );
-    let second = ok(
-        &mut server,
+    let second = server.call_ok(
         "search_records",
         json!({"model": "res.partner", "limit": 2, "offset": 2, "order": "id"}),
     );
     assert_ne!(first["records"][0]["id"], second["records"][0]["id"]);
-    let last = ok(
-        &mut server,
-        "search_records",
+    let last = server.call_ok("search_records",
         json!({"model": "res.partner", "limit": 2, "offset": total.as_u64().unwrap() - 1, "order": "id"}),
     );
     assert!(last.get("next_offset").is_none(), "{last}");
 
-    let groups = ok(
-        &mut server,
-        "aggregate_records",
+    let groups = server.call_ok("aggregate_records",
         json!({"model": "crm.lead", "group_by": ["stage_id"], "aggregates": ["expected_revenue:sum"]}),
     );
     let qualified = groups["groups"]
@@ -1189,9 +1095,7 @@ fn domains_policy_sensitive_and_binary_fields_and_shaping() {
             .is_some(),
         "{groups}"
     );
-    let message = err(
-        &mut server,
-        "aggregate_records",
+    let message = server.call_err("aggregate_records",
         json!({"model": "crm.lead", "group_by": ["stage_id"], "aggregates": ["expected_revenue:median"]}),
     );
     assert!(
@@ -1199,17 +1103,14 @@ fn domains_policy_sensitive_and_binary_fields_and_shaping() {
         "{message}"
     );
 
-    let preview = err(
-        &mut server,
-        "update_record",
+    let preview = server.call_err("update_record",
         json!({"model": "res.partner", "ids": [5], "values": [{"field": "email", "value": "new@acme.example.com"}]}),
     );
     assert!(
         preview.contains("res.partner 5 (ACME Corporation): email \"info@acme.example.com\" -> \"new@acme.example.com\""),
         "{preview}"
     );
-    let preview = err(
-        &mut server,
+    let preview = server.call_err(
         "delete_record",
         json!({"model": "res.partner", "ids": [10]}),
     );
@@ -1217,9 +1118,7 @@ fn domains_policy_sensitive_and_binary_fields_and_shaping() {
         preview.contains("delete res.partner 10 (acme test)"),
         "{preview}"
     );
-    let updated = ok(
-        &mut server,
-        "update_record",
+    let updated = server.call_ok("update_record",
         with_confirm(
             json!({"model": "res.partner", "ids": [5], "values": [{"field": "email", "value": "new@acme.example.com"}]}),
         ),
@@ -1228,17 +1127,12 @@ fn domains_policy_sensitive_and_binary_fields_and_shaping() {
         updated["records"][0]["email"], "new@acme.example.com",
         "{updated}"
     );
-    let deleted = ok(
-        &mut server,
+    let deleted = server.call_ok(
         "delete_record",
         with_confirm(json!({"model": "res.partner", "ids": [10]})),
     );
     assert_eq!(deleted["names"], json!(["acme test"]));
-    let gone = ok(
-        &mut server,
-        "read_records",
-        json!({"model": "res.partner", "ids": [10]}),
-    );
+    let gone = server.call_ok("read_records", json!({"model": "res.partner", "ids": [10]}));
     assert_eq!(gone["missing_ids"], json!([10]));
 }
 
@@ -1253,13 +1147,12 @@ fn odoo_faults_become_sentences_over_both_protocols() {
                 ("ODOO_API_KEY", "test-api-key"),
             ],
         ));
-        let message = err(&mut server, "count_records", json!({"model": "x.y"}));
+        let message = server.call_err("count_records", json!({"model": "x.y"}));
         assert_eq!(
             message, "Odoo has no model 'x.y' — call list_models",
             "{protocol}"
         );
-        let message = err(
-            &mut server,
+        let message = server.call_err(
             "search_records",
             json!({"model": "res.partner", "fields": ["nope"]}),
         );
@@ -1268,8 +1161,7 @@ fn odoo_faults_become_sentences_over_both_protocols() {
             "Odoo: the field 'nope' does not exist on res.partner — call describe_model to see its fields",
             "{protocol}"
         );
-        let message = err(
-            &mut server,
+        let message = server.call_err(
             "count_records",
             json!({"model": "res.partner", "domain": [["nope", "=", 1]]}),
         );
@@ -1278,9 +1170,7 @@ fn odoo_faults_become_sentences_over_both_protocols() {
             "Odoo: the field 'nope' does not exist on res.partner — call describe_model to see its fields",
             "{protocol}: a field Odoo itself refuses"
         );
-        let message = err(
-            &mut server,
-            "update_record",
+        let message = server.call_err("update_record",
             with_confirm(
                 json!({"model": "res.partner", "ids": [99999], "values": [{"field": "name", "value": "x"}]}),
             ),
@@ -1289,9 +1179,7 @@ fn odoo_faults_become_sentences_over_both_protocols() {
             message, "Odoo: res.partner 99999 does not exist or was deleted",
             "{protocol}"
         );
-        let message = err(
-            &mut server,
-            "create_record",
+        let message = server.call_err("create_record",
             with_confirm(
                 json!({"model": "crm.lead", "values": [{"field": "expected_revenue", "value": 10}]}),
             ),
@@ -1309,9 +1197,9 @@ fn call_method_is_refused_unless_allowed() {
     let stand = Stand::start();
     let mut server = stdio(&env(&stand, &[]));
     let arguments = json!({"model": "res.partner", "method": "name_search", "kwargs": [{"name": "name", "value": "acme"}]});
-    let preview = err(&mut server, "call_method", arguments.clone());
+    let preview = server.call_err("call_method", arguments.clone());
     assert!(preview.contains("this call would be refused"), "{preview}");
-    let message = err(&mut server, "call_method", with_confirm(arguments.clone()));
+    let message = server.call_err("call_method", with_confirm(arguments.clone()));
     assert!(
         message.contains("call_method is refused for res.partner.name_search")
             && message.contains("add `res.partner.name_search` to ODOO_CALL_METHODS_ALLOW"),
@@ -1323,15 +1211,14 @@ fn call_method_is_refused_unless_allowed() {
         &stand,
         &[("ODOO_CALL_METHODS_ALLOW", "res.partner.name_*")],
     ));
-    let preview = err(&mut allowed, "call_method", arguments.clone());
+    let preview = allowed.call_err("call_method", arguments.clone());
     assert!(
         preview.contains("run res.partner.name_search on the model res.partner"),
         "{preview}"
     );
-    let result = ok(&mut allowed, "call_method", with_confirm(arguments));
+    let result = allowed.call_ok("call_method", with_confirm(arguments));
     assert!(result["result"].as_array().unwrap().len() >= 2, "{result}");
-    let message = err(
-        &mut allowed,
+    let message = allowed.call_err(
         "call_method",
         with_confirm(json!({"model": "res.partner", "method": "_read"})),
     );
@@ -1451,8 +1338,7 @@ fn resources_prompt_readiness_and_instances() {
         ("MCP_AUDIT_LOG".to_owned(), "off".to_owned()),
     ]);
     let json2_before = stand.calls("json2", "res.partner", "search_read");
-    let keyed = ok(
-        &mut several,
+    let keyed = several.call_ok(
         "obtener_cliente",
         json!({"nombre": "acme", "instance": "keyed"}),
     );
@@ -1461,9 +1347,8 @@ fn resources_prompt_readiness_and_instances() {
         stand.calls("json2", "res.partner", "search_read"),
         json2_before + 1
     );
-    ok(&mut several, "obtener_cliente", json!({"nombre": "acme"}));
-    let message = err(
-        &mut several,
+    several.call_ok("obtener_cliente", json!({"nombre": "acme"}));
+    let message = several.call_err(
         "obtener_cliente",
         json!({"nombre": "acme", "instance": "nope"}),
     );
@@ -1571,7 +1456,7 @@ fn every_tool_answers_within_its_output_schema() {
     ];
     assert_eq!(calls.len(), schemas.len(), "every tool is exercised");
     for (tool, arguments) in calls {
-        let result = ok(&mut server, tool, arguments);
+        let result = server.call_ok(tool, arguments);
         let validator = jsonschema::validator_for(&schemas[tool]).unwrap();
         let problems: Vec<String> = validator
             .iter_errors(&result)

@@ -7,10 +7,10 @@
 //! after a timeout or a reset reuses the key, and Stripe answers it from its idempotency cache
 //! instead of acting again.
 
-use std::sync::Mutex;
-
-use mcp_common::backend::{failure_of_http_error, failure_of_status, retry_after_of};
-use mcp_common::{ApiClient, Backend, BackendError, Failure, FailureKind, Repeat, Secret};
+use mcp_common::backend::{failure_of_status, retry_after_of};
+use mcp_common::{
+    ApiClient, Backend, BackendError, Failure, FailureKind, Refusable, Repeat, Secret,
+};
 use serde_json::Value;
 use stripe_client_core::{StripeMethod, StripeRequest};
 
@@ -213,8 +213,7 @@ impl StripeApi {
             Repeat::Unsafe
         };
         let account = options.account.as_deref().or(self.account.as_deref());
-        let last_refusal: Mutex<Option<ApiError>> = Mutex::new(None);
-        let attempt = || async {
+        let request = || {
             let mut request = self
                 .api
                 .http()
@@ -235,56 +234,27 @@ impl StripeApi {
                     )
                     .body(body.clone());
             }
-            let response = request
-                .send()
-                .await
-                .map_err(|e| failure_of_http_error(&e))?;
-            let status = response.status().as_u16();
-            let headers = response.headers().clone();
-            let header = |name: &str| {
-                headers
-                    .get(name)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned)
-            };
-            let replayed = header("idempotent-replayed").as_deref() == Some("true");
-            let request_id = header("request-id");
-            let body = response
-                .bytes()
-                .await
-                .map_err(|e| failure_of_http_error(&e))?;
-            if !(200..300).contains(&status) {
-                let error = ApiError::parse(status, &body, request_id);
-                let failure = error.failure(retry_after_of(&headers));
-                if let Ok(mut last) = last_refusal.lock() {
-                    *last = Some(error);
-                }
-                return Err(failure);
-            }
-            Ok((body, replayed))
+            request
         };
-        let outcome = self
+        let refusal = |status: u16, headers: &reqwest::header::HeaderMap, body: &[u8]| {
+            let request_id = header(headers, "request-id");
+            let error = ApiError::parse(status, body, request_id);
+            let failure = error.failure(retry_after_of(headers));
+            (error, failure)
+        };
+        let answer = self
             .api
-            .backend()
-            .call(operation, repeat, Failure::clone, attempt)
-            .await;
-        let (body, replayed) = match outcome {
-            Ok(answer) => answer,
-            Err(error) => {
-                let refusal = last_refusal.lock().ok().and_then(|mut last| last.take());
-                let rejected = error
-                    .failure
-                    .as_ref()
-                    .is_some_and(|f| f.kind == FailureKind::Rejected);
-                return Err(match refusal {
-                    Some(refusal) if rejected => StripeError::Api {
-                        operation: operation.to_owned(),
-                        error: refusal,
-                    },
-                    _ => StripeError::Backend(error),
-                });
-            }
-        };
+            .call_refusable(operation, repeat, request, refusal)
+            .await
+            .map_err(|error| match error {
+                Refusable::Refused(error) => StripeError::Api {
+                    operation: operation.to_owned(),
+                    error,
+                },
+                Refusable::Failed(error) => StripeError::Backend(error),
+            })?;
+        let replayed = header(&answer.headers, "idempotent-replayed").as_deref() == Some("true");
+        let body = answer.body;
         let raw: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let unreadable = |detail: &str| StripeError::Unreadable {
             operation: operation.to_owned(),
@@ -301,6 +271,14 @@ impl StripeApi {
             replayed,
         })
     }
+}
+
+/// A header's value as text, if it has one.
+fn header(headers: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 #[cfg(test)]

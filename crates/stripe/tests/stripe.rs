@@ -6,11 +6,10 @@
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::time::Duration;
 
-use mcp_conformance::{StdioServer, result_text};
+use mcp_conformance::StdioServer;
 use serde_json::{Value, json};
-use standin_kit::Running;
+use standin_kit::Hosted;
 use stripe_standin::AppState;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mcp-stripe");
@@ -18,66 +17,7 @@ const TEST_KEY: &str = "sk_test_4eC39HqLyjWDarjtT1zdp7dc";
 const LIVE_KEY: &str = "sk_live_4eC39HqLyjWDarjtT1zdp7dc";
 
 /// The stand-in on its own runtime while the test thread drives the server.
-struct Stand {
-    running: Running<AppState>,
-    http: reqwest::blocking::Client,
-    // Dropped last: the runtime serves the stand-in.
-    _runtime: tokio::runtime::Runtime,
-}
-
-impl Stand {
-    fn start() -> Stand {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let running = runtime.block_on(stripe_standin::spawn()).unwrap();
-        Stand {
-            running,
-            http: reqwest::blocking::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .unwrap(),
-            _runtime: runtime,
-        }
-    }
-
-    fn url(&self) -> String {
-        self.running.url()
-    }
-
-    fn control(&self, route: &str, body: Value) {
-        let response = self
-            .http
-            .post(format!("{}/__standin/{route}", self.url()))
-            .json(&body)
-            .send()
-            .unwrap();
-        assert!(
-            response.status().is_success(),
-            "{route} {body}: {}",
-            response.text().unwrap_or_default()
-        );
-    }
-
-    /// How many objects of `resource` exist in test mode.
-    fn count(&self, resource: &str) -> usize {
-        self.running.state.count(resource)
-    }
-
-    /// Every request the stand-in received for `METHOD path`.
-    fn calls(&self, key: &str) -> u64 {
-        let calls: Value = self
-            .http
-            .get(format!("{}/__standin/calls", self.url()))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        calls["calls"][key].as_u64().unwrap_or(0)
-    }
-}
+type Stand = Hosted<AppState>;
 
 fn server(stand: &Stand, extra: &[(&str, &str)]) -> StdioServer {
     let url = stand.url();
@@ -96,27 +36,8 @@ fn server(stand: &Stand, extra: &[(&str, &str)]) -> StdioServer {
     server
 }
 
-fn ok(server: &mut StdioServer, tool: &str, arguments: Value) -> Value {
-    let result = server.call_tool(tool, arguments.clone()).unwrap();
-    assert_ne!(
-        result["isError"],
-        true,
-        "{tool} {arguments}: {}\nstderr:\n{}",
-        result_text(&result),
-        server.stderr()
-    );
-    result["structuredContent"].clone()
-}
-
-fn err(server: &mut StdioServer, tool: &str, arguments: Value) -> String {
-    let result = server.call_tool(tool, arguments.clone()).unwrap();
-    assert_eq!(result["isError"], true, "{tool} {arguments}: {result}");
-    result_text(&result)
-}
-
 fn customer_id(server: &mut StdioServer) -> String {
-    let customers = ok(
-        server,
+    let customers = server.call_ok(
         "search_customers",
         json!({"query": "email:'acme-billing@example.com'"}),
     );
@@ -136,7 +57,7 @@ fn payment(customer: &str) -> Value {
 
 #[test]
 fn a_payment_whose_answer_is_lost_after_it_was_created_is_retried_and_exists_once() {
-    let stand = Stand::start();
+    let stand = Stand::start(stripe_standin::spawn);
     let mut server = server(&stand, &[]);
     let customer = customer_id(&mut server);
     // (fault, what it stands for)
@@ -151,7 +72,7 @@ fn a_payment_whose_answer_is_lost_after_it_was_created_is_retried_and_exists_onc
         ),
     ];
     for (round, (mode, what)) in faults.into_iter().enumerate() {
-        let before = stand.count("payment_intents");
+        let before = stand.state().count("payment_intents");
         let posts = stand.calls("POST /v1/payment_intents");
         stand.control(
             "fault",
@@ -159,8 +80,8 @@ fn a_payment_whose_answer_is_lost_after_it_was_created_is_retried_and_exists_onc
         );
         let mut arguments = payment(&customer);
         arguments["description"] = json!(format!("Order {round}"));
-        let paid = ok(&mut server, "create_payment_intent", arguments);
-        assert_eq!(stand.count("payment_intents"), before + 1, "{what}");
+        let paid = server.call_ok("create_payment_intent", arguments);
+        assert_eq!(stand.state().count("payment_intents"), before + 1, "{what}");
         // The retry went out with the same key and was answered from Stripe's cache.
         assert_eq!(stand.calls("POST /v1/payment_intents"), posts + 2, "{what}");
         assert_eq!(paid["replayed"], true, "{what}: {paid}");
@@ -179,39 +100,39 @@ fn a_payment_whose_answer_is_lost_after_it_was_created_is_retried_and_exists_onc
 
 #[test]
 fn the_same_payment_asked_twice_within_the_window_charges_once_unless_a_new_key_is_given() {
-    let stand = Stand::start();
+    let stand = Stand::start(stripe_standin::spawn);
     let mut server = server(&stand, &[]);
     let customer = customer_id(&mut server);
-    let before = stand.count("payment_intents");
-    let first = ok(&mut server, "create_payment_intent", payment(&customer));
-    let again = ok(&mut server, "create_payment_intent", payment(&customer));
+    let before = stand.state().count("payment_intents");
+    let first = server.call_ok("create_payment_intent", payment(&customer));
+    let again = server.call_ok("create_payment_intent", payment(&customer));
     assert_eq!(first["object"]["id"], again["object"]["id"]);
     assert_eq!(first["replayed"], false);
     assert_eq!(again["replayed"], true);
     assert!(again["summary"].as_str().unwrap().contains("already done"));
-    assert_eq!(stand.count("payment_intents"), before + 1);
+    assert_eq!(stand.state().count("payment_intents"), before + 1);
 
     // A caller who means a second payment says so with a key of its own.
     let mut second = payment(&customer);
     second["idempotency_key"] = json!("order-1001-second-attempt");
-    let other = ok(&mut server, "create_payment_intent", second.clone());
+    let other = server.call_ok("create_payment_intent", second.clone());
     assert_ne!(other["object"]["id"], first["object"]["id"]);
-    assert_eq!(stand.count("payment_intents"), before + 2);
+    assert_eq!(stand.state().count("payment_intents"), before + 2);
     // The same key for a different request is refused, saying what to do.
     second["amount"] = json!(999);
-    let refused = err(&mut server, "create_payment_intent", second);
+    let refused = server.call_err("create_payment_intent", second);
     assert!(
         refused.contains("pass a new `idempotency_key`"),
         "{refused}"
     );
-    assert_eq!(stand.count("payment_intents"), before + 2);
+    assert_eq!(stand.state().count("payment_intents"), before + 2);
 }
 
 #[test]
 fn paging_through_250_customers_returns_each_exactly_once() {
-    let stand = Stand::start();
+    let stand = Stand::start(stripe_standin::spawn);
     stand.control("seed", json!({"customers": 250}));
-    let total = stand.count("customers");
+    let total = stand.state().count("customers");
     assert!(total >= 250);
     let mut server = server(&stand, &[]);
     let mut seen = HashSet::new();
@@ -222,7 +143,7 @@ fn paging_through_250_customers_returns_each_exactly_once() {
         if let Some(after) = &after {
             arguments["starting_after"] = json!(after);
         }
-        let page = ok(&mut server, "list_customers", arguments);
+        let page = server.call_ok("list_customers", arguments);
         pages += 1;
         for customer in page["objects"].as_array().unwrap() {
             let id = customer["id"].as_str().unwrap().to_owned();
@@ -241,14 +162,13 @@ fn paging_through_250_customers_returns_each_exactly_once() {
 
 #[test]
 fn a_refund_without_consent_is_refused_and_changes_nothing() {
-    let stand = Stand::start();
+    let stand = Stand::start(stripe_standin::spawn);
     let mut server = server(&stand, &[]);
     let customer = customer_id(&mut server);
-    let paid = ok(&mut server, "create_payment_intent", payment(&customer));
+    let paid = server.call_ok("create_payment_intent", payment(&customer));
     let intent = paid["object"]["id"].as_str().unwrap().to_owned();
-    let refunds = stand.count("refunds");
-    let refused = err(
-        &mut server,
+    let refunds = stand.state().count("refunds");
+    let refused = server.call_err(
         "create_refund",
         json!({"payment_intent": intent, "amount": 500}),
     );
@@ -259,29 +179,24 @@ fn a_refund_without_consent_is_refused_and_changes_nothing() {
             && refused.contains("acme-billing@example.com"),
         "{refused}"
     );
-    assert_eq!(stand.count("refunds"), refunds);
+    assert_eq!(stand.state().count("refunds"), refunds);
     assert_eq!(stand.calls("POST /v1/refunds"), 0);
 
-    let refunded = ok(
-        &mut server,
+    let refunded = server.call_ok(
         "create_refund",
         json!({"payment_intent": intent, "amount": 500, "confirm": true}),
     );
     assert_eq!(refunded["object"]["amount_display"], "€5.00");
-    assert_eq!(stand.count("refunds"), refunds + 1);
+    assert_eq!(stand.state().count("refunds"), refunds + 1);
     // A second refund is previewed against what is left.
-    let left = err(
-        &mut server,
-        "create_refund",
-        json!({"payment_intent": intent}),
-    );
+    let left = server.call_err("create_refund", json!({"payment_intent": intent}));
     assert!(left.contains("refund €7.50 (all that is left)"), "{left}");
     assert!(left.contains("€5.00 of it was refunded before"), "{left}");
 }
 
 #[test]
 fn a_live_key_refuses_writes_unless_the_operator_allows_them() {
-    let stand = Stand::start();
+    let stand = Stand::start(stripe_standin::spawn);
     let mut live = server(&stand, &[("STRIPE_API_KEY", LIVE_KEY)]);
     let tools = live.request("tools/list", json!({})).unwrap();
     let names: Vec<&str> = tools["result"]["tools"]
@@ -293,23 +208,21 @@ fn a_live_key_refuses_writes_unless_the_operator_allows_them() {
     assert!(names.contains(&"list_customers"), "{names:?}");
     assert!(!names.contains(&"create_payment_intent"), "{names:?}");
     assert!(!names.contains(&"create_refund"), "{names:?}");
-    let refused = err(
-        &mut live,
+    let refused = live.call_err(
         "create_customer",
         json!({"email": "new@example.com", "confirm": true}),
     );
     assert!(refused.contains("STRIPE_LIVE_WRITES=true"), "{refused}");
     assert_eq!(stand.calls("POST /v1/customers"), 0);
     // Reads work with the live key.
-    let account = ok(&mut live, "get_balance", json!({}));
+    let account = live.call_ok("get_balance", json!({}));
     assert!(account["summary"].as_str().unwrap().contains("balance"));
 
     let mut allowed = server(
         &stand,
         &[("STRIPE_API_KEY", LIVE_KEY), ("STRIPE_LIVE_WRITES", "true")],
     );
-    let created = ok(
-        &mut allowed,
+    let created = allowed.call_ok(
         "create_customer",
         json!({"email": "new@example.com", "confirm": true}),
     );
@@ -324,12 +237,12 @@ fn a_live_key_refuses_writes_unless_the_operator_allows_them() {
 
 #[test]
 fn a_declined_card_and_a_bad_currency_read_as_sentences() {
-    let stand = Stand::start();
+    let stand = Stand::start(stripe_standin::spawn);
     let mut server = server(&stand, &[]);
     let customer = customer_id(&mut server);
     let mut declined = payment(&customer);
     declined["payment_method"] = json!("pm_card_chargeDeclinedInsufficientFunds");
-    let message = err(&mut server, "create_payment_intent", declined);
+    let message = server.call_err("create_payment_intent", declined);
     assert!(
         message.starts_with("Stripe refused the card: card_declined (insufficient_funds): "),
         "{message}"
@@ -339,7 +252,7 @@ fn a_declined_card_and_a_bad_currency_read_as_sentences() {
 
     let mut bad = payment(&customer);
     bad["currency"] = json!("xyz");
-    let message = err(&mut server, "create_payment_intent", bad);
+    let message = server.call_err("create_payment_intent", bad);
     assert_eq!(
         message,
         "invalid argument `currency`: expected a currency Stripe supports (ISO 4217, such as eur, usd or jpy); `xyz` is not one"
@@ -349,26 +262,22 @@ fn a_declined_card_and_a_bad_currency_read_as_sentences() {
 
 #[test]
 fn rate_limits_are_waited_out_and_unknown_ids_say_so() {
-    let stand = Stand::start();
+    let stand = Stand::start(stripe_standin::spawn);
     let mut server = server(&stand, &[]);
     stand.control(
         "fault",
         json!({"mode": "status", "status": 429, "retry_after": 1, "count": 1, "path": "/v1/customers"}),
     );
-    let customers = ok(&mut server, "list_customers", json!({"limit": 3}));
+    let customers = server.call_ok("list_customers", json!({"limit": 3}));
     assert_eq!(customers["objects"].as_array().unwrap().len(), 3);
     assert_eq!(stand.calls("GET /v1/customers"), 2);
 
-    let missing = err(
-        &mut server,
-        "get_customer",
-        json!({"id": "cus_doesnotexist"}),
-    );
+    let missing = server.call_err("get_customer", json!({"id": "cus_doesnotexist"}));
     assert!(
         missing.contains("not found") && missing.contains("request req_"),
         "{missing}"
     );
-    let wrong = err(&mut server, "get_payment_intent", json!({"id": "cus_123"}));
+    let wrong = server.call_err("get_payment_intent", json!({"id": "cus_123"}));
     assert_eq!(
         wrong,
         "invalid argument `id`: expected a Stripe id starting pi_…"
@@ -377,26 +286,20 @@ fn rate_limits_are_waited_out_and_unknown_ids_say_so() {
 
 #[test]
 fn the_catalogue_invoices_subscriptions_and_coupons_work_end_to_end() {
-    let stand = Stand::start();
+    let stand = Stand::start(stripe_standin::spawn);
     let mut server = server(&stand, &[("MCP_CONFIRM", "none")]);
     let customer = customer_id(&mut server);
-    let product = ok(
-        &mut server,
-        "create_product",
-        json!({"name": "Support plan"}),
-    );
+    let product = server.call_ok("create_product", json!({"name": "Support plan"}));
     let product = product["object"]["id"].as_str().unwrap().to_owned();
-    let price = ok(
-        &mut server,
+    let price = server.call_ok(
         "create_price",
         json!({"product": product, "unit_amount": 2900, "currency": "usd", "interval": "month"}),
     );
     assert_eq!(price["object"]["unit_amount_display"], "$29.00");
     let price = price["object"]["id"].as_str().unwrap().to_owned();
-    let prices = ok(&mut server, "list_prices", json!({"product": product}));
+    let prices = server.call_ok("list_prices", json!({"product": product}));
     assert_eq!(prices["objects"][0]["id"], price.as_str());
-    let link = ok(
-        &mut server,
+    let link = server.call_ok(
         "create_payment_link",
         json!({"line_items": [{"price": price, "quantity": 2}]}),
     );
@@ -405,32 +308,26 @@ fn the_catalogue_invoices_subscriptions_and_coupons_work_end_to_end() {
         "{link}"
     );
 
-    let invoice = ok(
-        &mut server,
-        "create_invoice",
+    let invoice = server.call_ok("create_invoice",
         json!({"customer": customer, "auto_advance": false, "collection_method": "send_invoice", "days_until_due": 14}),
     );
     let invoice = invoice["object"]["id"].as_str().unwrap().to_owned();
-    ok(
-        &mut server,
+    server.call_ok(
         "add_invoice_item",
         json!({"customer": customer, "invoice": invoice, "price": price, "quantity": 2}),
     );
-    ok(
-        &mut server,
-        "add_invoice_item",
+    server.call_ok("add_invoice_item",
         json!({"customer": customer, "invoice": invoice, "amount": 1000, "currency": "usd", "description": "Setup"}),
     );
-    let draft = ok(&mut server, "get_invoice", json!({"id": invoice}));
+    let draft = server.call_ok("get_invoice", json!({"id": invoice}));
     assert_eq!(draft["object"]["total"], 6800, "{draft}");
     assert_eq!(draft["object"]["total_display"], "$68.00");
-    let finalized = ok(&mut server, "finalize_invoice", json!({"invoice": invoice}));
+    let finalized = server.call_ok("finalize_invoice", json!({"invoice": invoice}));
     assert_eq!(finalized["object"]["status"], "open");
-    ok(&mut server, "send_invoice", json!({"invoice": invoice}));
-    let voided = ok(&mut server, "void_invoice", json!({"invoice": invoice}));
+    server.call_ok("send_invoice", json!({"invoice": invoice}));
+    let voided = server.call_ok("void_invoice", json!({"invoice": invoice}));
     assert_eq!(voided["object"]["status"], "void");
-    let open = ok(
-        &mut server,
+    let open = server.call_ok(
         "list_invoices",
         json!({"customer": customer, "status": "void"}),
     );
@@ -442,25 +339,18 @@ fn the_catalogue_invoices_subscriptions_and_coupons_work_end_to_end() {
             .any(|i| i["id"] == invoice.as_str())
     );
 
-    let subscriptions = ok(
-        &mut server,
-        "list_subscriptions",
-        json!({"customer": customer}),
-    );
+    let subscriptions = server.call_ok("list_subscriptions", json!({"customer": customer}));
     let subscription = subscriptions["objects"][0]["id"]
         .as_str()
         .unwrap()
         .to_owned();
     // A subscription's prices share its currency and interval (the seeded one is monthly, in eur).
-    let price = ok(
-        &mut server,
+    let price = server.call_ok(
         "create_price",
         json!({"product": product, "unit_amount": 3900, "currency": "eur", "interval": "month"}),
     );
     let price = price["object"]["id"].as_str().unwrap().to_owned();
-    let changed = ok(
-        &mut server,
-        "update_subscription",
+    let changed = server.call_ok("update_subscription",
         json!({"subscription": subscription, "price": price, "quantity": 3, "proration_behavior": "none"}),
     );
     assert_eq!(changed["object"]["items"][0]["quantity"], 3, "{changed}");
@@ -469,19 +359,13 @@ fn the_catalogue_invoices_subscriptions_and_coupons_work_end_to_end() {
         price.as_str(),
         "{changed}"
     );
-    let cancelled = ok(
-        &mut server,
-        "cancel_subscription",
-        json!({"subscription": subscription}),
-    );
+    let cancelled = server.call_ok("cancel_subscription", json!({"subscription": subscription}));
     assert_eq!(cancelled["object"]["status"], "canceled");
 
-    let coupon = ok(
-        &mut server,
-        "create_coupon",
+    let coupon = server.call_ok("create_coupon",
         json!({"percent_off": 20, "duration": "repeating", "duration_in_months": 3, "name": "Spring"}),
     );
-    let coupons = ok(&mut server, "list_coupons", json!({"limit": 100}));
+    let coupons = server.call_ok("list_coupons", json!({"limit": 100}));
     assert!(
         coupons["objects"]
             .as_array()
@@ -489,8 +373,7 @@ fn the_catalogue_invoices_subscriptions_and_coupons_work_end_to_end() {
             .iter()
             .any(|c| c["id"] == coupon["object"]["id"])
     );
-    let bad = err(
-        &mut server,
+    let bad = server.call_err(
         "create_coupon",
         json!({"percent_off": 20, "duration": "repeating"}),
     );
@@ -499,20 +382,15 @@ fn the_catalogue_invoices_subscriptions_and_coupons_work_end_to_end() {
 
 #[test]
 fn every_write_previews_what_it_would_do() {
-    let stand = Stand::start();
+    let stand = Stand::start(stripe_standin::spawn);
     let mut server = server(&stand, &[]);
     let customer = customer_id(&mut server);
-    let invoices = ok(
-        &mut server,
+    let invoices = server.call_ok(
         "list_invoices",
         json!({"customer": customer, "status": "open"}),
     );
     let invoice = invoices["objects"][0]["id"].as_str().unwrap().to_owned();
-    let subscriptions = ok(
-        &mut server,
-        "list_subscriptions",
-        json!({"customer": customer}),
-    );
+    let subscriptions = server.call_ok("list_subscriptions", json!({"customer": customer}));
     let subscription = subscriptions["objects"][0]["id"]
         .as_str()
         .unwrap()
@@ -546,7 +424,7 @@ fn every_write_previews_what_it_would_do() {
         ),
     ];
     for (tool, arguments, shown) in cases {
-        let refused = err(&mut server, tool, arguments);
+        let refused = server.call_err(tool, arguments);
         assert!(
             refused.contains("What it would change:") && refused.contains(shown),
             "{tool}: {refused}"

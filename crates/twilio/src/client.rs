@@ -7,10 +7,10 @@
 //! (HTTP 429, error 20429 "too many requests"), which is marked as such so the policy may
 //! resend it after the delay Twilio asks for.
 
-use std::sync::Mutex;
-
-use mcp_common::backend::{failure_of_http_error, failure_of_status, retry_after_of};
-use mcp_common::{ApiClient, Backend, BackendError, Failure, FailureKind, Repeat, Secret};
+use mcp_common::backend::{failure_of_status, retry_after_of};
+use mcp_common::{
+    ApiClient, Backend, BackendError, Failure, FailureKind, Refusable, Repeat, Secret,
+};
 use serde_json::Value;
 
 use crate::config::{Credentials, TwilioConfig};
@@ -232,62 +232,36 @@ impl TwilioApi {
     pub async fn send(&self, call: &Call<'_>) -> Result<Value, TwilioError> {
         let client = self.client(call.host);
         let url = client.url(&call.path);
-        let last_refusal: Mutex<Option<ApiError>> = Mutex::new(None);
-        let attempt = || async {
-            let mut request = client
+        let request = || {
+            let request = client
                 .http()
                 .request(call.method.clone(), &url)
                 .basic_auth(&self.username, Some(self.password.expose()));
-            request = if call.method == reqwest::Method::GET {
+            if call.method == reqwest::Method::GET {
                 request.query(&call.params)
             } else {
                 request.form(&call.params)
-            };
-            let response = request
-                .send()
-                .await
-                .map_err(|e| failure_of_http_error(&e))?;
-            let status = response.status().as_u16();
-            let retry_after = retry_after_of(response.headers());
-            let body = response
-                .bytes()
-                .await
-                .map_err(|e| failure_of_http_error(&e))?;
-            if !(200..300).contains(&status) {
-                let error = ApiError::parse(status, &body);
-                let failure = error.failure(retry_after);
-                if let Ok(mut last) = last_refusal.lock() {
-                    *last = Some(error);
-                }
-                return Err(failure);
-            }
-            Ok(body)
-        };
-        let outcome = client
-            .backend()
-            .call(call.operation, call.repeat, Failure::clone, attempt)
-            .await;
-        let body = match outcome {
-            Ok(body) => body,
-            Err(error) => {
-                let refusal = last_refusal.lock().ok().and_then(|mut last| last.take());
-                let rejected = error
-                    .failure
-                    .as_ref()
-                    .is_some_and(|f| f.kind == FailureKind::Rejected);
-                return Err(match refusal {
-                    Some(refusal) if rejected => TwilioError::Api {
-                        operation: call.operation.to_owned(),
-                        error: refusal,
-                    },
-                    _ => TwilioError::Backend(error),
-                });
             }
         };
-        if body.is_empty() {
+        let refusal = |status: u16, headers: &reqwest::header::HeaderMap, body: &[u8]| {
+            let error = ApiError::parse(status, body);
+            let failure = error.failure(retry_after_of(headers));
+            (error, failure)
+        };
+        let answer = client
+            .call_refusable(call.operation, call.repeat, request, refusal)
+            .await
+            .map_err(|error| match error {
+                Refusable::Refused(error) => TwilioError::Api {
+                    operation: call.operation.to_owned(),
+                    error,
+                },
+                Refusable::Failed(error) => TwilioError::Backend(error),
+            })?;
+        if answer.body.is_empty() {
             return Ok(Value::Null);
         }
-        serde_json::from_slice(&body).map_err(|e| TwilioError::Unreadable {
+        serde_json::from_slice(&answer.body).map_err(|e| TwilioError::Unreadable {
             operation: call.operation.to_owned(),
             detail: e.to_string(),
         })

@@ -15,8 +15,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mcp_conformance::{StdioServer, result_text, tool_paths};
-use serde_json::{Value, json};
+use mcp_conformance::{StdioServer, tool_paths};
+use serde_json::json;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mcp-twilio");
 const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
@@ -72,18 +72,6 @@ fn wait_ready(prism: &mut Prism) {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-}
-
-fn ok(server: &mut StdioServer, tool: &str, arguments: Value) -> Value {
-    let result = server.call_tool(tool, arguments.clone()).unwrap();
-    assert_ne!(
-        result["isError"],
-        true,
-        "{tool} {arguments}: {}\nstderr:\n{}",
-        result_text(&result),
-        server.stderr()
-    );
-    result["structuredContent"].clone()
 }
 
 #[test]
@@ -211,7 +199,7 @@ fn every_tool_speaks_twilios_published_contract() {
         ),
     ];
     for (tool, arguments, filled) in cases {
-        let result = ok(&mut server, tool, arguments.clone());
+        let result = server.call_ok(tool, arguments.clone());
         assert!(
             result.pointer(filled).is_some_and(|v| !v.is_null()),
             "{tool} {arguments}: {filled} is missing in {result}"

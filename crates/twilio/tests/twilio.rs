@@ -6,11 +6,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test helpers fail loudly.
 
 use std::path::Path;
-use std::time::Duration;
 
-use mcp_conformance::{StdioServer, result_text};
-use serde_json::{Value, json};
-use standin_kit::Running;
+use mcp_conformance::StdioServer;
+use serde_json::json;
+use standin_kit::Hosted;
 use twilio_standin::{ACCOUNT_SID, AppState, FROM_NUMBER, VERIFICATION_CODE, VERIFY_SERVICE_SID};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mcp-twilio");
@@ -18,66 +17,7 @@ const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 const CUSTOMER: &str = "+15558675310";
 
 /// The stand-in on its own runtime while the test thread drives the server.
-struct Stand {
-    running: Running<AppState>,
-    http: reqwest::blocking::Client,
-    // Dropped last: the runtime serves the stand-in.
-    _runtime: tokio::runtime::Runtime,
-}
-
-impl Stand {
-    fn start() -> Stand {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let running = runtime.block_on(twilio_standin::spawn()).unwrap();
-        Stand {
-            running,
-            http: reqwest::blocking::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .unwrap(),
-            _runtime: runtime,
-        }
-    }
-
-    fn url(&self) -> String {
-        self.running.url()
-    }
-
-    fn control(&self, route: &str, body: Value) {
-        let response = self
-            .http
-            .post(format!("{}/__standin/{route}", self.url()))
-            .json(&body)
-            .send()
-            .unwrap();
-        assert!(
-            response.status().is_success(),
-            "{route} {body}: {}",
-            response.text().unwrap_or_default()
-        );
-    }
-
-    /// Messages (or calls, verifications) created through the API since the start.
-    fn count(&self, resource: &str) -> usize {
-        self.running.state.count(resource)
-    }
-
-    /// Requests the stand-in received for `METHOD path`.
-    fn calls(&self, key: &str) -> u64 {
-        let calls: Value = self
-            .http
-            .get(format!("{}/__standin/calls", self.url()))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        calls["calls"][key].as_u64().unwrap_or(0)
-    }
-}
+type Stand = Hosted<AppState>;
 
 fn messages_path() -> String {
     format!("/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json")
@@ -105,31 +45,13 @@ fn server(stand: &Stand, extra: &[(&str, &str)]) -> StdioServer {
     server
 }
 
-fn ok(server: &mut StdioServer, tool: &str, arguments: Value) -> Value {
-    let result = server.call_tool(tool, arguments.clone()).unwrap();
-    assert_ne!(
-        result["isError"],
-        true,
-        "{tool} {arguments}: {}\nstderr:\n{}",
-        result_text(&result),
-        server.stderr()
-    );
-    result["structuredContent"].clone()
-}
-
-fn err(server: &mut StdioServer, tool: &str, arguments: Value) -> String {
-    let result = server.call_tool(tool, arguments.clone()).unwrap();
-    assert_eq!(result["isError"], true, "{tool} {arguments}: {result}");
-    result_text(&result)
-}
-
 #[test]
 fn an_sms_needs_consent_is_sent_once_and_an_identical_one_is_refused() {
-    let stand = Stand::start();
+    let stand = Stand::start(twilio_standin::spawn);
     let mut server = server(&stand, &[]);
     let sms = json!({"to": CUSTOMER, "body": "Your table is ready"});
 
-    let refused = err(&mut server, "send_sms", sms.clone());
+    let refused = server.call_err("send_sms", sms.clone());
     assert!(refused.contains("needs the user's consent"), "{refused}");
     // The refusal shows who would be reached, from where, what, and what it costs.
     assert!(
@@ -139,32 +61,32 @@ fn an_sms_needs_consent_is_sent_once_and_an_identical_one_is_refused() {
             && refused.contains("1 segment, GSM-7, 19 characters"),
         "{refused}"
     );
-    assert_eq!(stand.count("messages"), 0);
+    assert_eq!(stand.state().count("messages"), 0);
     assert_eq!(stand.calls(&format!("POST {}", messages_path())), 0);
 
     let mut confirmed = sms.clone();
     confirmed["confirm"] = json!(true);
-    let sent = ok(&mut server, "send_sms", confirmed.clone());
+    let sent = server.call_ok("send_sms", confirmed.clone());
     assert_eq!(sent["outcome"], "sent");
     assert!(sent["sid"].as_str().unwrap().starts_with("SM"), "{sent}");
     assert_eq!(sent["segments"]["encoding"], "GSM-7");
-    assert_eq!(stand.count("messages"), 1);
+    assert_eq!(stand.state().count("messages"), 1);
 
     // The agent lost track and sends it again: refused, with the first message named.
-    let again = err(&mut server, "send_sms", confirmed.clone());
+    let again = server.call_err("send_sms", confirmed.clone());
     assert!(
         again.contains("was sent")
             && again.contains(sent["sid"].as_str().unwrap())
             && again.contains("allow_duplicate"),
         "{again}"
     );
-    assert_eq!(stand.count("messages"), 1);
+    assert_eq!(stand.state().count("messages"), 1);
 
     // Meant on purpose: sent.
     let mut on_purpose = confirmed;
     on_purpose["allow_duplicate"] = json!(true);
-    assert_eq!(ok(&mut server, "send_sms", on_purpose)["outcome"], "sent");
-    assert_eq!(stand.count("messages"), 2);
+    assert_eq!(server.call_ok("send_sms", on_purpose)["outcome"], "sent");
+    assert_eq!(stand.state().count("messages"), 2);
 
     // The audit line of the send names the message, and only the message.
     let stderr = server.stderr();
@@ -177,72 +99,73 @@ fn an_sms_needs_consent_is_sent_once_and_an_identical_one_is_refused() {
 
 #[test]
 fn a_send_whose_answer_is_lost_is_reported_unknown_and_never_resent() {
-    let stand = Stand::start();
+    let stand = Stand::start(twilio_standin::spawn);
     let mut server = server(&stand, &[]);
-    // Twilio accepts the message, then the answer never comes.
-    stand.control(
-        "fault",
-        json!({"mode": "hang_after", "path": messages_path(), "count": 1}),
-    );
-    let lost = ok(
-        &mut server,
-        "send_sms",
-        json!({"to": CUSTOMER, "body": "Payment received, thanks", "confirm": true}),
-    );
-    assert_eq!(lost["outcome"], "unknown", "{lost}");
-    let summary = lost["summary"].as_str().unwrap();
-    assert!(
-        summary.contains("may or may not have been sent")
-            && summary.contains("list_messages")
-            && summary.contains("not retried"),
-        "{summary}"
-    );
-    // Exactly one request reached Twilio, and exactly one message exists.
-    assert_eq!(stand.calls(&format!("POST {}", messages_path())), 1);
-    assert_eq!(stand.count("messages"), 1);
+    // Twilio accepts the message, then the answer never comes (a timeout) or the connection is
+    // reset before it does.
+    for (round, mode) in ["hang_after", "drop_after"].into_iter().enumerate() {
+        let body = format!("Payment {round} received, thanks");
+        let posts = stand.calls(&format!("POST {}", messages_path()));
+        let messages = stand.state().count("messages");
+        stand.control(
+            "fault",
+            json!({"mode": mode, "path": messages_path(), "count": 1}),
+        );
+        let arguments = json!({"to": CUSTOMER, "body": body, "confirm": true});
+        let lost = server.call_ok("send_sms", arguments.clone());
+        assert_eq!(lost["outcome"], "unknown", "{mode}: {lost}");
+        let summary = lost["summary"].as_str().unwrap();
+        assert!(
+            summary.contains("may or may not have been sent")
+                && summary.contains("list_messages")
+                && summary.contains("not retried"),
+            "{mode}: {summary}"
+        );
+        // Exactly one request reached Twilio, and exactly one message exists.
+        assert_eq!(
+            stand.calls(&format!("POST {}", messages_path())),
+            posts + 1,
+            "{mode}"
+        );
+        assert_eq!(stand.state().count("messages"), messages + 1, "{mode}");
 
-    // Trying again at once is refused as a possible duplicate; the log shows it was sent.
-    let again = err(
-        &mut server,
-        "send_sms",
-        json!({"to": CUSTOMER, "body": "Payment received, thanks", "confirm": true}),
-    );
-    assert!(again.contains("outcome is unknown"), "{again}");
-    assert_eq!(stand.count("messages"), 1);
-    let listed = ok(&mut server, "list_messages", json!({"to": CUSTOMER}));
-    let bodies: Vec<&str> = listed["objects"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|m| m["body"].as_str())
-        .collect();
-    assert!(bodies.contains(&"Payment received, thanks"), "{listed}");
+        // Trying again at once is refused as a possible duplicate; the log shows it was sent.
+        let again = server.call_err("send_sms", arguments);
+        assert!(again.contains("outcome is unknown"), "{mode}: {again}");
+        assert_eq!(stand.state().count("messages"), messages + 1, "{mode}");
+        let listed = server.call_ok("list_messages", json!({"to": CUSTOMER}));
+        let bodies: Vec<&str> = listed["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|m| m["body"].as_str())
+            .collect();
+        assert!(bodies.contains(&body.as_str()), "{mode}: {listed}");
+    }
 }
 
 #[test]
 fn a_rate_limited_send_is_resent_because_twilio_did_nothing_but_a_failing_one_is_not() {
-    let stand = Stand::start();
+    let stand = Stand::start(twilio_standin::spawn);
     let mut server = server(&stand, &[]);
     stand.control(
         "fault",
         json!({"mode": "status", "status": 429, "retry_after": 1, "path": messages_path(), "count": 1}),
     );
-    let sent = ok(
-        &mut server,
+    let sent = server.call_ok(
         "send_sms",
         json!({"to": CUSTOMER, "body": "Rate limited once", "confirm": true}),
     );
     assert_eq!(sent["outcome"], "sent");
     assert_eq!(stand.calls(&format!("POST {}", messages_path())), 2);
-    assert_eq!(stand.count("messages"), 1);
+    assert_eq!(stand.state().count("messages"), 1);
 
     // A 500 may come after Twilio acted: sent at most once, reported as unknown.
     stand.control(
         "fault",
         json!({"mode": "status", "status": 500, "path": messages_path(), "count": 3}),
     );
-    let failing = ok(
-        &mut server,
+    let failing = server.call_ok(
         "send_sms",
         json!({"to": CUSTOMER, "body": "Server error", "confirm": true}),
     );
@@ -252,13 +175,12 @@ fn a_rate_limited_send_is_resent_because_twilio_did_nothing_but_a_failing_one_is
 
 #[test]
 fn bad_numbers_and_disallowed_destinations_are_refused_before_anything_is_sent() {
-    let stand = Stand::start();
+    let stand = Stand::start(twilio_standin::spawn);
     let mut server = server(
         &stand,
         &[("TWILIO_ALLOWED_DESTINATIONS", "+34,+1555,+1500555")],
     );
-    let bad = err(
-        &mut server,
+    let bad = server.call_err(
         "send_sms",
         json!({"to": "612 34 56 78", "body": "hi", "confirm": true}),
     );
@@ -267,8 +189,7 @@ fn bad_numbers_and_disallowed_destinations_are_refused_before_anything_is_sent()
         "{bad}"
     );
 
-    let outside = err(
-        &mut server,
+    let outside = server.call_err(
         "send_sms",
         json!({"to": "+4930123456", "body": "hi", "confirm": true}),
     );
@@ -276,26 +197,23 @@ fn bad_numbers_and_disallowed_destinations_are_refused_before_anything_is_sent()
         outside.contains("not an allowed destination") && outside.contains("+34, +1555, +1500555"),
         "{outside}"
     );
-    let call = err(
-        &mut server,
+    let call = server.call_err(
         "make_call",
         json!({"to": "+4930123456", "say": "hi", "confirm": true}),
     );
     assert!(call.contains("not an allowed destination"), "{call}");
-    assert_eq!(stand.count("messages"), 0);
-    assert_eq!(stand.count("calls"), 0);
+    assert_eq!(stand.state().count("messages"), 0);
+    assert_eq!(stand.state().count("calls"), 0);
 
     // Inside the list: sent.
-    let sent = ok(
-        &mut server,
+    let sent = server.call_ok(
         "send_sms",
         json!({"to": "+34612345678", "body": "hola", "confirm": true}),
     );
     assert_eq!(sent["outcome"], "sent");
 
     // Twilio's own refusals come back as sentences with the code and its page.
-    let unsubscribed = err(
-        &mut server,
+    let unsubscribed = server.call_err(
         "send_sms",
         json!({"to": "+15005550004", "body": "hi", "confirm": true}),
     );
@@ -306,8 +224,7 @@ fn bad_numbers_and_disallowed_destinations_are_refused_before_anything_is_sent()
         "{unsubscribed}"
     );
     // A refused send is not a duplicate: it was never sent.
-    let again = err(
-        &mut server,
+    let again = server.call_err(
         "send_sms",
         json!({"to": "+15005550004", "body": "hi", "confirm": true}),
     );
@@ -316,11 +233,10 @@ fn bad_numbers_and_disallowed_destinations_are_refused_before_anything_is_sent()
 
 #[test]
 fn a_dry_run_sends_nothing_and_shows_the_segments() {
-    let stand = Stand::start();
+    let stand = Stand::start(twilio_standin::spawn);
     let mut server = server(&stand, &[("TWILIO_DRY_RUN", "true")]);
     let body = "Recordatorio: su cita es mañana a las 10:00. Responda SÍ para confirmar 👍";
-    let shown = ok(
-        &mut server,
+    let shown = server.call_ok(
         "send_sms",
         json!({"to": CUSTOMER, "body": body, "confirm": true}),
     );
@@ -329,8 +245,7 @@ fn a_dry_run_sends_nothing_and_shows_the_segments() {
     assert_eq!(shown["segments"]["segments"], 2);
     assert_eq!(shown["request"]["To"], CUSTOMER);
     assert_eq!(shown["request"]["Body"], body);
-    let call = ok(
-        &mut server,
+    let call = server.call_ok(
         "make_call",
         json!({"to": CUSTOMER, "say": "Hello", "confirm": true}),
     );
@@ -341,26 +256,24 @@ fn a_dry_run_sends_nothing_and_shows_the_segments() {
             .unwrap()
             .contains("<Say>Hello</Say>")
     );
-    assert_eq!(stand.count("messages"), 0);
-    assert_eq!(stand.count("calls"), 0);
+    assert_eq!(stand.state().count("messages"), 0);
+    assert_eq!(stand.state().count("calls"), 0);
     assert_eq!(stand.calls(&format!("POST {}", messages_path())), 0);
 }
 
 #[test]
 fn whatsapp_free_text_needs_the_window_and_templates_do_not() {
-    let stand = Stand::start();
+    let stand = Stand::start(twilio_standin::spawn);
     let mut server = server(&stand, &[]);
     let inside = twilio_standin::WHATSAPP_OPEN_RECIPIENT.trim_start_matches("whatsapp:");
-    let sent = ok(
-        &mut server,
+    let sent = server.call_ok(
         "send_whatsapp",
         json!({"to": inside, "body": "Hola Ana", "confirm": true}),
     );
     assert_eq!(sent["outcome"], "sent");
     assert_eq!(sent["to"], format!("whatsapp:{inside}"));
 
-    let outside = err(
-        &mut server,
+    let outside = server.call_err(
         "send_whatsapp",
         json!({"to": "+34600000099", "body": "Hola", "confirm": true}),
     );
@@ -369,8 +282,7 @@ fn whatsapp_free_text_needs_the_window_and_templates_do_not() {
         "{outside}"
     );
 
-    let template = ok(
-        &mut server,
+    let template = server.call_ok(
         "send_whatsapp",
         json!({
             "to": "+34600000099",
@@ -380,15 +292,13 @@ fn whatsapp_free_text_needs_the_window_and_templates_do_not() {
         }),
     );
     assert_eq!(template["outcome"], "sent");
-    let sent = stand.running.state.sent();
+    let sent = stand.state().sent();
     let last = sent.last().unwrap();
     assert_eq!(
         last["content_sid"], "HX0123456789abcdef0123456789abcdef",
         "{last}"
     );
-    let both = err(
-        &mut server,
-        "send_whatsapp",
+    let both = server.call_err("send_whatsapp",
         json!({"to": inside, "body": "x", "content_sid": "HX0123456789abcdef0123456789abcdef", "confirm": true}),
     );
     assert!(both.contains("`body`"), "{both}");
@@ -396,7 +306,7 @@ fn whatsapp_free_text_needs_the_window_and_templates_do_not() {
 
 #[test]
 fn calls_are_placed_read_and_ended_and_scheduled_messages_canceled() {
-    let stand = Stand::start();
+    let stand = Stand::start(twilio_standin::spawn);
     let mut server = server(
         &stand,
         &[(
@@ -404,37 +314,28 @@ fn calls_are_placed_read_and_ended_and_scheduled_messages_canceled() {
             twilio_standin::MESSAGING_SERVICE_SID,
         )],
     );
-    let placed = ok(
-        &mut server,
+    let placed = server.call_ok(
         "make_call",
         json!({"to": CUSTOMER, "say": "Your order #12 is ready", "confirm": true}),
     );
     let sid = placed["sid"].as_str().unwrap().to_owned();
-    assert_eq!(stand.count("calls"), 1);
+    assert_eq!(stand.state().count("calls"), 1);
     stand.control("advance", json!({"sid": sid, "status": "in-progress"}));
-    let refused = err(&mut server, "end_call", json!({"call_sid": sid}));
+    let refused = server.call_err("end_call", json!({"call_sid": sid}));
     assert!(
         refused.contains("What it would change:")
             && refused.contains(CUSTOMER)
             && refused.contains("in-progress"),
         "{refused}"
     );
-    let ended = ok(
-        &mut server,
-        "end_call",
-        json!({"call_sid": sid, "confirm": true}),
-    );
+    let ended = server.call_ok("end_call", json!({"call_sid": sid, "confirm": true}));
     assert_eq!(ended["object"]["status"], "completed", "{ended}");
-    let again = ok(
-        &mut server,
-        "end_call",
-        json!({"call_sid": sid, "confirm": true}),
-    );
+    let again = server.call_ok("end_call", json!({"call_sid": sid, "confirm": true}));
     assert!(
         again["summary"].as_str().unwrap().contains("already ended"),
         "{again}"
     );
-    let got = ok(&mut server, "get_call", json!({"call_sid": sid}));
+    let got = server.call_ok("get_call", json!({"call_sid": sid}));
     assert_eq!(got["object"]["status"], "completed");
     let resource = server
         .request(
@@ -453,23 +354,19 @@ fn calls_are_placed_read_and_ended_and_scheduled_messages_canceled() {
     assert_eq!(missing["error"]["code"], -32002, "{missing}");
 
     let in_two_days = twilio_standin::time::iso8601(twilio_standin::time::now() + 2 * 86_400);
-    let scheduled = ok(
-        &mut server,
-        "send_sms",
+    let scheduled = server.call_ok("send_sms",
         json!({"to": CUSTOMER, "body": "See you tomorrow", "send_at": in_two_days, "confirm": true}),
     );
     assert_eq!(scheduled["status"], "scheduled", "{scheduled}");
     let message = scheduled["sid"].as_str().unwrap().to_owned();
-    let canceled = ok(
-        &mut server,
+    let canceled = server.call_ok(
         "cancel_message",
         json!({"message_sid": message, "confirm": true}),
     );
     assert_eq!(canceled["object"]["status"], "canceled", "{canceled}");
-    let got = ok(&mut server, "get_message", json!({"message_sid": message}));
+    let got = server.call_ok("get_message", json!({"message_sid": message}));
     assert_eq!(got["object"]["status"], "canceled");
-    let wrong = err(
-        &mut server,
+    let wrong = server.call_err(
         "get_message",
         json!({"message_sid": "CA0123456789abcdef0123456789abcdef"}),
     );
@@ -478,9 +375,9 @@ fn calls_are_placed_read_and_ended_and_scheduled_messages_canceled() {
 
 #[test]
 fn lookups_numbers_lists_and_verification() {
-    let stand = Stand::start();
+    let stand = Stand::start(twilio_standin::spawn);
     let mut server = server(&stand, &[]);
-    let numbers = ok(&mut server, "list_phone_numbers", json!({}));
+    let numbers = server.call_ok("list_phone_numbers", json!({}));
     let first = &numbers["objects"][0];
     assert!(
         first["phone_number"].as_str().unwrap().starts_with('+'),
@@ -488,16 +385,14 @@ fn lookups_numbers_lists_and_verification() {
     );
     assert!(first["capabilities"].is_object(), "{numbers}");
 
-    let found = ok(
-        &mut server,
+    let found = server.call_ok(
         "lookup_phone_number",
         json!({"phone_number": "+34612345678"}),
     );
     assert_eq!(found["object"]["valid"], true, "{found}");
     assert_eq!(found["object"]["country_code"], "ES");
     assert_eq!(found["object"]["line_type"], "mobile");
-    let invalid = ok(
-        &mut server,
+    let invalid = server.call_ok(
         "lookup_phone_number",
         json!({"phone_number": "+3412345678"}),
     );
@@ -505,8 +400,7 @@ fn lookups_numbers_lists_and_verification() {
 
     // Paging: two messages a page until the end, every message once.
     for i in 0..3 {
-        ok(
-            &mut server,
+        server.call_ok(
             "send_sms",
             json!({"to": "+15558675320", "body": format!("page {i}"), "confirm": true}),
         );
@@ -518,7 +412,7 @@ fn lookups_numbers_lists_and_verification() {
         if let Some(page) = &next {
             arguments["next_page"] = json!(page);
         }
-        let page = ok(&mut server, "list_messages", arguments);
+        let page = server.call_ok("list_messages", arguments);
         for message in page["objects"].as_array().unwrap() {
             seen.push(message["sid"].as_str().unwrap().to_owned());
         }
@@ -530,27 +424,23 @@ fn lookups_numbers_lists_and_verification() {
     seen.sort();
     seen.dedup();
     assert_eq!(seen.len(), 3, "{seen:?}");
-    let forged = err(
-        &mut server,
+    let forged = server.call_err(
         "list_messages",
         json!({"next_page": "https://evil.example/x"}),
     );
     assert!(forged.contains("`next_page`"), "{forged}");
 
-    let started = ok(
-        &mut server,
+    let started = server.call_ok(
         "start_verification",
         json!({"to": CUSTOMER, "confirm": true}),
     );
     assert_eq!(started["object"]["status"], "pending", "{started}");
-    let wrong = ok(
-        &mut server,
+    let wrong = server.call_ok(
         "check_verification",
         json!({"to": CUSTOMER, "code": "000000", "confirm": true}),
     );
     assert_eq!(wrong["object"]["status"], "pending");
-    let right = ok(
-        &mut server,
+    let right = server.call_ok(
         "check_verification",
         json!({"to": CUSTOMER, "code": VERIFICATION_CODE, "confirm": true}),
     );
@@ -573,7 +463,7 @@ fn lookups_numbers_lists_and_verification() {
 
 #[test]
 fn without_a_verify_service_the_verification_tools_are_withheld() {
-    let stand = Stand::start();
+    let stand = Stand::start(twilio_standin::spawn);
     let mut server = server(&stand, &[("TWILIO_VERIFY_SERVICE_SID", "")]);
     let tools = server.request("tools/list", json!({})).unwrap();
     let names: Vec<&str> = tools["result"]["tools"]
@@ -586,8 +476,7 @@ fn without_a_verify_service_the_verification_tools_are_withheld() {
         names.contains(&"send_sms") && !names.contains(&"start_verification"),
         "{names:?}"
     );
-    let refused = err(
-        &mut server,
+    let refused = server.call_err(
         "start_verification",
         json!({"to": CUSTOMER, "confirm": true}),
     );

@@ -5,7 +5,9 @@
 //!   (`tests/src/lib.rs`, `start_listening`) waits for.
 //! - [`serve_app`]: a hyper accept loop serving an axum [`Router`] that drops a connection without answering when a
 //!   response carries [`CloseConnection`].
-//! - [`Running`]: a stand-in served in the background of the current runtime, stopped when dropped.
+//! - [`Running`]: a stand-in served in the background of the current runtime, stopped when dropped; [`Hosted`]: one
+//!   served on a runtime of its own for blocking tests, with its controls.
+//! - [`serve_main`]: the whole `main` of a stand-in whose only flag is `--listen`.
 //! - [`Faults`] and [`with_controls`]: the fault plan (`POST /__standin/fault`), `POST /__standin/reset` and
 //!   `GET /__standin/calls`, generic over the service's error body and reset hook ([`Service`]).
 
@@ -185,6 +187,106 @@ pub async fn spawn<S>(router: Router, state: S) -> std::io::Result<Running<S>> {
     let addr = listener.local_addr()?;
     let task = tokio::spawn(serve_app(router, listener));
     Ok(Running { addr, state, task })
+}
+
+/// A stand-in served in process on a runtime of its own, for blocking tests: the test thread
+/// drives the server under test while this runtime serves the stand-in, and reaches the
+/// stand-in's controls over HTTP. Test-only: its methods panic when a control fails.
+pub struct Hosted<S> {
+    running: Running<S>,
+    http: reqwest::blocking::Client,
+    // Dropped last: it serves the stand-in.
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl<S> std::fmt::Debug for Hosted<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hosted")
+            .field("addr", &self.running.addr)
+            .finish()
+    }
+}
+
+impl<S> Hosted<S> {
+    /// Serves what `spawn` starts (a stand-in's own `spawn`) on a new two-thread runtime.
+    pub fn start<F>(spawn: impl FnOnce() -> F) -> Hosted<S>
+    where
+        F: std::future::Future<Output = std::io::Result<Running<S>>>,
+    {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("a runtime for the stand-in: {e}"));
+        let running = runtime
+            .block_on(spawn())
+            .unwrap_or_else(|e| panic!("starting the stand-in: {e}"));
+        let http = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap_or_else(|e| panic!("an HTTP client for the stand-in's controls: {e}"));
+        Hosted {
+            running,
+            http,
+            _runtime: runtime,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub fn url(&self) -> String {
+        self.running.url()
+    }
+
+    /// The stand-in's shared state, to inspect what it received.
+    pub fn state(&self) -> &S {
+        &self.running.state
+    }
+
+    /// Posts `body` to the control route `/__standin/{route}` (e.g. `fault`, `reset`).
+    pub fn control(&self, route: &str, body: Value) {
+        let response = self
+            .http
+            .post(format!("{}/__standin/{route}", self.url()))
+            .json(&body)
+            .send()
+            .unwrap_or_else(|e| panic!("{route} {body}: {e}"));
+        let status = response.status();
+        assert!(
+            status.is_success(),
+            "{route} {body}: {status} {}",
+            response.text().unwrap_or_default()
+        );
+    }
+
+    /// How many API requests the stand-in received for `METHOD path` (e.g. `POST /v1/refunds`).
+    pub fn calls(&self, key: &str) -> u64 {
+        let calls: Value = self
+            .http
+            .get(format!("{}/__standin/calls", self.url()))
+            .send()
+            .and_then(|response| response.json())
+            .unwrap_or_else(|e| panic!("GET /__standin/calls: {e}"));
+        calls["calls"][key].as_u64().unwrap_or(0)
+    }
+}
+
+/// The whole `main` of a stand-in whose only flag is `--listen`: parses the command line, builds
+/// the routes with `app`, binds, announces `<name>: listening on http://ADDR` and serves until
+/// killed. The routes are built before the announcement, so the banner means the server is up.
+pub async fn serve_main(name: &str, app: impl FnOnce() -> Router) -> anyhow::Result<()> {
+    let usage = format!("usage: {name} [--listen 127.0.0.1:0]");
+    let args = parse_args(std::env::args().skip(1), &usage)?;
+    if args.help {
+        eprintln!("{usage}");
+        return Ok(());
+    }
+    if let Some((flag, _)) = args.flags.first() {
+        bail!("unknown flag {flag}\n{usage}");
+    }
+    let app = app();
+    let listener = bind_and_announce(name, args.listen).await?;
+    serve_app(app, listener).await.context("serving")?;
+    Ok(())
 }
 
 // ----------------------------------------------------------------------
