@@ -14,34 +14,14 @@
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A benchmark's output and set-up.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
+use mcp_conformance::overhead::{print_table, sample};
 use mcp_conformance::{StdioServer, start_listening};
 use serde_json::json;
 use stripe_client_core::{StripeMethod, StripeRequest};
 use stripe_core::customer::{CreateCustomer, RetrieveCustomer};
 
 const KEY: &str = "sk_test_4eC39HqLyjWDarjtT1zdp7dc";
-
-fn percentiles(samples: &mut [Duration]) -> (f64, f64) {
-    samples.sort();
-    let at =
-        |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1e6;
-    (at(0.5), at(0.99))
-}
-
-fn time(calls: usize, mut call: impl FnMut(usize)) -> Vec<Duration> {
-    for i in 0..100 {
-        call(1_000_000 + i);
-    }
-    (0..calls)
-        .map(|i| {
-            let started = Instant::now();
-            call(i);
-            started.elapsed()
-        })
-        .collect()
-}
 
 /// Sends one async-stripe request the way its client does, and decodes the answer with its model.
 fn direct<R>(http: &reqwest::blocking::Client, base: &str, request: &R, key: Option<&str>)
@@ -112,30 +92,22 @@ fn main() {
         .expect("the seeded customer")
         .to_owned();
 
-    println!(
-        "mcp-stripe overhead over a direct async-stripe call ({calls} calls each, one at a time, µs)"
-    );
-    println!(
-        "| call | direct p50 | direct p99 | mcp-stripe p50 | mcp-stripe p99 | overhead p50 | overhead p99 |"
-    );
-    println!("|---|---|---|---|---|---|---|");
-
     let mut rows = Vec::new();
     let read = RetrieveCustomer::new(customer.clone());
-    let mut direct_read = time(calls, |_| direct(&http, &base, &read, None));
-    let mut mcp_read = time(calls, |_| {
+    let direct_read = sample(calls, |_| direct(&http, &base, &read, None));
+    let mcp_read = sample(calls, |_| {
         let answer = mcp
             .call_tool("get_customer", json!({"id": customer}))
             .unwrap();
         assert_ne!(answer["isError"], true, "{answer}");
     });
-    rows.push(("get_customer", &mut direct_read, &mut mcp_read));
+    rows.push(("get_customer", direct_read, mcp_read));
 
-    let mut direct_write = time(calls, |i| {
+    let direct_write = sample(calls, |i| {
         let create = CreateCustomer::new().email(format!("direct{i}@example.com"));
         direct(&http, &base, &create, Some(&format!("bench-direct-{i}")));
     });
-    let mut mcp_write = time(calls, |i| {
+    let mcp_write = sample(calls, |i| {
         let answer = mcp
             .call_tool(
                 "create_customer",
@@ -144,17 +116,9 @@ fn main() {
             .unwrap();
         assert_ne!(answer["isError"], true, "{answer}");
     });
-    rows.push(("create_customer", &mut direct_write, &mut mcp_write));
+    rows.push(("create_customer", direct_write, mcp_write));
 
-    for (name, direct, through) in rows {
-        let (d50, d99) = percentiles(direct);
-        let (m50, m99) = percentiles(through);
-        println!(
-            "| `{name}` | {d50:.0} | {d99:.0} | {m50:.0} | {m99:.0} | {:.0} | {:.0} |",
-            m50 - d50,
-            m99 - d99
-        );
-    }
+    print_table("mcp-stripe", "a direct async-stripe call", calls, rows);
     let _ = standin.kill();
     let _ = std::fs::remove_file(&audit);
 }

@@ -14,33 +14,13 @@
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A benchmark's output and set-up.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
+use mcp_conformance::overhead::{print_table, sample};
 use mcp_conformance::{StdioServer, start_listening};
 use serde_json::{Value, json};
 use twilio_standin::{ACCOUNT_SID, FROM_NUMBER};
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";
-
-fn percentiles(samples: &mut [Duration]) -> (f64, f64) {
-    samples.sort();
-    let at =
-        |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1e6;
-    (at(0.5), at(0.99))
-}
-
-fn time(calls: usize, mut call: impl FnMut(usize)) -> Vec<Duration> {
-    for i in 0..100 {
-        call(1_000_000 + i);
-    }
-    (0..calls)
-        .map(|i| {
-            let started = Instant::now();
-            call(i);
-            started.elapsed()
-        })
-        .collect()
-}
 
 fn main() {
     let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
@@ -88,15 +68,9 @@ fn main() {
         .expect("the stand-in accepts the message")
         .to_owned();
 
-    println!("mcp-twilio overhead over a direct REST call ({calls} calls each, one at a time, µs)");
-    println!(
-        "| call | direct p50 | direct p99 | mcp-twilio p50 | mcp-twilio p99 | overhead p50 | overhead p99 |"
-    );
-    println!("|---|---|---|---|---|---|---|");
-
     let mut rows = Vec::new();
     let message_url = format!("{base}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{sid}.json");
-    let mut direct_read = time(calls, |_| {
+    let direct_read = sample(calls, |_| {
         let answer: Value = http
             .get(&message_url)
             .basic_auth(ACCOUNT_SID, Some(TOKEN))
@@ -106,15 +80,15 @@ fn main() {
             .unwrap();
         assert!(answer["sid"].is_string(), "{answer}");
     });
-    let mut mcp_read = time(calls, |_| {
+    let mcp_read = sample(calls, |_| {
         let answer = mcp
             .call_tool("get_message", json!({"message_sid": sid}))
             .unwrap();
         assert_ne!(answer["isError"], true, "{answer}");
     });
-    rows.push(("get_message", &mut direct_read, &mut mcp_read));
+    rows.push(("get_message", direct_read, mcp_read));
 
-    let mut direct_write = time(calls, |i| {
+    let direct_write = sample(calls, |i| {
         let answer: Value = http
             .post(&messages)
             .basic_auth(ACCOUNT_SID, Some(TOKEN))
@@ -129,7 +103,7 @@ fn main() {
             .unwrap();
         assert!(answer["sid"].is_string(), "{answer}");
     });
-    let mut mcp_write = time(calls, |i| {
+    let mcp_write = sample(calls, |i| {
         let answer = mcp
             .call_tool(
                 "send_sms",
@@ -138,17 +112,9 @@ fn main() {
             .unwrap();
         assert_eq!(answer["structuredContent"]["outcome"], "sent", "{answer}");
     });
-    rows.push(("send_sms", &mut direct_write, &mut mcp_write));
+    rows.push(("send_sms", direct_write, mcp_write));
 
-    for (name, direct, through) in rows {
-        let (d50, d99) = percentiles(direct);
-        let (m50, m99) = percentiles(through);
-        println!(
-            "| `{name}` | {d50:.0} | {d99:.0} | {m50:.0} | {m99:.0} | {:.0} | {:.0} |",
-            m50 - d50,
-            m99 - d99
-        );
-    }
+    print_table("mcp-twilio", "a direct REST call", calls, rows);
     let _ = standin.kill();
     let _ = std::fs::remove_file(&audit);
 }
