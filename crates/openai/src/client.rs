@@ -242,8 +242,9 @@ impl OpenAiApi {
                     return Err(Failure::new(
                         FailureKind::Timeout,
                         format!(
-                            "the stream stalled: nothing arrived for {} s after {pieces} pieces of the answer",
-                            secs(self.idle)
+                            "the stream stalled: nothing arrived for {} s after {pieces} piece{} of the answer",
+                            secs(self.idle),
+                            if pieces == 1 { "" } else { "s" }
                         ),
                     ));
                 }

@@ -65,7 +65,7 @@ impl Schema {
 /// for. Otherwise it goes without strict mode, with a note: the answer is validated here anyway.
 pub fn strict_mode(schema: &Value) -> (bool, Option<String>) {
     match openai_compat::strict::to_strict(schema) {
-        Ok(strict) if &strict == schema => (true, None),
+        Ok(strict) if normalized(&strict) == normalized(schema) => (true, None),
         Ok(_) => (
             false,
             Some("the schema was sent without strict mode because it is not in OpenAI's strict form (every object with additionalProperties false and every property required); the answer was validated against it here".into()),
@@ -77,6 +77,30 @@ pub fn strict_mode(schema: &Value) -> (bool, Option<String>) {
                 problems.join("; ")
             )),
         ),
+    }
+}
+
+/// `schema` with every `required` list sorted, so that schemas differing only in the order of
+/// their required properties compare equal.
+fn normalized(schema: &Value) -> Value {
+    match schema {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(key, value)| {
+                    let value = match (key.as_str(), value) {
+                        ("required", Value::Array(names)) => {
+                            let mut names = names.clone();
+                            names.sort_by_key(|name| name.to_string());
+                            Value::Array(names)
+                        }
+                        _ => normalized(value),
+                    };
+                    (key.clone(), value)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(normalized).collect()),
+        other => other.clone(),
     }
 }
 
@@ -110,7 +134,7 @@ mod tests {
 
     #[test]
     fn strict_mode_only_for_schemas_already_in_strict_form() {
-        let strict = json!({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"], "additionalProperties": false});
+        let strict = json!({"type": "object", "properties": {"n": {"type": "integer"}, "a": {"type": "string"}}, "required": ["n", "a"], "additionalProperties": false});
         assert_eq!(strict_mode(&strict), (true, None));
         let loose = json!({"type": "object", "properties": {"n": {"type": "integer"}}});
         let (mode, note) = strict_mode(&loose);

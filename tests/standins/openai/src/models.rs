@@ -76,6 +76,14 @@ pub const MODELS: &[Model] = &[
         created: 1_754_425_928,
         owned_by: "system",
     },
+    // A reasoning model whose name says nothing, as local servers serve them (DeepSeek-R1 distills, QwQ): it
+    // refuses sampling parameters like the o-series.
+    Model {
+        id: "local-reasoner",
+        kind: Kind::Chat(Family::OSeries),
+        created: 1_737_000_000,
+        owned_by: "library",
+    },
     Model {
         id: "text-embedding-3-small",
         kind: Kind::Embedding {
