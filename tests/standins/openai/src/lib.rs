@@ -11,7 +11,8 @@
 //!   `--api-key ""` it accepts anything, like Ollama or llama.cpp's server.
 //! - **`POST /v1/chat/completions`**: OpenAI's validation wording (missing or empty `messages`, roles, temperature
 //!   range, token limits, `stream_options` without `stream`, unknown model 404 `model_not_found`); **reasoning
-//!   models** refuse parameters exactly as OpenAI words it: o-series (`o3-mini`, `o4-mini`) 400
+//!   models** refuse parameters exactly as OpenAI words it: o-series (`o3-mini`, `o4-mini`, and `local-reasoner`, a reasoning
+//!   model whose name does not say so, as local servers serve them) 400
 //!   `unsupported_parameter` for `temperature`, `top_p` and `max_tokens` ("Unsupported parameter: 'max_tokens' is
 //!   not supported with this model. Use 'max_completion_tokens' instead."), the gpt-5 family (`gpt-5-mini`) for
 //!   `max_tokens` and 400 `unsupported_value` for a `temperature` or `top_p` other than 1 ("Unsupported value:
@@ -45,6 +46,8 @@
 //! - `POST /__standin/endpoints {"moderations": false}`: `/v1/moderations` answers 404 as endpoints without it do.
 //! - `GET /__standin/requests`: every API request received (method, path, JSON body, whether the key was valid,
 //!   the status, and how a stream ended: `completed`, `aborted` by the client, or `released` by a reset).
+//!   Requests the fault plan answers (a 429, a dropped connection) never reach the handler: they are only in
+//!   `GET /__standin/calls`.
 //! - `GET /__standin/calls`, `POST /__standin/reset` (the kit's: counts; reset clears the record and plans).
 
 pub mod chat;
