@@ -47,11 +47,17 @@ bench *ARGS:
     "${CARGO_TARGET_DIR:-target}/release/odoo-bench"
     just bench-rag
     just bench-stripe
+    just bench-openai
 
 # mcp-stripe's overhead over a direct async-stripe call against the Stripe stand-in, p50/p99.
 bench-stripe:
     cargo build --release -p stripe-standin --quiet
     cargo bench --quiet -p mcp-stripe --bench overhead
+
+# mcp-openai's overhead over a direct streamed chat completion and embedding request against the OpenAI stand-in, p50/p99.
+bench-openai:
+    cargo build --release -p openai-standin --quiet
+    cargo bench --quiet -p mcp-openai --bench overhead
 
 # Retrieval quality (nDCG@10, recall@10: lexical, dense, hybrid) on a BEIR collection, and mcp-rag's store speed at 10k and 100k chunks.
 bench-rag COLLECTION="../shared/data/scifact": tools

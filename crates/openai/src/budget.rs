@@ -4,7 +4,7 @@
 //! cannot together overrun the session's cap.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Characters per token for estimates made without the model's tokenizer (OpenAI's rule of thumb
 /// for English; it errs high for code and other languages, which is the safe side for a cap).
@@ -23,8 +23,10 @@ pub fn estimate_tokens(text: &str) -> u64 {
 pub struct Budgets {
     per_call: Option<u64>,
     per_session: Option<u64>,
-    sessions: Mutex<HashMap<String, Account>>,
+    sessions: Sessions,
 }
+
+type Sessions = Arc<Mutex<HashMap<String, Account>>>;
 
 #[derive(Debug, Default, Clone, Copy)]
 struct Account {
@@ -33,7 +35,7 @@ struct Account {
 }
 
 /// What a call may use, once admitted.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Admission {
     /// The answer's token limit to send: the caller's, or the largest that fits the caps.
     pub answer_limit: Option<u64>,
@@ -43,11 +45,42 @@ pub struct Admission {
     pub reservation: Reservation,
 }
 
-/// Tokens held for a running call.
-#[derive(Debug, PartialEq, Eq)]
+/// Tokens held for a running call. Settle it with [`Budgets::settle`]; one dropped unsettled (the
+/// call's future was dropped at its time limit, or it panicked) releases its hold and charges the
+/// input, which the endpoint may well have read and billed.
+#[derive(Debug)]
 pub struct Reservation {
+    sessions: Sessions,
     session: String,
     tokens: u64,
+    charged_if_dropped: u64,
+    open: bool,
+}
+
+impl Reservation {
+    fn release(&mut self, used: u64) -> Account {
+        self.open = false;
+        let mut sessions = lock(&self.sessions);
+        let account = sessions.entry(self.session.clone()).or_default();
+        account.reserved = account.reserved.saturating_sub(self.tokens);
+        account.used += used;
+        *account
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if self.open {
+            self.release(self.charged_if_dropped);
+        }
+    }
+}
+
+fn lock(sessions: &Sessions) -> std::sync::MutexGuard<'_, HashMap<String, Account>> {
+    // A poisoned lock only means a call panicked mid-update; the counts are still usable.
+    sessions
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A session's standing, for results.
@@ -65,15 +98,12 @@ impl Budgets {
         Budgets {
             per_call,
             per_session,
-            sessions: Mutex::new(HashMap::new()),
+            sessions: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Account>> {
-        // A poisoned lock only means a call panicked mid-update; the counts are still usable.
-        self.sessions
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.sessions)
     }
 
     /// Admits a call of `session` whose prompt is about `prompt_tokens` and whose answer may be
@@ -150,8 +180,11 @@ impl Budgets {
             answer_limit: limit,
             note,
             reservation: Reservation {
+                sessions: self.sessions.clone(),
                 session: session.to_owned(),
                 tokens,
+                charged_if_dropped: prompt_tokens,
+                open: true,
             },
         })
     }
@@ -178,18 +211,18 @@ impl Budgets {
         }
         account.reserved += tokens;
         Ok(Reservation {
+            sessions: self.sessions.clone(),
             session: session.to_owned(),
             tokens,
+            charged_if_dropped: tokens,
+            open: true,
         })
     }
 
     /// Releases a call's reservation and charges what it used (`used`: the endpoint's count, or
     /// an estimate; 0 when the call failed before the endpoint answered).
-    pub fn settle(&self, reservation: Reservation, used: u64) -> Standing {
-        let mut sessions = self.lock();
-        let account = sessions.entry(reservation.session).or_default();
-        account.reserved = account.reserved.saturating_sub(reservation.tokens);
-        account.used += used;
+    pub fn settle(&self, mut reservation: Reservation, used: u64) -> Standing {
+        let account = reservation.release(used);
         Standing {
             used: account.used,
             limit: self.per_session,
@@ -251,5 +284,10 @@ mod tests {
         );
         // Another session has its own budget.
         assert!(budgets.admit("b", 10, None).is_ok());
+        // A call dropped before it settled (its time limit) releases its hold and charges its prompt.
+        let dropped = budgets.admit("c", 40, Some(100)).unwrap();
+        drop(dropped);
+        let after = budgets.admit("c", 0, Some(1)).unwrap();
+        assert_eq!(budgets.settle(after.reservation, 0).used, 40);
     }
 }

@@ -151,10 +151,9 @@ pub struct ResponseFormatArg {
 /// A chat call.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ChatArgs {
-    /// The message to answer (or give messages instead)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prompt: Option<String>,
-    /// The conversation to continue, oldest first (instead of prompt)
+    /// The message to answer
+    pub prompt: String,
+    /// Earlier turns of the conversation, oldest first; prompt follows them as the user's next message
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub messages: Option<Vec<ChatMessage>>,
     /// Instructions for the model, sent first as a system message
@@ -381,7 +380,7 @@ pub struct ModerateResult {
 
 #[tool_router]
 impl OpenAi {
-    /// Ask the model: a prompt or a conversation, optionally with a system message, a model, temperature, max_tokens and a response format (text, json_object, or json_schema with a schema, whose answer is validated). Returns the text, the parsed JSON when asked for, the model, the finish reason and the token usage. Streams: with a progress token, the text so far arrives as progress notifications.
+    /// Ask the model: a prompt, optionally after earlier turns of a conversation (messages), with a system message, a model, temperature, max_tokens and a response format (text, json_object, or json_schema with a schema, whose answer is validated). Returns the text, the parsed JSON when asked for, the model, the finish reason and the token usage. Streams: with a progress token, the text so far arrives as progress notifications.
     #[tool(
         name = "chat",
         annotations(
@@ -715,43 +714,19 @@ impl OpenAi {
         if let Some(system) = non_empty(args.system, "system")? {
             messages.push(Message::new("system", system));
         }
-        match (args.prompt, args.messages) {
-            (Some(_), Some(_)) => {
+        for (index, message) in args.messages.into_iter().flatten().enumerate() {
+            if message.content.trim().is_empty() {
                 return Err(ToolError::invalid(
-                    "prompt",
-                    "either prompt or messages, not both",
+                    format!("messages[{index}].content"),
+                    "text that is not empty",
                 ));
             }
-            (None, None) => {
-                return Err(ToolError::invalid(
-                    "prompt",
-                    "the message to answer (or give messages, the conversation)",
-                ));
-            }
-            (Some(prompt), None) => {
-                if prompt.trim().is_empty() {
-                    return Err(ToolError::invalid("prompt", "a message that is not empty"));
-                }
-                messages.push(Message::new("user", prompt));
-            }
-            (None, Some(conversation)) => {
-                if conversation.is_empty() {
-                    return Err(ToolError::invalid(
-                        "messages",
-                        "at least one message, the last usually from the user",
-                    ));
-                }
-                for (index, message) in conversation.into_iter().enumerate() {
-                    if message.content.trim().is_empty() {
-                        return Err(ToolError::invalid(
-                            format!("messages[{index}].content"),
-                            "text that is not empty",
-                        ));
-                    }
-                    messages.push(Message::new(message.role.name(), message.content));
-                }
-            }
+            messages.push(Message::new(message.role.name(), message.content));
         }
+        if args.prompt.trim().is_empty() {
+            return Err(ToolError::invalid("prompt", "a message that is not empty"));
+        }
+        messages.push(Message::new("user", args.prompt));
         let model = non_empty(args.model, "model")?.unwrap_or_else(|| self.model.clone());
         let mut request = ChatRequest::new(model, messages);
         if let Some(temperature) = args.temperature {

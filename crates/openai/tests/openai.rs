@@ -706,17 +706,36 @@ fn embeddings_models_and_moderation_answer_or_say_the_endpoint_lacks_them() {
             stand.base_url()
         )
     );
+    // A conversation: the earlier turns, then the prompt as the user's next message.
+    let turn = ok(
+        &mut server,
+        "chat",
+        json!({"prompt": "and in Porto?", "system": "Be brief", "messages": [{"role": "user", "content": "Weather in Lisbon?"}, {"role": "assistant", "content": "Sunny."}]}),
+    );
+    assert_eq!(turn["text"], "You said: and in Porto?");
+    let sent = stand.chats().last().unwrap().body["messages"].clone();
+    let roles: Vec<&str> = sent
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["system", "user", "assistant", "user"]);
     // Bad input names the field.
     let cases = [
-        ("chat", json!({}), "invalid argument `prompt`"),
         (
             "chat",
-            json!({"prompt": "a", "messages": [{"role": "user", "content": "b"}]}),
-            "invalid argument `prompt`: expected either prompt or messages, not both",
+            json!({}),
+            "invalid arguments for `chat`: `prompt`: missing required argument (expected a string)",
         ),
         (
             "chat",
-            json!({"messages": [{"role": "user", "content": " "}]}),
+            json!({"prompt": " "}),
+            "invalid argument `prompt`: expected a message that is not empty",
+        ),
+        (
+            "chat",
+            json!({"prompt": "a", "messages": [{"role": "user", "content": " "}]}),
             "invalid argument `messages[0].content`",
         ),
         (

@@ -1,0 +1,164 @@
+//! `cargo bench -p mcp-openai --bench overhead`: the cost `mcp-openai` adds to a call of an
+//! OpenAI-compatible endpoint.
+//!
+//! It starts the OpenAI stand-in, then times two calls, one at a time after a warm-up, two ways:
+//!
+//! 1. direct: the request `mcp-openai` sends (a streamed chat completion with usage, read to its
+//!    `[DONE]` and decoded chunk by chunk with `openai-compat`; an embedding request decoded with
+//!    its type), with a keep-alive reqwest client;
+//! 2. `tools/call chat` / `embed` through `mcp-openai` over stdio (audit log on, to a file), which
+//!    adds JSON-RPC, argument validation, the budget, the reasoning-model rules, shaping and the
+//!    audit line.
+//!
+//! The overhead is (2) minus (1), at p50 and p99. `just bench-openai` runs it.
+
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A benchmark's output and set-up.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use mcp_conformance::{StdioServer, start_listening};
+use openai_compat::sse::Decoder;
+use openai_compat::wire::{ChatChunk, EmbeddingResponse};
+use serde_json::json;
+
+const KEY: &str = "sk-standin-0123456789abcdef";
+
+fn percentiles(samples: &mut [Duration]) -> (f64, f64) {
+    samples.sort();
+    let at =
+        |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1e6;
+    (at(0.5), at(0.99))
+}
+
+fn time(calls: usize, mut call: impl FnMut(usize)) -> Vec<Duration> {
+    for i in 0..100 {
+        call(1_000_000 + i);
+    }
+    (0..calls)
+        .map(|i| {
+            let started = Instant::now();
+            call(i);
+            started.elapsed()
+        })
+        .collect()
+}
+
+/// A streamed chat completion read to its end, as mcp-openai reads it.
+fn direct_chat(http: &reqwest::blocking::Client, base: &str, prompt: &str) {
+    let body = json!({
+        "model": "gpt-4o-mini",
+        "messages": [{"role": "user", "content": prompt}],
+        "stream": true,
+        "stream_options": {"include_usage": true},
+    });
+    let text = http
+        .post(format!("{base}/chat/completions"))
+        .bearer_auth(KEY)
+        .json(&body)
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    let mut decoder = Decoder::new();
+    let mut answer = String::new();
+    for event in decoder.feed(&text) {
+        if event == "[DONE]" {
+            continue;
+        }
+        let chunk: ChatChunk = serde_json::from_str(&event).expect("a chat completion chunk");
+        for choice in chunk.choices {
+            answer.push_str(choice.delta.content.as_deref().unwrap_or_default());
+        }
+    }
+    assert!(answer.starts_with("You said:"), "{answer}");
+}
+
+fn direct_embed(http: &reqwest::blocking::Client, base: &str, text: &str) {
+    let body = json!({"model": "text-embedding-3-small", "input": [text], "dimensions": 256, "encoding_format": "float"});
+    let answer: EmbeddingResponse = http
+        .post(format!("{base}/embeddings"))
+        .bearer_auth(KEY)
+        .json(&body)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(answer.data.len(), 1);
+}
+
+fn main() {
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    let standin = PathBuf::from(format!("{target}/{profile}/openai-standin"));
+    let server = PathBuf::from(env!("CARGO_BIN_EXE_mcp-openai"));
+    let calls: usize = std::env::var("OPENAI_BENCH_CALLS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2000);
+    let (mut standin, addr, _) = start_listening(&standin, &[], &[])
+        .expect("the stand-in starts (build it first: cargo build --release -p openai-standin)");
+    let base = format!("http://{addr}/v1");
+    let http = reqwest::blocking::Client::new();
+
+    let audit = std::env::temp_dir().join(format!("mcp-openai-bench-{}.jsonl", std::process::id()));
+    let audit_path = audit.display().to_string();
+    let mut mcp = StdioServer::spawn(
+        &server,
+        &[],
+        &[
+            ("OPENAI_BASE_URL", base.as_str()),
+            ("OPENAI_API_KEY", KEY),
+            ("MCP_AUDIT_LOG", audit_path.as_str()),
+        ],
+    )
+    .unwrap();
+    mcp.initialize().unwrap();
+
+    println!(
+        "mcp-openai overhead over a direct call of the endpoint ({calls} calls each, one at a time, µs)"
+    );
+    println!(
+        "| call | direct p50 | direct p99 | mcp-openai p50 | mcp-openai p99 | overhead p50 | overhead p99 |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+
+    let prompt = "Summarise the meeting notes in three short bullet points for the team";
+    let mut rows = Vec::new();
+    let mut direct_chats = time(calls, |_| direct_chat(&http, &base, prompt));
+    let mut mcp_chats = time(calls, |_| {
+        let answer = mcp.call_tool("chat", json!({"prompt": prompt})).unwrap();
+        assert_ne!(answer["isError"], true, "{answer}");
+    });
+    rows.push(("chat", &mut direct_chats, &mut mcp_chats));
+
+    let mut direct_embeds = time(calls, |i| {
+        direct_embed(&http, &base, &format!("invoice {i} for the team"))
+    });
+    let mut mcp_embeds = time(calls, |i| {
+        let answer = mcp
+            .call_tool(
+                "embed",
+                json!({"texts": format!("invoice {i} for the team"), "dimensions": 256}),
+            )
+            .unwrap();
+        assert_ne!(answer["isError"], true, "{answer}");
+    });
+    rows.push(("embed", &mut direct_embeds, &mut mcp_embeds));
+
+    for (name, direct, through) in rows {
+        let (d50, d99) = percentiles(direct);
+        let (m50, m99) = percentiles(through);
+        println!(
+            "| `{name}` | {d50:.0} | {d99:.0} | {m50:.0} | {m99:.0} | {:.0} | {:.0} |",
+            m50 - d50,
+            m99 - d99
+        );
+    }
+    let _ = standin.kill();
+    let _ = std::fs::remove_file(&audit);
+}
