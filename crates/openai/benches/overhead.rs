@@ -4,8 +4,8 @@
 //! It starts the OpenAI stand-in, then times two calls, one at a time after a warm-up, two ways:
 //!
 //! 1. direct: the request `mcp-openai` sends (a streamed chat completion with usage, read to its
-//!    `[DONE]` and decoded chunk by chunk with `openai-compat`; an embedding request decoded with
-//!    its type), with a keep-alive reqwest client;
+//!    `[DONE]` and decoded chunk by chunk with `openai-compat`, with an async keep-alive client; an
+//!    embedding request decoded with its type, with a blocking one);
 //! 2. `tools/call chat` / `embed` through `mcp-openai` over stdio (audit log on, to a file), which
 //!    adds JSON-RPC, argument validation, the budget, the reasoning-model rules, shaping and the
 //!    audit line.
@@ -44,34 +44,45 @@ fn time(calls: usize, mut call: impl FnMut(usize)) -> Vec<Duration> {
         .collect()
 }
 
-/// A streamed chat completion read to its end, as mcp-openai reads it.
-fn direct_chat(http: &reqwest::blocking::Client, base: &str, prompt: &str) {
+/// A streamed chat completion read to its end, piece by piece, as mcp-openai reads it (with an
+/// async client: a blocking one hands each piece of a stream across threads, which would make the
+/// direct path the slower one).
+fn direct_chat(
+    runtime: &tokio::runtime::Runtime,
+    http: &reqwest::Client,
+    base: &str,
+    prompt: &str,
+) {
     let body = json!({
         "model": "gpt-4o-mini",
         "messages": [{"role": "user", "content": prompt}],
         "stream": true,
         "stream_options": {"include_usage": true},
     });
-    let text = http
-        .post(format!("{base}/chat/completions"))
-        .bearer_auth(KEY)
-        .json(&body)
-        .send()
-        .unwrap()
-        .bytes()
-        .unwrap();
-    let mut decoder = Decoder::new();
-    let mut answer = String::new();
-    for event in decoder.feed(&text) {
-        if event == "[DONE]" {
-            continue;
+    runtime.block_on(async {
+        let mut response = http
+            .post(format!("{base}/chat/completions"))
+            .bearer_auth(KEY)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let mut decoder = Decoder::new();
+        let mut answer = String::new();
+        while let Some(piece) = response.chunk().await.unwrap() {
+            for event in decoder.feed(&piece) {
+                if event == "[DONE]" {
+                    continue;
+                }
+                let chunk: ChatChunk =
+                    serde_json::from_str(&event).expect("a chat completion chunk");
+                for choice in chunk.choices {
+                    answer.push_str(choice.delta.content.as_deref().unwrap_or_default());
+                }
+            }
         }
-        let chunk: ChatChunk = serde_json::from_str(&event).expect("a chat completion chunk");
-        for choice in chunk.choices {
-            answer.push_str(choice.delta.content.as_deref().unwrap_or_default());
-        }
-    }
-    assert!(answer.starts_with("You said:"), "{answer}");
+        assert!(answer.starts_with("You said:"), "{answer}");
+    });
 }
 
 fn direct_embed(http: &reqwest::blocking::Client, base: &str, text: &str) {
@@ -103,7 +114,11 @@ fn main() {
     let (mut standin, addr, _) = start_listening(&standin, &[], &[])
         .expect("the stand-in starts (build it first: cargo build --release -p openai-standin)");
     let base = format!("http://{addr}/v1");
-    let http = reqwest::blocking::Client::new();
+    // TCP_NODELAY as mcp-openai's own client sets it, so both paths send the same way.
+    let http = reqwest::blocking::Client::builder()
+        .tcp_nodelay(true)
+        .build()
+        .unwrap();
 
     let audit = std::env::temp_dir().join(format!("mcp-openai-bench-{}.jsonl", std::process::id()));
     let audit_path = audit.display().to_string();
@@ -129,7 +144,15 @@ fn main() {
 
     let prompt = "Summarise the meeting notes in three short bullet points for the team";
     let mut rows = Vec::new();
-    let mut direct_chats = time(calls, |_| direct_chat(&http, &base, prompt));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let async_http = reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .build()
+        .unwrap();
+    let mut direct_chats = time(calls, |_| direct_chat(&runtime, &async_http, &base, prompt));
     let mut mcp_chats = time(calls, |_| {
         let answer = mcp.call_tool("chat", json!({"prompt": prompt})).unwrap();
         assert_ne!(answer["isError"], true, "{answer}");

@@ -472,7 +472,17 @@ impl OpenAi {
             .clone()
             .unwrap_or_else(|| "stop".into());
         mcp_common::audit::note("finish_reason", finish_reason.clone());
-        let json = self.parse_answer(&prepared.format, &answer, &request, &mut notes)?;
+        // An answer that is not the JSON asked for is an error, which still says what it cost.
+        let json = self
+            .parse_answer(&prepared.format, &answer, &request, &mut notes)
+            .map_err(|error| {
+                ToolError::Other(format!(
+                    "{}; the call used {} tokens ({} in this session)",
+                    error.message(),
+                    usage.total_tokens,
+                    session.used
+                ))
+            })?;
         if finish_reason == "length" {
             let limit = request
                 .token_limit()

@@ -461,6 +461,17 @@ fn json_schema_output_validates_against_the_schema() {
     );
     assert!(object["json"].is_object(), "{object}");
 
+    // JSON cut at the token limit is an error that says so, and what the call cost.
+    let cut = err(
+        &mut server,
+        "chat",
+        json!({"prompt": "Turn this into a ticket: the login page is slow", "max_tokens": 2, "response_format": {"type": "json_schema", "name": "ticket", "schema": schema.to_string()}}),
+    );
+    assert!(
+        cut.starts_with("the model's answer was cut at the token limit of 2 tokens before its JSON was complete: raise max_tokens; the call used "),
+        "{cut}"
+    );
+
     // Bad schemas are caught before anything is sent.
     let before = stand.chats().len();
     // (schema text, what the error says)
