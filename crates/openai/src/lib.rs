@@ -1,0 +1,33 @@
+//! The openai MCP server: a model behind any OpenAI-compatible endpoint (OpenAI's API, Ollama's
+//! `/v1`, vLLM, LM Studio, llama.cpp's server, Azure OpenAI's v1 API) as the tools `chat`,
+//! `embed`, `list_models` and `moderate`.
+//!
+//! [`client`] speaks the API through mcp-common's client and policy, streaming chat answers;
+//! [`budget`] keeps the per-call and per-session token caps; [`structured`] checks JSON answers
+//! against the caller's schema; [`tools`] is the MCP face. The wire types and the reasoning-model
+//! rules live in the `openai-compat` library, shared with other OpenAI bridges.
+//!
+//! Reads `OPENAI_BASE_URL`, `OPENAI_API_KEY`, `OPENAI_MODEL`, `OPENAI_EMBEDDING_MODEL`,
+//! `OPENAI_PROVIDER`, the token and output caps and the usual backend settings ([`config`]).
+
+pub mod budget;
+pub mod client;
+pub mod config;
+pub mod structured;
+pub mod tools;
+
+pub use config::{ENV_HELP, OpenAiConfig};
+pub use tools::OpenAi;
+
+/// Builds the server. Nothing is sent to the endpoint here: an unreachable endpoint or a wrong
+/// key shows in `/readyz` and in the first tool's error, so a host can still list the tools.
+pub async fn open(config: OpenAiConfig) -> Result<OpenAi, String> {
+    let api = client::OpenAiApi::new(&config, env!("CARGO_PKG_VERSION"))?;
+    if config.api_key.is_none() {
+        tracing::info!(
+            base_url = %config.base_url,
+            "no OPENAI_API_KEY: requests are sent without a key, as local servers accept"
+        );
+    }
+    Ok(OpenAi::new(api, &config))
+}
