@@ -10,10 +10,11 @@ pub mod store;
 pub mod tools;
 
 pub use config::{ENV_HELP, EmpresaConfig};
+use mcp_common::StartError;
 pub use tools::Empresa;
 
 /// Opens (creating and seeding on first start) the database and builds the server.
-pub async fn open(config: EmpresaConfig) -> Result<Empresa, String> {
+pub async fn open(config: EmpresaConfig) -> Result<Empresa, StartError> {
     let options = store::OpenOptions {
         seed_samples: config.sample_data,
     };
@@ -25,10 +26,12 @@ pub async fn open(config: EmpresaConfig) -> Result<Empresa, String> {
             tracing::info!(path = %config.db_path.display(), "company database ready");
             Ok(Empresa::new(store))
         }
-        Ok(Err(error)) => Err(format!(
+        Ok(Err(error)) => Err(StartError::new(format!(
             "could not open the company database at {} (EMPRESA_DB_PATH): {error}",
             config.db_path.display()
-        )),
-        Err(error) => Err(format!("could not open the company database: {error}")),
+        ))),
+        Err(error) => Err(StartError::new(format!(
+            "could not open the company database: {error}"
+        ))),
     }
 }

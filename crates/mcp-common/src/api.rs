@@ -28,6 +28,14 @@ pub fn client_builder(server: &str, version: &str) -> reqwest::ClientBuilder {
         .pool_idle_timeout(POOL_IDLE_TIMEOUT)
 }
 
+/// A [`client_builder`] client as start-up needs it: built, or a [`StartError`](crate::StartError)
+/// saying why not (no usable TLS roots, for one).
+pub fn http_client(server: &str, version: &str) -> Result<reqwest::Client, crate::StartError> {
+    client_builder(server, version)
+        .build()
+        .map_err(|e| crate::StartError::new(format!("could not build the HTTP client: {e}")))
+}
+
 /// What a service's error body adds to a non-success status.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Explanation {

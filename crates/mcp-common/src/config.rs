@@ -22,7 +22,7 @@ pub enum ConfigError {
     Missing {
         /// The environment variable.
         variable: String,
-        /// What it must hold, e.g. "the URL of your Odoo server, such as https://odoo.example.com".
+        /// What it must hold, e.g. "the URL of your Odoo server, such as <https://odoo.example.com>".
         expected: String,
     },
     /// A variable is set to something unusable.

@@ -2,7 +2,7 @@
 //! policy, validates arguments, asks for consent, contains panics and runaway calls, scrubs
 //! secrets, and writes an audit record and metrics for every tool call.
 //!
-//! A server crate implements its tools with rmcp's macros as usual; [`Governed`] wraps it, the way
+//! A server crate implements its tools with rmcp's macros as usual; `Governed` wraps it, the way
 //! an axum layer wraps a handler, so no tool repeats any of this.
 
 #![allow(deprecated)] // subscribe/unsubscribe and logging are deprecated for 2026-07-28 but still served to older clients.
@@ -79,7 +79,7 @@ pub trait Domain: ServerHandler + Clone {
 
 /// Settings of the governing layer.
 #[derive(Debug, Clone)]
-pub struct GovernConfig {
+pub(crate) struct GovernConfig {
     /// The server's short name, e.g. "empresa", used in audit records and metrics, and as
     /// `mcp-<server>` in `serverInfo`.
     pub server: String,
@@ -106,7 +106,7 @@ struct GovernedTool {
 }
 
 /// State shared by every session of one server process.
-pub struct Runtime {
+pub(crate) struct Runtime {
     config: GovernConfig,
     tools: HashMap<String, GovernedTool>,
     /// What `tools/list` answers; fixed at start-up, as the policy is.
@@ -129,7 +129,7 @@ impl std::fmt::Debug for Runtime {
 
 /// A domain handler wrapped in the runtime's policy.
 #[derive(Clone)]
-pub struct Governed<S> {
+pub(crate) struct Governed<S> {
     inner: S,
     previews: Arc<Previews<S>>,
     runtime: Arc<Runtime>,
@@ -191,11 +191,6 @@ impl<S: Domain> Governed<S> {
                 asked: ConsentRequests::default(),
             }),
         })
-    }
-
-    /// The wrapped domain handler.
-    pub fn inner(&self) -> &S {
-        &self.inner
     }
 
     /// The tools offered under the current policy, with the consent argument added where needed.

@@ -47,7 +47,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Settings of the HTTP transport.
 #[derive(Debug, Clone)]
-pub struct HttpSettings {
+pub(crate) struct HttpSettings {
     /// Where to listen.
     pub listen: SocketAddr,
     /// No sessions: every POST stands alone (for replicas behind a load balancer).
@@ -88,7 +88,7 @@ pub fn default_allowed_hosts(listen: &SocketAddr) -> Vec<String> {
 }
 
 /// The application: `/mcp` plus the operational endpoints.
-pub fn router<S: Domain>(
+pub(crate) fn router<S: Domain>(
     governed: Governed<S>,
     settings: &HttpSettings,
     readiness: Arc<Readiness>,
@@ -171,7 +171,7 @@ pub fn router<S: Domain>(
 }
 
 /// Binds, prints where it listens, and serves until `shutdown` fires.
-pub async fn serve<S: Domain>(
+pub(crate) async fn serve<S: Domain>(
     governed: Governed<S>,
     settings: HttpSettings,
     readiness: Arc<Readiness>,

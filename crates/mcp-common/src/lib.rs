@@ -2,12 +2,13 @@
 //!
 //! A server crate implements its tools with rmcp's macros and the [`Domain`] trait, and its
 //! `main` calls [`run`]. This crate then owns the command line and configuration ([`config`]),
-//! the stdio and streamable HTTP transports ([`stdio`], [`http`]) with Host/Origin validation,
+//! the stdio and streamable HTTP transports (`stdio`, [`http`]) with Host/Origin validation,
 //! bearer tokens and body limits, the policy for calling backends ([`backend`]: timeouts,
 //! retries, circuit breaker, readable errors; [`api`]: the HTTP/JSON client over it), consent
 //! and tool gating ([`gate`], [`governed`]),
-//! the audit trail ([`audit`]), logs and metrics ([`telemetry`], [`metrics`]), secrets that never
-//! print ([`secret`]) and the schema rules clients rely on ([`schema`]).
+//! the audit trail ([`audit`]), logs and metrics (`telemetry`, `metrics`), secrets that never
+//! print ([`secret`]) and the schema rules clients rely on ([`schema`]). Only what servers use is
+//! public; the transports, the governing layer's internals and the metrics registry are not.
 //!
 //! See ARCHITECTURE.md at the top of the repository for how a request flows through it, and its
 //! "Adding a server" checklist.
@@ -79,7 +80,7 @@
 //!         env_help: "",
 //!     };
 //!     mcp_common::run(identity, |_env| async {
-//!         Ok::<_, String>(Hello {
+//!         Ok::<_, mcp_common::StartError>(Hello {
 //!             tools: Arc::new(Hello::tool_router()),
 //!         })
 //!     })
@@ -92,7 +93,7 @@ pub mod api;
 pub mod audit;
 pub mod backend;
 pub mod config;
-pub mod consent;
+mod consent;
 pub mod error;
 mod framing;
 pub mod gate;
@@ -101,22 +102,25 @@ pub mod grants;
 pub mod health;
 pub mod http;
 pub mod identity;
-pub mod metrics;
+mod metrics;
 pub mod preview;
 pub mod schema;
 pub mod secret;
 pub mod serve;
-pub mod stdio;
-pub mod telemetry;
+mod stdio;
+mod telemetry;
+
+#[cfg(test)]
+mod tests;
 
 pub use api::{Answer, ApiClient, Refusable};
 pub use backend::{Backend, BackendConfig, BackendError, Failure, FailureKind, Repeat};
 pub use config::{ConfigError, Env};
 pub use error::ToolError;
 pub use gate::ToolKind;
-pub use governed::{Domain, Governed};
+pub use governed::Domain;
 pub use health::Probe;
 pub use identity::Caller;
 pub use preview::Previews;
 pub use secret::Secret;
-pub use serve::{ServerIdentity, run};
+pub use serve::{ServerIdentity, StartError, run};

@@ -3,7 +3,7 @@
 //! A write or destructive tool tells the person asked to approve it what it would change
 //! ("refund €12.50 of pi_123 to ana@example.com"). The preview reads the same typed struct the
 //! tool reads, so a renamed field is a compile error rather than a silently empty preview, and
-//! [`Governed`](crate::Governed) refuses to start a server whose write tools lack one or whose
+//! the governing layer (`Governed`) refuses to start a server whose write tools lack one or whose
 //! previews name a tool it does not serve.
 //!
 //! ```

@@ -45,7 +45,7 @@ pub enum TransportKind {
 
 /// Everything decided before the domain is built.
 #[derive(Debug, Clone)]
-pub struct Startup {
+pub(crate) struct Startup {
     /// The transport.
     pub transport: TransportKind,
     /// The listen address for HTTP (a host name given is resolved).
@@ -432,14 +432,57 @@ impl Startup {
     }
 }
 
+/// Why a server's domain could not be built (a setting it cannot use, a database it cannot
+/// open): printed once on stderr by [`run`], which then exits with status 2. Any error with a
+/// good message converts with `?`; settings errors keep the variable they name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartError(String);
+
+impl StartError {
+    /// An error saying `message`.
+    pub fn new(message: impl Into<String>) -> StartError {
+        StartError(message.into())
+    }
+
+    /// What went wrong, as printed.
+    pub fn message(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StartError {}
+
+impl From<ConfigError> for StartError {
+    fn from(error: ConfigError) -> StartError {
+        StartError(error.to_string())
+    }
+}
+
+impl From<String> for StartError {
+    fn from(message: String) -> StartError {
+        StartError(message)
+    }
+}
+
+impl From<&str> for StartError {
+    fn from(message: &str) -> StartError {
+        StartError(message.to_owned())
+    }
+}
+
 /// Runs a server: parses the command line, reads configuration, builds the domain handler with
 /// `build`, and serves it. Returns the process exit code (2 for configuration errors).
-pub fn run<S, B, Fut, E>(identity: ServerIdentity, build: B) -> ExitCode
+pub fn run<S, B, Fut>(identity: ServerIdentity, build: B) -> ExitCode
 where
     S: Domain,
     B: FnOnce(Env) -> Fut,
-    Fut: Future<Output = Result<S, E>>,
-    E: Display,
+    Fut: Future<Output = Result<S, StartError>>,
 {
     let binary = format!("mcp-{}", identity.name);
     let matches = command(&identity).get_matches();
@@ -480,7 +523,7 @@ where
     code
 }
 
-async fn serve<S, B, Fut, E>(
+async fn serve<S, B, Fut>(
     identity: ServerIdentity,
     env: Env,
     startup: Startup,
@@ -489,8 +532,7 @@ async fn serve<S, B, Fut, E>(
 where
     S: Domain,
     B: FnOnce(Env) -> Fut,
-    Fut: Future<Output = Result<S, E>>,
-    E: Display,
+    Fut: Future<Output = Result<S, StartError>>,
 {
     let binary = format!("mcp-{}", identity.name);
     let grants = grant_store(identity.name, &env, &startup.common);

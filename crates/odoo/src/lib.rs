@@ -23,14 +23,13 @@ pub mod shape;
 pub mod tools;
 
 pub use config::{ENV_HELP, OdooConfig};
+use mcp_common::StartError;
 pub use tools::Odoo;
 
 /// Builds the server. Nothing is sent to Odoo here: the server starts even when Odoo is down,
 /// and only `/readyz` and tool calls report the problem.
-pub fn open(config: OdooConfig) -> Result<Odoo, String> {
-    let http = mcp_common::api::client_builder("odoo", env!("CARGO_PKG_VERSION"))
-        .build()
-        .map_err(|e| format!("could not set up the HTTP client: {e}"))?;
+pub fn open(config: OdooConfig) -> Result<Odoo, StartError> {
+    let http = mcp_common::api::http_client("odoo", env!("CARGO_PKG_VERSION"))?;
     for connection in &config.instances {
         tracing::info!(
             instance = %connection.name,

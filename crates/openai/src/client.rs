@@ -102,10 +102,8 @@ pub struct ChatAnswer {
 
 impl OpenAiApi {
     /// A client for the configured endpoint.
-    pub fn new(config: &OpenAiConfig, version: &str) -> Result<OpenAiApi, String> {
-        let http = mcp_common::api::client_builder("openai", version)
-            .build()
-            .map_err(|e| format!("could not build the HTTP client: {e}"))?;
+    pub fn new(config: &OpenAiConfig, version: &str) -> Result<OpenAiApi, mcp_common::StartError> {
+        let http = mcp_common::api::http_client("openai", version)?;
         let idle = config.backend.timeout;
         // The policy's own limit bounds a whole attempt, which for a chat is its whole stream;
         // the waits inside it are limited to `idle` here.

@@ -17,11 +17,12 @@ pub mod structured;
 pub mod tools;
 
 pub use config::{ENV_HELP, OpenAiConfig};
+use mcp_common::StartError;
 pub use tools::OpenAi;
 
 /// Builds the server. Nothing is sent to the endpoint here: an unreachable endpoint or a wrong
 /// key shows in `/readyz` and in the first tool's error, so a host can still list the tools.
-pub async fn open(config: OpenAiConfig) -> Result<OpenAi, String> {
+pub async fn open(config: OpenAiConfig) -> Result<OpenAi, StartError> {
     let api = client::OpenAiApi::new(&config, env!("CARGO_PKG_VERSION"))?;
     if config.api_key.is_none() {
         tracing::info!(

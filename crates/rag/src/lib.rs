@@ -21,7 +21,7 @@ mod upgrade;
 
 use std::sync::Arc;
 
-use mcp_common::Env;
+use mcp_common::{Env, StartError};
 
 pub use tools::Rag;
 
@@ -44,14 +44,14 @@ pub fn env_help() -> String {
 }
 
 /// Reads the configuration, opens the store and resolves the embedder.
-pub async fn open(env: Env) -> Result<Rag, String> {
-    let config = RagConfig::from_env(&env).map_err(|e| e.to_string())?;
-    let ingest = ingest::IngestConfig::from_env(&env).map_err(|e| e.to_string())?;
+pub async fn open(env: Env) -> Result<Rag, StartError> {
+    let config = RagConfig::from_env(&env)?;
+    let ingest = ingest::IngestConfig::from_env(&env)?;
     // An unusable root disables only itself; the warning is the operator's first sign of it.
     for root in &ingest.unavailable_roots {
         tracing::warn!(root = %root.configured, "{}", root.describe());
     }
-    let embed_config = embed::EmbedConfig::from_env(&env).map_err(|e| e.to_string())?;
+    let embed_config = embed::EmbedConfig::from_env(&env)?;
     let (store, store_label): (Arc<dyn Store>, String) = match &config.store {
         StoreChoice::Sqlite { path } => {
             let store = store::sqlite::SqliteStore::open(path.clone())
@@ -68,7 +68,7 @@ pub async fn open(env: Env) -> Result<Rag, String> {
             )
         }
         StoreChoice::Qdrant => {
-            let qdrant = store::qdrant::QdrantConfig::from_env(&env).map_err(|e| e.to_string())?;
+            let qdrant = store::qdrant::QdrantConfig::from_env(&env)?;
             let label = format!("Qdrant at {}", qdrant.url);
             let store = store::qdrant::QdrantStore::new(qdrant).map_err(|e| e.to_string())?;
             (Arc::new(store), label)

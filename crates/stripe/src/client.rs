@@ -150,10 +150,8 @@ pub enum StripeError {
 
 impl StripeApi {
     /// A client for the configured account.
-    pub fn new(config: &StripeConfig, version: &str) -> Result<StripeApi, String> {
-        let http = mcp_common::api::client_builder("stripe", version)
-            .build()
-            .map_err(|e| format!("could not build the HTTP client: {e}"))?;
+    pub fn new(config: &StripeConfig, version: &str) -> Result<StripeApi, mcp_common::StartError> {
+        let http = mcp_common::api::http_client("stripe", version)?;
         let endpoint = config.api_url.trim_end_matches('/').to_owned();
         let backend = Backend::new(
             "Stripe",

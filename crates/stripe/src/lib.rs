@@ -14,11 +14,12 @@ pub mod shape;
 pub mod tools;
 
 pub use config::{ENV_HELP, StripeConfig};
+use mcp_common::StartError;
 pub use tools::Stripe;
 
 /// Builds the server. Nothing is sent to Stripe here: a wrong key or an unreachable API shows
 /// in `/readyz` and in the first tool's error, so a host can still list the tools.
-pub async fn open(config: StripeConfig) -> Result<Stripe, String> {
+pub async fn open(config: StripeConfig) -> Result<Stripe, StartError> {
     let api = client::StripeApi::new(&config, env!("CARGO_PKG_VERSION"))?;
     if config.mode == config::Mode::Live {
         if config.live_writes {

@@ -13,7 +13,7 @@ fn main() -> ExitCode {
         env_help: ENV_HELP,
     };
     mcp_common::run(identity, |env| async move {
-        let config = StripeConfig::from_env(&env).map_err(|e| e.to_string())?;
+        let config = StripeConfig::from_env(&env)?;
         open(config).await
     })
 }

@@ -178,10 +178,8 @@ pub struct TwilioApi {
 
 impl TwilioApi {
     /// Clients for the configured account.
-    pub fn new(config: &TwilioConfig, version: &str) -> Result<TwilioApi, String> {
-        let http = mcp_common::api::client_builder("twilio", version)
-            .build()
-            .map_err(|e| format!("could not build the HTTP client: {e}"))?;
+    pub fn new(config: &TwilioConfig, version: &str) -> Result<TwilioApi, mcp_common::StartError> {
+        let http = mcp_common::api::http_client("twilio", version)?;
         let client = |service: &str, url: &str, variable: &str| {
             let backend = Backend::new(
                 service,

@@ -17,11 +17,12 @@ pub mod tools;
 pub mod twiml;
 
 pub use config::{ENV_HELP, TwilioConfig};
+use mcp_common::StartError;
 pub use tools::Twilio;
 
 /// Builds the server. Nothing is sent to Twilio here: wrong credentials or an unreachable API
 /// show in `/readyz` and in the first tool's error, so a host can still list the tools.
-pub async fn open(config: TwilioConfig) -> Result<Twilio, String> {
+pub async fn open(config: TwilioConfig) -> Result<Twilio, StartError> {
     let api = client::TwilioApi::new(&config, env!("CARGO_PKG_VERSION"))?;
     if config.dry_run {
         tracing::info!("TWILIO_DRY_RUN is on: sends are checked and shown, never sent");

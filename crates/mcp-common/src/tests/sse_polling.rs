@@ -8,15 +8,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mcp_common::ToolError;
-use mcp_common::audit::AuditLog;
-use mcp_common::config::AuditDestination;
-use mcp_common::gate::ToolPolicy;
-use mcp_common::governed::{Domain, GovernConfig, Governed};
-use mcp_common::grants::GrantStore;
-use mcp_common::health::Readiness;
-use mcp_common::http::{HttpSettings, ResponseStream, router};
-use mcp_common::metrics::Metrics;
+use crate::ToolError;
+use crate::audit::AuditLog;
+use crate::config::AuditDestination;
+use crate::gate::ToolPolicy;
+use crate::governed::{Domain, GovernConfig, Governed};
+use crate::grants::GrantStore;
+use crate::health::Readiness;
+use crate::http::{HttpSettings, ResponseStream, router};
+use crate::metrics::Metrics;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Json;
 use rmcp::model::{ServerCapabilities, ServerConfig, Tool};
@@ -111,7 +111,7 @@ async fn serve() -> (String, CancellationToken) {
         listen: addr,
         stateless: false,
         tokens: vec![],
-        allowed_hosts: mcp_common::http::default_allowed_hosts(&addr),
+        allowed_hosts: crate::http::default_allowed_hosts(&addr),
         allowed_origins: vec![],
         max_body_bytes: 1 << 20,
         session_idle: Duration::from_secs(60),
