@@ -255,6 +255,29 @@ pub struct Embedding {
     pub embedding: Vec<f32>,
 }
 
+/// The vectors of an embeddings answer in the order of its `inputs` texts, checked: one per
+/// text, indices 0 to `inputs - 1`, none empty. The error says what is wrong with the answer
+/// ("the answer holds 1 embeddings for 2 texts"), for the caller to name the endpoint.
+pub fn ordered_vectors(mut data: Vec<Embedding>, inputs: usize) -> Result<Vec<Vec<f32>>, String> {
+    if data.len() != inputs {
+        return Err(format!(
+            "the answer holds {} embeddings for {inputs} texts",
+            data.len()
+        ));
+    }
+    data.sort_by_key(|item| item.index);
+    if data.iter().enumerate().any(|(pos, item)| item.index != pos) {
+        return Err(format!(
+            "the answer's indices are not 0 to {}",
+            inputs.saturating_sub(1)
+        ));
+    }
+    if data.iter().any(|item| item.embedding.is_empty()) {
+        return Err("the answer holds an empty embedding".to_owned());
+    }
+    Ok(data.into_iter().map(|item| item.embedding).collect())
+}
+
 /// The answer of `GET /models`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct ModelList {
@@ -356,8 +379,31 @@ impl ApiError {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn embeddings_come_back_in_input_order_and_checked() {
+        let item = |index, embedding: &[f32]| Embedding {
+            index,
+            embedding: embedding.to_vec(),
+        };
+        let vectors = ordered_vectors(vec![item(1, &[2.0]), item(0, &[1.0])], 2).unwrap();
+        assert_eq!(vectors, [vec![1.0], vec![2.0]]);
+        assert_eq!(
+            ordered_vectors(vec![item(0, &[1.0])], 2).unwrap_err(),
+            "the answer holds 1 embeddings for 2 texts"
+        );
+        assert_eq!(
+            ordered_vectors(vec![item(0, &[1.0]), item(0, &[2.0])], 2).unwrap_err(),
+            "the answer's indices are not 0 to 1"
+        );
+        assert_eq!(
+            ordered_vectors(vec![item(0, &[])], 1).unwrap_err(),
+            "the answer holds an empty embedding"
+        );
+    }
 
     #[test]
     fn requests_leave_out_what_is_not_set() {

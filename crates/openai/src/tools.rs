@@ -13,7 +13,7 @@ use mcp_common::{Caller, Domain, Probe, ToolError};
 use openai_compat::reasoning::{self, Family};
 use openai_compat::wire::{
     ChatRequest, EmbeddingRequest, JsonSchemaFormat, Message, ModerationRequest, ResponseFormat,
-    Usage,
+    Usage, ordered_vectors,
 };
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::{Json, Parameters};
@@ -570,17 +570,12 @@ impl OpenAi {
         let session = self.budgets.settle(reservation, usage.total_tokens);
         mcp_common::audit::note("model", answer.model.clone());
         mcp_common::audit::note("usage", serde_json::to_value(usage).unwrap_or(Value::Null));
-        let mut data = answer.data;
-        data.sort_by_key(|e| e.index);
-        if data.len() != request.input.len() {
-            return Err(ToolError::Other(format!(
-                "OpenAI at {} answered {} vectors for {} texts",
-                self.base_url,
-                data.len(),
-                request.input.len()
-            )));
-        }
-        let vectors: Vec<Vec<f32>> = data.into_iter().map(|e| e.embedding).collect();
+        let vectors = ordered_vectors(answer.data, request.input.len()).map_err(|detail| {
+            ToolError::Other(format!(
+                "OpenAI at {} answered embeddings this server cannot use: {detail}",
+                self.base_url
+            ))
+        })?;
         let dimensions = vectors.first().map_or(0, Vec::len);
         // About 10 characters per number in JSON.
         let size = vectors.len() * dimensions * 10;

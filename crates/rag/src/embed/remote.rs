@@ -14,8 +14,9 @@ use mcp_common::api::{Explanation, client_builder, decode_json};
 use mcp_common::{
     ApiClient, Backend, BackendConfig, BackendError, Failure, FailureKind, Repeat, Secret,
 };
+use openai_compat::wire::{EmbeddingRequest, EmbeddingResponse, ordered_vectors};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{EmbedConfig, EmbedError, Embedder, Provider, Resolution, prefixed, root_cause};
 use crate::model::EmbedderId;
@@ -51,17 +52,6 @@ pub struct RemoteEmbedder {
 enum Wire {
     OpenAi,
     Ollama,
-}
-
-#[derive(Deserialize)]
-struct OpenAiAnswer {
-    data: Vec<OpenAiItem>,
-}
-
-#[derive(Deserialize)]
-struct OpenAiItem {
-    index: usize,
-    embedding: Vec<f32>,
 }
 
 #[derive(Deserialize)]
@@ -197,10 +187,15 @@ impl RemoteEmbedder {
         operation: &str,
         inputs: &[String],
     ) -> Result<Vec<Vec<f32>>, BackendError> {
-        let mut body = json!({ "model": self.id.model, "input": inputs });
-        if let Some(dimensions) = self.requested_dimensions {
-            body["dimensions"] = json!(dimensions);
-        }
+        // Ollama's /api/embed takes the same body as OpenAI's /embeddings.
+        let body = EmbeddingRequest {
+            model: self.id.model.clone(),
+            input: inputs.to_vec(),
+            dimensions: self
+                .requested_dimensions
+                .and_then(|d| u32::try_from(d).ok()),
+            encoding_format: None,
+        };
         let path = match self.wire {
             Wire::OpenAi => "/embeddings",
             Wire::Ollama => "/api/embed",
@@ -224,19 +219,10 @@ impl RemoteEmbedder {
     fn parse(&self, bytes: &[u8], expected: usize) -> Result<Vec<Vec<f32>>, Failure> {
         let vectors: Vec<Vec<f32>> = match self.wire {
             Wire::OpenAi => {
-                let answer: OpenAiAnswer = decode_json(bytes, "an OpenAI embedding list")
+                let answer: EmbeddingResponse = decode_json(bytes, "an OpenAI embedding list")
                     .map_err(|failure| failure.with_hint(self.wire.malformed_hint()))?;
-                let mut data = answer.data;
-                data.sort_by_key(|item| item.index);
-                if data.len() == expected
-                    && data.iter().enumerate().any(|(pos, item)| item.index != pos)
-                {
-                    return Err(self.malformed(format!(
-                        "the answer's indices are not 0 to {}",
-                        expected.saturating_sub(1)
-                    )));
-                }
-                data.into_iter().map(|item| item.embedding).collect()
+                return ordered_vectors(answer.data, expected)
+                    .map_err(|detail| self.malformed(detail));
             }
             Wire::Ollama => {
                 decode_json::<OllamaAnswer>(bytes, "an Ollama embedding list")
@@ -430,6 +416,7 @@ mod tests {
     use axum::routing::post;
     use axum::{Json, Router};
     use mcp_common::Env;
+    use serde_json::json;
 
     use super::*;
     use crate::embed::testing::{fast_backend, reference};
