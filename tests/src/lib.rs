@@ -316,6 +316,22 @@ impl StdioServer {
         })
     }
 
+    /// For a test: spawns `binary` with `env`, each of `overrides` replacing the variable of its
+    /// name (or adding it), and initializes it; panics with the reason if either fails.
+    pub fn started(binary: &Path, env: &[(&str, &str)], overrides: &[(&str, &str)]) -> StdioServer {
+        let mut env = env.to_vec();
+        for (key, value) in overrides {
+            env.retain(|(k, _)| k != key);
+            env.push((key, value));
+        }
+        let mut server = StdioServer::spawn(binary, &[], &env)
+            .unwrap_or_else(|e| panic!("{}: {e:#}", binary.display()));
+        if let Err(e) = server.initialize() {
+            panic!("{}: {e:#}\nstderr:\n{}", binary.display(), server.stderr());
+        }
+        server
+    }
+
     /// For a test: calls a tool that must succeed and returns its `structuredContent`; a tool
     /// error or a failed call panics with the arguments, the answer and the server's stderr.
     pub fn call_ok(&mut self, name: &str, arguments: Value) -> Value {

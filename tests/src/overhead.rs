@@ -2,10 +2,37 @@
 //! a call timed one at a time after a warm-up, and the table of the server's p50 and p99 beside
 //! the direct call's.
 
+use std::path::PathBuf;
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 /// Calls made before timing starts (connections opened, caches and pools warm).
 const WARM_UP: usize = 100;
+
+/// How many calls to time: the variable `variable` (e.g. `TWILIO_BENCH_CALLS`), else 2,000.
+pub fn calls_from_env(variable: &str) -> usize {
+    std::env::var(variable)
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2000)
+}
+
+/// Starts the stand-in binary `name` from the target directory of the benchmark's own profile
+/// (build it first, e.g. `cargo build --release -p twilio-standin`); returns the process and
+/// its address. Panics saying how to build it when it cannot start.
+pub fn start_standin(name: &str) -> (Child, String) {
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    let binary = PathBuf::from(format!("{target}/{profile}/{name}"));
+    let (child, addr, _) = crate::start_listening(&binary, &[], &[]).unwrap_or_else(|e| {
+        panic!("{name} did not start ({e:#}); build it first: cargo build --release -p {name}")
+    });
+    (child, addr)
+}
 
 /// Times `calls` calls of `call`, one at a time, after [`WARM_UP`] untimed ones. `call` gets the
 /// call's number (warm-up calls from 1,000,000 on), to vary what it sends.

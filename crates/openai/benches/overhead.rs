@@ -16,8 +16,8 @@
 
 use std::path::PathBuf;
 
-use mcp_conformance::overhead::{print_table, sample};
-use mcp_conformance::{StdioServer, start_listening};
+use mcp_conformance::StdioServer;
+use mcp_conformance::overhead::{calls_from_env, print_table, sample, start_standin};
 use openai_compat::sse::Decoder;
 use openai_compat::wire::{ChatChunk, EmbeddingResponse};
 use serde_json::json;
@@ -79,20 +79,9 @@ fn direct_embed(http: &reqwest::blocking::Client, base: &str, text: &str) {
 }
 
 fn main() {
-    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    let profile = if cfg!(debug_assertions) {
-        "debug"
-    } else {
-        "release"
-    };
-    let standin = PathBuf::from(format!("{target}/{profile}/openai-standin"));
     let server = PathBuf::from(env!("CARGO_BIN_EXE_mcp-openai"));
-    let calls: usize = std::env::var("OPENAI_BENCH_CALLS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(2000);
-    let (mut standin, addr, _) = start_listening(&standin, &[], &[])
-        .expect("the stand-in starts (build it first: cargo build --release -p openai-standin)");
+    let calls = calls_from_env("OPENAI_BENCH_CALLS");
+    let (mut standin, addr) = start_standin("openai-standin");
     let base = format!("http://{addr}/v1");
     // TCP_NODELAY as mcp-openai's own client sets it, so both paths send the same way.
     let http = reqwest::blocking::Client::builder()

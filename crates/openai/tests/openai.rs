@@ -58,19 +58,13 @@ impl Stand {
 
 fn server(stand: &Stand, extra: &[(&str, &str)]) -> StdioServer {
     let url = stand.base_url();
-    let mut env: Vec<(&str, &str)> = vec![
+    let env = [
         ("OPENAI_BASE_URL", url.as_str()),
         ("OPENAI_API_KEY", KEY),
         ("MCP_AUDIT_LOG", "stderr"),
         ("OPENAI_TIMEOUT_SECS", "3"),
     ];
-    for (key, value) in extra {
-        env.retain(|(k, _)| k != key);
-        env.push((key, value));
-    }
-    let mut server = StdioServer::spawn(Path::new(BIN), &[], &env).unwrap();
-    server.initialize().unwrap();
-    server
+    StdioServer::started(Path::new(BIN), &env, extra)
 }
 
 fn strings(value: &Value) -> Vec<String> {

@@ -15,8 +15,8 @@
 
 use std::path::PathBuf;
 
-use mcp_conformance::overhead::{print_table, sample};
-use mcp_conformance::{StdioServer, start_listening};
+use mcp_conformance::StdioServer;
+use mcp_conformance::overhead::{calls_from_env, print_table, sample, start_standin};
 use serde_json::json;
 use stripe_client_core::{StripeMethod, StripeRequest};
 use stripe_core::customer::{CreateCustomer, RetrieveCustomer};
@@ -51,20 +51,9 @@ where
 }
 
 fn main() {
-    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    let profile = if cfg!(debug_assertions) {
-        "debug"
-    } else {
-        "release"
-    };
-    let standin = PathBuf::from(format!("{target}/{profile}/stripe-standin"));
     let server = PathBuf::from(env!("CARGO_BIN_EXE_mcp-stripe"));
-    let calls: usize = std::env::var("STRIPE_BENCH_CALLS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(2000);
-    let (mut standin, addr, _) = start_listening(&standin, &[], &[])
-        .expect("the stand-in starts (build it first: cargo build --release -p stripe-standin)");
+    let calls = calls_from_env("STRIPE_BENCH_CALLS");
+    let (mut standin, addr) = start_standin("stripe-standin");
     let base = format!("http://{addr}");
     let http = reqwest::blocking::Client::new();
 

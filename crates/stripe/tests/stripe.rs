@@ -21,19 +21,13 @@ type Stand = Hosted<AppState>;
 
 fn server(stand: &Stand, extra: &[(&str, &str)]) -> StdioServer {
     let url = stand.url();
-    let mut env: Vec<(&str, &str)> = vec![
+    let env = [
         ("STRIPE_API_URL", url.as_str()),
         ("STRIPE_API_KEY", TEST_KEY),
         ("MCP_AUDIT_LOG", "stderr"),
         ("STRIPE_TIMEOUT_SECS", "2"),
     ];
-    for (key, value) in extra {
-        env.retain(|(k, _)| k != key);
-        env.push((key, value));
-    }
-    let mut server = StdioServer::spawn(Path::new(BIN), &[], &env).unwrap();
-    server.initialize().unwrap();
-    server
+    StdioServer::started(Path::new(BIN), &env, extra)
 }
 
 fn customer_id(server: &mut StdioServer) -> String {

@@ -15,28 +15,17 @@
 
 use std::path::PathBuf;
 
-use mcp_conformance::overhead::{print_table, sample};
-use mcp_conformance::{StdioServer, start_listening};
+use mcp_conformance::StdioServer;
+use mcp_conformance::overhead::{calls_from_env, print_table, sample, start_standin};
 use serde_json::{Value, json};
 use twilio_standin::{ACCOUNT_SID, FROM_NUMBER};
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 
 fn main() {
-    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    let profile = if cfg!(debug_assertions) {
-        "debug"
-    } else {
-        "release"
-    };
-    let standin = PathBuf::from(format!("{target}/{profile}/twilio-standin"));
     let server = PathBuf::from(env!("CARGO_BIN_EXE_mcp-twilio"));
-    let calls: usize = std::env::var("TWILIO_BENCH_CALLS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(2000);
-    let (mut standin, addr, _) = start_listening(&standin, &[], &[])
-        .expect("the stand-in starts (build it first: cargo build --release -p twilio-standin)");
+    let calls = calls_from_env("TWILIO_BENCH_CALLS");
+    let (mut standin, addr) = start_standin("twilio-standin");
     let base = format!("http://{addr}");
     let messages = format!("{base}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json");
     let http = reqwest::blocking::Client::new();

@@ -25,7 +25,7 @@ fn messages_path() -> String {
 
 fn server(stand: &Stand, extra: &[(&str, &str)]) -> StdioServer {
     let url = stand.url();
-    let mut env: Vec<(&str, &str)> = vec![
+    let env = [
         ("TWILIO_ACCOUNT_SID", ACCOUNT_SID),
         ("TWILIO_AUTH_TOKEN", TOKEN),
         ("TWILIO_FROM_NUMBER", FROM_NUMBER),
@@ -36,13 +36,7 @@ fn server(stand: &Stand, extra: &[(&str, &str)]) -> StdioServer {
         ("TWILIO_TIMEOUT_SECS", "2"),
         ("MCP_AUDIT_LOG", "stderr"),
     ];
-    for (key, value) in extra {
-        env.retain(|(k, _)| k != key);
-        env.push((key, value));
-    }
-    let mut server = StdioServer::spawn(Path::new(BIN), &[], &env).unwrap();
-    server.initialize().unwrap();
-    server
+    StdioServer::started(Path::new(BIN), &env, extra)
 }
 
 #[test]
