@@ -1,0 +1,190 @@
+//! `mcp-agent`: ask a model a question with every server's tools (`ask`), or list the tools as
+//! the model sees them (`tools`). See `mcp-agent --help`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Arg, ArgAction, ArgMatches, Command};
+use mcp_agent::audit::Audit;
+use mcp_agent::chat::ModelClient;
+use mcp_agent::{Agent, AgentConfig, Consent, Finish, Manager, servers};
+use mcp_common::Env;
+use mcp_common::audit::AuditLog;
+
+fn command() -> Command {
+    let servers = Arg::new("servers")
+        .long("servers")
+        .value_name("PATH")
+        .default_value("servers.json")
+        .help("the servers.json to start servers from (the file hosts load)");
+    let only = Arg::new("only")
+        .long("only")
+        .value_name("NAMES")
+        .help("start only these servers (comma-separated names from servers.json)");
+    Command::new("mcp-agent")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("Every MCP server's tools for any OpenAI-compatible model")
+        .after_help(mcp_agent::config::ENV_HELP)
+        .subcommand_required(true)
+        .arg(servers.global(true))
+        .arg(only.global(true))
+        .subcommand(
+            Command::new("ask")
+                .about("Answer one question, using the servers' tools; prints the answer")
+                .arg(Arg::new("question").required(true).help("the question"))
+                .arg(
+                    Arg::new("json")
+                        .long("json")
+                        .action(ArgAction::SetTrue)
+                        .help("print the whole outcome (answer, tool calls, transcript) as JSON"),
+                )
+                .arg(
+                    Arg::new("yes")
+                        .long("yes")
+                        .action(ArgAction::SetTrue)
+                        .help("approve every tool that changes data without asking"),
+                ),
+        )
+        .subcommand(
+            Command::new("tools")
+                .about(
+                    "List the tools as the model sees them, and which schemas could not be strict",
+                )
+                .arg(
+                    Arg::new("json")
+                        .long("json")
+                        .action(ArgAction::SetTrue)
+                        .help("print the OpenAI tool definitions as JSON"),
+                ),
+        )
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let matches = command().get_matches();
+    match run(matches).await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("mcp-agent: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(matches: ArgMatches) -> anyhow::Result<ExitCode> {
+    let env = Env::load()?;
+    mcp_common::telemetry::init(
+        mcp_common::config::LogFormat::Human,
+        env.get("RUST_LOG").unwrap_or("warn"),
+    );
+    let path = matches
+        .get_one::<String>("servers")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("servers.json"));
+    let mut specs = servers::load(&path)?;
+    if let Some(only) = matches.get_one::<String>("only") {
+        let wanted: Vec<&str> = only.split(',').map(str::trim).collect();
+        for name in &wanted {
+            if !specs.iter().any(|s| s.name == *name) {
+                anyhow::bail!(
+                    "--only: there is no server named `{name}` in {}",
+                    path.display()
+                );
+            }
+        }
+        specs.retain(|s| wanted.contains(&s.name.as_str()));
+    }
+    let manager_config = mcp_agent::config::manager_config(&env)?;
+    match matches.subcommand() {
+        Some(("ask", ask)) => {
+            let model = ModelClient::new(mcp_agent::config::model_config(&env)?)?;
+            let settings = mcp_agent::config::loop_settings(&env)?;
+            let consent = if ask.get_flag("yes") {
+                Consent::approve_all()
+            } else {
+                Consent::terminal()
+            };
+            let audit_destination = mcp_agent::config::audit_destination(&env);
+            let audit = Audit::new(AuditLog::open(&audit_destination).with_context(|| {
+                format!("opening the audit log AGENT_AUDIT_LOG ({audit_destination:?})")
+            })?);
+            let manager = Arc::new(Manager::start(specs, manager_config, consent.clone()).await);
+            let agent = Agent::new(
+                manager.clone(),
+                model,
+                AgentConfig {
+                    mode: settings.mode,
+                    max_steps: settings.max_steps,
+                    system_prompt: settings.system_prompt,
+                },
+                consent,
+                audit,
+            );
+            let question = ask
+                .get_one::<String>("question")
+                .cloned()
+                .unwrap_or_default();
+            let outcome = agent.ask(&question).await;
+            manager.shutdown().await;
+            let outcome = outcome?;
+            if ask.get_flag("json") {
+                print_line(&serde_json::to_string_pretty(&outcome)?);
+            } else {
+                print_line(&outcome.answer);
+            }
+            Ok(if outcome.finish == Finish::Answered {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            })
+        }
+        Some(("tools", tools)) => {
+            let manager = Manager::start(specs, manager_config, Consent::decline_all()).await;
+            let (lists, failures) = manager.all_tools().await;
+            manager.shutdown().await;
+            let translated = mcp_agent::translate::translate_all(&lists);
+            if tools.get_flag("json") {
+                let definitions: Vec<serde_json::Value> =
+                    translated.iter().map(|t| t.to_openai()).collect();
+                print_line(&serde_json::to_string_pretty(&definitions)?);
+            } else {
+                for tool in &translated {
+                    let mut line = format!(
+                        "{:<64} {}{}",
+                        tool.name,
+                        if tool.strict { "strict" } else { "non-strict" },
+                        if tool.needs_consent {
+                            ", asks first"
+                        } else {
+                            ""
+                        }
+                    );
+                    if !tool.strict {
+                        line.push_str(&format!(" ({})", tool.not_strict_because.join("; ")));
+                    }
+                    print_line(&line);
+                }
+            }
+            for failure in &failures {
+                eprintln!("mcp-agent: {failure}");
+            }
+            Ok(if failures.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            })
+        }
+        _ => anyhow::bail!("a subcommand is required; see mcp-agent --help"),
+    }
+}
+
+/// Writes one line of the command's output.
+#[allow(
+    clippy::print_stdout,
+    reason = "stdout is the CLI's output; nothing else writes there"
+)]
+fn print_line(text: &str) {
+    println!("{text}");
+}
