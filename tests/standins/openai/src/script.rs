@@ -7,7 +7,9 @@
 //! non-streamed `POST /v1/chat/completions` takes the next turn, whatever its model or messages.
 //! A TURN is one of:
 //!
-//! - `{"content": "text"}`: an answer (`finish_reason: "stop"`);
+//! - `{"content": "text"}`: an answer (`finish_reason: "stop"`); `{{last_result:/json/pointer}}` in the text is
+//!   replaced by that value of the first JSON object in the request's last message (the tool result the client
+//!   sent back), so an answer can carry what the real tool returned rather than what the test expected;
 //! - `{"tool_calls": [{"name": "f", "arguments": {…} | "raw text", "id": "optional"}, …]}`: one
 //!   or more (parallel) tool calls (`finish_reason: "tool_calls"`); arguments given as a string
 //!   are sent as they are, so a test can send malformed JSON;
@@ -176,7 +178,7 @@ impl Script {
                 );
             }
             Some(Turn::Content(text)) => (
-                json!({"role": "assistant", "content": text, "refusal": null}),
+                json!({"role": "assistant", "content": fill(&text, request), "refusal": null}),
                 "stop",
             ),
             Some(Turn::ToolCalls { content, calls }) => {
@@ -212,6 +214,40 @@ impl Script {
         let state = self.lock();
         json!({"active": state.active, "served": state.served, "remaining": state.turns.len()})
     }
+}
+
+/// `template` with each `{{last_result:POINTER}}` replaced by the value at POINTER of the first JSON object in
+/// the request's last message (`(nothing at POINTER)` when there is none).
+fn fill(template: &str, request: &Value) -> String {
+    const OPEN: &str = "{{last_result:";
+    let last = request["messages"]
+        .as_array()
+        .and_then(|messages| messages.last())
+        .and_then(|message| message["content"].as_str())
+        .unwrap_or_default();
+    let result = last.find('{').and_then(|start| {
+        serde_json::Deserializer::from_str(&last[start..])
+            .into_iter::<Value>()
+            .next()
+            .and_then(Result::ok)
+    });
+    let mut filled = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find(OPEN) {
+        let Some(length) = rest[start..].find("}}") else {
+            break;
+        };
+        let pointer = &rest[start + OPEN.len()..start + length];
+        filled.push_str(&rest[..start]);
+        match result.as_ref().and_then(|r| r.pointer(pointer)) {
+            Some(Value::String(text)) => filled.push_str(text),
+            Some(value) => filled.push_str(&value.to_string()),
+            None => filled.push_str(&format!("(nothing at {pointer})")),
+        }
+        rest = &rest[start + length + 2..];
+    }
+    filled.push_str(rest);
+    filled
 }
 
 fn error_response(status: u16, message: &str) -> Response {
@@ -254,6 +290,30 @@ pub async fn status(State(state): State<AppState>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answers_can_quote_the_last_tool_result() {
+        let request = json!({"messages": [
+            {"role": "user", "content": "¿Cuántos?"},
+            {"role": "tool", "content": "{\"company\": {\"name\": \"Empresa X\", \"employees\": 100}}"}
+        ]});
+        assert_eq!(
+            fill(
+                "{{last_result:/company/name}} tiene {{last_result:/company/employees}} empleados",
+                &request
+            ),
+            "Empresa X tiene 100 empleados"
+        );
+        let react = json!({"messages": [{"role": "user", "content": "Result of f: {\"n\": 3}\nReply with one JSON object."}]});
+        assert_eq!(
+            fill("{\"respuesta\": \"{{last_result:/n}}\"}", &react),
+            "{\"respuesta\": \"3\"}"
+        );
+        assert_eq!(
+            fill("x {{last_result:/missing}}", &react),
+            "x (nothing at /missing)"
+        );
+    }
 
     #[test]
     fn turns_are_parsed_and_bad_ones_named() {

@@ -1,0 +1,727 @@
+//! mcp-agent end to end: the real `mcp-empresa` binary as the server, the OpenAI stand-in in
+//! scripted mode as the model. The scripted answers quote the tool result the agent sent back
+//! (`{{last_result:…}}`), so a "100" in an answer came from mcp-empresa through the agent.
+//!
+//! `mcp-empresa` must be built first (`cargo build -p mcp-empresa`; `just test` builds every
+//! binary).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mcp_agent::audit::Audit;
+use mcp_agent::chat::{ModelClient, ModelConfig};
+use mcp_agent::{
+    Agent, AgentConfig, Consent, ConsentRequest, Finish, Manager, ManagerConfig, Mode, servers,
+};
+use mcp_common::Secret;
+use mcp_common::audit::AuditLog;
+use mcp_common::config::AuditDestination;
+use openai_standin::script::Turn;
+use openai_standin::{AppState, DEFAULT_API_KEY, RecordedRequest};
+use serde_json::{Value, json};
+use standin_kit::Running;
+use tempfile::TempDir;
+
+const QUESTION: &str = "¿Cuántos empleados tiene Empresa X?";
+
+fn empresa_binary() -> PathBuf {
+    let binary = mcp_conformance::binary_path("mcp-empresa");
+    assert!(
+        binary.exists(),
+        "{} is missing; build it with `cargo build -p mcp-empresa` (`just test` builds every binary)",
+        binary.display()
+    );
+    binary
+}
+
+/// A servers.json with mcp-empresa (sample data, its data in `dir`, its audit trail in
+/// `dir/empresa-audit.jsonl`) and any `extra` entries.
+fn servers_file(dir: &Path, extra: Value) -> PathBuf {
+    let home = dir.to_string_lossy().into_owned();
+    let audit = dir
+        .join("empresa-audit.jsonl")
+        .to_string_lossy()
+        .into_owned();
+    let mut servers = json!({
+        "empresa": {
+            "command": empresa_binary().to_string_lossy(),
+            "args": [],
+            "env": {"EMPRESA_SAMPLE_DATA": "true", "HOME": home, "XDG_DATA_HOME": home, "MCP_AUDIT_LOG": audit}
+        }
+    });
+    if let (Some(servers), Value::Object(extra)) = (servers.as_object_mut(), extra) {
+        servers.extend(extra);
+    }
+    let path = dir.join("servers.json");
+    std::fs::write(&path, json!({"mcpServers": servers}).to_string()).unwrap();
+    path
+}
+
+fn script(standin: &Running<AppState>, turns: Value) {
+    let turns = turns
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(index, turn)| Turn::from_json(index, turn).unwrap())
+        .collect();
+    standin.state.script().set(turns);
+}
+
+fn chat_requests(standin: &Running<AppState>) -> Vec<RecordedRequest> {
+    standin
+        .state
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/v1/chat/completions")
+        .collect()
+}
+
+fn manager_config() -> ManagerConfig {
+    ManagerConfig {
+        start_timeout: Duration::from_secs(30),
+        call_timeout: Duration::from_secs(30),
+    }
+}
+
+async fn start_manager(servers: &Path, consent: Consent) -> Arc<Manager> {
+    Arc::new(Manager::start(servers::load(servers).unwrap(), manager_config(), consent).await)
+}
+
+fn agent(
+    standin: &Running<AppState>,
+    manager: Arc<Manager>,
+    mode: Mode,
+    max_steps: usize,
+    consent: Consent,
+) -> Agent {
+    let model = ModelClient::new(ModelConfig {
+        base_url: format!("{}/v1", standin.url()),
+        api_key: Some(Secret::new(DEFAULT_API_KEY)),
+        model: "gpt-4o-mini".to_owned(),
+        timeout: Duration::from_secs(10),
+    })
+    .unwrap();
+    Agent::new(
+        manager,
+        model,
+        AgentConfig {
+            mode,
+            max_steps,
+            system_prompt: None,
+        },
+        consent,
+        Audit::new(AuditLog::open(&AuditDestination::Off).unwrap()),
+    )
+}
+
+/// Runs the `mcp-agent` binary; (exit code, stdout, stderr).
+/// It runs in `dir`, so no developer's `.env` is read.
+async fn run_binary(dir: &Path, args: &[&str], env: &[(&str, String)]) -> (i32, String, String) {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-agent"));
+    command
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .current_dir(dir)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(Duration::from_secs(60), command.output())
+        .await
+        .expect("mcp-agent did not finish within 60 s")
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn model_env(standin: &Running<AppState>, mode: &str, audit: &Path) -> Vec<(&'static str, String)> {
+    vec![
+        ("AGENT_BASE_URL", format!("{}/v1", standin.url())),
+        ("AGENT_API_KEY", DEFAULT_API_KEY.to_owned()),
+        ("AGENT_MODEL", "gpt-4o-mini".to_owned()),
+        ("AGENT_MODE", mode.to_owned()),
+        ("AGENT_AUDIT_LOG", audit.to_string_lossy().into_owned()),
+    ]
+}
+
+fn audit_lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ask_calls_consultar_empresa_on_mcp_empresa_and_answers_100() {
+    let dir = TempDir::new().unwrap();
+    let servers = servers_file(dir.path(), json!({}));
+    let standin = openai_standin::spawn().await.unwrap();
+    script(
+        &standin,
+        json!([
+            {"tool_calls": [{"name": "empresa__consultar_empresa", "arguments": {"nombre": "Empresa X"}}]},
+            {"content": "Empresa X tiene {{last_result:/company/employees}} empleados."}
+        ]),
+    );
+    let audit = dir.path().join("audit.jsonl");
+    let (code, stdout, stderr) = run_binary(
+        dir.path(),
+        &["--servers", servers.to_str().unwrap(), "ask", QUESTION],
+        &model_env(&standin, "native", &audit),
+    )
+    .await;
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    assert_eq!(
+        stdout.trim(),
+        "Empresa X tiene 100 empleados.",
+        "stderr: {stderr}"
+    );
+
+    let requests = chat_requests(&standin);
+    assert_eq!(requests.len(), 2);
+    let first = &requests[0].body;
+    assert_eq!(first["messages"][0]["content"], QUESTION);
+    let offered = first["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["function"]["name"] == "empresa__consultar_empresa")
+        .expect("consultar_empresa offered");
+    assert_eq!(offered["function"]["strict"], true);
+    assert_eq!(
+        offered["function"]["parameters"]["required"],
+        json!(["nombre"])
+    );
+    // What went back to the model is mcp-empresa's own answer.
+    let messages = requests[1].body["messages"].as_array().unwrap();
+    let tool_message = messages.iter().find(|m| m["role"] == "tool").unwrap();
+    let result: Value = serde_json::from_str(tool_message["content"].as_str().unwrap()).unwrap();
+    assert_eq!(result["company"]["name"], "Empresa X");
+    assert_eq!(result["company"]["employees"], 100);
+    assert_eq!(result["match_kind"], "exact");
+
+    let lines = audit_lines(&audit);
+    let events: Vec<&str> = lines.iter().map(|l| l["event"].as_str().unwrap()).collect();
+    assert_eq!(
+        events,
+        ["model_call", "tool_call", "model_call"],
+        "{lines:?}"
+    );
+    assert_eq!(lines[1]["server"], "empresa");
+    assert_eq!(lines[1]["tool"], "consultar_empresa");
+    assert_eq!(lines[1]["outcome"], "ok");
+    assert_eq!(lines[1]["arguments"], json!({"nombre": "Empresa X"}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn react_mode_answers_100_with_the_prototypes_json_protocol() {
+    let dir = TempDir::new().unwrap();
+    let servers = servers_file(dir.path(), json!({}));
+    let standin = openai_standin::spawn().await.unwrap();
+    script(
+        &standin,
+        json!([
+            {"content": "Voy a consultar.\n```json\n{\"herramienta_llamada\": \"consultar_empresa\", \"parametros\": {\"nombre\": \"Empresa X\"}}\n```"},
+            {"content": "{\"respuesta\": \"Empresa X tiene {{last_result:/company/employees}} empleados.\"}"}
+        ]),
+    );
+    let audit = dir.path().join("audit.jsonl");
+    let (code, stdout, stderr) = run_binary(
+        dir.path(),
+        &[
+            "--servers",
+            servers.to_str().unwrap(),
+            "ask",
+            "--json",
+            QUESTION,
+        ],
+        &model_env(&standin, "react", &audit),
+    )
+    .await;
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    let outcome: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(outcome["answer"], "Empresa X tiene 100 empleados.");
+    assert_eq!(outcome["mode"], "react");
+    assert_eq!(
+        outcome["tool_calls"][0]["function"],
+        "empresa__consultar_empresa"
+    );
+    assert_eq!(outcome["tool_calls"][0]["outcome"], "ok");
+
+    let requests = chat_requests(&standin);
+    assert_eq!(requests.len(), 2);
+    assert!(
+        requests[0].body.get("tools").is_none(),
+        "{}",
+        requests[0].body
+    );
+    let system = requests[0].body["messages"][0]["content"].as_str().unwrap();
+    assert!(
+        system.contains("herramienta_llamada") && system.contains("empresa__consultar_empresa"),
+        "{system}"
+    );
+    let result = requests[1].body["messages"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(result["role"], "user");
+    assert!(
+        result["content"]
+            .as_str()
+            .unwrap()
+            .contains("\"employees\":100"),
+        "{result}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_mode_switches_to_react_when_the_model_refuses_tools_and_repairs_bad_json() {
+    let dir = TempDir::new().unwrap();
+    let standin = openai_standin::spawn().await.unwrap();
+    script(
+        &standin,
+        json!([
+            {"error": {"status": 400, "message": "registry.ollama.ai/library/gemma3:1b does not support tools"}},
+            {"content": "Claro, consultaré la empresa {\"herramienta_llamada\": \"empresa__consultar_empresa\", \"parametros\": {\"nombre\": \"Empresa X\""},
+            {"content": "{\"herramienta_llamada\": \"empresa__consultar_empresa\", \"parametros\": {\"nombre\": \"Empresa X\"}}"},
+            {"content": "{\"respuesta\": \"{{last_result:/company/employees}}\"}"}
+        ]),
+    );
+    let manager = start_manager(&servers_file(dir.path(), json!({})), Consent::decline_all()).await;
+    let agent = agent(
+        &standin,
+        manager.clone(),
+        Mode::Auto,
+        8,
+        Consent::decline_all(),
+    );
+    let outcome = agent.ask(QUESTION).await.unwrap();
+    assert_eq!(
+        (outcome.answer.as_str(), outcome.mode, outcome.finish),
+        ("100", "react", Finish::Answered)
+    );
+    let requests = chat_requests(&standin);
+    assert_eq!(requests.len(), 4);
+    assert!(requests[0].body.get("tools").is_some());
+    assert!(requests[1].body.get("tools").is_none());
+    let repair = requests[2].body["messages"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert!(
+        repair["content"]
+            .as_str()
+            .unwrap()
+            .contains("could not be read: the JSON object is not valid"),
+        "{repair}"
+    );
+    manager.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_calls_malformed_arguments_and_unknown_tools_each_get_an_answer() {
+    let dir = TempDir::new().unwrap();
+    let standin = openai_standin::spawn().await.unwrap();
+    script(
+        &standin,
+        json!([
+            {"tool_calls": [
+                {"name": "empresa__consultar_empresa", "arguments": {"nombre": "Empresa X"}, "id": "x"},
+                {"name": "empresa__consultar_empresa", "arguments": {"nombre": "Empresa Y"}, "id": "y"},
+                {"name": "empresa__consultar_empresa", "arguments": "{\"nombre\": \"Empresa", "id": "bad"},
+                {"name": "empresa__no_such_tool", "arguments": {}, "id": "unknown"}
+            ]},
+            {"content": "listo"}
+        ]),
+    );
+    let manager = start_manager(&servers_file(dir.path(), json!({})), Consent::decline_all()).await;
+    let agent = agent(
+        &standin,
+        manager.clone(),
+        Mode::Native,
+        8,
+        Consent::decline_all(),
+    );
+    let outcome = agent.ask("¿Y las dos empresas?").await.unwrap();
+    let outcomes: Vec<&str> = outcome.tool_calls.iter().map(|c| c.outcome).collect();
+    assert_eq!(outcomes, ["ok", "ok", "invalid_arguments", "unknown_tool"]);
+    let requests = chat_requests(&standin);
+    let messages = requests[1].body["messages"].as_array().unwrap();
+    let answers: Vec<(&str, &str)> = messages
+        .iter()
+        .filter(|m| m["role"] == "tool")
+        .map(|m| {
+            (
+                m["tool_call_id"].as_str().unwrap(),
+                m["content"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(answers.len(), 4);
+    assert_eq!(answers[0].0, "x");
+    assert!(
+        answers[0].1.contains("\"employees\":100"),
+        "{}",
+        answers[0].1
+    );
+    assert_eq!(answers[1].0, "y");
+    assert!(
+        answers[1].1.contains("\"employees\":200"),
+        "{}",
+        answers[1].1
+    );
+    assert!(
+        answers[2].1.contains("could not be read (not valid JSON"),
+        "{}",
+        answers[2].1
+    );
+    assert!(
+        answers[3]
+            .1
+            .contains("no tool named `empresa__no_such_tool`"),
+        "{}",
+        answers[3].1
+    );
+    manager.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_looping_model_runs_a_call_once_is_asked_to_answer_and_stops_at_the_step_limit() {
+    let dir = TempDir::new().unwrap();
+    let standin = openai_standin::spawn().await.unwrap();
+    let call = json!({"tool_calls": [{"name": "empresa__consultar_empresa", "arguments": {"nombre": "Empresa X"}}]});
+    script(&standin, json!([call, call, {"content": "100"}]));
+    let manager = start_manager(&servers_file(dir.path(), json!({})), Consent::decline_all()).await;
+    let looping = agent(
+        &standin,
+        manager.clone(),
+        Mode::Native,
+        8,
+        Consent::decline_all(),
+    );
+    let outcome = looping.ask(QUESTION).await.unwrap();
+    let outcomes: Vec<&str> = outcome.tool_calls.iter().map(|c| c.outcome).collect();
+    assert_eq!(outcomes, ["ok", "repeated"]);
+    let requests = chat_requests(&standin);
+    assert_eq!(requests.len(), 3);
+    assert_eq!(requests[1].body["tool_choice"], "auto");
+    assert_eq!(requests[2].body["tool_choice"], "none");
+
+    // A model that keeps asking for new calls is stopped at the limit, not left running.
+    standin.state.faults().reset();
+    let names = ["Empresa X", "Empresa Y", "Empresa Z", "Empresa W"];
+    let turns: Vec<Value> = names
+        .iter()
+        .map(|name| json!({"tool_calls": [{"name": "empresa__consultar_empresa", "arguments": {"nombre": name}}]}))
+        .collect();
+    script(&standin, Value::Array(turns));
+    let limited = agent(
+        &standin,
+        manager.clone(),
+        Mode::Native,
+        3,
+        Consent::decline_all(),
+    );
+    let before = chat_requests(&standin).len();
+    let outcome = limited.ask(QUESTION).await.unwrap();
+    assert_eq!((outcome.finish, outcome.steps), (Finish::StepLimit, 3));
+    assert!(
+        outcome.answer.contains("No answer after 3 model calls"),
+        "{}",
+        outcome.answer
+    );
+    assert_eq!(chat_requests(&standin).len() - before, 3);
+    manager.shutdown().await;
+}
+
+fn recording_consent(approve: bool) -> (Consent, Arc<Mutex<Vec<ConsentRequest>>>) {
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let log = asked.clone();
+    let consent = Consent::new(move |request| {
+        log.lock().unwrap().push(request);
+        Box::pin(async move { approve })
+    });
+    (consent, asked)
+}
+
+async fn company_names(manager: &Manager) -> Vec<String> {
+    let listed = manager
+        .call(
+            "empresa",
+            "list_companies",
+            json!({"limit": 100}).as_object().unwrap().clone(),
+            false,
+            true,
+        )
+        .await
+        .unwrap();
+    listed["structuredContent"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_is_not_run_when_consent_is_declined_and_runs_once_approved() {
+    let dir = TempDir::new().unwrap();
+    let standin = openai_standin::spawn().await.unwrap();
+    let create = json!({"tool_calls": [{"name": "empresa__create_company", "arguments": {
+        "name": "Agente Pruebas SA", "city": null, "country": null, "description": null, "email": null,
+        "employees": 7, "industry": null, "legal_id": null, "phone": null, "website": null, "confirm": true
+    }}]});
+    let servers = servers_file(dir.path(), json!({}));
+
+    let (declining, asked) = recording_consent(false);
+    script(&standin, json!([create, {"content": "no se creó"}]));
+    let manager = start_manager(&servers, declining.clone()).await;
+    let outcome = agent(&standin, manager.clone(), Mode::Native, 8, declining)
+        .ask("Crea la empresa Agente Pruebas SA con 7 empleados")
+        .await
+        .unwrap();
+    assert_eq!(outcome.tool_calls[0].outcome, "declined");
+    assert!(outcome.tool_calls[0].result.contains("declined"));
+    {
+        let asked = asked.lock().unwrap();
+        assert_eq!(asked.len(), 1);
+        assert_eq!(
+            (asked[0].server.as_str(), asked[0].tool.as_str()),
+            ("empresa", "create_company")
+        );
+        assert_eq!(asked[0].arguments["name"], "Agente Pruebas SA");
+        // The model's own `confirm: true` never counts as the user's approval.
+        assert!(asked[0].arguments.get("confirm").is_none());
+    }
+    assert!(
+        !company_names(&manager)
+            .await
+            .contains(&"Agente Pruebas SA".to_owned())
+    );
+    // mcp-empresa's own audit trail: the declined call never reached it.
+    let server_audit = dir.path().join("empresa-audit.jsonl");
+    let creates = |lines: Vec<Value>| -> Vec<Value> {
+        lines
+            .into_iter()
+            .filter(|l| l["tool"] == "create_company")
+            .collect()
+    };
+    assert_eq!(creates(audit_lines(&server_audit)), Vec::<Value>::new());
+    manager.shutdown().await;
+
+    // The same call approved is made, and the server's own consent question is not asked again.
+    let (approving, asked) = recording_consent(true);
+    script(&standin, json!([create, {"content": "creada"}]));
+    let manager = start_manager(&servers, approving.clone()).await;
+    let outcome = agent(&standin, manager.clone(), Mode::Native, 8, approving)
+        .ask("Crea la empresa Agente Pruebas SA con 7 empleados")
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome.tool_calls[0].outcome, "ok",
+        "{}",
+        outcome.tool_calls[0].result
+    );
+    assert_eq!(asked.lock().unwrap().len(), 1);
+    assert!(
+        company_names(&manager)
+            .await
+            .contains(&"Agente Pruebas SA".to_owned())
+    );
+    // The server asked through elicitation, answered from the user's approval of this call.
+    let created = creates(audit_lines(&server_audit));
+    assert_eq!(created.len(), 1, "{created:?}");
+    assert_eq!(
+        (
+            created[0]["outcome"].as_str(),
+            created[0]["consent"].as_str()
+        ),
+        (Some("ok"), Some("elicitation"))
+    );
+    manager.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_is_restarted_and_the_next_call_works() {
+    let dir = TempDir::new().unwrap();
+    let standin = openai_standin::spawn().await.unwrap();
+    let manager = start_manager(&servers_file(dir.path(), json!({})), Consent::decline_all()).await;
+    let status = manager.status().await;
+    let first_pid = status[0].pid.expect("empresa is running");
+    assert_eq!(status[0].starts, 1);
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &first_pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while manager.status().await[0].running {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the manager never saw the server exit"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    script(
+        &standin,
+        json!([
+            {"tool_calls": [{"name": "empresa__consultar_empresa", "arguments": {"nombre": "Empresa X"}}]},
+            {"content": "{{last_result:/company/employees}}"}
+        ]),
+    );
+    let outcome = agent(
+        &standin,
+        manager.clone(),
+        Mode::Native,
+        8,
+        Consent::decline_all(),
+    )
+    .ask(QUESTION)
+    .await
+    .unwrap();
+    assert_eq!(outcome.answer, "100");
+    let status = manager.status().await;
+    assert!(status[0].running);
+    assert_eq!(status[0].starts, 2);
+    assert_ne!(status[0].pid, Some(first_pid));
+    manager.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_fails_to_start_is_named_while_the_others_work() {
+    let dir = TempDir::new().unwrap();
+    let standin = openai_standin::spawn().await.unwrap();
+    let servers = servers_file(
+        dir.path(),
+        json!({
+            "missing": {"command": dir.path().join("no-such-server").to_string_lossy()},
+            "crashing": {"command": "sh", "args": ["-c", "echo 'crashing: cannot open its database' >&2; exit 3"]}
+        }),
+    );
+    script(
+        &standin,
+        json!([
+            {"tool_calls": [{"name": "empresa__consultar_empresa", "arguments": {"nombre": "Empresa X"}}]},
+            {"content": "{{last_result:/company/employees}}"}
+        ]),
+    );
+    let manager = start_manager(&servers, Consent::decline_all()).await;
+    let outcome = agent(
+        &standin,
+        manager.clone(),
+        Mode::Native,
+        8,
+        Consent::decline_all(),
+    )
+    .ask(QUESTION)
+    .await
+    .unwrap();
+    assert_eq!(outcome.answer, "100");
+    let unavailable = outcome.unavailable.join("\n");
+    assert!(
+        unavailable.contains("the missing server could not be started")
+            && unavailable.contains("was not found"),
+        "{unavailable}"
+    );
+    assert!(
+        unavailable.contains("the crashing server could not be started")
+            && unavailable.contains("cannot open its database"),
+        "{unavailable}"
+    );
+    manager.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_endpoint_that_hangs_is_an_error_naming_it_not_a_hang() {
+    let dir = TempDir::new().unwrap();
+    let standin = openai_standin::spawn().await.unwrap();
+    standin
+        .state
+        .faults()
+        .set(standin_kit::Fault::from_json(&json!({"mode": "hang_after", "count": null})).unwrap());
+    let manager = start_manager(&servers_file(dir.path(), json!({})), Consent::decline_all()).await;
+    let model = ModelClient::new(ModelConfig {
+        base_url: format!("{}/v1", standin.url()),
+        api_key: None,
+        model: "gpt-4o-mini".to_owned(),
+        timeout: Duration::from_secs(1),
+    })
+    .unwrap();
+    let agent = Agent::new(
+        manager.clone(),
+        model,
+        AgentConfig {
+            mode: Mode::Native,
+            max_steps: 4,
+            system_prompt: None,
+        },
+        Consent::decline_all(),
+        Audit::new(AuditLog::open(&AuditDestination::Off).unwrap()),
+    );
+    let error = tokio::time::timeout(Duration::from_secs(15), agent.ask(QUESTION))
+        .await
+        .expect("ask returned")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains(&standin.url()) && error.contains("no answer within 1 s"),
+        "{error}"
+    );
+    manager.shutdown().await;
+}
+
+/// Every tool of every server in servers.json, as pinned in tests/snapshots, gets an OpenAI
+/// name of at most 64 characters of `[A-Za-z0-9_-]`, unique across servers.
+#[test]
+fn every_server_tool_name_fits_openai() {
+    let root = mcp_conformance::servers::workspace_root();
+    let entries = servers::load(&root.join("servers.json")).unwrap();
+    assert!(entries.len() >= 5, "{entries:?}");
+    let mut lists = Vec::new();
+    for entry in &entries {
+        let snapshot = root
+            .join("tests/snapshots")
+            .join(format!("{}.tools.json", entry.name));
+        let text = std::fs::read_to_string(&snapshot)
+            .unwrap_or_else(|error| panic!("{}: {error}", snapshot.display()));
+        let tools: Vec<Value> = serde_json::from_str(&text).unwrap();
+        assert!(!tools.is_empty(), "{}", entry.name);
+        lists.push((entry.name.clone(), tools));
+    }
+    // The same tools under a long server name (a user's own servers.json) must still fit.
+    let long_name = "my-companys-enterprise-resource-planning-production-server".to_owned();
+    lists.push((long_name.clone(), lists[0].1.clone()));
+    let translated = mcp_agent::translate::translate_all(&lists);
+    let total: usize = lists.iter().map(|(_, tools)| tools.len()).sum();
+    assert_eq!(translated.len(), total);
+    let mut names = std::collections::BTreeSet::new();
+    for tool in &translated {
+        assert!(tool.name.len() <= 64, "{}", tool.name);
+        assert!(
+            tool.name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
+            "{}",
+            tool.name
+        );
+        assert!(names.insert(tool.name.clone()), "duplicate {}", tool.name);
+    }
+    assert!(
+        translated
+            .iter()
+            .any(|t| t.server == long_name && t.name.len() == 64)
+    );
+    assert!(translated.iter().any(|t| t.name == "odoo__obtener_cliente"));
+}
