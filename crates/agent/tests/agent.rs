@@ -725,3 +725,63 @@ fn every_server_tool_name_fits_openai() {
     );
     assert!(translated.iter().any(|t| t.name == "odoo__obtener_cliente"));
 }
+
+/// Tool lists are cached (a second listing asks the server nothing) and listed again after the
+/// server sends `notifications/tools/list_changed`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tool_lists_are_cached_until_the_server_says_they_changed() {
+    let dir = TempDir::new().unwrap();
+    let script_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/list_changing.py");
+    let servers = dir.path().join("servers.json");
+    std::fs::write(
+        &servers,
+        json!({"mcpServers": {"changing": {"command": "python3", "args": [script_path.to_string_lossy()]}}}).to_string(),
+    )
+    .unwrap();
+    let manager = start_manager(&servers, Consent::decline_all()).await;
+    let names = |lists: Vec<(String, Vec<Value>)>| -> Vec<String> {
+        lists[0]
+            .1
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let list_count = || async {
+        let result = manager
+            .call(
+                "changing",
+                "list_count",
+                serde_json::Map::new(),
+                false,
+                true,
+            )
+            .await
+            .unwrap();
+        result["content"][0]["text"].as_str().unwrap().to_owned()
+    };
+    let (first, failures) = manager.all_tools().await;
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(names(first), ["add_tool", "list_count"]);
+    let (again, _) = manager.all_tools().await;
+    assert_eq!(names(again), ["add_tool", "list_count"]);
+    assert_eq!(list_count().await, "1");
+
+    manager
+        .call("changing", "add_tool", serde_json::Map::new(), false, false)
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (now, _) = manager.all_tools().await;
+        if names(now.clone()).contains(&"second".to_owned()) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the list was never refreshed: {now:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(list_count().await, "2");
+    manager.shutdown().await;
+}
