@@ -94,6 +94,17 @@ pub struct Outcome {
     pub transcript: Vec<ChatMessage>,
 }
 
+impl Outcome {
+    /// This question and its answer as two text messages, to pass as the earlier turns of the
+    /// next question ([`Agent::ask_after`]).
+    pub fn exchange(&self, question: &str) -> [ChatMessage; 2] {
+        [
+            ChatMessage::text("user", question),
+            ChatMessage::text("assistant", self.answer.clone()),
+        ]
+    }
+}
+
 /// A question that could not be answered at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AgentError {
@@ -151,6 +162,17 @@ impl Agent {
 
     /// Answers one question.
     pub async fn ask(&self, question: &str) -> Result<Outcome, AgentError> {
+        self.ask_after(&[], question).await
+    }
+
+    /// Answers `question` after the earlier turns of a conversation (`earlier`: user questions
+    /// and assistant answers as text, oldest first; see [`Outcome::exchange`]). Tool calls of
+    /// earlier turns are not replayed, so a conversation can change mode between turns.
+    pub async fn ask_after(
+        &self,
+        earlier: &[ChatMessage],
+        question: &str,
+    ) -> Result<Outcome, AgentError> {
         let (tools, unavailable) = self.tools().await;
         for reason in &unavailable {
             tracing::warn!("{reason}");
@@ -158,15 +180,15 @@ impl Agent {
         let use_react = self.config.mode == Mode::React
             || (self.config.mode == Mode::Auto && self.tools_refused.load(Ordering::SeqCst));
         let mut outcome = if use_react {
-            self.ask_react(question, &tools).await?
+            self.ask_react(earlier, question, &tools).await?
         } else {
-            match self.ask_native(question, &tools).await {
+            match self.ask_native(earlier, question, &tools).await {
                 Err(AgentError::Model(error))
                     if self.config.mode == Mode::Auto && error.rejects_tools() =>
                 {
                     tracing::info!(%error, "the model refuses tools; using the JSON protocol");
                     self.tools_refused.store(true, Ordering::SeqCst);
-                    self.ask_react(question, &tools).await?
+                    self.ask_react(earlier, question, &tools).await?
                 }
                 other => other?,
             }
@@ -177,6 +199,7 @@ impl Agent {
 
     async fn ask_native(
         &self,
+        earlier: &[ChatMessage],
         question: &str,
         tools: &[TranslatedTool],
     ) -> Result<Outcome, AgentError> {
@@ -185,6 +208,7 @@ impl Agent {
         if let Some(prompt) = &self.config.system_prompt {
             messages.push(ChatMessage::text("system", prompt.clone()));
         }
+        messages.extend(earlier.iter().cloned());
         messages.push(ChatMessage::text("user", question));
         let mut turn = Turn {
             seen: BTreeSet::new(),
@@ -248,13 +272,24 @@ impl Agent {
 
     async fn ask_react(
         &self,
+        earlier: &[ChatMessage],
         question: &str,
         tools: &[TranslatedTool],
     ) -> Result<Outcome, AgentError> {
-        let mut messages = vec![
-            ChatMessage::text("system", react::system_prompt(tools)),
-            ChatMessage::text("user", question),
-        ];
+        let mut messages = vec![ChatMessage::text("system", react::system_prompt(tools))];
+        // Earlier answers are shown in the protocol's own form, so the model keeps to it.
+        messages.extend(earlier.iter().map(|message| {
+            if message.role == "assistant" {
+                ChatMessage::text(
+                    "assistant",
+                    json!({react::ANSWER_KEY: message.content.clone().unwrap_or_default()})
+                        .to_string(),
+                )
+            } else {
+                message.clone()
+            }
+        }));
+        messages.push(ChatMessage::text("user", question));
         let mut turn = Turn {
             seen: BTreeSet::new(),
             reports: Vec::new(),

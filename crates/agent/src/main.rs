@@ -48,6 +48,16 @@ fn command() -> Command {
                 ),
         )
         .subcommand(
+            Command::new("chat")
+                .about("A conversation on the terminal: one question per line, /exit to leave")
+                .arg(
+                    Arg::new("yes")
+                        .long("yes")
+                        .action(ArgAction::SetTrue)
+                        .help("approve every tool that changes data without asking"),
+                ),
+        )
+        .subcommand(
             Command::new("tools")
                 .about(
                     "List the tools as the model sees them, and which schemas could not be strict",
@@ -99,29 +109,12 @@ async fn run(matches: ArgMatches) -> anyhow::Result<ExitCode> {
     let manager_config = mcp_agent::config::manager_config(&env)?;
     match matches.subcommand() {
         Some(("ask", ask)) => {
-            let model = ModelClient::new(mcp_agent::config::model_config(&env)?)?;
-            let settings = mcp_agent::config::loop_settings(&env)?;
             let consent = if ask.get_flag("yes") {
                 Consent::approve_all()
             } else {
                 Consent::terminal()
             };
-            let audit_destination = mcp_agent::config::audit_destination(&env);
-            let audit = Audit::new(AuditLog::open(&audit_destination).with_context(|| {
-                format!("opening the audit log AGENT_AUDIT_LOG ({audit_destination:?})")
-            })?);
-            let manager = Arc::new(Manager::start(specs, manager_config, consent.clone()).await);
-            let agent = Agent::new(
-                manager.clone(),
-                model,
-                AgentConfig {
-                    mode: settings.mode,
-                    max_steps: settings.max_steps,
-                    system_prompt: settings.system_prompt,
-                },
-                consent,
-                audit,
-            );
+            let (agent, manager) = build_agent(&env, specs, manager_config, consent).await?;
             let question = ask
                 .get_one::<String>("question")
                 .cloned()
@@ -139,6 +132,39 @@ async fn run(matches: ArgMatches) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::from(2)
             })
+        }
+        Some(("chat", chat)) => {
+            let consent = if chat.get_flag("yes") {
+                Consent::approve_all()
+            } else {
+                Consent::terminal()
+            };
+            let (agent, manager) = build_agent(&env, specs, manager_config, consent).await?;
+            let (_, unavailable) = agent.tools().await;
+            for reason in &unavailable {
+                eprintln!("mcp-agent: {reason}");
+            }
+            let mut earlier = Vec::new();
+            while let Some(line) = read_line("> ").await {
+                let question = line.trim();
+                if question.is_empty() {
+                    continue;
+                }
+                if question == "/exit" || question == "/quit" {
+                    break;
+                }
+                match agent.ask_after(&earlier, question).await {
+                    Ok(outcome) => {
+                        print_line(&outcome.answer);
+                        if outcome.finish == Finish::Answered {
+                            earlier.extend(outcome.exchange(question));
+                        }
+                    }
+                    Err(error) => eprintln!("mcp-agent: {error}"),
+                }
+            }
+            manager.shutdown().await;
+            Ok(ExitCode::SUCCESS)
         }
         Some(("tools", tools)) => {
             let manager = Manager::start(specs, manager_config, Consent::decline_all()).await;
@@ -178,6 +204,54 @@ async fn run(matches: ArgMatches) -> anyhow::Result<ExitCode> {
         }
         _ => anyhow::bail!("a subcommand is required; see mcp-agent --help"),
     }
+}
+
+/// The agent and its manager, from the `AGENT_*` settings.
+async fn build_agent(
+    env: &Env,
+    specs: Vec<servers::ServerSpec>,
+    manager_config: mcp_agent::ManagerConfig,
+    consent: Consent,
+) -> anyhow::Result<(Agent, Arc<Manager>)> {
+    let model = ModelClient::new(mcp_agent::config::model_config(env)?)?;
+    let settings = mcp_agent::config::loop_settings(env)?;
+    let audit_destination = mcp_agent::config::audit_destination(env);
+    let audit = Audit::new(AuditLog::open(&audit_destination).with_context(|| {
+        format!("opening the audit log AGENT_AUDIT_LOG ({audit_destination:?})")
+    })?);
+    let manager = Arc::new(Manager::start(specs, manager_config, consent.clone()).await);
+    let agent = Agent::new(
+        manager.clone(),
+        model,
+        AgentConfig {
+            mode: settings.mode,
+            max_steps: settings.max_steps,
+            system_prompt: settings.system_prompt,
+        },
+        consent,
+        audit,
+    );
+    Ok((agent, manager))
+}
+
+/// One line from stdin after `prompt` on stderr; `None` at the end of input. Read on a blocking
+/// thread with std's stdin, the same the terminal consent question reads, so neither steals the
+/// other's input.
+async fn read_line(prompt: &'static str) -> Option<String> {
+    tokio::task::spawn_blocking(move || {
+        use std::io::{BufRead, Write};
+        let mut stderr = std::io::stderr();
+        let _ = write!(stderr, "{prompt}");
+        let _ = stderr.flush();
+        let mut line = String::new();
+        match std::io::stdin().lock().read_line(&mut line) {
+            Ok(0) | Err(_) => None,
+            Ok(_) => Some(line),
+        }
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 /// Writes one line of the command's output.

@@ -785,3 +785,76 @@ async fn tool_lists_are_cached_until_the_server_says_they_changed() {
     assert_eq!(list_count().await, "2");
     manager.shutdown().await;
 }
+
+/// `mcp-agent chat` answers one question per line and sends each earlier question and answer
+/// with the next one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_keeps_the_conversation_across_lines() {
+    use tokio::io::AsyncWriteExt;
+    let dir = TempDir::new().unwrap();
+    let servers = servers_file(dir.path(), json!({}));
+    let standin = openai_standin::spawn().await.unwrap();
+    script(
+        &standin,
+        json!([
+            {"tool_calls": [{"name": "empresa__consultar_empresa", "arguments": {"nombre": "Empresa X"}}]},
+            {"content": "Empresa X: {{last_result:/company/employees}}"},
+            {"tool_calls": [{"name": "empresa__consultar_empresa", "arguments": {"nombre": "Empresa Y"}}]},
+            {"content": "Empresa Y: {{last_result:/company/employees}}"}
+        ]),
+    );
+    let audit = dir.path().join("audit.jsonl");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-agent"))
+        .args(["--servers", servers.to_str().unwrap(), "chat"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(model_env(&standin, "native", &audit))
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(format!("{QUESTION}\n\n¿Y Empresa Y?\n/exit\n").as_bytes())
+        .await
+        .unwrap();
+    drop(stdin);
+    let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("mcp-agent chat did not finish within 60 s")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        ["Empresa X: 100", "Empresa Y: 200"]
+    );
+    let requests = chat_requests(&standin);
+    assert_eq!(requests.len(), 4);
+    let third: Vec<(String, String)> = requests[2].body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["role"].as_str().unwrap().to_owned(),
+                m["content"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        third,
+        [
+            ("user".to_owned(), QUESTION.to_owned()),
+            ("assistant".to_owned(), "Empresa X: 100".to_owned()),
+            ("user".to_owned(), "¿Y Empresa Y?".to_owned())
+        ]
+    );
+}
