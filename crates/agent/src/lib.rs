@@ -9,6 +9,7 @@
 //!   protocol ([`react`]) for models without a tool role, a step limit, no identical call run
 //!   twice in a question, [`consent`] before tools that change data, and one [`audit`] line per
 //!   model call and per tool call.
+//! - [`gateway`]: `mcp-agent serve`, `POST /chat` and `GET /health` behind mcp-common's HTTP guard.
 //! - [`chat`]: the chat completions client; [`config`]: the `AGENT_*` settings;
 //!   [`servers`]: reading `servers.json`.
 
@@ -19,6 +20,7 @@ pub mod audit;
 pub mod chat;
 pub mod config;
 pub mod consent;
+pub mod gateway;
 pub mod manager;
 pub mod react;
 pub mod servers;

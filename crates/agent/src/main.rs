@@ -1,6 +1,7 @@
 //! `mcp-agent`: ask a model a question with every server's tools (`ask`), or list the tools as
 //! the model sees them (`tools`). See `mcp-agent --help`.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use mcp_agent::chat::ModelClient;
 use mcp_agent::{Agent, AgentConfig, Consent, Finish, Manager, servers};
 use mcp_common::Env;
 use mcp_common::audit::AuditLog;
+use mcp_common::http::HttpSettings;
 
 fn command() -> Command {
     let servers = Arg::new("servers")
@@ -55,6 +57,17 @@ fn command() -> Command {
                         .long("yes")
                         .action(ArgAction::SetTrue)
                         .help("approve every tool that changes data without asking"),
+                ),
+        )
+        .subcommand(
+            Command::new("serve")
+                .about("The gateway for a web front end: POST /chat and GET /health over HTTP, behind MCP_AUTH_TOKEN(S) and the MCP_ALLOWED_HOSTS/ORIGINS checks")
+                .arg(
+                    Arg::new("listen")
+                        .long("listen")
+                        .value_name("ADDR")
+                        .default_value("127.0.0.1:8090")
+                        .help("where to listen, as IP:PORT; beyond loopback a token of at least 16 characters is required"),
                 ),
         )
         .subcommand(
@@ -166,6 +179,67 @@ async fn run(matches: ArgMatches) -> anyhow::Result<ExitCode> {
             manager.shutdown().await;
             Ok(ExitCode::SUCCESS)
         }
+        Some(("serve", serve)) => {
+            let listen_text = serve
+                .get_one::<String>("listen")
+                .cloned()
+                .unwrap_or_default();
+            let listen: SocketAddr = listen_text.parse().map_err(|_| {
+                anyhow::anyhow!("--listen: expected an IP:PORT address such as 127.0.0.1:8090, found {listen_text:?}")
+            })?;
+            let common = mcp_common::config::CommonConfig::from_env(&env)?;
+            if !mcp_common::config::is_loopback(&listen) {
+                if common.tokens.is_empty() {
+                    anyhow::bail!(
+                        "refusing to listen on {listen} without authentication: set MCP_AUTH_TOKEN (or MCP_AUTH_TOKENS) so that clients must send a bearer token, or listen on 127.0.0.1"
+                    );
+                }
+                if let Some(short) = common
+                    .tokens
+                    .iter()
+                    .find(|t| t.token.expose().chars().count() < 16)
+                {
+                    anyhow::bail!(
+                        "refusing to listen on {listen}: the token of {:?} in {} is shorter than 16 characters",
+                        short.name,
+                        short.variable
+                    );
+                }
+            }
+            let settings = HttpSettings {
+                listen,
+                stateless: true,
+                tokens: common.tokens.clone(),
+                allowed_hosts: if common.allowed_hosts.is_empty() {
+                    mcp_common::http::default_allowed_hosts(&listen)
+                } else {
+                    common.allowed_hosts.clone()
+                },
+                allowed_origins: common.allowed_origins.clone(),
+                max_body_bytes: common.max_request_bytes,
+                session_idle: common.session_idle,
+            };
+            // Nobody is at a terminal to approve changes: tools that need consent are declined.
+            let (agent, manager) =
+                build_agent(&env, specs, manager_config, Consent::decline_all()).await?;
+            let app = mcp_agent::gateway::app(Arc::new(agent), manager.clone(), &settings);
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("could not listen on {listen}"))?;
+            eprintln!(
+                "mcp-agent: listening on http://{} (POST /chat, GET /health)",
+                listener.local_addr()?
+            );
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .context("serving HTTP")?;
+            manager.shutdown().await;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(("tools", tools)) => {
             let manager = Manager::start(specs, manager_config, Consent::decline_all()).await;
             let (lists, failures) = manager.all_tools().await;
@@ -252,6 +326,22 @@ async fn read_line(prompt: &'static str) -> Option<String> {
     .await
     .ok()
     .flatten()
+}
+
+/// SIGINT or SIGTERM, so the servers are stopped and the audit flushed either way.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
 }
 
 /// Writes one line of the command's output.

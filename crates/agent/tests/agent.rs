@@ -858,3 +858,157 @@ async fn chat_keeps_the_conversation_across_lines() {
         ]
     );
 }
+
+/// The gateway answers `POST /chat` with a token, keeps the conversation for its holder, and
+/// refuses without a token, with a wrong one, or for another holder's conversation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_answers_chat_with_a_token_and_refuses_without_one() {
+    use mcp_common::config::TokenHolder;
+    let dir = TempDir::new().unwrap();
+    let standin = openai_standin::spawn().await.unwrap();
+    script(
+        &standin,
+        json!([
+            {"tool_calls": [{"name": "empresa__consultar_empresa", "arguments": {"nombre": "Empresa X"}}]},
+            {"content": "{{last_result:/company/employees}}"},
+            {"content": "sigue siendo 100"}
+        ]),
+    );
+    let manager = start_manager(&servers_file(dir.path(), json!({})), Consent::decline_all()).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let holder = |name: &str, token: &str| TokenHolder {
+        name: name.to_owned(),
+        token: Secret::new(token),
+        variable: "MCP_AUTH_TOKENS",
+    };
+    let settings = mcp_common::http::HttpSettings {
+        listen: addr,
+        stateless: true,
+        tokens: vec![
+            holder("alice", "alice-token-0123456789"),
+            holder("bob", "bob-token-0123456789"),
+        ],
+        allowed_hosts: mcp_common::http::default_allowed_hosts(&addr),
+        allowed_origins: Vec::new(),
+        max_body_bytes: 1 << 20,
+        session_idle: Duration::from_secs(60),
+    };
+    let gateway = agent(
+        &standin,
+        manager.clone(),
+        Mode::Native,
+        8,
+        Consent::decline_all(),
+    );
+    let app = mcp_agent::gateway::app(Arc::new(gateway), manager.clone(), &settings);
+    let server = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+    });
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let url = |path: &str| format!("http://{addr}{path}");
+
+    let health: Value = http
+        .get(url("/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        health,
+        json!({"status": "ok", "servers": {"empresa": true}})
+    );
+
+    let question = json!({"message": QUESTION});
+    let anonymous = http
+        .post(url("/chat"))
+        .json(&question)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+    let wrong = http
+        .post(url("/chat"))
+        .bearer_auth("not-a-token-at-all-0000")
+        .json(&question)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status().as_u16(), 401);
+    assert!(
+        chat_requests(&standin).is_empty(),
+        "a refused request reached the model"
+    );
+
+    let bad = http
+        .post(url("/chat"))
+        .bearer_auth("alice-token-0123456789")
+        .json(&json!({"message": 3}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 400);
+    assert!(bad.text().await.unwrap().contains("`message`"));
+
+    let first = http
+        .post(url("/chat"))
+        .bearer_auth("alice-token-0123456789")
+        .json(&question)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status().as_u16(), 200);
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(first["answer"], "100");
+    assert_eq!(first["tool_calls"][0]["tool"], "consultar_empresa");
+    let conversation = first["conversation_id"].as_str().unwrap().to_owned();
+
+    let follow_up = json!({"message": "¿Seguro?", "conversation_id": conversation});
+    let stolen = http
+        .post(url("/chat"))
+        .bearer_auth("bob-token-0123456789")
+        .json(&follow_up)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stolen.status().as_u16(), 404);
+    let second: Value = http
+        .post(url("/chat"))
+        .bearer_auth("alice-token-0123456789")
+        .json(&follow_up)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            second["answer"].as_str(),
+            second["conversation_id"].as_str()
+        ),
+        (Some("sigue siendo 100"), Some(conversation.as_str()))
+    );
+    let requests = chat_requests(&standin);
+    assert_eq!(requests.len(), 3);
+    let sent = &requests[2].body["messages"];
+    assert_eq!(
+        (
+            sent[0]["content"].as_str(),
+            sent[1]["content"].as_str(),
+            sent[2]["content"].as_str()
+        ),
+        (Some(QUESTION), Some("100"), Some("¿Seguro?"))
+    );
+    server.abort();
+    manager.shutdown().await;
+}
