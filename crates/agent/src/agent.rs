@@ -43,6 +43,10 @@ pub struct AgentConfig {
     pub max_steps: usize,
     /// Extra instructions sent first (native mode; the JSON protocol has its own prompt).
     pub system_prompt: Option<String>,
+    /// Recall context first: every server's `recuperar_contexto` (the prototype's retrieval
+    /// tool) is called with the question, and what it finds goes to the model before the
+    /// question.
+    pub retrieval: bool,
 }
 
 /// How a question ended.
@@ -179,26 +183,72 @@ impl Agent {
         }
         let use_react = self.config.mode == Mode::React
             || (self.config.mode == Mode::Auto && self.tools_refused.load(Ordering::SeqCst));
-        let mut outcome = if use_react {
-            self.ask_react(earlier, question, &tools).await?
+        let (context, recalls) = if self.config.retrieval {
+            self.recall(question, &tools).await
         } else {
-            match self.ask_native(earlier, question, &tools).await {
+            (Vec::new(), Vec::new())
+        };
+        let mut outcome = if use_react {
+            self.ask_react(&context, earlier, question, &tools).await?
+        } else {
+            match self.ask_native(&context, earlier, question, &tools).await {
                 Err(AgentError::Model(error))
                     if self.config.mode == Mode::Auto && error.rejects_tools() =>
                 {
                     tracing::info!(%error, "the model refuses tools; using the JSON protocol");
                     self.tools_refused.store(true, Ordering::SeqCst);
-                    self.ask_react(earlier, question, &tools).await?
+                    self.ask_react(&context, earlier, question, &tools).await?
                 }
                 other => other?,
             }
         };
         outcome.unavailable = unavailable;
+        outcome.tool_calls.splice(0..0, recalls);
         Ok(outcome)
+    }
+
+    /// Calls every `recuperar_contexto` with the question; a system message per server that
+    /// found something, and the calls made.
+    async fn recall(
+        &self,
+        question: &str,
+        tools: &[TranslatedTool],
+    ) -> (Vec<ChatMessage>, Vec<ToolCallReport>) {
+        let retrievers: Vec<&TranslatedTool> = tools
+            .iter()
+            .filter(|t| {
+                t.tool == RETRIEVAL_TOOL
+                    && t.original_schema["properties"]
+                        .get(RETRIEVAL_ARGUMENT)
+                        .is_some()
+            })
+            .collect();
+        let reports = futures::future::join_all(retrievers.iter().map(|tool| {
+            let mut arguments = Map::new();
+            arguments.insert(RETRIEVAL_ARGUMENT.to_owned(), json!(question));
+            self.run_call(tools, &tool.name, Ok(arguments), false)
+        }))
+        .await;
+        let context = reports
+            .iter()
+            .filter(|report| report.outcome == "ok" && found_something(&report.result))
+            .map(|report| {
+                ChatMessage::text(
+                    "system",
+                    format!(
+                        "Context recalled for this question by the {} server ({RETRIEVAL_TOOL}); use it if it helps, and say so when it does not answer the question:\n{}",
+                        report.server.as_deref().unwrap_or_default(),
+                        report.result
+                    ),
+                )
+            })
+            .collect();
+        (context, reports)
     }
 
     async fn ask_native(
         &self,
+        context: &[ChatMessage],
         earlier: &[ChatMessage],
         question: &str,
         tools: &[TranslatedTool],
@@ -208,6 +258,7 @@ impl Agent {
         if let Some(prompt) = &self.config.system_prompt {
             messages.push(ChatMessage::text("system", prompt.clone()));
         }
+        messages.extend(context.iter().cloned());
         messages.extend(earlier.iter().cloned());
         messages.push(ChatMessage::text("user", question));
         let mut turn = Turn {
@@ -272,11 +323,13 @@ impl Agent {
 
     async fn ask_react(
         &self,
+        context: &[ChatMessage],
         earlier: &[ChatMessage],
         question: &str,
         tools: &[TranslatedTool],
     ) -> Result<Outcome, AgentError> {
         let mut messages = vec![ChatMessage::text("system", react::system_prompt(tools))];
+        messages.extend(context.iter().cloned());
         // Earlier answers are shown in the protocol's own form, so the model keeps to it.
         messages.extend(earlier.iter().map(|message| {
             if message.role == "assistant" {
@@ -535,6 +588,20 @@ impl Agent {
             Err(error) => report("failed", shown, format!("The call failed: {error}")),
         };
         (entry, consent)
+    }
+}
+
+/// The prototype's retrieval tool and its argument.
+const RETRIEVAL_TOOL: &str = "recuperar_contexto";
+const RETRIEVAL_ARGUMENT: &str = "pregunta";
+
+/// Whether a retrieval result has passages (or is not structured, so cannot be judged empty).
+fn found_something(result: &str) -> bool {
+    match serde_json::from_str::<Value>(result) {
+        Ok(value) => value["passages"]
+            .as_array()
+            .is_none_or(|passages| !passages.is_empty()),
+        Err(_) => !result.trim().is_empty(),
     }
 }
 

@@ -22,6 +22,7 @@ AGENT_TIMEOUT_SECS        limit on one model call (default 120)
 AGENT_TOOL_TIMEOUT_SECS   limit on one tool call (default 120)
 AGENT_START_TIMEOUT_SECS  limit on starting a server and listing its tools (default 30)
 AGENT_SYSTEM_PROMPT       extra instructions sent before the question (native mode)
+AGENT_RETRIEVAL           true: call every server's recuperar_contexto with the question first and give the model what it finds (default false)
 AGENT_AUDIT_LOG           stderr (default), off, or a file to append one JSON line per model and tool call";
 
 /// What the loop needs beyond the model.
@@ -33,6 +34,8 @@ pub struct LoopSettings {
     pub max_steps: usize,
     /// Extra instructions.
     pub system_prompt: Option<String>,
+    /// Recall context before the model.
+    pub retrieval: bool,
 }
 
 /// Reads the manager's time limits.
@@ -111,6 +114,7 @@ pub fn loop_settings(env: &Env) -> Result<LoopSettings, ConfigError> {
             .get("AGENT_SYSTEM_PROMPT")
             .filter(|p| !p.trim().is_empty())
             .map(str::to_owned),
+        retrieval: env.flag("AGENT_RETRIEVAL")?.unwrap_or(false),
     })
 }
 

@@ -301,6 +301,7 @@ async fn build_agent(
             mode: settings.mode,
             max_steps: settings.max_steps,
             system_prompt: settings.system_prompt,
+            retrieval: settings.retrieval,
         },
         consent,
         audit,

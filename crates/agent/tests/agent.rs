@@ -112,6 +112,7 @@ fn agent(
             mode,
             max_steps,
             system_prompt: None,
+            retrieval: false,
         },
         consent,
         Audit::new(AuditLog::open(&AuditDestination::Off).unwrap()),
@@ -666,6 +667,7 @@ async fn a_model_endpoint_that_hangs_is_an_error_naming_it_not_a_hang() {
             mode: Mode::Native,
             max_steps: 4,
             system_prompt: None,
+            retrieval: false,
         },
         Consent::decline_all(),
         Audit::new(AuditLog::open(&AuditDestination::Off).unwrap()),
@@ -1010,5 +1012,78 @@ async fn the_gateway_answers_chat_with_a_token_and_refuses_without_one() {
         (Some(QUESTION), Some("100"), Some("¿Seguro?"))
     );
     server.abort();
+    manager.shutdown().await;
+}
+
+/// With retrieval on, `recuperar_contexto` of the real `mcp-rag` (lexical-only, no model) is
+/// called with the question first, and what it recalls reaches the model before the question.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retrieval_recalls_context_before_the_model() {
+    let dir = TempDir::new().unwrap();
+    let rag = mcp_conformance::binary_path("mcp-rag");
+    assert!(
+        rag.exists(),
+        "{} is missing; build it with `cargo build -p mcp-rag` (`just test` builds every binary)",
+        rag.display()
+    );
+    let home = dir.path().to_string_lossy().into_owned();
+    let servers = servers_file(
+        dir.path(),
+        json!({"rag": {"command": rag.to_string_lossy(), "env": {
+            "HOME": home, "XDG_DATA_HOME": home, "RAG_MODEL_DOWNLOAD": "false", "MCP_AUDIT_LOG": "off"
+        }}}),
+    );
+    let manager = start_manager(&servers, Consent::decline_all()).await;
+    let remembered = manager
+        .call(
+            "rag",
+            "memorizar_informacion",
+            json!({"texto": "La reunión trimestral con Empresa X es el jueves a las 10 en Valencia"}).as_object().unwrap().clone(),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert_ne!(remembered["isError"], true, "{remembered}");
+    let standin = openai_standin::spawn().await.unwrap();
+    script(&standin, json!([{"content": "El jueves a las 10"}]));
+    let model = ModelClient::new(ModelConfig {
+        base_url: format!("{}/v1", standin.url()),
+        api_key: Some(Secret::new(DEFAULT_API_KEY)),
+        model: "gpt-4o-mini".to_owned(),
+        timeout: Duration::from_secs(10),
+    })
+    .unwrap();
+    let agent = Agent::new(
+        manager.clone(),
+        model,
+        AgentConfig {
+            mode: Mode::Native,
+            max_steps: 4,
+            system_prompt: None,
+            retrieval: true,
+        },
+        Consent::decline_all(),
+        Audit::new(AuditLog::open(&AuditDestination::Off).unwrap()),
+    );
+    let question = "¿Cuándo es la reunión trimestral con Empresa X?";
+    let outcome = agent.ask(question).await.unwrap();
+    assert_eq!(
+        outcome.tool_calls[0].tool.as_deref(),
+        Some("recuperar_contexto")
+    );
+    assert_eq!(
+        outcome.tool_calls[0].arguments,
+        json!({"pregunta": question})
+    );
+    let requests = chat_requests(&standin);
+    let messages = requests[0].body["messages"].as_array().unwrap();
+    assert_eq!(messages[0]["role"], "system");
+    let context = messages[0]["content"].as_str().unwrap();
+    assert!(
+        context.contains("recuperar_contexto") && context.contains("jueves a las 10 en Valencia"),
+        "{context}"
+    );
+    assert_eq!(messages[1]["content"], question);
     manager.shutdown().await;
 }
