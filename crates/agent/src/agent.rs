@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 
 use crate::audit::{Audit, ModelCallRecord, ToolCallRecord};
 use crate::chat::{ChatMessage, ModelClient, ModelError, ModelTurn, ToolChoice};
-use crate::consent::{Consent, ConsentRequest, question};
+use crate::consent::{Answer, Consent, ConsentRequest, question};
 use crate::manager::Manager;
 use crate::react::{self, Reply};
 use crate::translate::{self, CONFIRM_ARGUMENT, TranslatedTool};
@@ -72,8 +72,8 @@ pub struct ToolCallReport {
     pub tool: Option<String>,
     /// The arguments as sent to the server (or as the model wrote them).
     pub arguments: Value,
-    /// `ok`, `tool_error`, `declined`, `repeated`, `invalid_arguments`, `unknown_tool` or
-    /// `failed`.
+    /// `ok`, `tool_error`, `declined`, `pending_approval`, `repeated`, `invalid_arguments`,
+    /// `unknown_tool` or `failed`.
     pub outcome: &'static str,
     /// What the model was told.
     pub result: String,
@@ -541,53 +541,133 @@ impl Agent {
         let mut sent = translate::arguments_for_server(&tool.original_schema, arguments);
         let mut consent = "not_required";
         if tool.needs_consent {
-            let approved = self
+            let answer = self
                 .consent
-                .ask(ConsentRequest {
+                .answer(ConsentRequest {
                     server: tool.server.clone(),
                     tool: tool.tool.clone(),
                     arguments: Value::Object(sent.clone()),
                     message: question(&tool.server, &tool.tool, &Value::Object(sent.clone())),
                 })
                 .await;
-            if !approved {
-                return (
-                    report(
-                        "declined",
-                        Value::Object(sent),
-                        format!(
-                            "The user declined `{function}`, so it was not run and nothing changed. Do not call it again; tell the user it was not done"
+            match answer {
+                Answer::Approved => {}
+                Answer::Declined => {
+                    return (
+                        report(
+                            "declined",
+                            Value::Object(sent),
+                            format!(
+                                "The user declined `{function}`, so it was not run and nothing changed. Do not call it again; tell the user it was not done"
+                            ),
                         ),
-                    ),
-                    "declined",
-                );
+                        "declined",
+                    );
+                }
+                Answer::Pending => {
+                    return (
+                        report(
+                            "pending_approval",
+                            Value::Object(sent),
+                            format!(
+                                "`{function}` changes data, so the user's approval has been requested; it has not run yet. Do not call it again; tell the user what it would do and that it waits for their approval"
+                            ),
+                        ),
+                        "pending",
+                    );
+                }
             }
             consent = "approved";
             sent.insert(CONFIRM_ARGUMENT.to_owned(), json!(true));
         }
+        let entry = self
+            .execute(tool, function, sent, consent == "approved")
+            .await;
+        (entry, consent)
+    }
+
+    /// Sends a call to its server and says what the model is told.
+    async fn execute(
+        &self,
+        tool: &TranslatedTool,
+        function: &str,
+        sent: Map<String, Value>,
+        approved: bool,
+    ) -> ToolCallReport {
         let result = self
             .manager
             .call(
                 &tool.server,
                 &tool.tool,
                 sent.clone(),
-                consent == "approved",
+                approved,
                 tool.read_only,
             )
             .await;
-        let shown = Value::Object(sent);
-        let entry = match result {
+        let (outcome, text) = match result {
             Ok(result) => {
                 let outcome = if result["isError"] == Value::Bool(true) {
                     "tool_error"
                 } else {
                     "ok"
                 };
-                report(outcome, shown, translate::result_text(&result))
+                (outcome, translate::result_text(&result))
             }
-            Err(error) => report("failed", shown, format!("The call failed: {error}")),
+            Err(error) => ("failed", format!("The call failed: {error}")),
         };
-        (entry, consent)
+        ToolCallReport {
+            function: function.to_owned(),
+            server: Some(tool.server.clone()),
+            tool: Some(tool.tool.clone()),
+            arguments: Value::Object(sent),
+            outcome,
+            result: text,
+        }
+    }
+
+    /// Runs a call whose approval was pending (the gateway's client approved it later), with
+    /// exactly the arguments the user saw, and audits it.
+    pub async fn run_approved(&self, approved: &ConsentRequest) -> ToolCallReport {
+        let started = Instant::now();
+        let (tools, _) = self.tools().await;
+        let tool = tools
+            .iter()
+            .find(|t| t.server == approved.server && t.tool == approved.tool);
+        let function = tool.map_or_else(
+            || format!("{}__{}", approved.server, approved.tool),
+            |t| t.name.clone(),
+        );
+        let mut sent = approved.arguments.as_object().cloned().unwrap_or_default();
+        let report = match tool {
+            Some(tool) => {
+                sent.insert(CONFIRM_ARGUMENT.to_owned(), json!(true));
+                self.execute(tool, &function, sent, true).await
+            }
+            None => ToolCallReport {
+                function: function.clone(),
+                server: Some(approved.server.clone()),
+                tool: Some(approved.tool.clone()),
+                arguments: Value::Object(sent),
+                outcome: "failed",
+                result: format!(
+                    "The call failed: the {} server no longer offers `{}`",
+                    approved.server, approved.tool
+                ),
+            },
+        };
+        self.audit.tool_call(ToolCallRecord {
+            time: String::new(),
+            event: "tool_call",
+            function,
+            server: report.server.clone(),
+            tool: report.tool.clone(),
+            arguments: report.arguments.clone(),
+            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            outcome: report.outcome,
+            consent: "approved",
+            error: (report.outcome != "ok").then(|| report.result.clone()),
+        });
+        report
     }
 }
 

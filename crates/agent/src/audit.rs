@@ -62,10 +62,10 @@ pub struct ToolCallRecord {
     pub arguments: Value,
     /// Wall time in milliseconds.
     pub duration_ms: f64,
-    /// `ok`, `tool_error`, `declined`, `repeated`, `invalid_arguments`, `unknown_tool` or
-    /// `failed` (the server could not be reached or did not answer in time).
+    /// `ok`, `tool_error`, `declined`, `pending_approval`, `repeated`, `invalid_arguments`,
+    /// `unknown_tool` or `failed` (the server could not be reached or did not answer in time).
     pub outcome: &'static str,
-    /// `not_required`, `approved` or `declined`.
+    /// `not_required`, `approved`, `declined` or `pending` (asked over the gateway, answered later).
     pub consent: &'static str,
     /// The error, when there was one.
     #[serde(skip_serializing_if = "Option::is_none")]

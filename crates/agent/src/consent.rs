@@ -25,7 +25,19 @@ pub struct ConsentRequest {
     pub message: String,
 }
 
-type Callback = dyn Fn(ConsentRequest) -> BoxFuture<'static, bool> + Send + Sync;
+/// What became of a consent question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// The user approved: the call runs.
+    Approved,
+    /// The user declined: the call is not sent.
+    Declined,
+    /// The question was passed on to someone who answers later (the gateway's client): the call
+    /// is not sent now, and the model is told it awaits approval.
+    Pending,
+}
+
+type Callback = dyn Fn(ConsentRequest) -> BoxFuture<'static, Answer> + Send + Sync;
 
 /// How the agent asks: a callback returning whether the user approved.
 #[derive(Clone)]
@@ -40,9 +52,27 @@ impl fmt::Debug for Consent {
 }
 
 impl Consent {
-    /// Asks through `callback` (a library user's own dialogue, a test's scripted answer).
+    /// Asks through `callback` (a library user's own dialogue, a test's scripted answer), which
+    /// says whether the user approved.
     pub fn new(
         callback: impl Fn(ConsentRequest) -> BoxFuture<'static, bool> + Send + Sync + 'static,
+    ) -> Consent {
+        let callback = Arc::new(callback);
+        Consent::with_answers(move |request| {
+            let approved = callback(request);
+            Box::pin(async move {
+                if approved.await {
+                    Answer::Approved
+                } else {
+                    Answer::Declined
+                }
+            })
+        })
+    }
+
+    /// Asks through `callback`, which may also leave the question pending.
+    pub fn with_answers(
+        callback: impl Fn(ConsentRequest) -> BoxFuture<'static, Answer> + Send + Sync + 'static,
     ) -> Consent {
         Consent {
             callback: Arc::new(callback),
@@ -77,8 +107,13 @@ impl Consent {
         })
     }
 
-    /// Asks; true only when the user approved.
+    /// Asks; true only when the user approved now.
     pub async fn ask(&self, request: ConsentRequest) -> bool {
+        self.answer(request).await == Answer::Approved
+    }
+
+    /// Asks, and says what became of the question.
+    pub async fn answer(&self, request: ConsentRequest) -> Answer {
         (self.callback)(request).await
     }
 }

@@ -2,13 +2,18 @@
 //!
 //! - `POST /chat {"message": "…", "conversation_id": "…"?}` answers one message, after the
 //!   earlier turns of the conversation when an id is given (a new conversation otherwise), with
-//!   `{"conversation_id", "answer", "finish", "mode", "tool_calls"}`.
+//!   `{"conversation_id", "answer", "finish", "mode", "tool_calls", "pending_approvals"}`.
+//! - A tool that needs consent is not run: it comes back in `pending_approvals` (`id`, server,
+//!   tool, the exact arguments, the question) and the model is told it awaits approval. The
+//!   client answers with `{"conversation_id", "approve": [ids], "decline": [ids], "message"?}`:
+//!   approved calls run with exactly those arguments, and the model is told what happened and
+//!   answers. Approvals not answered lapse with the next message.
 //! - `GET /health`: `{"status": "ok" | "degraded", "servers": {name: running}}`.
 //!
 //! `/chat` sits behind mcp-common's HTTP guard (Host and Origin allow-lists, bearer tokens,
 //! body size), configured with the same `MCP_*` variables as the servers; a conversation belongs
-//! to the token holder that started it. Tools that need consent are declined over the gateway
-//! (nobody at a terminal to ask), and the model is told so.
+//! to the token holder that started it. The agent behind the gateway must be built with
+//! [`consent`], which turns consent questions into pending approvals.
 
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
@@ -26,7 +31,33 @@ use serde_json::{Value, json};
 
 use crate::agent::Agent;
 use crate::chat::ChatMessage;
+use crate::consent::{Answer, Consent, ConsentRequest};
 use crate::manager::Manager;
+
+tokio::task_local! {
+    /// The consent questions of the `/chat` request being answered.
+    static PENDING: Arc<Mutex<Vec<ConsentRequest>>>;
+}
+
+/// The consent of an agent behind the gateway: each question becomes a pending approval of the
+/// `/chat` request that raised it (declined outside one, e.g. a server's own elicitation).
+pub fn consent() -> Consent {
+    Consent::with_answers(|request| {
+        let parked = PENDING.try_with(|pending| {
+            pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(request)
+        });
+        Box::pin(async move {
+            if parked.is_ok() {
+                Answer::Pending
+            } else {
+                Answer::Declined
+            }
+        })
+    })
+}
 
 /// How many conversations are kept; the oldest is forgotten past this.
 pub const MAX_CONVERSATIONS: usize = 1_000;
@@ -51,6 +82,7 @@ struct Conversations {
 struct Conversation {
     owner: Option<String>,
     turns: Vec<ChatMessage>,
+    pending: Vec<(String, ConsentRequest)>,
 }
 
 /// The gateway's routes: `/chat` behind mcp-common's guard with `settings`, `/health` open.
@@ -104,8 +136,27 @@ async fn chat(
             );
         }
     };
+    let ids = |field: &str| -> Result<Vec<String>, String> {
+        match &request[field] {
+            Value::Null => Ok(Vec::new()),
+            Value::Array(items) if items.iter().all(Value::is_string) => Ok(items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()),
+            _ => Err(format!(
+                "`{field}`: expected an array of pending approval ids"
+            )),
+        }
+    };
+    let (approve, decline) = match (ids("approve"), ids("decline")) {
+        (Ok(approve), Ok(decline)) => (approve, decline),
+        (Err(problem), _) | (_, Err(problem)) => return error(StatusCode::BAD_REQUEST, problem),
+    };
+    let answering = !approve.is_empty() || !decline.is_empty();
     let message = match &request["message"] {
-        Value::String(message) if !message.trim().is_empty() => message.clone(),
+        Value::String(message) if !message.trim().is_empty() => Some(message.clone()),
+        Value::Null if answering => None,
         Value::Null => {
             return error(
                 StatusCode::BAD_REQUEST,
@@ -119,10 +170,16 @@ async fn chat(
             );
         }
     };
-    let (id, earlier) = match &request["conversation_id"] {
-        Value::Null => (gateway.new_id(), Vec::new()),
-        Value::String(id) => match gateway.turns_of(id, owner.as_deref()) {
-            Some(turns) => (id.clone(), turns),
+    let (id, earlier, pending) = match &request["conversation_id"] {
+        Value::Null if answering => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "`conversation_id`: approvals are answered within the conversation that asked for them",
+            );
+        }
+        Value::Null => (gateway.new_id(), Vec::new(), Vec::new()),
+        Value::String(id) => match gateway.conversation(id, owner.as_deref()) {
+            Some((turns, pending)) => (id.clone(), turns, pending),
             None => {
                 return error(
                     StatusCode::NOT_FOUND,
@@ -139,17 +196,74 @@ async fn chat(
             );
         }
     };
-    match gateway.agent.ask_after(&earlier, &message).await {
+    let mut notes = Vec::new();
+    let mut approved_reports = Vec::new();
+    for (field, chosen) in [("approve", &approve), ("decline", &decline)] {
+        for wanted in chosen {
+            let Some((_, request)) = pending.iter().find(|(pending_id, _)| pending_id == wanted)
+            else {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "`{field}`: {wanted:?} is not a pending approval of this conversation (approvals lapse with the next message)"
+                    ),
+                );
+            };
+            if field == "approve" {
+                let report = gateway.agent.run_approved(request).await;
+                notes.push(format!(
+                    "The user approved `{}` with {}; it ran ({}) and returned: {}",
+                    report.function, report.arguments, report.outcome, report.result
+                ));
+                approved_reports.push(report);
+            } else {
+                notes.push(format!(
+                    "The user declined `{}__{}` with {}; it was not run and nothing changed",
+                    request.server, request.tool, request.arguments
+                ));
+            }
+        }
+    }
+    let text = match (notes.is_empty(), message) {
+        (true, Some(message)) => message,
+        (false, Some(message)) => format!("{}\n\n{message}", notes.join("\n")),
+        (false, None) => format!("{}\n\nTell me what was done.", notes.join("\n")),
+        (true, None) => String::new(),
+    };
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let outcome = PENDING
+        .scope(asked.clone(), gateway.agent.ask_after(&earlier, &text))
+        .await;
+    match outcome {
         Ok(outcome) => {
             let mut turns = earlier;
-            turns.extend(outcome.exchange(&message));
-            gateway.store(&id, owner, turns);
+            turns.extend(outcome.exchange(&text));
+            let asked = std::mem::take(&mut *asked.lock().unwrap_or_else(|p| p.into_inner()));
+            let pending: Vec<(String, ConsentRequest)> = asked
+                .into_iter()
+                .map(|request| (gateway.new_id().replacen("c-", "p-", 1), request))
+                .collect();
+            let shown: Vec<Value> = pending
+                .iter()
+                .map(|(pending_id, request)| {
+                    json!({
+                        "id": pending_id,
+                        "server": request.server,
+                        "tool": request.tool,
+                        "arguments": request.arguments,
+                        "question": request.message,
+                    })
+                })
+                .collect();
+            gateway.store(&id, owner, turns, pending);
             Json(json!({
                 "conversation_id": id,
                 "answer": outcome.answer,
                 "finish": outcome.finish,
                 "mode": outcome.mode,
+                "approved": approved_reports,
                 "tool_calls": outcome.tool_calls,
+                "pending_approvals": shown,
                 "unavailable": outcome.unavailable,
             }))
             .into_response()
@@ -172,16 +286,28 @@ impl Gateway {
         format!("c-{high:016x}{:016x}", low.finish())
     }
 
-    fn turns_of(&self, id: &str, owner: Option<&str>) -> Option<Vec<ChatMessage>> {
+    /// The conversation's turns and pending approvals, when it exists and is `owner`'s.
+    #[allow(clippy::type_complexity, reason = "a private pair read in one place")]
+    fn conversation(
+        &self,
+        id: &str,
+        owner: Option<&str>,
+    ) -> Option<(Vec<ChatMessage>, Vec<(String, ConsentRequest)>)> {
         let conversations = self.conversations.lock().unwrap_or_else(|p| p.into_inner());
         conversations
             .by_id
             .get(id)
             .filter(|c| c.owner.as_deref() == owner)
-            .map(|c| c.turns.clone())
+            .map(|c| (c.turns.clone(), c.pending.clone()))
     }
 
-    fn store(&self, id: &str, owner: Option<String>, mut turns: Vec<ChatMessage>) {
+    fn store(
+        &self,
+        id: &str,
+        owner: Option<String>,
+        mut turns: Vec<ChatMessage>,
+        pending: Vec<(String, ConsentRequest)>,
+    ) {
         if turns.len() > MAX_TURNS_KEPT {
             turns.drain(..turns.len() - MAX_TURNS_KEPT);
         }
@@ -194,8 +320,13 @@ impl Gateway {
                 }
             }
         }
-        conversations
-            .by_id
-            .insert(id.to_owned(), Conversation { owner, turns });
+        conversations.by_id.insert(
+            id.to_owned(),
+            Conversation {
+                owner,
+                turns,
+                pending,
+            },
+        );
     }
 }

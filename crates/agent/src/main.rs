@@ -219,9 +219,9 @@ async fn run(matches: ArgMatches) -> anyhow::Result<ExitCode> {
                 max_body_bytes: common.max_request_bytes,
                 session_idle: common.session_idle,
             };
-            // Nobody is at a terminal to approve changes: tools that need consent are declined.
+            // Nobody is at a terminal: consent questions become pending approvals in the answer.
             let (agent, manager) =
-                build_agent(&env, specs, manager_config, Consent::decline_all()).await?;
+                build_agent(&env, specs, manager_config, mcp_agent::gateway::consent()).await?;
             let app = mcp_agent::gateway::app(Arc::new(agent), manager.clone(), &settings);
             let listener = tokio::net::TcpListener::bind(listen)
                 .await

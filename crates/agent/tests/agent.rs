@@ -1087,3 +1087,128 @@ async fn retrieval_recalls_context_before_the_model() {
     assert_eq!(messages[1]["content"], question);
     manager.shutdown().await;
 }
+
+/// Over the gateway a write is not run but returned as a pending approval; approving it runs
+/// exactly those arguments, the model hears the result, and an answered approval cannot be used
+/// again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_returns_writes_as_pending_approvals_and_runs_them_once_approved() {
+    let dir = TempDir::new().unwrap();
+    let standin = openai_standin::spawn().await.unwrap();
+    script(
+        &standin,
+        json!([
+            {"tool_calls": [{"name": "empresa__create_company", "arguments": {
+                "name": "Agente Gateway SA", "city": null, "country": null, "description": null, "email": null,
+                "employees": 3, "industry": null, "legal_id": null, "phone": null, "website": null
+            }}]},
+            {"content": "Necesito tu aprobación para crearla"},
+            {"content": "Creada"}
+        ]),
+    );
+    let consent = mcp_agent::gateway::consent();
+    let manager = start_manager(&servers_file(dir.path(), json!({})), consent.clone()).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let settings = mcp_common::http::HttpSettings {
+        listen: addr,
+        stateless: true,
+        tokens: Vec::new(),
+        allowed_hosts: mcp_common::http::default_allowed_hosts(&addr),
+        allowed_origins: Vec::new(),
+        max_body_bytes: 1 << 20,
+        session_idle: Duration::from_secs(60),
+    };
+    let gateway = agent(&standin, manager.clone(), Mode::Native, 8, consent);
+    let app = mcp_agent::gateway::app(Arc::new(gateway), manager.clone(), &settings);
+    let server = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+    });
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let chat = |body: Value| http.post(format!("http://{addr}/chat")).json(&body).send();
+
+    let first: Value =
+        chat(json!({"message": "Crea la empresa Agente Gateway SA con 3 empleados"}))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(first["answer"], "Necesito tu aprobación para crearla");
+    assert_eq!(first["tool_calls"][0]["outcome"], "pending_approval");
+    let pending = &first["pending_approvals"][0];
+    assert_eq!(
+        (pending["server"].as_str(), pending["tool"].as_str()),
+        (Some("empresa"), Some("create_company"))
+    );
+    // The arguments as they would be sent (nulls the server's schema accepts kept), never `confirm`.
+    assert_eq!(
+        (
+            pending["arguments"]["name"].as_str(),
+            pending["arguments"]["employees"].as_i64()
+        ),
+        (Some("Agente Gateway SA"), Some(3))
+    );
+    assert!(pending["arguments"].get("confirm").is_none());
+    assert!(
+        !company_names(&manager)
+            .await
+            .contains(&"Agente Gateway SA".to_owned())
+    );
+    let told = chat_requests(&standin)[1].body["messages"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert!(
+        told["content"]
+            .as_str()
+            .unwrap()
+            .contains("approval has been requested"),
+        "{told}"
+    );
+
+    let conversation = first["conversation_id"].as_str().unwrap().to_owned();
+    let approval = json!({"conversation_id": conversation, "approve": [pending["id"]]});
+    let second: Value = chat(approval.clone()).await.unwrap().json().await.unwrap();
+    assert_eq!(second["approved"][0]["outcome"], "ok", "{second}");
+    assert_eq!(second["answer"], "Creada");
+    assert!(
+        company_names(&manager)
+            .await
+            .contains(&"Agente Gateway SA".to_owned())
+    );
+    let heard = chat_requests(&standin)[2].body["messages"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert!(
+        heard["content"]
+            .as_str()
+            .unwrap()
+            .contains("The user approved `empresa__create_company`"),
+        "{heard}"
+    );
+
+    let again = chat(approval).await.unwrap();
+    assert_eq!(again.status().as_u16(), 400);
+    assert!(
+        again
+            .text()
+            .await
+            .unwrap()
+            .contains("not a pending approval")
+    );
+    server.abort();
+    manager.shutdown().await;
+}
