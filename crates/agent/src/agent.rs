@@ -274,13 +274,11 @@ impl Agent {
             let calls = answer.message.tool_calls.clone();
             messages.push(answer.message.clone());
             if calls.is_empty() {
-                return Ok(self.outcome(
-                    answer.message.content.unwrap_or_default(),
-                    Finish::Answered,
-                    "native",
-                    turn,
-                    messages,
-                ));
+                let mut text = answer.message.content.unwrap_or_default();
+                if answer.finish_reason.as_deref() == Some("length") {
+                    text.push_str(" [cut: the model reached its token limit]");
+                }
+                return Ok(self.outcome(text, Finish::Answered, "native", turn, messages));
             }
             // Repeats are decided in the order the model wrote the calls, before any runs, so a
             // batch that asks for the same call twice runs it once.

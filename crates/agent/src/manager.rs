@@ -2,7 +2,8 @@
 //! the agent.
 //!
 //! Every stdio server is started as a subprocess with its entry's environment on top of the
-//! agent's, and all are initialised concurrently; a server that fails to start is reported by
+//! agent's (less the agent's own `AGENT_*` settings, its model key among them), and all are
+//! initialised concurrently; a server that fails to start is reported by
 //! name (with the end of its stderr) while the others work, and is tried again on its next use.
 //! A server that exited is restarted on the next call. Tool lists are cached per server and
 //! listed again after the server sends `notifications/tools/list_changed` or restarts.
@@ -472,7 +473,14 @@ impl Manager {
 async fn start_session(slot: &Slot) -> Result<Session, String> {
     let spec = &slot.spec;
     let mut command = tokio::process::Command::new(&spec.command);
-    command.args(&spec.args).envs(&spec.env);
+    command.args(&spec.args);
+    // The agent's own settings (the model's API key above all) are not the servers' business.
+    for (variable, _) in std::env::vars_os() {
+        if variable.to_string_lossy().starts_with("AGENT_") {
+            command.env_remove(&variable);
+        }
+    }
+    command.envs(&spec.env);
     let (transport, stderr) = TokioChildProcess::builder(command)
         .stderr(Stdio::piped())
         .spawn()

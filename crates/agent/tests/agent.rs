@@ -763,9 +763,9 @@ async fn tool_lists_are_cached_until_the_server_says_they_changed() {
     };
     let (first, failures) = manager.all_tools().await;
     assert!(failures.is_empty(), "{failures:?}");
-    assert_eq!(names(first), ["add_tool", "list_count"]);
+    assert_eq!(names(first), ["add_tool", "environment", "list_count"]);
     let (again, _) = manager.all_tools().await;
-    assert_eq!(names(again), ["add_tool", "list_count"]);
+    assert_eq!(names(again), ["add_tool", "environment", "list_count"]);
     assert_eq!(list_count().await, "1");
 
     manager
@@ -1211,4 +1211,44 @@ async fn the_gateway_returns_writes_as_pending_approvals_and_runs_them_once_appr
     );
     server.abort();
     manager.shutdown().await;
+}
+
+/// Servers inherit the agent's environment but not its own `AGENT_*` settings (the model's key).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_do_not_inherit_the_agents_settings() {
+    let dir = TempDir::new().unwrap();
+    let script_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/list_changing.py");
+    let servers = dir.path().join("servers.json");
+    std::fs::write(
+        &servers,
+        json!({"mcpServers": {"changing": {"command": "python3", "args": [script_path.to_string_lossy()], "env": {"AGENT_GIVEN_BY_ENTRY": "1"}}}}).to_string(),
+    )
+    .unwrap();
+    let standin = openai_standin::spawn().await.unwrap();
+    script(
+        &standin,
+        json!([
+            {"tool_calls": [{"name": "changing__environment", "arguments": {}}]},
+            {"content": "{{last_result:/agent_variables}}"}
+        ]),
+    );
+    let audit = dir.path().join("audit.jsonl");
+    let (code, stdout, stderr) = run_binary(
+        dir.path(),
+        &[
+            "--servers",
+            servers.to_str().unwrap(),
+            "ask",
+            "¿Qué variables ves?",
+        ],
+        &model_env(&standin, "native", &audit),
+    )
+    .await;
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    // Only what servers.json itself gives the server.
+    assert_eq!(
+        stdout.trim(),
+        "[\"AGENT_GIVEN_BY_ENTRY\"]",
+        "stderr: {stderr}"
+    );
 }

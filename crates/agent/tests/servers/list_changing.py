@@ -1,11 +1,14 @@
 """A minimal stdio MCP server whose tool list changes: `add_tool` adds `second` and sends
-notifications/tools/list_changed; `list_count` says how many times tools/list was asked.
-For mcp-agent's test of its tool-list cache (no server of this workspace changes its list)."""
+notifications/tools/list_changed; `list_count` says how many times tools/list was asked;
+`environment` lists the AGENT_* variables it was started with.
+For mcp-agent's tests of its tool-list cache (no server of this workspace changes its list) and
+of what the servers inherit."""
 
 import json
+import os
 import sys
 
-tools = ["add_tool", "list_count"]
+tools = ["add_tool", "environment", "list_count"]
 lists = 0
 
 
@@ -36,7 +39,12 @@ for line in sys.stdin:
         if name == "add_tool" and "second" not in tools:
             tools.append("second")
             send({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
-        text = str(lists) if name == "list_count" else "done"
+        if name == "list_count":
+            text = str(lists)
+        elif name == "environment":
+            text = json.dumps({"agent_variables": sorted(k for k in os.environ if k.startswith("AGENT_"))})
+        else:
+            text = "done"
         result = {"content": [{"type": "text", "text": text}], "isError": False}
     else:
         send({"jsonrpc": "2.0", "id": ident, "error": {"code": -32601, "message": method}})
