@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::audit::{Audit, ModelCallRecord, ToolCallRecord};
-use crate::chat::{ChatMessage, ModelClient, ModelError, ModelTurn, ToolChoice};
+use crate::chat::{ChatMessage, ModelClient, ModelError, ModelTurn, TextSink, ToolChoice};
 use crate::consent::{Answer, Consent, ConsentRequest, question};
 use crate::manager::Manager;
 use crate::react::{self, Reply};
@@ -177,6 +177,27 @@ impl Agent {
         earlier: &[ChatMessage],
         question: &str,
     ) -> Result<Outcome, AgentError> {
+        self.ask_inner(earlier, question, None).await
+    }
+
+    /// [`Agent::ask_after`] with the model's text streamed to `on_text` as it arrives (in
+    /// native mode; the JSON protocol's replies are JSON, so only its answer is shown, whole).
+    /// Text the model writes alongside tool calls is streamed too.
+    pub async fn ask_streaming(
+        &self,
+        earlier: &[ChatMessage],
+        question: &str,
+        on_text: &TextSink<'_>,
+    ) -> Result<Outcome, AgentError> {
+        self.ask_inner(earlier, question, Some(on_text)).await
+    }
+
+    async fn ask_inner(
+        &self,
+        earlier: &[ChatMessage],
+        question: &str,
+        on_text: Option<&TextSink<'_>>,
+    ) -> Result<Outcome, AgentError> {
         let (tools, unavailable) = self.tools().await;
         for reason in &unavailable {
             tracing::warn!("{reason}");
@@ -191,7 +212,10 @@ impl Agent {
         let mut outcome = if use_react {
             self.ask_react(&context, earlier, question, &tools).await?
         } else {
-            match self.ask_native(&context, earlier, question, &tools).await {
+            match self
+                .ask_native(&context, earlier, question, &tools, on_text)
+                .await
+            {
                 Err(AgentError::Model(error))
                     if self.config.mode == Mode::Auto && error.rejects_tools() =>
                 {
@@ -252,6 +276,7 @@ impl Agent {
         earlier: &[ChatMessage],
         question: &str,
         tools: &[TranslatedTool],
+        on_text: Option<&TextSink<'_>>,
     ) -> Result<Outcome, AgentError> {
         let definitions: Vec<Value> = tools.iter().map(TranslatedTool::to_openai).collect();
         let mut messages = Vec::new();
@@ -269,7 +294,14 @@ impl Agent {
         let mut choice = ToolChoice::Auto;
         while turn.steps < self.config.max_steps {
             let answer = self
-                .call_model(&mut turn, "native", &messages, &definitions, choice)
+                .call_model(
+                    &mut turn,
+                    "native",
+                    &messages,
+                    &definitions,
+                    choice,
+                    on_text,
+                )
                 .await?;
             let calls = answer.message.tool_calls.clone();
             messages.push(answer.message.clone());
@@ -349,7 +381,14 @@ impl Agent {
         let mut repairing = false;
         while turn.steps < self.config.max_steps {
             let answer = self
-                .call_model(&mut turn, "react", &messages, &[], ToolChoice::Omitted)
+                .call_model(
+                    &mut turn,
+                    "react",
+                    &messages,
+                    &[],
+                    ToolChoice::Omitted,
+                    None,
+                )
                 .await?;
             let text = answer.message.content.clone().unwrap_or_default();
             messages.push(ChatMessage::text("assistant", text.clone()));
@@ -424,10 +463,18 @@ impl Agent {
         messages: &[ChatMessage],
         tools: &[Value],
         choice: ToolChoice,
+        on_text: Option<&TextSink<'_>>,
     ) -> Result<ModelTurn, AgentError> {
         turn.steps += 1;
         let started = Instant::now();
-        let result = self.model.complete(messages, tools, choice).await;
+        let result = match on_text {
+            Some(on_text) => {
+                self.model
+                    .complete_streamed(messages, tools, choice, on_text)
+                    .await
+            }
+            None => self.model.complete(messages, tools, choice).await,
+        };
         self.audit.model_call(ModelCallRecord {
             time: String::new(),
             event: "model_call",

@@ -212,8 +212,35 @@ impl ModelClient {
         tools: &[Value],
         choice: ToolChoice,
     ) -> Result<ModelTurn, ModelError> {
+        self.complete_with(messages, tools, choice, None).await
+    }
+
+    /// One chat completion, streamed: `on_text` gets each piece of text as it arrives; the turn
+    /// is the same as [`ModelClient::complete`]'s once the stream ends.
+    pub async fn complete_streamed(
+        &self,
+        messages: &[ChatMessage],
+        tools: &[Value],
+        choice: ToolChoice,
+        on_text: &TextSink<'_>,
+    ) -> Result<ModelTurn, ModelError> {
+        self.complete_with(messages, tools, choice, Some(on_text))
+            .await
+    }
+
+    async fn complete_with(
+        &self,
+        messages: &[ChatMessage],
+        tools: &[Value],
+        choice: ToolChoice,
+        on_text: Option<&TextSink<'_>>,
+    ) -> Result<ModelTurn, ModelError> {
         let url = self.url();
         let mut body = json!({"model": self.config.model, "messages": messages});
+        if on_text.is_some() {
+            body["stream"] = json!(true);
+            body["stream_options"] = json!({"include_usage": true});
+        }
         if choice != ToolChoice::Omitted && !tools.is_empty() {
             body["tools"] = Value::Array(tools.to_vec());
             body["tool_choice"] = json!(if choice == ToolChoice::ForceAnswer {
@@ -238,6 +265,14 @@ impl ModelClient {
                 },
             })?;
         let status = response.status();
+        let streamed = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"));
+        if let (true, true, Some(on_text)) = (status.is_success(), streamed, on_text) {
+            return self.read_stream(&url, response, on_text).await;
+        }
         let bytes = response
             .bytes()
             .await
@@ -259,6 +294,130 @@ impl ModelClient {
             });
         }
         parse_completion(&bytes).map_err(|cause| ModelError::Malformed { url, cause })
+    }
+}
+
+/// Where streamed text goes.
+pub type TextSink<'a> = dyn Fn(&str) + Send + Sync + 'a;
+
+impl ModelClient {
+    /// Assembles a streamed completion: text pieces passed on and joined, tool calls put
+    /// together from their pieces by index, the usage from the last chunk.
+    async fn read_stream(
+        &self,
+        url: &str,
+        mut response: reqwest::Response,
+        on_text: &TextSink<'_>,
+    ) -> Result<ModelTurn, ModelError> {
+        let malformed = |cause: String| ModelError::Malformed {
+            url: url.to_owned(),
+            cause,
+        };
+        let mut decoder = openai_compat::sse::Decoder::new();
+        let mut stream = StreamedTurn::default();
+        loop {
+            let chunk = response
+                .chunk()
+                .await
+                .map_err(|error| ModelError::Unreachable {
+                    url: url.to_owned(),
+                    cause: if error.is_timeout() {
+                        format!(
+                            "the stream did not finish within {} s",
+                            self.config.timeout.as_secs_f64()
+                        )
+                    } else {
+                        format!("the stream was cut off: {}", root_cause(&error))
+                    },
+                })?;
+            let Some(chunk) = chunk else { break };
+            for event in decoder.feed(&chunk) {
+                if stream.add(&event, on_text).map_err(malformed)? {
+                    return Ok(stream.finish());
+                }
+            }
+        }
+        if let Some(event) = decoder.finish() {
+            stream.add(&event, on_text).map_err(malformed)?;
+        }
+        Ok(stream.finish())
+    }
+}
+
+#[derive(Default)]
+struct StreamedTurn {
+    content: String,
+    calls: Vec<ToolCall>,
+    finish_reason: Option<String>,
+    usage: Option<Usage>,
+}
+
+impl StreamedTurn {
+    /// Adds one event; true at `[DONE]`.
+    fn add(&mut self, event: &str, on_text: &TextSink<'_>) -> Result<bool, String> {
+        if event.trim() == "[DONE]" {
+            return Ok(true);
+        }
+        let chunk: Value = serde_json::from_str(event)
+            .map_err(|error| format!("a streamed chunk is not JSON: {error}"))?;
+        if let Some(usage) = chunk.get("usage").filter(|u| !u.is_null()) {
+            self.usage = serde_json::from_value(usage.clone()).ok();
+        }
+        let Some(choice) = chunk["choices"].get(0) else {
+            return Ok(false);
+        };
+        if let Some(reason) = choice["finish_reason"].as_str() {
+            self.finish_reason = Some(reason.to_owned());
+        }
+        let delta = &choice["delta"];
+        if let Some(text) = delta["content"].as_str().filter(|t| !t.is_empty()) {
+            on_text(text);
+            self.content.push_str(text);
+        }
+        for piece in delta["tool_calls"].as_array().into_iter().flatten() {
+            // Bounded, so a broken stream cannot make the agent allocate without limit.
+            let index = piece["index"].as_u64().unwrap_or(0).min(127) as usize;
+            while self.calls.len() <= index {
+                self.calls.push(ToolCall {
+                    id: String::new(),
+                    kind: function_kind(),
+                    function: FunctionCall {
+                        name: String::new(),
+                        arguments: String::new(),
+                    },
+                });
+            }
+            let call = &mut self.calls[index];
+            if let Some(id) = piece["id"].as_str() {
+                call.id = id.to_owned();
+            }
+            if let Some(name) = piece["function"]["name"].as_str() {
+                call.function.name.push_str(name);
+            }
+            if let Some(arguments) = piece["function"]["arguments"].as_str() {
+                call.function.arguments.push_str(arguments);
+            }
+        }
+        Ok(false)
+    }
+
+    fn finish(self) -> ModelTurn {
+        let mut calls = self.calls;
+        for (index, call) in calls.iter_mut().enumerate() {
+            if call.id.is_empty() {
+                call.id = format!("call_{index}");
+            }
+        }
+        ModelTurn {
+            message: ChatMessage {
+                role: "assistant".to_owned(),
+                content: (!self.content.is_empty() || calls.is_empty()).then_some(self.content),
+                tool_calls: calls,
+                tool_call_id: None,
+            },
+            finish_reason: self.finish_reason,
+            usage: self.usage,
+        }
     }
 }
 
@@ -332,6 +491,55 @@ mod tests {
         assert_eq!(
             serialized,
             json!({"role": "tool", "content": "ok", "tool_call_id": "c1"})
+        );
+    }
+
+    #[test]
+    fn streamed_turns_are_put_together() {
+        let seen = std::sync::Mutex::new(String::new());
+        let sink = |text: &str| seen.lock().unwrap().push_str(text);
+        let mut turn = StreamedTurn::default();
+        let events = [
+            r#"{"choices": [{"delta": {"role": "assistant", "content": ""}}]}"#,
+            r#"{"choices": [{"delta": {"content": "Voy "}}]}"#,
+            r#"{"choices": [{"delta": {"content": "a mirar"}}]}"#,
+            r#"{"choices": [{"delta": {"tool_calls": [{"index": 0, "id": "c1", "function": {"name": "a__b", "arguments": ""}}]}}]}"#,
+            r#"{"choices": [{"delta": {"tool_calls": [{"index": 1, "function": {"name": "a__c", "arguments": "{}"}}]}}]}"#,
+            r#"{"choices": [{"delta": {"tool_calls": [{"index": 0, "function": {"arguments": "{\"x\":"}}]}}]}"#,
+            r#"{"choices": [{"delta": {"tool_calls": [{"index": 0, "function": {"arguments": "1}"}}]}}]}"#,
+            r#"{"choices": [{"delta": {}, "finish_reason": "tool_calls"}]}"#,
+            r#"{"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}}"#,
+        ];
+        for event in events {
+            assert!(!turn.add(event, &sink).unwrap());
+        }
+        assert!(turn.add("[DONE]", &sink).unwrap());
+        let turn = turn.finish();
+        assert_eq!(seen.lock().unwrap().as_str(), "Voy a mirar");
+        assert_eq!(turn.message.content.as_deref(), Some("Voy a mirar"));
+        let calls: Vec<(&str, &str, &str)> = turn
+            .message
+            .tool_calls
+            .iter()
+            .map(|c| {
+                (
+                    c.id.as_str(),
+                    c.function.name.as_str(),
+                    c.function.arguments.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            calls,
+            [("c1", "a__b", "{\"x\":1}"), ("call_1", "a__c", "{}")]
+        );
+        assert_eq!(turn.finish_reason.as_deref(), Some("tool_calls"));
+        assert_eq!(turn.usage.unwrap().total_tokens, 7);
+        assert!(
+            StreamedTurn::default()
+                .add("{oops", &sink)
+                .unwrap_err()
+                .contains("not JSON")
         );
     }
 

@@ -51,7 +51,7 @@ fn command() -> Command {
         )
         .subcommand(
             Command::new("chat")
-                .about("A conversation on the terminal: one question per line, /exit to leave")
+                .about("A conversation on the terminal: one question per line, answers streamed as they are written, /exit to leave")
                 .arg(
                     Arg::new("yes")
                         .long("yes")
@@ -166,9 +166,22 @@ async fn run(matches: ArgMatches) -> anyhow::Result<ExitCode> {
                 if question == "/exit" || question == "/quit" {
                     break;
                 }
-                match agent.ask_after(&earlier, question).await {
+                let streamed = std::sync::atomic::AtomicBool::new(false);
+                let on_text = |text: &str| {
+                    streamed.store(true, std::sync::atomic::Ordering::Relaxed);
+                    print_piece(text);
+                };
+                let answered = agent.ask_streaming(&earlier, question, &on_text).await;
+                let streamed = streamed.load(std::sync::atomic::Ordering::Relaxed);
+                if streamed {
+                    print_line("");
+                }
+                match answered {
                     Ok(outcome) => {
-                        print_line(&outcome.answer);
+                        // The JSON protocol's answers, and a loop stopped early, were not streamed.
+                        if !streamed || outcome.finish != Finish::Answered {
+                            print_line(&outcome.answer);
+                        }
                         if outcome.finish == Finish::Answered {
                             earlier.extend(outcome.exchange(question));
                         }
@@ -343,6 +356,17 @@ async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
         () = terminate => {}
     }
+}
+
+/// Writes a piece of streamed text and shows it at once.
+#[allow(
+    clippy::print_stdout,
+    reason = "stdout is the CLI's output; nothing else writes there"
+)]
+fn print_piece(text: &str) {
+    use std::io::Write;
+    print!("{text}");
+    let _ = std::io::stdout().flush();
 }
 
 /// Writes one line of the command's output.

@@ -788,8 +788,8 @@ async fn tool_lists_are_cached_until_the_server_says_they_changed() {
     manager.shutdown().await;
 }
 
-/// `mcp-agent chat` answers one question per line and sends each earlier question and answer
-/// with the next one.
+/// `mcp-agent chat` answers one question per line, streamed (tool calls put together from their
+/// streamed pieces), and sends each earlier question and answer with the next one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_keeps_the_conversation_across_lines() {
     use tokio::io::AsyncWriteExt;
@@ -840,6 +840,24 @@ async fn chat_keeps_the_conversation_across_lines() {
     );
     let requests = chat_requests(&standin);
     assert_eq!(requests.len(), 4);
+    assert!(
+        requests.iter().all(|r| r.body["stream"] == true),
+        "not streamed"
+    );
+    // The streamed tool call was put together: mcp-empresa answered it.
+    let tool_message = requests[1].body["messages"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert!(
+        tool_message["content"]
+            .as_str()
+            .unwrap()
+            .contains("\"employees\":100"),
+        "{tool_message}"
+    );
     let third: Vec<(String, String)> = requests[2].body["messages"]
         .as_array()
         .unwrap()

@@ -50,7 +50,8 @@
 //!   `GET /__standin/calls`.
 //! - `GET /__standin/calls`, `POST /__standin/reset` (the kit's: counts; reset clears the record and plans).
 //! - `POST /__standin/script {"turns": [...]}`: scripted mode, chat completions answered from the posted model
-//!   turns (text, tool calls, parallel tool calls, malformed arguments, errors) until reset; see [`script`].
+//!   turns (text, tool calls, parallel tool calls, malformed arguments, errors; streamed when asked) until reset;
+//!   see [`script`].
 
 pub mod chat;
 pub mod embeddings;

@@ -16,6 +16,8 @@
 //! - `{"error": {"status": 400, "message": "…", "param": "tools", "code": "…"}}`: an OpenAI
 //!   error body with that status (a model refusing tools, an overloaded endpoint).
 //!
+//! Streamed requests (`stream: true`) get the same turn as OpenAI streams it: the text a word at a
+//! time, each tool call's id and name, then its arguments in pieces, then the finish reason.
 //! A request after the last turn is answered 500 "the script has no turns left", so a client that
 //! calls the model more often than the test expects fails visibly.
 //! `GET /__standin/script` answers `{"active", "served", "remaining"}`.
@@ -154,12 +156,6 @@ impl Script {
 
     /// Answers one chat completion request from the next turn.
     pub fn answer(&self, request: &Value) -> Response {
-        if request["stream"] == Value::Bool(true) {
-            return error_response(
-                400,
-                "the stand-in's script answers only non-streamed chat completions",
-            );
-        }
         let turn = {
             let mut state = self.lock();
             let turn = state.turns.pop_front();
@@ -197,10 +193,17 @@ impl Script {
                 )
             }
         };
+        let id = format!(
+            "chatcmpl-script{}",
+            self.next_call.fetch_add(1, Ordering::Relaxed)
+        );
+        if request["stream"] == Value::Bool(true) {
+            return stream_response(&id, model, &message, finish_reason);
+        }
         json_response(
             StatusCode::OK,
             &json!({
-                "id": format!("chatcmpl-script{}", self.next_call.fetch_add(1, Ordering::Relaxed)),
+                "id": id,
                 "object": "chat.completion",
                 "model": model,
                 "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish_reason}],
@@ -248,6 +251,64 @@ fn fill(template: &str, request: &Value) -> String {
     }
     filled.push_str(rest);
     filled
+}
+
+/// The turn as OpenAI streams it: a role chunk, the text a word at a time, each tool call's
+/// id and name first and its arguments in two pieces, the finish reason, a usage chunk, `[DONE]`.
+fn stream_response(id: &str, model: &str, message: &Value, finish_reason: &str) -> Response {
+    let chunk = |delta: Value, finish: Value| {
+        json!({
+            "id": id, "object": "chat.completion.chunk", "model": model,
+            "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}],
+        })
+    };
+    let mut events = vec![chunk(
+        json!({"role": "assistant", "content": ""}),
+        Value::Null,
+    )];
+    if let Some(text) = message["content"].as_str() {
+        for piece in crate::chat::pieces(text) {
+            events.push(chunk(json!({"content": piece}), Value::Null));
+        }
+    }
+    for (index, call) in message["tool_calls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        events.push(chunk(
+            json!({"tool_calls": [{"index": index, "id": call["id"], "type": "function", "function": {"name": call["function"]["name"], "arguments": ""}}]}),
+            Value::Null,
+        ));
+        let arguments = call["function"]["arguments"].as_str().unwrap_or_default();
+        let middle = arguments
+            .char_indices()
+            .nth(arguments.chars().count() / 2)
+            .map_or(arguments.len(), |(at, _)| at);
+        for piece in [&arguments[..middle], &arguments[middle..]] {
+            events.push(chunk(
+                json!({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}),
+                Value::Null,
+            ));
+        }
+    }
+    events.push(chunk(json!({}), json!(finish_reason)));
+    events.push(
+        json!({"id": id, "object": "chat.completion.chunk", "model": model, "choices": [],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}),
+    );
+    let mut body: String = events
+        .iter()
+        .map(|event| format!("data: {event}\n\n"))
+        .collect();
+    body.push_str("data: [DONE]\n\n");
+    let mut response = (StatusCode::OK, body).into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("text/event-stream; charset=utf-8"),
+    );
+    response
 }
 
 fn error_response(status: u16, message: &str) -> Response {

@@ -1,6 +1,6 @@
 //! Scripted mode over HTTP: posted turns answer chat completions in order (text, parallel tool
-//! calls with raw arguments, errors), every request is still recorded, a request past the end
-//! fails visibly, and a reset returns to unscripted answers.
+//! calls with raw arguments, errors, a streamed tool call), every request is still recorded, a
+//! request past the end fails visibly, and a reset returns to unscripted answers.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly.
 
@@ -75,6 +75,50 @@ async fn scripted_turns_answer_in_order_and_requests_are_recorded() {
         .unwrap();
     assert_eq!(third["choices"][0]["message"]["content"], "done");
 
+    // The same kind of turn streamed: the call's id and name first, its arguments in pieces.
+    standin.state.script().set(vec![
+        openai_standin::script::Turn::from_json(
+            0,
+            &json!({"tool_calls": [{"name": "f", "arguments": {"a": 1}, "id": "s1"}]}),
+        )
+        .unwrap(),
+    ]);
+    let mut streamed_chat = chat.clone();
+    streamed_chat["stream"] = json!(true);
+    let streamed = post("/v1/chat/completions", streamed_chat).await.unwrap();
+    assert!(
+        streamed.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let events: Vec<Value> = streamed
+        .text()
+        .await
+        .unwrap()
+        .split("\n\n")
+        .filter_map(|event| event.strip_prefix("data: "))
+        .filter(|data| *data != "[DONE]")
+        .map(|data| serde_json::from_str(data).unwrap())
+        .collect();
+    let pieces: Vec<&Value> = events
+        .iter()
+        .filter_map(|e| e["choices"][0]["delta"]["tool_calls"].get(0))
+        .collect();
+    assert_eq!(pieces[0]["id"], "s1");
+    assert_eq!(pieces[0]["function"]["name"], "f");
+    let arguments: String = pieces
+        .iter()
+        .filter_map(|p| p["function"]["arguments"].as_str())
+        .collect();
+    assert_eq!(arguments, "{\"a\":1}");
+    assert!(pieces.len() >= 3, "arguments not split: {pieces:?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["choices"][0]["finish_reason"] == "tool_calls")
+    );
+
     let past_the_end = post("/v1/chat/completions", chat.clone()).await.unwrap();
     assert_eq!(past_the_end.status().as_u16(), 500);
     assert!(past_the_end.text().await.unwrap().contains("no turns left"));
@@ -84,7 +128,7 @@ async fn scripted_turns_answer_in_order_and_requests_are_recorded() {
         .iter()
         .filter(|r| r.path == "/v1/chat/completions")
         .collect();
-    assert_eq!(chats.len(), 4);
+    assert_eq!(chats.len(), 5);
     assert_eq!(chats[0].body["tools"][0]["function"]["name"], "f");
 
     assert!(
