@@ -8,6 +8,8 @@
 //!   client answers with `{"conversation_id", "approve": [ids], "decline": [ids], "message"?}`:
 //!   approved calls run with exactly those arguments, and the model is told what happened and
 //!   answers. Approvals not answered lapse with the next message.
+//! - With `"stream": true` the answer comes as server-sent events: `text` events as the model
+//!   writes (native mode), then a `done` event with the same JSON, or an `error` event.
 //! - `GET /health`: `{"status": "ok" | "degraded", "servers": {name: running}}`.
 //!
 //! `/chat` sits behind mcp-common's HTTP guard (Host and Origin allow-lists, bearer tokens,
@@ -20,8 +22,9 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex};
 
+use axum::body::{Body, Bytes};
 use axum::extract::{Extension, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -30,7 +33,7 @@ use mcp_common::identity::Principal;
 use serde_json::{Value, json};
 
 use crate::agent::Agent;
-use crate::chat::ChatMessage;
+use crate::chat::{ChatMessage, TextSink};
 use crate::consent::{Answer, Consent, ConsentRequest};
 use crate::manager::Manager;
 
@@ -124,7 +127,7 @@ async fn health(State(gateway): State<Gateway>) -> Response {
 async fn chat(
     State(gateway): State<Gateway>,
     principal: Option<Extension<Principal>>,
-    body: axum::body::Bytes,
+    body: Bytes,
 ) -> Response {
     let owner = principal.map(|Extension(Principal(name))| name);
     let request: Value = match serde_json::from_slice(&body) {
@@ -196,8 +199,9 @@ async fn chat(
             );
         }
     };
-    let mut notes = Vec::new();
-    let mut approved_reports = Vec::new();
+    // Every id is checked before anything runs, so a typo does not leave half the approvals done.
+    let mut approved = Vec::new();
+    let mut declined = Vec::new();
     for (field, chosen) in [("approve", &approve), ("decline", &decline)] {
         for wanted in chosen {
             let Some((_, request)) = pending.iter().find(|(pending_id, _)| pending_id == wanted)
@@ -210,66 +214,152 @@ async fn chat(
                 );
             };
             if field == "approve" {
-                let report = gateway.agent.run_approved(request).await;
-                notes.push(format!(
-                    "The user approved `{}` with {}; it ran ({}) and returned: {}",
-                    report.function, report.arguments, report.outcome, report.result
-                ));
-                approved_reports.push(report);
+                approved.push(request.clone());
             } else {
-                notes.push(format!(
-                    "The user declined `{}__{}` with {}; it was not run and nothing changed",
-                    request.server, request.tool, request.arguments
-                ));
+                declined.push(request.clone());
             }
         }
     }
-    let text = match (notes.is_empty(), message) {
+    let turn = Prepared {
+        id,
+        owner,
+        earlier,
+        message,
+        approved,
+        declined,
+    };
+    if request["stream"] == Value::Bool(true) {
+        return streamed(gateway, turn);
+    }
+    match respond(&gateway, turn, None).await {
+        Ok(body) => Json(body).into_response(),
+        Err(failure) => error(StatusCode::BAD_GATEWAY, failure),
+    }
+}
+
+/// A checked `/chat` request, ready to run.
+struct Prepared {
+    id: String,
+    owner: Option<String>,
+    earlier: Vec<ChatMessage>,
+    message: Option<String>,
+    approved: Vec<ConsentRequest>,
+    declined: Vec<ConsentRequest>,
+}
+
+/// Runs the approved calls, tells the model what the user decided and said, keeps the
+/// conversation, and returns the answer's JSON.
+async fn respond(
+    gateway: &Gateway,
+    turn: Prepared,
+    on_text: Option<&TextSink<'_>>,
+) -> Result<Value, String> {
+    let mut notes = Vec::new();
+    let mut approved_reports = Vec::new();
+    for request in &turn.approved {
+        let report = gateway.agent.run_approved(request).await;
+        notes.push(format!(
+            "The user approved `{}` with {}; it ran ({}) and returned: {}",
+            report.function, report.arguments, report.outcome, report.result
+        ));
+        approved_reports.push(report);
+    }
+    for request in &turn.declined {
+        notes.push(format!(
+            "The user declined `{}__{}` with {}; it was not run and nothing changed",
+            request.server, request.tool, request.arguments
+        ));
+    }
+    let text = match (notes.is_empty(), turn.message) {
         (true, Some(message)) => message,
         (false, Some(message)) => format!("{}\n\n{message}", notes.join("\n")),
-        (false, None) => format!("{}\n\nTell me what was done.", notes.join("\n")),
-        (true, None) => String::new(),
+        (_, None) => format!("{}\n\nTell me what was done.", notes.join("\n")),
     };
     let asked = Arc::new(Mutex::new(Vec::new()));
-    let outcome = PENDING
-        .scope(asked.clone(), gateway.agent.ask_after(&earlier, &text))
-        .await;
-    match outcome {
-        Ok(outcome) => {
-            let mut turns = earlier;
-            turns.extend(outcome.exchange(&text));
-            let asked = std::mem::take(&mut *asked.lock().unwrap_or_else(|p| p.into_inner()));
-            let pending: Vec<(String, ConsentRequest)> = asked
-                .into_iter()
-                .map(|request| (gateway.new_id().replacen("c-", "p-", 1), request))
-                .collect();
-            let shown: Vec<Value> = pending
-                .iter()
-                .map(|(pending_id, request)| {
-                    json!({
-                        "id": pending_id,
-                        "server": request.server,
-                        "tool": request.tool,
-                        "arguments": request.arguments,
-                        "question": request.message,
-                    })
-                })
-                .collect();
-            gateway.store(&id, owner, turns, pending);
-            Json(json!({
-                "conversation_id": id,
-                "answer": outcome.answer,
-                "finish": outcome.finish,
-                "mode": outcome.mode,
-                "approved": approved_reports,
-                "tool_calls": outcome.tool_calls,
-                "pending_approvals": shown,
-                "unavailable": outcome.unavailable,
-            }))
-            .into_response()
+    let asking = async {
+        match on_text {
+            Some(on_text) => {
+                gateway
+                    .agent
+                    .ask_streaming(&turn.earlier, &text, on_text)
+                    .await
+            }
+            None => gateway.agent.ask_after(&turn.earlier, &text).await,
         }
-        Err(failure) => error(StatusCode::BAD_GATEWAY, failure.to_string()),
-    }
+    };
+    let outcome = PENDING
+        .scope(asked.clone(), asking)
+        .await
+        .map_err(|failure| failure.to_string())?;
+    let mut turns = turn.earlier;
+    turns.extend(outcome.exchange(&text));
+    let asked = std::mem::take(&mut *asked.lock().unwrap_or_else(|p| p.into_inner()));
+    let pending: Vec<(String, ConsentRequest)> = asked
+        .into_iter()
+        .map(|request| (gateway.new_id().replacen("c-", "p-", 1), request))
+        .collect();
+    let shown: Vec<Value> = pending
+        .iter()
+        .map(|(pending_id, request)| {
+            json!({
+                "id": pending_id,
+                "server": request.server,
+                "tool": request.tool,
+                "arguments": request.arguments,
+                "question": request.message,
+            })
+        })
+        .collect();
+    gateway.store(&turn.id, turn.owner, turns, pending);
+    Ok(json!({
+        "conversation_id": turn.id,
+        "answer": outcome.answer,
+        "finish": outcome.finish,
+        "mode": outcome.mode,
+        "approved": approved_reports,
+        "tool_calls": outcome.tool_calls,
+        "pending_approvals": shown,
+        "unavailable": outcome.unavailable,
+    }))
+}
+
+/// The answer as server-sent events: `text` events (`{"text": …}`) as the model writes, then one
+/// `done` event with the same JSON as a plain answer, or an `error` event.
+fn streamed(gateway: Gateway, turn: Prepared) -> Response {
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
+    tokio::spawn(async move {
+        let pieces = sender.clone();
+        let on_text = move |text: &str| {
+            let _ = pieces.send(event("text", &json!({"text": text})));
+        };
+        let last = match respond(&gateway, turn, Some(&on_text)).await {
+            Ok(body) => event("done", &body),
+            Err(failure) => event("error", &json!({"error": failure})),
+        };
+        let _ = sender.send(last);
+    });
+    let body = Body::from_stream(futures::stream::unfold(
+        receiver,
+        |mut receiver| async move {
+            receiver
+                .recv()
+                .await
+                .map(|bytes| (Ok::<_, std::convert::Infallible>(bytes), receiver))
+        },
+    ));
+    let mut response = (StatusCode::OK, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+fn event(name: &str, data: &Value) -> Bytes {
+    Bytes::from(format!("event: {name}\ndata: {data}\n\n"))
 }
 
 impl Gateway {

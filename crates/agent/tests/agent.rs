@@ -891,7 +891,8 @@ async fn the_gateway_answers_chat_with_a_token_and_refuses_without_one() {
         json!([
             {"tool_calls": [{"name": "empresa__consultar_empresa", "arguments": {"nombre": "Empresa X"}}]},
             {"content": "{{last_result:/company/employees}}"},
-            {"content": "sigue siendo 100"}
+            {"content": "sigue siendo 100"},
+            {"content": "Empresa X tiene 100 empleados, sí"}
         ]),
     );
     let manager = start_manager(&servers_file(dir.path(), json!({})), Consent::decline_all()).await;
@@ -1029,6 +1030,57 @@ async fn the_gateway_answers_chat_with_a_token_and_refuses_without_one() {
         ),
         (Some(QUESTION), Some("100"), Some("¿Seguro?"))
     );
+
+    // Streamed: the text as server-sent events while the model writes, then the whole answer.
+    let streamed = http
+        .post(url("/chat"))
+        .bearer_auth("alice-token-0123456789")
+        .json(&json!({"message": "¿De verdad?", "conversation_id": conversation, "stream": true}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        streamed.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let body = streamed.text().await.unwrap();
+    let events: Vec<(&str, Value)> = body
+        .split("\n\n")
+        .filter(|e| !e.is_empty())
+        .map(|e| {
+            let (name, data) = e.split_once('\n').unwrap();
+            (
+                name.trim_start_matches("event: "),
+                serde_json::from_str(data.trim_start_matches("data: ")).unwrap(),
+            )
+        })
+        .collect();
+    let text: String = events
+        .iter()
+        .filter(|(n, _)| *n == "text")
+        .map(|(_, d)| d["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(text, "Empresa X tiene 100 empleados, sí");
+    assert!(
+        events.iter().filter(|(n, _)| *n == "text").count() > 1,
+        "{body}"
+    );
+    let (last, done) = events.last().unwrap();
+    assert_eq!(
+        (
+            *last,
+            done["answer"].as_str(),
+            done["conversation_id"].as_str()
+        ),
+        (
+            "done",
+            Some("Empresa X tiene 100 empleados, sí"),
+            Some(conversation.as_str())
+        )
+    );
+    assert_eq!(chat_requests(&standin)[3].body["stream"], true);
     server.abort();
     manager.shutdown().await;
 }
