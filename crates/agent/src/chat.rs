@@ -8,6 +8,10 @@
 use std::time::Duration;
 
 use mcp_common::Secret;
+use mcp_common::backend::{
+    Backend, BackendConfig, Failure, FailureKind, Repeat, failure_of_http_error, failure_of_status,
+    retry_after_of,
+};
 use openai_compat::wire::{ApiError, Usage};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -97,8 +101,10 @@ pub struct ModelConfig {
     pub api_key: Option<Secret>,
     /// The model id.
     pub model: String,
-    /// The limit on one model call.
-    pub timeout: Duration,
+    /// mcp-common's backend policy (`AGENT_TIMEOUT_SECS` per attempt, `AGENT_RETRIES`, the
+    /// breaker): a chat completion changes nothing at the provider, so timeouts, dropped
+    /// connections, 429s (after `Retry-After`) and 5xx are retried, other refusals are not.
+    pub policy: BackendConfig,
 }
 
 /// A failed model call, saying which endpoint and why.
@@ -111,6 +117,8 @@ pub enum ModelError {
         url: String,
         /// Why.
         cause: String,
+        /// How it failed, for the retry policy.
+        kind: FailureKind,
     },
     /// The endpoint answered with an error.
     #[error("the model endpoint {url} answered {status}: {message}")]
@@ -123,6 +131,8 @@ pub enum ModelError {
         message: String,
         /// The parameter it names, if any.
         param: Option<String>,
+        /// When the endpoint asked to be called again (`Retry-After`).
+        retry_after: Option<Duration>,
     },
     /// The answer was not a chat completion.
     #[error("the model endpoint {url} answered something that is not a chat completion: {cause}")]
@@ -132,9 +142,34 @@ pub enum ModelError {
         /// What was wrong.
         cause: String,
     },
+    /// The call failed under the backend policy (after its retries, or with the breaker open);
+    /// the sentence names the endpoint, the cause, the attempts and what to check.
+    #[error("{0}")]
+    GaveUp(String),
 }
 
 impl ModelError {
+    /// The failure as mcp-common's retry policy and breaker classify it.
+    pub fn failure(&self) -> Failure {
+        match self {
+            ModelError::Unreachable { cause, kind, .. } => Failure::new(*kind, cause.clone()),
+            ModelError::Refused {
+                status,
+                message,
+                retry_after,
+                ..
+            } => {
+                let mut failure = failure_of_status(*status, "", *retry_after);
+                failure.detail = format!("HTTP {status}: {message}");
+                failure
+            }
+            ModelError::Malformed { cause, .. } => {
+                Failure::new(FailureKind::Protocol, cause.clone())
+            }
+            ModelError::GaveUp(message) => Failure::new(FailureKind::Protocol, message.clone()),
+        }
+    }
+
     /// Whether the endpoint refused because the model cannot use tools (Ollama: "… does not
     /// support tools"; vLLM and llama.cpp's server without a tool parser; OpenAI for models
     /// without function calling), so the loop can switch to the JSON protocol.
@@ -160,10 +195,11 @@ impl ModelError {
 }
 
 /// The HTTP client of one endpoint.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ModelClient {
     config: ModelConfig,
     http: reqwest::Client,
+    backend: Backend,
 }
 
 /// How the next request offers tools.
@@ -180,16 +216,28 @@ pub enum ToolChoice {
 impl ModelClient {
     /// A client for `config`.
     pub fn new(config: ModelConfig) -> Result<ModelClient, ModelError> {
+        let timeout = config.policy.timeout;
         let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(Duration::from_secs(10).min(config.timeout))
+            .timeout(timeout)
+            .connect_timeout(Duration::from_secs(10).min(timeout))
             .user_agent(concat!("mcp-agent/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|error| ModelError::Unreachable {
                 url: config.base_url.clone(),
                 cause: format!("the HTTP client could not be built: {error}"),
+                kind: FailureKind::Misconfigured,
             })?;
-        Ok(ModelClient { config, http })
+        let backend = Backend::new(
+            "the model endpoint",
+            config.base_url.trim_end_matches('/'),
+            "check AGENT_BASE_URL, AGENT_API_KEY and AGENT_MODEL",
+            config.policy.clone(),
+        );
+        Ok(ModelClient {
+            config,
+            http,
+            backend,
+        })
     }
 
     /// The model id.
@@ -228,7 +276,70 @@ impl ModelClient {
             .await
     }
 
+    /// One completion under the backend policy. A 4xx refusal other than 429 comes back as it
+    /// is (the loop reads it, e.g. a model refusing tools); other failures as the policy's
+    /// sentence. A stream that broke after some text was shown is not retried, so nothing is
+    /// shown twice.
     async fn complete_with(
+        &self,
+        messages: &[ChatMessage],
+        tools: &[Value],
+        choice: ToolChoice,
+        on_text: Option<&TextSink<'_>>,
+    ) -> Result<ModelTurn, ModelError> {
+        let last_error = std::sync::Mutex::new(None::<ModelError>);
+        let shown_any = std::sync::atomic::AtomicBool::new(false);
+        let relay = |text: &str| {
+            shown_any.store(true, std::sync::atomic::Ordering::Relaxed);
+            if let Some(on_text) = on_text {
+                on_text(text);
+            }
+        };
+        let sink: Option<&TextSink<'_>> = on_text.map(|_| &relay as &TextSink<'_>);
+        let classify = |error: &ModelError| {
+            if shown_any.load(std::sync::atomic::Ordering::Relaxed) {
+                Failure::new(
+                    FailureKind::Rejected,
+                    format!("{error} (after part of the answer was shown)"),
+                )
+            } else {
+                error.failure()
+            }
+        };
+        let last = &last_error;
+        let result = self
+            .backend
+            .call(
+                "chat completion",
+                Repeat::Safe,
+                classify,
+                move || async move {
+                    let result = self.attempt(messages, tools, choice, sink).await;
+                    if let Err(error) = &result {
+                        *last.lock().unwrap_or_else(|p| p.into_inner()) = Some(error.clone());
+                    }
+                    result
+                },
+            )
+            .await;
+        match result {
+            Ok(turn) => Ok(turn),
+            Err(gave_up) => {
+                let last = last_error.lock().unwrap_or_else(|p| p.into_inner()).take();
+                match last {
+                    Some(refused @ ModelError::Refused { .. })
+                        if refused.failure().kind == FailureKind::Rejected =>
+                    {
+                        Err(refused)
+                    }
+                    _ => Err(ModelError::GaveUp(gave_up.to_string())),
+                }
+            }
+        }
+    }
+
+    /// One attempt.
+    async fn attempt(
         &self,
         messages: &[ChatMessage],
         tools: &[Value],
@@ -259,12 +370,17 @@ impl ModelClient {
             .map_err(|error| ModelError::Unreachable {
                 url: url.clone(),
                 cause: if error.is_timeout() {
-                    format!("no answer within {} s", self.config.timeout.as_secs_f64())
+                    format!(
+                        "no answer within {} s",
+                        self.config.policy.timeout.as_secs_f64()
+                    )
                 } else {
                     root_cause(&error)
                 },
+                kind: failure_of_http_error(&error).kind,
             })?;
         let status = response.status();
+        let retry_after = retry_after_of(response.headers());
         let streamed = response
             .headers()
             .get(reqwest::header::CONTENT_TYPE)
@@ -279,6 +395,11 @@ impl ModelClient {
             .map_err(|error| ModelError::Unreachable {
                 url: url.clone(),
                 cause: format!("the answer was cut off: {}", root_cause(&error)),
+                kind: if error.is_timeout() {
+                    FailureKind::Timeout
+                } else {
+                    FailureKind::Protocol
+                },
             })?;
         if !status.is_success() {
             let parsed = ApiError::parse(&bytes);
@@ -291,6 +412,7 @@ impl ModelClient {
                 status: status.as_u16(),
                 message,
                 param: parsed.and_then(|e| e.param),
+                retry_after,
             });
         }
         parse_completion(&bytes).map_err(|cause| ModelError::Malformed { url, cause })
@@ -324,10 +446,15 @@ impl ModelClient {
                     cause: if error.is_timeout() {
                         format!(
                             "the stream did not finish within {} s",
-                            self.config.timeout.as_secs_f64()
+                            self.config.policy.timeout.as_secs_f64()
                         )
                     } else {
                         format!("the stream was cut off: {}", root_cause(&error))
+                    },
+                    kind: if error.is_timeout() {
+                        FailureKind::Timeout
+                    } else {
+                        FailureKind::Protocol
                     },
                 })?;
             let Some(chunk) = chunk else { break };
@@ -550,6 +677,7 @@ mod tests {
             status,
             message: message.into(),
             param: param.map(str::to_owned),
+            retry_after: None,
         };
         assert!(
             refused(

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use mcp_common::backend::BackendConfig;
 use mcp_common::config::AuditDestination;
 use mcp_common::{ConfigError, Env};
 
@@ -18,7 +19,9 @@ AGENT_API_KEY             its bearer key (optional for local servers)
 AGENT_MODEL               the model id, e.g. gpt-4o-mini or llama3.2 (required for ask)
 AGENT_MODE                native, react or auto (default auto: native tools, the JSON protocol when the model refuses them)
 AGENT_MAX_STEPS           model calls per question, 1-100 (default 8)
-AGENT_TIMEOUT_SECS        limit on one model call (default 120)
+AGENT_TIMEOUT_SECS        limit on one model call attempt (default 120)
+AGENT_RETRIES             retries of a model call after a timeout, a dropped connection, 429 or 5xx, 0-3 (default 3)
+AGENT_BREAKER_THRESHOLD, AGENT_BREAKER_COOLDOWN_SECS  consecutive model failures that stop calls, and for how long (default 5, 30)
 AGENT_TOOL_TIMEOUT_SECS   limit on one tool call (default 120)
 AGENT_START_TIMEOUT_SECS  limit on starting a server and listing its tools (default 30)
 AGENT_SYSTEM_PROMPT       extra instructions sent before the question (native mode)
@@ -72,10 +75,19 @@ pub fn model_config(env: &Env) -> Result<ModelConfig, ConfigError> {
             "AGENT_MODEL",
             "the model id, such as gpt-4o-mini or llama3.2",
         )?,
-        timeout: env
-            .seconds("AGENT_TIMEOUT_SECS", 1.0..=3600.0)?
-            .unwrap_or(Duration::from_secs(120)),
+        policy: model_policy(env)?,
     })
+}
+
+/// mcp-common's backend policy for the model endpoint, from `AGENT_TIMEOUT_SECS` (per attempt,
+/// default 120 s: a long answer takes a while), `AGENT_RETRIES`, `AGENT_BREAKER_THRESHOLD` and
+/// `AGENT_BREAKER_COOLDOWN_SECS`.
+pub fn model_policy(env: &Env) -> Result<BackendConfig, ConfigError> {
+    let mut policy = BackendConfig::from_env(env, "AGENT")?;
+    if env.get("AGENT_TIMEOUT_SECS").is_none() {
+        policy.timeout = Duration::from_secs(120);
+    }
+    Ok(policy)
 }
 
 /// Reads the loop's settings.

@@ -18,6 +18,7 @@ use mcp_agent::{
 };
 use mcp_common::Secret;
 use mcp_common::audit::AuditLog;
+use mcp_common::backend::BackendConfig;
 use mcp_common::config::AuditDestination;
 use openai_standin::script::Turn;
 use openai_standin::{AppState, DEFAULT_API_KEY, RecordedRequest};
@@ -80,6 +81,16 @@ fn chat_requests(standin: &Running<AppState>) -> Vec<RecordedRequest> {
         .collect()
 }
 
+/// mcp-common's backend policy with this per-attempt limit and retries, short backoff.
+fn policy(timeout: Duration, retries: u32) -> BackendConfig {
+    BackendConfig {
+        timeout,
+        max_retries: retries,
+        base_delay: Duration::from_millis(100),
+        ..BackendConfig::standard()
+    }
+}
+
 fn manager_config() -> ManagerConfig {
     ManagerConfig {
         start_timeout: Duration::from_secs(30),
@@ -102,7 +113,7 @@ fn agent(
         base_url: format!("{}/v1", standin.url()),
         api_key: Some(Secret::new(DEFAULT_API_KEY)),
         model: "gpt-4o-mini".to_owned(),
-        timeout: Duration::from_secs(10),
+        policy: policy(Duration::from_secs(10), 3),
     })
     .unwrap();
     Agent::new(
@@ -657,7 +668,7 @@ async fn a_model_endpoint_that_hangs_is_an_error_naming_it_not_a_hang() {
         base_url: format!("{}/v1", standin.url()),
         api_key: None,
         model: "gpt-4o-mini".to_owned(),
-        timeout: Duration::from_secs(1),
+        policy: policy(Duration::from_secs(1), 1),
     })
     .unwrap();
     let agent = Agent::new(
@@ -678,8 +689,49 @@ async fn a_model_endpoint_that_hangs_is_an_error_naming_it_not_a_hang() {
         .unwrap_err()
         .to_string();
     assert!(
-        error.contains(&standin.url()) && error.contains("no answer within 1 s"),
+        error.contains(&standin.url()) && error.contains("after 2 attempts"),
         "{error}"
+    );
+    // mcp-common's policy: a timeout is retried (the request changes nothing), once here.
+    assert_eq!(chat_requests(&standin).len(), 2);
+    manager.shutdown().await;
+}
+
+/// mcp-common's backend policy: a 429 from the model endpoint is retried after its
+/// `Retry-After`, and the question is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_from_the_model_is_retried_after_retry_after() {
+    let dir = TempDir::new().unwrap();
+    let standin = openai_standin::spawn().await.unwrap();
+    standin.state.faults().set(
+        standin_kit::Fault::from_json(&json!({"mode": "status", "status": 429, "retry_after": 1, "count": 1, "path": "/v1/chat/completions"})).unwrap(),
+    );
+    script(&standin, json!([{"content": "hola"}]));
+    let manager = start_manager(&servers_file(dir.path(), json!({})), Consent::decline_all()).await;
+    let started = std::time::Instant::now();
+    let outcome = agent(
+        &standin,
+        manager.clone(),
+        Mode::Native,
+        4,
+        Consent::decline_all(),
+    )
+    .ask("hola")
+    .await
+    .unwrap();
+    assert_eq!(outcome.answer, "hola");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "Retry-After not honoured"
+    );
+    assert_eq!(
+        standin
+            .state
+            .faults()
+            .call_count("POST /v1/chat/completions"),
+        2,
+        "{:?}",
+        standin.state.faults().calls()
     );
     manager.shutdown().await;
 }
@@ -1121,7 +1173,7 @@ async fn retrieval_recalls_context_before_the_model() {
         base_url: format!("{}/v1", standin.url()),
         api_key: Some(Secret::new(DEFAULT_API_KEY)),
         model: "gpt-4o-mini".to_owned(),
-        timeout: Duration::from_secs(10),
+        policy: policy(Duration::from_secs(10), 3),
     })
     .unwrap();
     let agent = Agent::new(
