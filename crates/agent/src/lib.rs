@@ -21,6 +21,7 @@ pub mod chat;
 pub mod config;
 pub mod consent;
 pub mod gateway;
+pub mod http_transport;
 pub mod manager;
 pub mod react;
 pub mod servers;

@@ -5,7 +5,8 @@
 //! agent's (less the agent's own `AGENT_*` settings, its model key among them), and all are
 //! initialised concurrently; a server that fails to start is reported by
 //! name (with the end of its stderr) while the others work, and is tried again on its next use.
-//! A server that exited is restarted on the next call. Tool lists are cached per server and
+//! A server that exited is restarted on the next call; an HTTP server (a `url` entry) that no
+//! longer knows the session (404) gets a new one the same way. Tool lists are cached per server and
 //! listed again after the server sends `notifications/tools/list_changed` or restarts.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -308,7 +309,7 @@ impl Manager {
         let mut attempts_left = if safe_to_resend { 2 } else { 1 };
         loop {
             attempts_left -= 1;
-            let peer = self.peer_of(slot).await?;
+            let (peer, generation) = self.peer_of(slot).await?;
             let params =
                 CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments.clone());
             match tokio::time::timeout(self.config.call_timeout, peer.call_tool(params)).await {
@@ -334,7 +335,7 @@ impl Manager {
                 )) => {
                     // The server went away. It is restarted on the next call; this one is sent
                     // again only when the tool is read-only, since a write may have happened.
-                    self.forget_session(slot).await;
+                    self.forget_session(slot, generation).await;
                     if attempts_left == 0 {
                         return Err(failed(format!(
                             "the server exited during the call ({error}); it will be restarted on the next call"
@@ -357,19 +358,22 @@ impl Manager {
         }
     }
 
-    async fn forget_session(&self, slot: &Slot) {
+    /// Drops the session a failed call used, unless it was already replaced (by another call
+    /// that failed at the same time and started the server again).
+    async fn forget_session(&self, slot: &Slot, generation: u32) {
         let mut state = slot.state.lock().await;
-        if state.session.as_ref().is_some_and(|s| !s.is_alive()) {
+        if state.starts == generation {
             state.session = None;
         }
     }
 
-    /// The peer of a live session, (re)starting the server when it has none or it exited.
-    async fn peer_of(&self, slot: &Slot) -> Result<rmcp::Peer<RoleClient>, ManagerError> {
+    /// The peer of a live session and which start it belongs to, (re)starting the server when
+    /// it has none or it exited.
+    async fn peer_of(&self, slot: &Slot) -> Result<(rmcp::Peer<RoleClient>, u32), ManagerError> {
         let mut state = slot.state.lock().await;
         self.ensure_session(slot, &mut state).await?;
         match &state.session {
-            Some(session) => Ok(session.running.peer().clone()),
+            Some(session) => Ok((session.running.peer().clone(), state.starts)),
             None => Err(ManagerError::StartFailed {
                 server: slot.spec.name.clone(),
                 cause: "no session".to_owned(),
@@ -469,9 +473,36 @@ impl Manager {
     }
 }
 
+/// Connects to an HTTP server and initialises a session.
+async fn start_http_session(slot: &Slot, url: &str) -> Result<Session, String> {
+    let token = match &slot.spec.bearer_token_env {
+        None => None,
+        Some(variable) => match std::env::var(variable) {
+            Ok(token) if !token.is_empty() => Some(mcp_common::Secret::new(token)),
+            _ => {
+                return Err(format!(
+                    "{variable} is not set; servers.json names it (bearer_token_env) as holding the server's bearer token"
+                ));
+            }
+        },
+    };
+    let transport =
+        crate::http_transport::HttpTransport::new(url, token).map_err(|error| error.to_string())?;
+    let client = AgentClient {
+        shared: slot.shared.clone(),
+    };
+    match client.serve(transport).await {
+        Ok(running) => Ok(Session { running, pid: None }),
+        Err(error) => Err(format!("initialize at {url} failed: {error}")),
+    }
+}
+
 /// Spawns the server and initialises a session; the error says why, with its last stderr lines.
 async fn start_session(slot: &Slot) -> Result<Session, String> {
     let spec = &slot.spec;
+    if let Some(url) = &spec.url {
+        return start_http_session(slot, url).await;
+    }
     let mut command = tokio::process::Command::new(&spec.command);
     command.args(&spec.args);
     // The agent's own settings (the model's API key above all) are not the servers' business.

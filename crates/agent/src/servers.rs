@@ -1,5 +1,6 @@
 //! `servers.json`, the file hosts (Claude Desktop, Cursor) load: an `mcpServers` map whose
-//! entries start a stdio server (`command`, `args`, `env`). The agent reads the same file.
+//! entries start a stdio server (`command`, `args`, `env`) or name a streamable HTTP one (`url`,
+//! and `bearer_token_env`, the variable holding its bearer token). The agent reads the same file.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,12 +12,17 @@ use serde_json::Value;
 pub struct ServerSpec {
     /// The entry's key, e.g. `empresa`; it prefixes the server's tool names.
     pub name: String,
-    /// The program to start (looked up on `PATH` unless it is a path).
+    /// The program to start (looked up on `PATH` unless it is a path); empty for HTTP servers.
     pub command: String,
     /// Its arguments.
     pub args: Vec<String>,
     /// Variables set for it on top of the agent's own environment.
     pub env: BTreeMap<String, String>,
+    /// The MCP endpoint of a server reached over streamable HTTP instead of started.
+    pub url: Option<String>,
+    /// The environment variable holding the HTTP server's bearer token (read at each start, so
+    /// the token is never written in servers.json).
+    pub bearer_token_env: Option<String>,
 }
 
 /// A `servers.json` that cannot be used, naming the entry and field at fault.
@@ -64,10 +70,38 @@ pub fn parse(text: &str) -> Result<Vec<ServerSpec>, String> {
         let Some(fields) = entry.as_object() else {
             return Err(format!("mcpServers.{name}: expected an object"));
         };
-        if fields.contains_key("url") {
-            return Err(format!(
-                "mcpServers.{name}: `url` (HTTP) servers are not supported by mcp-agent yet; start the server over stdio with `command`"
-            ));
+        if let Some(url) = fields.get("url") {
+            let Some(url) = url
+                .as_str()
+                .filter(|u| u.starts_with("http://") || u.starts_with("https://"))
+            else {
+                return Err(format!(
+                    "mcpServers.{name}.url: expected the server's MCP endpoint as an http:// or https:// URL, found {url}"
+                ));
+            };
+            if fields.contains_key("command") {
+                return Err(format!(
+                    "mcpServers.{name}: give either `command` (a stdio server) or `url` (an HTTP server), not both"
+                ));
+            }
+            let bearer_token_env = match fields.get("bearer_token_env") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(variable)) if !variable.is_empty() => Some(variable.clone()),
+                Some(other) => {
+                    return Err(format!(
+                        "mcpServers.{name}.bearer_token_env: expected the name of the environment variable holding the token, found {other}"
+                    ));
+                }
+            };
+            specs.push(ServerSpec {
+                name: name.clone(),
+                command: String::new(),
+                args: Vec::new(),
+                env: BTreeMap::new(),
+                url: Some(url.to_owned()),
+                bearer_token_env,
+            });
+            continue;
         }
         let command = match fields.get("command") {
             Some(Value::String(command)) if !command.trim().is_empty() => command.clone(),
@@ -121,6 +155,8 @@ pub fn parse(text: &str) -> Result<Vec<ServerSpec>, String> {
             command,
             args,
             env,
+            url: None,
+            bearer_token_env: None,
         });
     }
     Ok(specs)
@@ -140,6 +176,9 @@ mod tests {
         assert_eq!(specs[1].name, "empresa");
         assert_eq!(specs[1].args, vec!["--x"]);
         assert_eq!(specs[1].env["A"], "1");
+        let http = parse(r#"{"mcpServers": {"h": {"url": "http://127.0.0.1:8080/mcp", "bearer_token_env": "H_TOKEN"}}}"#).unwrap();
+        assert_eq!(http[0].url.as_deref(), Some("http://127.0.0.1:8080/mcp"));
+        assert_eq!(http[0].bearer_token_env.as_deref(), Some("H_TOKEN"));
         let cases = [
             ("[]", "mcpServers"),
             (r#"{"mcpServers": {"a": {}}}"#, "mcpServers.a.command"),
@@ -152,8 +191,16 @@ mod tests {
                 "mcpServers.a.env.K",
             ),
             (
-                r#"{"mcpServers": {"a": {"url": "http://x"}}}"#,
-                "`url` (HTTP) servers are not supported",
+                r#"{"mcpServers": {"a": {"url": "ftp://x"}}}"#,
+                "mcpServers.a.url: expected the server's MCP endpoint",
+            ),
+            (
+                r#"{"mcpServers": {"a": {"url": "http://x", "command": "y"}}}"#,
+                "not both",
+            ),
+            (
+                r#"{"mcpServers": {"a": {"url": "http://x", "bearer_token_env": 3}}}"#,
+                "mcpServers.a.bearer_token_env",
             ),
         ];
         for (text, expected) in cases {

@@ -1374,3 +1374,91 @@ async fn servers_do_not_inherit_the_agents_settings() {
         "stderr: {stderr}"
     );
 }
+
+/// A server reached over streamable HTTP (`url` with `bearer_token_env`): `consultar_empresa`
+/// answers 100 through it; a wrong token is a start failure naming the 401; after the server
+/// expired the session (MCP_SESSION_IDLE_SECS=1) the next call initialises a new one and works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_servers_are_called_with_their_token_and_reinitialised_after_an_expired_session() {
+    let dir = TempDir::new().unwrap();
+    // The test cannot set variables in its own process, so the token is one cargo sets for
+    // every test run: bearer_token_env names where the agent reads it, not what it is.
+    let token = std::env::var("CARGO_MANIFEST_DIR").unwrap();
+    let home = dir.path().to_string_lossy().into_owned();
+    let server_env = [
+        ("EMPRESA_SAMPLE_DATA", "true"),
+        ("HOME", home.as_str()),
+        ("XDG_DATA_HOME", home.as_str()),
+        ("MCP_AUTH_TOKEN", token.as_str()),
+        ("MCP_SESSION_IDLE_SECS", "1"),
+        ("MCP_AUDIT_LOG", "off"),
+    ];
+    let empresa = empresa_binary();
+    let server_env: Vec<(String, String)> = server_env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let http = tokio::task::spawn_blocking(move || {
+        let env: Vec<(&str, &str)> = server_env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        mcp_conformance::HttpServer::start(&empresa, &[], &env).unwrap()
+    })
+    .await
+    .unwrap();
+    let servers = dir.path().join("servers.json");
+    std::fs::write(
+        &servers,
+        json!({"mcpServers": {
+            "web": {"url": http.mcp_url(), "bearer_token_env": "CARGO_MANIFEST_DIR"},
+            "wrong": {"url": http.mcp_url(), "bearer_token_env": "CARGO_PKG_NAME"}
+        }})
+        .to_string(),
+    )
+    .unwrap();
+    let manager = start_manager(&servers, Consent::decline_all()).await;
+    let status = manager.status().await;
+    let web = status.iter().find(|s| s.name == "web").unwrap();
+    assert!(web.running, "{status:?}");
+    let wrong = status.iter().find(|s| s.name == "wrong").unwrap();
+    assert!(!wrong.running);
+    assert!(
+        wrong.error.as_deref().unwrap_or_default().contains("401"),
+        "{status:?}"
+    );
+
+    let standin = openai_standin::spawn().await.unwrap();
+    let ask = || async {
+        script(
+            &standin,
+            json!([
+                {"tool_calls": [{"name": "web__consultar_empresa", "arguments": {"nombre": "Empresa X"}}]},
+                {"content": "{{last_result:/company/employees}}"}
+            ]),
+        );
+        agent(
+            &standin,
+            manager.clone(),
+            Mode::Native,
+            4,
+            Consent::decline_all(),
+        )
+        .ask(QUESTION)
+        .await
+        .unwrap()
+    };
+    assert_eq!(ask().await.answer, "100");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let after_expiry = ask().await;
+    assert_eq!(after_expiry.answer, "100", "{:?}", after_expiry.tool_calls);
+    let web = manager
+        .status()
+        .await
+        .into_iter()
+        .find(|s| s.name == "web")
+        .unwrap();
+    assert_eq!((web.running, web.starts), (true, 2));
+    manager.shutdown().await;
+    drop(http);
+}
