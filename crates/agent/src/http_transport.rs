@@ -5,10 +5,11 @@
 //! one, the `Mcp-Session-Id`. A 202 carries nothing; a JSON answer is one message; an SSE answer
 //! (the server's progress, its requests such as elicitation, then the response) is read in the
 //! background. A 404 once a session exists means the server dropped the session (it expired or
-//! the server restarted): the transport closes, so the manager initialises a new session on the
-//! next call. Messages the server sends outside a request (on the standalone GET stream) are not
+//! the server restarted): the request fails as not processed and the session is marked lost
+//! ([`HttpTransport::lost`]), so the manager initialises a new session and sends it again. Messages the server sends outside a request (on the standalone GET stream) are not
 //! read.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,8 +24,33 @@ const PROTOCOL_VERSION: &str = "2025-11-25";
 
 /// A failed exchange with an HTTP server.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct HttpTransportError(String);
+#[error("{message}")]
+pub struct HttpTransportError {
+    message: String,
+    not_processed: bool,
+}
+
+impl HttpTransportError {
+    fn new(message: String) -> HttpTransportError {
+        HttpTransportError {
+            message,
+            not_processed: false,
+        }
+    }
+
+    fn refused(message: String) -> HttpTransportError {
+        HttpTransportError {
+            message,
+            not_processed: true,
+        }
+    }
+
+    /// Whether the server certainly did not act on the message (no connection, an unknown
+    /// session, a refused token), so sending it again cannot do anything twice.
+    pub fn not_processed(&self) -> bool {
+        self.not_processed
+    }
+}
 
 /// The transport of one HTTP server.
 #[derive(Debug)]
@@ -41,6 +67,7 @@ struct Shared {
     session: Mutex<Option<String>>,
     sender: mpsc::UnboundedSender<RxJsonRpcMessage<RoleClient>>,
     closed: CancellationToken,
+    lost: Arc<AtomicBool>,
 }
 
 impl HttpTransport {
@@ -53,7 +80,7 @@ impl HttpTransport {
             .user_agent(concat!("mcp-agent/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|error| {
-                HttpTransportError(format!("the HTTP client could not be built: {error}"))
+                HttpTransportError::new(format!("the HTTP client could not be built: {error}"))
             })?;
         let (sender, inbox) = mpsc::unbounded_channel();
         Ok(HttpTransport {
@@ -64,9 +91,15 @@ impl HttpTransport {
                 session: Mutex::new(None),
                 sender,
                 closed: CancellationToken::new(),
+                lost: Arc::new(AtomicBool::new(false)),
             }),
             inbox,
         })
+    }
+
+    /// Set once the server answered 404 to the session: it is gone and a new one is needed.
+    pub fn lost(&self) -> Arc<AtomicBool> {
+        self.shared.lost.clone()
     }
 }
 
@@ -81,7 +114,7 @@ impl Shared {
     fn deliver(&self, data: &[u8]) -> Result<(), HttpTransportError> {
         let message: RxJsonRpcMessage<RoleClient> =
             serde_json::from_slice(data).map_err(|error| {
-                HttpTransportError(format!(
+                HttpTransportError::new(format!(
                     "{} sent a message that is not MCP: {error}",
                     self.url
                 ))
@@ -96,7 +129,7 @@ impl Shared {
         message: TxJsonRpcMessage<RoleClient>,
     ) -> Result<(), HttpTransportError> {
         let body = serde_json::to_vec(&message).map_err(|error| {
-            HttpTransportError(format!("a message could not be written: {error}"))
+            HttpTransportError::new(format!("a message could not be written: {error}"))
         })?;
         let mut request = self
             .http
@@ -117,16 +150,21 @@ impl Shared {
                 .header("MCP-Protocol-Version", PROTOCOL_VERSION);
         }
         let response = request.send().await.map_err(|error| {
-            HttpTransportError(format!(
+            let message = format!(
                 "POST {}: {}",
                 self.url,
                 mcp_common::backend::root_cause(&error)
-            ))
+            );
+            if error.is_connect() {
+                HttpTransportError::refused(message)
+            } else {
+                HttpTransportError::new(message)
+            }
         })?;
         let status = response.status();
         if status == reqwest::StatusCode::NOT_FOUND && session.is_some() {
-            self.closed.cancel();
-            return Err(HttpTransportError(format!(
+            self.lost.store(true, Ordering::SeqCst);
+            return Err(HttpTransportError::refused(format!(
                 "{} no longer knows the session (404: it expired or the server restarted); a new one is started on the next call",
                 self.url
             )));
@@ -137,11 +175,17 @@ impl Shared {
                 401 | 403 => " (check the bearer token named by bearer_token_env in servers.json)",
                 _ => "",
             };
-            return Err(HttpTransportError(format!(
+            let message = format!(
                 "{} answered {status}: {}{hint}",
                 self.url,
                 crate::translate::cut(text.trim(), 300)
-            )));
+            );
+            // A refused token or request never reached a tool; a 5xx may have.
+            return Err(if status.is_client_error() {
+                HttpTransportError::refused(message)
+            } else {
+                HttpTransportError::new(message)
+            });
         }
         if let Some(id) = response
             .headers()
@@ -160,7 +204,7 @@ impl Shared {
             .is_some_and(|v| v.starts_with("text/event-stream"));
         if !is_stream {
             let bytes = response.bytes().await.map_err(|error| {
-                HttpTransportError(format!("{}: the answer was cut off: {error}", self.url))
+                HttpTransportError::new(format!("{}: the answer was cut off: {error}", self.url))
             })?;
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 return Ok(());

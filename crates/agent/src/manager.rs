@@ -128,11 +128,18 @@ impl std::fmt::Debug for SlotState {
 struct Session {
     running: RunningService<RoleClient, AgentClient>,
     pid: Option<u32>,
+    /// For an HTTP server: set when it no longer knows the session.
+    lost: Option<Arc<AtomicBool>>,
 }
 
 impl Session {
     fn is_alive(&self) -> bool {
-        !self.running.is_closed() && !self.running.is_transport_closed()
+        !self.running.is_closed()
+            && !self.running.is_transport_closed()
+            && !self
+                .lost
+                .as_ref()
+                .is_some_and(|lost| lost.load(Ordering::SeqCst))
     }
 }
 
@@ -307,6 +314,7 @@ impl Manager {
             cause,
         };
         let mut attempts_left = if safe_to_resend { 2 } else { 1 };
+        let mut resent = false;
         loop {
             attempts_left -= 1;
             let (peer, generation) = self.peer_of(slot).await?;
@@ -333,12 +341,18 @@ impl Manager {
                 Ok(Err(
                     error @ (ServiceError::TransportClosed | ServiceError::TransportSend(_)),
                 )) => {
-                    // The server went away. It is restarted on the next call; this one is sent
-                    // again only when the tool is read-only, since a write may have happened.
+                    // The server went away, or an HTTP server dropped the session. It is started
+                    // again for the next call; this one is sent again when it certainly did not
+                    // arrive (a write to a dead process, an HTTP request refused before any tool
+                    // ran) or the tool is read-only, since otherwise a write may have happened.
                     self.forget_session(slot, generation).await;
+                    if attempts_left == 0 && !resent && not_processed(&error) {
+                        attempts_left = 1;
+                    }
+                    resent = true;
                     if attempts_left == 0 {
                         return Err(failed(format!(
-                            "the server exited during the call ({error}); it will be restarted on the next call"
+                            "the server went away during the call ({error}); it will be started again on the next call"
                         )));
                     }
                 }
@@ -423,53 +437,75 @@ impl Manager {
     /// The server's tools, from the cache unless it is stale.
     async fn tools_of(&self, slot: &Slot) -> Result<Vec<Value>, ManagerError> {
         let mut state = slot.state.lock().await;
-        self.ensure_session(slot, &mut state).await?;
-        if let Some(tools) = &state.tools
-            && !slot.shared.tools_stale.load(Ordering::SeqCst)
-        {
-            return Ok(tools.clone());
-        }
-        let Some(session) = &state.session else {
-            return Err(ManagerError::StartFailed {
+        // Listing is read-only: when the session turns out to be gone (a server that exited,
+        // an HTTP session that expired), a new one is started and asked once more.
+        let mut attempts_left = 2;
+        loop {
+            attempts_left -= 1;
+            self.ensure_session(slot, &mut state).await?;
+            if let Some(tools) = &state.tools
+                && !slot.shared.tools_stale.load(Ordering::SeqCst)
+            {
+                return Ok(tools.clone());
+            }
+            let Some(session) = &state.session else {
+                return Err(ManagerError::StartFailed {
+                    server: slot.spec.name.clone(),
+                    cause: "no session".to_owned(),
+                });
+            };
+            // Cleared before listing, so a change announced while listing is not lost.
+            slot.shared.tools_stale.store(false, Ordering::SeqCst);
+            let listed = tokio::time::timeout(
+                self.config.start_timeout,
+                session.running.peer().list_all_tools(),
+            )
+            .await;
+            let failure = match listed {
+                Ok(Ok(tools)) => {
+                    let tools: Vec<Value> = tools
+                        .iter()
+                        .filter_map(|tool| serde_json::to_value(tool).ok())
+                        .collect();
+                    state.tools = Some(tools.clone());
+                    return Ok(tools);
+                }
+                Ok(Err(
+                    error @ (ServiceError::TransportClosed | ServiceError::TransportSend(_)),
+                )) if attempts_left > 0 => {
+                    tracing::info!(server = %slot.spec.name, %error, "the session is gone; starting a new one");
+                    slot.shared.tools_stale.store(true, Ordering::SeqCst);
+                    state.session = None;
+                    continue;
+                }
+                Ok(Err(error)) => error.to_string(),
+                Err(_) => format!(
+                    "no answer within {} s",
+                    self.config.start_timeout.as_secs_f64()
+                ),
+            };
+            slot.shared.tools_stale.store(true, Ordering::SeqCst);
+            return Err(ManagerError::CallFailed {
                 server: slot.spec.name.clone(),
-                cause: "no session".to_owned(),
+                tool: "tools/list".to_owned(),
+                cause: failure,
             });
-        };
-        // Cleared before listing, so a change announced while listing is not lost.
-        slot.shared.tools_stale.store(false, Ordering::SeqCst);
-        let listed = tokio::time::timeout(
-            self.config.start_timeout,
-            session.running.peer().list_all_tools(),
-        )
-        .await;
-        let tools = match listed {
-            Ok(Ok(tools)) => tools,
-            Ok(Err(error)) => {
-                slot.shared.tools_stale.store(true, Ordering::SeqCst);
-                return Err(ManagerError::CallFailed {
-                    server: slot.spec.name.clone(),
-                    tool: "tools/list".to_owned(),
-                    cause: error.to_string(),
-                });
-            }
-            Err(_) => {
-                slot.shared.tools_stale.store(true, Ordering::SeqCst);
-                return Err(ManagerError::CallFailed {
-                    server: slot.spec.name.clone(),
-                    tool: "tools/list".to_owned(),
-                    cause: format!(
-                        "no answer within {} s",
-                        self.config.start_timeout.as_secs_f64()
-                    ),
-                });
-            }
-        };
-        let tools: Vec<Value> = tools
-            .iter()
-            .filter_map(|tool| serde_json::to_value(tool).ok())
-            .collect();
-        state.tools = Some(tools.clone());
-        Ok(tools)
+        }
+    }
+}
+
+/// Whether a failed call certainly never reached the server: a message that could not be
+/// written to a stdio server, or an HTTP request the server refused before acting on it.
+fn not_processed(error: &ServiceError) -> bool {
+    let ServiceError::TransportSend(failure) = error else {
+        return false;
+    };
+    match failure
+        .error
+        .downcast_ref::<crate::http_transport::HttpTransportError>()
+    {
+        Some(http) => http.not_processed(),
+        None => true,
     }
 }
 
@@ -488,11 +524,16 @@ async fn start_http_session(slot: &Slot, url: &str) -> Result<Session, String> {
     };
     let transport =
         crate::http_transport::HttpTransport::new(url, token).map_err(|error| error.to_string())?;
+    let lost = transport.lost();
     let client = AgentClient {
         shared: slot.shared.clone(),
     };
     match client.serve(transport).await {
-        Ok(running) => Ok(Session { running, pid: None }),
+        Ok(running) => Ok(Session {
+            running,
+            pid: None,
+            lost: Some(lost),
+        }),
         Err(error) => Err(format!("initialize at {url} failed: {error}")),
     }
 }
@@ -546,7 +587,11 @@ async fn start_session(slot: &Slot) -> Result<Session, String> {
         shared: slot.shared.clone(),
     };
     match client.serve(transport).await {
-        Ok(running) => Ok(Session { running, pid }),
+        Ok(running) => Ok(Session {
+            running,
+            pid,
+            lost: None,
+        }),
         Err(error) => {
             // Give the stderr reader a moment to collect what the server said before exiting.
             tokio::time::sleep(Duration::from_millis(200)).await;

@@ -1459,6 +1459,62 @@ async fn http_servers_are_called_with_their_token_and_reinitialised_after_an_exp
         .find(|s| s.name == "web")
         .unwrap();
     assert_eq!((web.running, web.starts), (true, 2));
+
+    // A write whose session expired was refused by the server before any tool ran, so it is
+    // sent again on a new session, and happens exactly once. (The tool list is cached first,
+    // so the expired session is met by the write itself.)
+    let (_, failures) = manager.all_tools().await;
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    script(
+        &standin,
+        json!([
+            {"tool_calls": [{"name": "web__create_company", "arguments": {
+                "name": "Agente HTTP SA", "city": null, "country": null, "description": null, "email": null,
+                "employees": 4, "industry": null, "legal_id": null, "phone": null, "website": null
+            }}]},
+            {"content": "creada"}
+        ]),
+    );
+    let created = agent(
+        &standin,
+        manager.clone(),
+        Mode::Native,
+        4,
+        Consent::approve_all(),
+    )
+    .ask("Crea Agente HTTP SA")
+    .await
+    .unwrap();
+    assert_eq!(
+        created.tool_calls[0].outcome, "ok",
+        "{}",
+        created.tool_calls[0].result
+    );
+    let listed = manager
+        .call(
+            "web",
+            "list_companies",
+            json!({"limit": 100}).as_object().unwrap().clone(),
+            false,
+            true,
+        )
+        .await
+        .unwrap();
+    let copies = listed["structuredContent"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["name"] == "Agente HTTP SA")
+        .count();
+    assert_eq!(copies, 1);
+    let web = manager
+        .status()
+        .await
+        .into_iter()
+        .find(|s| s.name == "web")
+        .unwrap();
+    assert_eq!(web.starts, 3);
     manager.shutdown().await;
     drop(http);
 }
