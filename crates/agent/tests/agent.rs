@@ -1449,6 +1449,14 @@ async fn http_servers_are_called_with_their_token_and_reinitialised_after_an_exp
         .unwrap()
     };
     assert_eq!(ask().await.answer, "100");
+    let starts_before = |statuses: Vec<mcp_agent::manager::ServerStatus>| {
+        statuses
+            .into_iter()
+            .find(|s| s.name == "web")
+            .map_or(0, |s| s.starts)
+    };
+    // Normally 1; more only if a slow machine let the 1 s session expire already.
+    let first_starts = starts_before(manager.status().await);
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let after_expiry = ask().await;
     assert_eq!(after_expiry.answer, "100", "{:?}", after_expiry.tool_calls);
@@ -1458,7 +1466,8 @@ async fn http_servers_are_called_with_their_token_and_reinitialised_after_an_exp
         .into_iter()
         .find(|s| s.name == "web")
         .unwrap();
-    assert_eq!((web.running, web.starts), (true, 2));
+    assert!(web.running && web.starts > first_starts, "{web:?}");
+    let second_starts = web.starts;
 
     // A write whose session expired was refused by the server before any tool ran, so it is
     // sent again on a new session, and happens exactly once. (The tool list is cached first,
@@ -1514,7 +1523,7 @@ async fn http_servers_are_called_with_their_token_and_reinitialised_after_an_exp
         .into_iter()
         .find(|s| s.name == "web")
         .unwrap();
-    assert_eq!(web.starts, 3);
+    assert!(web.starts > second_starts, "{web:?}");
     manager.shutdown().await;
     drop(http);
 }
