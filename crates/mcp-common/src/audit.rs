@@ -119,6 +119,13 @@ impl AuditLog {
 
     /// Writes one record as a single line. A failing write is logged, never fatal to the call.
     pub fn record(&self, record: &AuditRecord) {
+        self.record_serialized(record);
+    }
+
+    /// Writes any serialisable record as a single line, for audit trails of other shapes (the
+    /// `mcp-agent` client records its model and tool calls here). A failing write is logged,
+    /// never fatal.
+    pub fn record_serialized<T: Serialize>(&self, record: &T) {
         let mut line = match serde_json::to_vec(record) {
             Ok(line) => line,
             Err(error) => {

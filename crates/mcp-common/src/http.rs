@@ -47,7 +47,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Settings of the HTTP transport.
 #[derive(Debug, Clone)]
-pub(crate) struct HttpSettings {
+pub struct HttpSettings {
     /// Where to listen.
     pub listen: SocketAddr,
     /// No sessions: every POST stands alone (for replicas behind a load balancer).
@@ -71,6 +71,8 @@ struct Guard {
     allowed_hosts: Arc<Vec<String>>,
     allowed_origins: Arc<Vec<String>>,
     max_body_bytes: usize,
+    /// Whether POSTed JSON bodies must be JSON-RPC messages (true for `/mcp`).
+    json_rpc_bodies: bool,
 }
 
 /// The hosts accepted when `MCP_ALLOWED_HOSTS` is not set: loopback names, plus the listen
@@ -123,6 +125,7 @@ pub(crate) fn router<S: Domain>(
         allowed_hosts: Arc::new(settings.allowed_hosts.clone()),
         allowed_origins: Arc::new(settings.allowed_origins.clone()),
         max_body_bytes: settings.max_body_bytes,
+        json_rpc_bodies: true,
     };
     let guarded = mcp
         .route(
@@ -168,6 +171,20 @@ pub(crate) fn router<S: Domain>(
             }),
         )
         .merge(guarded)
+}
+
+/// `router` behind the same guard as `/mcp` (Host and Origin allow-lists, bearer tokens with the
+/// holder recorded as [`Principal`], the body size limit), for HTTP faces other than MCP itself,
+/// such as the `mcp-agent` gateway; their bodies are not required to be JSON-RPC.
+pub fn guarded(router: Router, settings: &HttpSettings) -> Router {
+    let guard = Guard {
+        tokens: Arc::new(settings.tokens.clone()),
+        allowed_hosts: Arc::new(settings.allowed_hosts.clone()),
+        allowed_origins: Arc::new(settings.allowed_origins.clone()),
+        max_body_bytes: settings.max_body_bytes,
+        json_rpc_bodies: false,
+    };
+    router.layer(axum::middleware::from_fn_with_state(guard, guard_request))
 }
 
 /// Binds, prints where it listens, and serves until `shutdown` fires.
@@ -642,7 +659,7 @@ async fn guard_request(
     {
         request.extensions_mut().insert(RemoteAddr(addr));
     }
-    if request.method() == Method::POST && is_json(request.headers()) {
+    if guard.json_rpc_bodies && request.method() == Method::POST && is_json(request.headers()) {
         request = match checked_body(request, guard.max_body_bytes).await {
             Ok(request) => request,
             Err(response) => return response,
@@ -667,6 +684,7 @@ mod tests {
             allowed_hosts: Arc::new(hosts.iter().map(|s| s.to_string()).collect()),
             allowed_origins: Arc::new(origins.iter().map(|s| s.to_string()).collect()),
             max_body_bytes: 1024,
+            json_rpc_bodies: true,
         }
     }
 

@@ -6,9 +6,10 @@
 //! bearer tokens and body limits, the policy for calling backends ([`backend`]: timeouts,
 //! retries, circuit breaker, readable errors; [`api`]: the HTTP/JSON client over it), consent
 //! and tool gating ([`gate`], [`governed`]),
-//! the audit trail ([`audit`]), logs and metrics (`telemetry`, `metrics`), secrets that never
-//! print ([`secret`]) and the schema rules clients rely on ([`schema`]). Only what servers use is
-//! public; the transports, the governing layer's internals and the metrics registry are not.
+//! the audit trail ([`audit`]), logs and metrics ([`telemetry`], `metrics`), secrets that never
+//! print ([`secret`]) and the schema rules clients rely on ([`schema`]). Only what servers and
+//! mcp-agent use is public; the stdio transport, the governing layer's internals and the metrics
+//! registry are not.
 //!
 //! See ARCHITECTURE.md at the top of the repository for how a request flows through it, and its
 //! "Adding a server" checklist.
@@ -108,7 +109,7 @@ pub mod schema;
 pub mod secret;
 pub mod serve;
 mod stdio;
-mod telemetry;
+pub mod telemetry;
 
 #[cfg(test)]
 mod tests;

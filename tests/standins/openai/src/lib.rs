@@ -49,6 +49,9 @@
 //!   Requests the fault plan answers (a 429, a dropped connection) never reach the handler: they are only in
 //!   `GET /__standin/calls`.
 //! - `GET /__standin/calls`, `POST /__standin/reset` (the kit's: counts; reset clears the record and plans).
+//! - `POST /__standin/script {"turns": [...]}`: scripted mode, chat completions answered from the posted model
+//!   turns (text, tool calls, parallel tool calls, malformed arguments, errors; streamed when asked) until reset;
+//!   see [`script`].
 
 pub mod chat;
 pub mod embeddings;
@@ -56,6 +59,7 @@ pub mod error;
 pub mod models;
 pub mod moderation;
 pub mod schema;
+pub mod script;
 pub mod server;
 
 pub use server::{

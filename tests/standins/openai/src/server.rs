@@ -108,6 +108,7 @@ pub struct AppState {
     /// The key given at start, restored on reset.
     initial_key: Option<String>,
     next_id: Arc<AtomicU64>,
+    script: crate::script::Script,
 }
 
 impl AppState {
@@ -124,7 +125,13 @@ impl AppState {
             released: Arc::new(Notify::new()),
             initial_key: api_key,
             next_id: Arc::new(AtomicU64::new(1)),
+            script: crate::script::Script::default(),
         }
+    }
+
+    /// The scripted model turns (see [`crate::script`]).
+    pub fn script(&self) -> &crate::script::Script {
+        &self.script
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -196,6 +203,7 @@ impl Service for AppState {
             inner.moderations = true;
         }
         self.released.notify_waiters();
+        self.script.clear();
     }
 }
 
@@ -205,6 +213,10 @@ pub fn app(state: AppState) -> Router {
         .route("/__standin/stream", post(control_stream))
         .route("/__standin/requests", get(control_requests))
         .route("/__standin/endpoints", post(control_endpoints))
+        .route(
+            "/__standin/script",
+            post(crate::script::control).get(crate::script::status),
+        )
         .fallback(api_endpoint)
         .with_state(state.clone());
     let faults = state.faults.clone();
@@ -285,6 +297,7 @@ fn dispatch(state: &AppState, index: usize, method: &Method, path: &str, body: &
         Err(error) => error.into_response(),
     };
     match (method.as_str(), path) {
+        ("POST", "/v1/chat/completions") if state.script.is_active() => state.script.answer(body),
         ("POST", "/v1/chat/completions") => match chat::complete(body) {
             Err(error) => error.into_response(),
             Ok(request) => {

@@ -1,0 +1,694 @@
+//! The chat completions client the loop talks to: any OpenAI-compatible endpoint (OpenAI,
+//! Ollama's `/v1`, vLLM, LM Studio, llama.cpp's server), with function tools.
+//!
+//! The messages here carry tool calls and tool results, which `openai_compat::wire`'s plain
+//! text messages do not; errors are read with `openai_compat::wire::ApiError`, so the same
+//! dialects of error bodies are understood.
+
+use std::time::Duration;
+
+use mcp_common::Secret;
+use mcp_common::backend::{
+    Backend, BackendConfig, Failure, FailureKind, Repeat, failure_of_http_error, failure_of_status,
+    retry_after_of,
+};
+use openai_compat::wire::{ApiError, Usage};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// One message of the conversation, in the shape chat completions take and give.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// `system`, `user`, `assistant` or `tool`.
+    pub role: String,
+    /// The text (absent for an assistant message that only calls tools).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    /// The tools an assistant message calls.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// The call a tool message answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+}
+
+impl ChatMessage {
+    /// A message with `role` and text.
+    pub fn text(role: &str, content: impl Into<String>) -> ChatMessage {
+        ChatMessage {
+            role: role.to_owned(),
+            content: Some(content.into()),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+        }
+    }
+
+    /// The answer to the tool call `id`.
+    pub fn tool_result(id: &str, content: impl Into<String>) -> ChatMessage {
+        ChatMessage {
+            role: "tool".to_owned(),
+            content: Some(content.into()),
+            tool_calls: Vec::new(),
+            tool_call_id: Some(id.to_owned()),
+        }
+    }
+}
+
+/// A function call the model asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolCall {
+    /// The id its answer must carry.
+    #[serde(default)]
+    pub id: String,
+    /// Always `function`.
+    #[serde(rename = "type", default = "function_kind")]
+    pub kind: String,
+    /// Which function, with which arguments.
+    pub function: FunctionCall,
+}
+
+fn function_kind() -> String {
+    "function".to_owned()
+}
+
+/// The function and its arguments, as the model wrote them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunctionCall {
+    /// The function name.
+    pub name: String,
+    /// The arguments: a JSON object as text, which the model may have written badly.
+    #[serde(default)]
+    pub arguments: String,
+}
+
+/// What the model answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelTurn {
+    /// The assistant message (text and/or tool calls).
+    pub message: ChatMessage,
+    /// `stop`, `tool_calls`, `length`, …
+    pub finish_reason: Option<String>,
+    /// Token usage, when reported.
+    pub usage: Option<Usage>,
+}
+
+/// Where the model is and how long to wait for it.
+#[derive(Debug, Clone)]
+pub struct ModelConfig {
+    /// The API base, e.g. `https://api.openai.com/v1` (requests go to `{base}/chat/completions`).
+    pub base_url: String,
+    /// The bearer key; none for local servers that need none.
+    pub api_key: Option<Secret>,
+    /// The model id.
+    pub model: String,
+    /// mcp-common's backend policy (`AGENT_TIMEOUT_SECS` per attempt, `AGENT_RETRIES`, the
+    /// breaker): a chat completion changes nothing at the provider, so timeouts, dropped
+    /// connections, 429s (after `Retry-After`) and 5xx are retried, other refusals are not.
+    pub policy: BackendConfig,
+}
+
+/// A failed model call, saying which endpoint and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModelError {
+    /// The endpoint could not be reached or did not answer in time.
+    #[error("the model endpoint {url} could not be reached: {cause}")]
+    Unreachable {
+        /// The URL called.
+        url: String,
+        /// Why.
+        cause: String,
+        /// How it failed, for the retry policy.
+        kind: FailureKind,
+    },
+    /// The endpoint answered with an error.
+    #[error("the model endpoint {url} answered {status}: {message}")]
+    Refused {
+        /// The URL called.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The endpoint's sentence.
+        message: String,
+        /// The parameter it names, if any.
+        param: Option<String>,
+        /// When the endpoint asked to be called again (`Retry-After`).
+        retry_after: Option<Duration>,
+    },
+    /// The answer was not a chat completion.
+    #[error("the model endpoint {url} answered something that is not a chat completion: {cause}")]
+    Malformed {
+        /// The URL called.
+        url: String,
+        /// What was wrong.
+        cause: String,
+    },
+    /// The call failed under the backend policy (after its retries, or with the breaker open);
+    /// the sentence names the endpoint, the cause, the attempts and what to check.
+    #[error("{0}")]
+    GaveUp(String),
+}
+
+impl ModelError {
+    /// The failure as mcp-common's retry policy and breaker classify it.
+    pub fn failure(&self) -> Failure {
+        match self {
+            ModelError::Unreachable { cause, kind, .. } => Failure::new(*kind, cause.clone()),
+            ModelError::Refused {
+                status,
+                message,
+                retry_after,
+                ..
+            } => {
+                let mut failure = failure_of_status(*status, "", *retry_after);
+                failure.detail = format!("HTTP {status}: {message}");
+                failure
+            }
+            ModelError::Malformed { cause, .. } => {
+                Failure::new(FailureKind::Protocol, cause.clone())
+            }
+            ModelError::GaveUp(message) => Failure::new(FailureKind::Protocol, message.clone()),
+        }
+    }
+
+    /// Whether the endpoint refused because the model cannot use tools (Ollama: "… does not
+    /// support tools"; vLLM and llama.cpp's server without a tool parser; OpenAI for models
+    /// without function calling), so the loop can switch to the JSON protocol.
+    pub fn rejects_tools(&self) -> bool {
+        let ModelError::Refused {
+            status,
+            message,
+            param,
+            ..
+        } = self
+        else {
+            return false;
+        };
+        let message = message.to_ascii_lowercase();
+        (400..500).contains(status)
+            && (matches!(param.as_deref(), Some("tools" | "tool_choice"))
+                || message.contains("does not support tools")
+                || message.contains("tool use")
+                || message.contains("function calling")
+                || message.contains("tool_choice")
+                || message.contains("tools are not supported"))
+    }
+}
+
+/// The HTTP client of one endpoint.
+#[derive(Debug)]
+pub struct ModelClient {
+    config: ModelConfig,
+    http: reqwest::Client,
+    backend: Backend,
+}
+
+/// How the next request offers tools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToolChoice {
+    /// No tools in the request (the JSON protocol, or a model that already has its results).
+    Omitted,
+    /// Tools offered, the model decides.
+    Auto,
+    /// Tools listed but the model must answer in text (after it repeated itself).
+    ForceAnswer,
+}
+
+impl ModelClient {
+    /// A client for `config`.
+    pub fn new(config: ModelConfig) -> Result<ModelClient, ModelError> {
+        let timeout = config.policy.timeout;
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(Duration::from_secs(10).min(timeout))
+            .user_agent(concat!("mcp-agent/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|error| ModelError::Unreachable {
+                url: config.base_url.clone(),
+                cause: format!("the HTTP client could not be built: {error}"),
+                kind: FailureKind::Misconfigured,
+            })?;
+        let backend = Backend::new(
+            "the model endpoint",
+            config.base_url.trim_end_matches('/'),
+            "check AGENT_BASE_URL, AGENT_API_KEY and AGENT_MODEL",
+            config.policy.clone(),
+        );
+        Ok(ModelClient {
+            config,
+            http,
+            backend,
+        })
+    }
+
+    /// The model id.
+    pub fn model(&self) -> &str {
+        &self.config.model
+    }
+
+    /// `{base}/chat/completions`.
+    pub fn url(&self) -> String {
+        format!(
+            "{}/chat/completions",
+            self.config.base_url.trim_end_matches('/')
+        )
+    }
+
+    /// One chat completion.
+    pub async fn complete(
+        &self,
+        messages: &[ChatMessage],
+        tools: &[Value],
+        choice: ToolChoice,
+    ) -> Result<ModelTurn, ModelError> {
+        self.complete_with(messages, tools, choice, None).await
+    }
+
+    /// One chat completion, streamed: `on_text` gets each piece of text as it arrives; the turn
+    /// is the same as [`ModelClient::complete`]'s once the stream ends.
+    pub async fn complete_streamed(
+        &self,
+        messages: &[ChatMessage],
+        tools: &[Value],
+        choice: ToolChoice,
+        on_text: &TextSink<'_>,
+    ) -> Result<ModelTurn, ModelError> {
+        self.complete_with(messages, tools, choice, Some(on_text))
+            .await
+    }
+
+    /// One completion under the backend policy. A 4xx refusal other than 429 comes back as it
+    /// is (the loop reads it, e.g. a model refusing tools); other failures as the policy's
+    /// sentence. A stream that broke after some text was shown is not retried, so nothing is
+    /// shown twice.
+    async fn complete_with(
+        &self,
+        messages: &[ChatMessage],
+        tools: &[Value],
+        choice: ToolChoice,
+        on_text: Option<&TextSink<'_>>,
+    ) -> Result<ModelTurn, ModelError> {
+        let last_error = std::sync::Mutex::new(None::<ModelError>);
+        let shown_any = std::sync::atomic::AtomicBool::new(false);
+        let relay = |text: &str| {
+            shown_any.store(true, std::sync::atomic::Ordering::Relaxed);
+            if let Some(on_text) = on_text {
+                on_text(text);
+            }
+        };
+        let sink: Option<&TextSink<'_>> = on_text.map(|_| &relay as &TextSink<'_>);
+        let classify = |error: &ModelError| {
+            if shown_any.load(std::sync::atomic::Ordering::Relaxed) {
+                Failure::new(
+                    FailureKind::Rejected,
+                    format!("{error} (after part of the answer was shown)"),
+                )
+            } else {
+                error.failure()
+            }
+        };
+        let last = &last_error;
+        let result = self
+            .backend
+            .call(
+                "chat completion",
+                Repeat::Safe,
+                classify,
+                move || async move {
+                    let result = self.attempt(messages, tools, choice, sink).await;
+                    if let Err(error) = &result {
+                        *last.lock().unwrap_or_else(|p| p.into_inner()) = Some(error.clone());
+                    }
+                    result
+                },
+            )
+            .await;
+        match result {
+            Ok(turn) => Ok(turn),
+            Err(gave_up) => {
+                let last = last_error.lock().unwrap_or_else(|p| p.into_inner()).take();
+                match last {
+                    Some(refused @ ModelError::Refused { .. })
+                        if refused.failure().kind == FailureKind::Rejected =>
+                    {
+                        Err(refused)
+                    }
+                    _ => Err(ModelError::GaveUp(gave_up.to_string())),
+                }
+            }
+        }
+    }
+
+    /// One attempt.
+    async fn attempt(
+        &self,
+        messages: &[ChatMessage],
+        tools: &[Value],
+        choice: ToolChoice,
+        on_text: Option<&TextSink<'_>>,
+    ) -> Result<ModelTurn, ModelError> {
+        let url = self.url();
+        let mut body = json!({"model": self.config.model, "messages": messages});
+        if on_text.is_some() {
+            body["stream"] = json!(true);
+            body["stream_options"] = json!({"include_usage": true});
+        }
+        if choice != ToolChoice::Omitted && !tools.is_empty() {
+            body["tools"] = Value::Array(tools.to_vec());
+            body["tool_choice"] = json!(if choice == ToolChoice::ForceAnswer {
+                "none"
+            } else {
+                "auto"
+            });
+        }
+        let mut request = self.http.post(&url).json(&body);
+        if let Some(key) = &self.config.api_key {
+            request = request.bearer_auth(key.expose());
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|error| ModelError::Unreachable {
+                url: url.clone(),
+                cause: if error.is_timeout() {
+                    format!(
+                        "no answer within {} s",
+                        self.config.policy.timeout.as_secs_f64()
+                    )
+                } else {
+                    root_cause(&error)
+                },
+                kind: failure_of_http_error(&error).kind,
+            })?;
+        let status = response.status();
+        let retry_after = retry_after_of(response.headers());
+        let streamed = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"));
+        if let (true, true, Some(on_text)) = (status.is_success(), streamed, on_text) {
+            return self.read_stream(&url, response, on_text).await;
+        }
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|error| ModelError::Unreachable {
+                url: url.clone(),
+                cause: format!("the answer was cut off: {}", root_cause(&error)),
+                kind: if error.is_timeout() {
+                    FailureKind::Timeout
+                } else {
+                    FailureKind::Protocol
+                },
+            })?;
+        if !status.is_success() {
+            let parsed = ApiError::parse(&bytes);
+            let message = parsed
+                .as_ref()
+                .and_then(|e| e.message.clone())
+                .unwrap_or_else(|| openai_compat_snippet(&String::from_utf8_lossy(&bytes)));
+            return Err(ModelError::Refused {
+                url,
+                status: status.as_u16(),
+                message,
+                param: parsed.and_then(|e| e.param),
+                retry_after,
+            });
+        }
+        parse_completion(&bytes).map_err(|cause| ModelError::Malformed { url, cause })
+    }
+}
+
+/// Where streamed text goes.
+pub type TextSink<'a> = dyn Fn(&str) + Send + Sync + 'a;
+
+impl ModelClient {
+    /// Assembles a streamed completion: text pieces passed on and joined, tool calls put
+    /// together from their pieces by index, the usage from the last chunk.
+    async fn read_stream(
+        &self,
+        url: &str,
+        mut response: reqwest::Response,
+        on_text: &TextSink<'_>,
+    ) -> Result<ModelTurn, ModelError> {
+        let malformed = |cause: String| ModelError::Malformed {
+            url: url.to_owned(),
+            cause,
+        };
+        let mut decoder = openai_compat::sse::Decoder::new();
+        let mut stream = StreamedTurn::default();
+        loop {
+            let chunk = response
+                .chunk()
+                .await
+                .map_err(|error| ModelError::Unreachable {
+                    url: url.to_owned(),
+                    cause: if error.is_timeout() {
+                        format!(
+                            "the stream did not finish within {} s",
+                            self.config.policy.timeout.as_secs_f64()
+                        )
+                    } else {
+                        format!("the stream was cut off: {}", root_cause(&error))
+                    },
+                    kind: if error.is_timeout() {
+                        FailureKind::Timeout
+                    } else {
+                        FailureKind::Protocol
+                    },
+                })?;
+            let Some(chunk) = chunk else { break };
+            for event in decoder.feed(&chunk) {
+                if stream.add(&event, on_text).map_err(malformed)? {
+                    return Ok(stream.finish());
+                }
+            }
+        }
+        if let Some(event) = decoder.finish() {
+            stream.add(&event, on_text).map_err(malformed)?;
+        }
+        Ok(stream.finish())
+    }
+}
+
+#[derive(Default)]
+struct StreamedTurn {
+    content: String,
+    calls: Vec<ToolCall>,
+    finish_reason: Option<String>,
+    usage: Option<Usage>,
+}
+
+impl StreamedTurn {
+    /// Adds one event; true at `[DONE]`.
+    fn add(&mut self, event: &str, on_text: &TextSink<'_>) -> Result<bool, String> {
+        if event.trim() == "[DONE]" {
+            return Ok(true);
+        }
+        let chunk: Value = serde_json::from_str(event)
+            .map_err(|error| format!("a streamed chunk is not JSON: {error}"))?;
+        if let Some(usage) = chunk.get("usage").filter(|u| !u.is_null()) {
+            self.usage = serde_json::from_value(usage.clone()).ok();
+        }
+        let Some(choice) = chunk["choices"].get(0) else {
+            return Ok(false);
+        };
+        if let Some(reason) = choice["finish_reason"].as_str() {
+            self.finish_reason = Some(reason.to_owned());
+        }
+        let delta = &choice["delta"];
+        if let Some(text) = delta["content"].as_str().filter(|t| !t.is_empty()) {
+            on_text(text);
+            self.content.push_str(text);
+        }
+        for piece in delta["tool_calls"].as_array().into_iter().flatten() {
+            // Bounded, so a broken stream cannot make the agent allocate without limit.
+            let index = piece["index"].as_u64().unwrap_or(0).min(127) as usize;
+            while self.calls.len() <= index {
+                self.calls.push(ToolCall {
+                    id: String::new(),
+                    kind: function_kind(),
+                    function: FunctionCall {
+                        name: String::new(),
+                        arguments: String::new(),
+                    },
+                });
+            }
+            let call = &mut self.calls[index];
+            if let Some(id) = piece["id"].as_str() {
+                call.id = id.to_owned();
+            }
+            if let Some(name) = piece["function"]["name"].as_str() {
+                call.function.name.push_str(name);
+            }
+            if let Some(arguments) = piece["function"]["arguments"].as_str() {
+                call.function.arguments.push_str(arguments);
+            }
+        }
+        Ok(false)
+    }
+
+    fn finish(self) -> ModelTurn {
+        let mut calls = self.calls;
+        for (index, call) in calls.iter_mut().enumerate() {
+            if call.id.is_empty() {
+                call.id = format!("call_{index}");
+            }
+        }
+        ModelTurn {
+            message: ChatMessage {
+                role: "assistant".to_owned(),
+                content: (!self.content.is_empty() || calls.is_empty()).then_some(self.content),
+                tool_calls: calls,
+                tool_call_id: None,
+            },
+            finish_reason: self.finish_reason,
+            usage: self.usage,
+        }
+    }
+}
+
+fn openai_compat_snippet(body: &str) -> String {
+    crate::translate::cut(body.trim(), 300)
+}
+
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    cause.to_string()
+}
+
+#[derive(Deserialize)]
+struct Completion {
+    #[serde(default)]
+    choices: Vec<CompletionChoice>,
+    #[serde(default)]
+    usage: Option<Usage>,
+}
+
+#[derive(Deserialize)]
+struct CompletionChoice {
+    message: ChatMessage,
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+fn parse_completion(bytes: &[u8]) -> Result<ModelTurn, String> {
+    let completion: Completion =
+        serde_json::from_slice(bytes).map_err(|error| error.to_string())?;
+    let Some(choice) = completion.choices.into_iter().next() else {
+        return Err("`choices` is empty".to_owned());
+    };
+    let mut message = choice.message;
+    if message.role.is_empty() {
+        message.role = "assistant".to_owned();
+    }
+    // Some servers leave ids out; the tool messages need one to refer to.
+    for (index, call) in message.tool_calls.iter_mut().enumerate() {
+        if call.id.is_empty() {
+            call.id = format!("call_{index}");
+        }
+    }
+    Ok(ModelTurn {
+        message,
+        finish_reason: choice.finish_reason,
+        usage: completion.usage,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn completions_with_tool_calls_are_read() {
+        let turn = parse_completion(br#"{"choices": [{"message": {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "a__b", "arguments": "{\"x\":1}"}}, {"function": {"name": "a__c"}}]}, "finish_reason": "tool_calls"}], "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}}"#).unwrap();
+        assert_eq!(turn.message.tool_calls.len(), 2);
+        assert_eq!(turn.message.tool_calls[1].id, "call_1");
+        assert_eq!(turn.message.tool_calls[1].function.arguments, "");
+        assert_eq!(turn.usage.unwrap().total_tokens, 7);
+        assert!(
+            parse_completion(br#"{"choices": []}"#)
+                .unwrap_err()
+                .contains("empty")
+        );
+        let serialized = serde_json::to_value(ChatMessage::tool_result("c1", "ok")).unwrap();
+        assert_eq!(
+            serialized,
+            json!({"role": "tool", "content": "ok", "tool_call_id": "c1"})
+        );
+    }
+
+    #[test]
+    fn streamed_turns_are_put_together() {
+        let seen = std::sync::Mutex::new(String::new());
+        let sink = |text: &str| seen.lock().unwrap().push_str(text);
+        let mut turn = StreamedTurn::default();
+        let events = [
+            r#"{"choices": [{"delta": {"role": "assistant", "content": ""}}]}"#,
+            r#"{"choices": [{"delta": {"content": "Voy "}}]}"#,
+            r#"{"choices": [{"delta": {"content": "a mirar"}}]}"#,
+            r#"{"choices": [{"delta": {"tool_calls": [{"index": 0, "id": "c1", "function": {"name": "a__b", "arguments": ""}}]}}]}"#,
+            r#"{"choices": [{"delta": {"tool_calls": [{"index": 1, "function": {"name": "a__c", "arguments": "{}"}}]}}]}"#,
+            r#"{"choices": [{"delta": {"tool_calls": [{"index": 0, "function": {"arguments": "{\"x\":"}}]}}]}"#,
+            r#"{"choices": [{"delta": {"tool_calls": [{"index": 0, "function": {"arguments": "1}"}}]}}]}"#,
+            r#"{"choices": [{"delta": {}, "finish_reason": "tool_calls"}]}"#,
+            r#"{"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}}"#,
+        ];
+        for event in events {
+            assert!(!turn.add(event, &sink).unwrap());
+        }
+        assert!(turn.add("[DONE]", &sink).unwrap());
+        let turn = turn.finish();
+        assert_eq!(seen.lock().unwrap().as_str(), "Voy a mirar");
+        assert_eq!(turn.message.content.as_deref(), Some("Voy a mirar"));
+        let calls: Vec<(&str, &str, &str)> = turn
+            .message
+            .tool_calls
+            .iter()
+            .map(|c| {
+                (
+                    c.id.as_str(),
+                    c.function.name.as_str(),
+                    c.function.arguments.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            calls,
+            [("c1", "a__b", "{\"x\":1}"), ("call_1", "a__c", "{}")]
+        );
+        assert_eq!(turn.finish_reason.as_deref(), Some("tool_calls"));
+        assert_eq!(turn.usage.unwrap().total_tokens, 7);
+        assert!(
+            StreamedTurn::default()
+                .add("{oops", &sink)
+                .unwrap_err()
+                .contains("not JSON")
+        );
+    }
+
+    #[test]
+    fn refusals_of_tools_are_recognised() {
+        let refused = |status: u16, message: &str, param: Option<&str>| ModelError::Refused {
+            url: "u".into(),
+            status,
+            message: message.into(),
+            param: param.map(str::to_owned),
+            retry_after: None,
+        };
+        assert!(
+            refused(
+                400,
+                "registry.ollama.ai/library/gemma:2b does not support tools",
+                None
+            )
+            .rejects_tools()
+        );
+        assert!(refused(400, "Invalid value", Some("tools")).rejects_tools());
+        assert!(!refused(400, "Invalid 'messages'", Some("messages")).rejects_tools());
+        assert!(!refused(500, "does not support tools", None).rejects_tools());
+    }
+}
