@@ -13,11 +13,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use openai_compat::wire::Message;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::audit::{Audit, ModelCallRecord, ToolCallRecord};
-use crate::chat::{ChatMessage, ModelClient, ModelError, ModelTurn, TextSink, ToolChoice};
+use crate::chat::{ModelClient, ModelError, ModelTurn, TextSink, ToolChoice};
 use crate::consent::{Answer, Consent, ConsentRequest, question};
 use crate::manager::Manager;
 use crate::react::{self, Reply};
@@ -95,16 +96,16 @@ pub struct Outcome {
     /// Servers whose tools were not available, and why.
     pub unavailable: Vec<String>,
     /// The conversation as sent to the model, answer last.
-    pub transcript: Vec<ChatMessage>,
+    pub transcript: Vec<Message>,
 }
 
 impl Outcome {
     /// This question and its answer as two text messages, to pass as the earlier turns of the
     /// next question ([`Agent::ask_after`]).
-    pub fn exchange(&self, question: &str) -> [ChatMessage; 2] {
+    pub fn exchange(&self, question: &str) -> [Message; 2] {
         [
-            ChatMessage::text("user", question),
-            ChatMessage::text("assistant", self.answer.clone()),
+            Message::new("user", question),
+            Message::new("assistant", self.answer.clone()),
         ]
     }
 }
@@ -174,7 +175,7 @@ impl Agent {
     /// earlier turns are not replayed, so a conversation can change mode between turns.
     pub async fn ask_after(
         &self,
-        earlier: &[ChatMessage],
+        earlier: &[Message],
         question: &str,
     ) -> Result<Outcome, AgentError> {
         self.ask_inner(earlier, question, None).await
@@ -185,7 +186,7 @@ impl Agent {
     /// Text the model writes alongside tool calls is streamed too.
     pub async fn ask_streaming(
         &self,
-        earlier: &[ChatMessage],
+        earlier: &[Message],
         question: &str,
         on_text: &TextSink<'_>,
     ) -> Result<Outcome, AgentError> {
@@ -194,7 +195,7 @@ impl Agent {
 
     async fn ask_inner(
         &self,
-        earlier: &[ChatMessage],
+        earlier: &[Message],
         question: &str,
         on_text: Option<&TextSink<'_>>,
     ) -> Result<Outcome, AgentError> {
@@ -237,7 +238,7 @@ impl Agent {
         &self,
         question: &str,
         tools: &[TranslatedTool],
-    ) -> (Vec<ChatMessage>, Vec<ToolCallReport>) {
+    ) -> (Vec<Message>, Vec<ToolCallReport>) {
         let retrievers: Vec<&TranslatedTool> = tools
             .iter()
             .filter(|t| {
@@ -257,7 +258,7 @@ impl Agent {
             .iter()
             .filter(|report| report.outcome == "ok" && found_something(&report.result))
             .map(|report| {
-                ChatMessage::text(
+                Message::new(
                     "system",
                     format!(
                         "Context recalled for this question by the {} server ({RETRIEVAL_TOOL}); use it if it helps, and say so when it does not answer the question:\n{}",
@@ -272,8 +273,8 @@ impl Agent {
 
     async fn ask_native(
         &self,
-        context: &[ChatMessage],
-        earlier: &[ChatMessage],
+        context: &[Message],
+        earlier: &[Message],
         question: &str,
         tools: &[TranslatedTool],
         on_text: Option<&TextSink<'_>>,
@@ -281,11 +282,11 @@ impl Agent {
         let definitions: Vec<Value> = tools.iter().map(TranslatedTool::to_openai).collect();
         let mut messages = Vec::new();
         if let Some(prompt) = &self.config.system_prompt {
-            messages.push(ChatMessage::text("system", prompt.clone()));
+            messages.push(Message::new("system", prompt.clone()));
         }
         messages.extend(context.iter().cloned());
         messages.extend(earlier.iter().cloned());
-        messages.push(ChatMessage::text("user", question));
+        messages.push(Message::new("user", question));
         let mut turn = Turn {
             seen: BTreeSet::new(),
             reports: Vec::new(),
@@ -331,7 +332,7 @@ impl Agent {
             ))
             .await;
             for (call, report) in calls.iter().zip(results) {
-                messages.push(ChatMessage::tool_result(&call.id, report.result.clone()));
+                messages.push(Message::tool_result(&call.id, report.result.clone()));
                 turn.reports.push(report);
             }
             // A model that only repeats itself has what it needs: ask for the answer.
@@ -353,17 +354,17 @@ impl Agent {
 
     async fn ask_react(
         &self,
-        context: &[ChatMessage],
-        earlier: &[ChatMessage],
+        context: &[Message],
+        earlier: &[Message],
         question: &str,
         tools: &[TranslatedTool],
     ) -> Result<Outcome, AgentError> {
-        let mut messages = vec![ChatMessage::text("system", react::system_prompt(tools))];
+        let mut messages = vec![Message::new("system", react::system_prompt(tools))];
         messages.extend(context.iter().cloned());
         // Earlier answers are shown in the protocol's own form, so the model keeps to it.
         messages.extend(earlier.iter().map(|message| {
             if message.role == "assistant" {
-                ChatMessage::text(
+                Message::new(
                     "assistant",
                     json!({react::ANSWER_KEY: message.content.clone().unwrap_or_default()})
                         .to_string(),
@@ -372,7 +373,7 @@ impl Agent {
                 message.clone()
             }
         }));
-        messages.push(ChatMessage::text("user", question));
+        messages.push(Message::new("user", question));
         let mut turn = Turn {
             seen: BTreeSet::new(),
             reports: Vec::new(),
@@ -391,7 +392,7 @@ impl Agent {
                 )
                 .await?;
             let text = answer.message.content.clone().unwrap_or_default();
-            messages.push(ChatMessage::text("assistant", text.clone()));
+            messages.push(Message::new("assistant", text.clone()));
             match react::parse(&text) {
                 Ok(Reply::Answer(answer)) => {
                     return Ok(self.outcome(answer, Finish::Answered, "react", turn, messages));
@@ -403,7 +404,7 @@ impl Agent {
                     let report = self
                         .run_call(tools, &function, Ok(arguments), repeated)
                         .await;
-                    messages.push(ChatMessage::text(
+                    messages.push(Message::new(
                         "user",
                         format!(
                             "Result of {function}: {}\nReply with one JSON object.",
@@ -414,7 +415,7 @@ impl Agent {
                 }
                 Err(problem) if !repairing => {
                     repairing = true;
-                    messages.push(ChatMessage::text("user", react::repair_request(&problem)));
+                    messages.push(Message::new("user", react::repair_request(&problem)));
                 }
                 Err(problem) => {
                     return Ok(self.outcome(
@@ -443,7 +444,7 @@ impl Agent {
         finish: Finish,
         mode: &'static str,
         turn: Turn,
-        transcript: Vec<ChatMessage>,
+        transcript: Vec<Message>,
     ) -> Outcome {
         Outcome {
             answer,
@@ -460,7 +461,7 @@ impl Agent {
         &self,
         turn: &mut Turn,
         mode: &'static str,
-        messages: &[ChatMessage],
+        messages: &[Message],
         tools: &[Value],
         choice: ToolChoice,
         on_text: Option<&TextSink<'_>>,

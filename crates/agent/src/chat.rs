@@ -1,9 +1,9 @@
 //! The chat completions client the loop talks to: any OpenAI-compatible endpoint (OpenAI,
 //! Ollama's `/v1`, vLLM, LM Studio, llama.cpp's server), with function tools.
 //!
-//! The messages here carry tool calls and tool results, which `openai_compat::wire`'s plain
-//! text messages do not; errors are read with `openai_compat::wire::ApiError`, so the same
-//! dialects of error bodies are understood.
+//! Messages, tool calls and requests are `openai_compat::wire`'s, as mcp-openai's are; errors
+//! are read with `openai_compat::wire::ApiError`, so the same dialects of error bodies are
+//! understood.
 
 use std::time::Duration;
 
@@ -12,80 +12,15 @@ use mcp_common::backend::{
     Backend, BackendConfig, Failure, FailureKind, Repeat, failure_of_http_error, failure_of_status,
     retry_after_of,
 };
-use openai_compat::wire::{ApiError, Usage};
-use serde::{Deserialize, Serialize};
+use openai_compat::wire::{ApiError, ChatRequest, Message, StreamOptions, ToolCall, Usage};
+use serde::Deserialize;
 use serde_json::{Value, json};
-
-/// One message of the conversation, in the shape chat completions take and give.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ChatMessage {
-    /// `system`, `user`, `assistant` or `tool`.
-    pub role: String,
-    /// The text (absent for an assistant message that only calls tools).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content: Option<String>,
-    /// The tools an assistant message calls.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tool_calls: Vec<ToolCall>,
-    /// The call a tool message answers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tool_call_id: Option<String>,
-}
-
-impl ChatMessage {
-    /// A message with `role` and text.
-    pub fn text(role: &str, content: impl Into<String>) -> ChatMessage {
-        ChatMessage {
-            role: role.to_owned(),
-            content: Some(content.into()),
-            tool_calls: Vec::new(),
-            tool_call_id: None,
-        }
-    }
-
-    /// The answer to the tool call `id`.
-    pub fn tool_result(id: &str, content: impl Into<String>) -> ChatMessage {
-        ChatMessage {
-            role: "tool".to_owned(),
-            content: Some(content.into()),
-            tool_calls: Vec::new(),
-            tool_call_id: Some(id.to_owned()),
-        }
-    }
-}
-
-/// A function call the model asked for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ToolCall {
-    /// The id its answer must carry.
-    #[serde(default)]
-    pub id: String,
-    /// Always `function`.
-    #[serde(rename = "type", default = "function_kind")]
-    pub kind: String,
-    /// Which function, with which arguments.
-    pub function: FunctionCall,
-}
-
-fn function_kind() -> String {
-    "function".to_owned()
-}
-
-/// The function and its arguments, as the model wrote them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FunctionCall {
-    /// The function name.
-    pub name: String,
-    /// The arguments: a JSON object as text, which the model may have written badly.
-    #[serde(default)]
-    pub arguments: String,
-}
 
 /// What the model answered.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelTurn {
     /// The assistant message (text and/or tool calls).
-    pub message: ChatMessage,
+    pub message: Message,
     /// `stop`, `tool_calls`, `length`, …
     pub finish_reason: Option<String>,
     /// Token usage, when reported.
@@ -217,10 +152,9 @@ impl ModelClient {
     /// A client for `config`.
     pub fn new(config: ModelConfig) -> Result<ModelClient, ModelError> {
         let timeout = config.policy.timeout;
-        let http = reqwest::Client::builder()
+        let http = mcp_common::api::client_builder("agent", env!("CARGO_PKG_VERSION"))
             .timeout(timeout)
             .connect_timeout(Duration::from_secs(10).min(timeout))
-            .user_agent(concat!("mcp-agent/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|error| ModelError::Unreachable {
                 url: config.base_url.clone(),
@@ -256,7 +190,7 @@ impl ModelClient {
     /// One chat completion.
     pub async fn complete(
         &self,
-        messages: &[ChatMessage],
+        messages: &[Message],
         tools: &[Value],
         choice: ToolChoice,
     ) -> Result<ModelTurn, ModelError> {
@@ -267,7 +201,7 @@ impl ModelClient {
     /// is the same as [`ModelClient::complete`]'s once the stream ends.
     pub async fn complete_streamed(
         &self,
-        messages: &[ChatMessage],
+        messages: &[Message],
         tools: &[Value],
         choice: ToolChoice,
         on_text: &TextSink<'_>,
@@ -282,7 +216,7 @@ impl ModelClient {
     /// shown twice.
     async fn complete_with(
         &self,
-        messages: &[ChatMessage],
+        messages: &[Message],
         tools: &[Value],
         choice: ToolChoice,
         on_text: Option<&TextSink<'_>>,
@@ -341,24 +275,26 @@ impl ModelClient {
     /// One attempt.
     async fn attempt(
         &self,
-        messages: &[ChatMessage],
+        messages: &[Message],
         tools: &[Value],
         choice: ToolChoice,
         on_text: Option<&TextSink<'_>>,
     ) -> Result<ModelTurn, ModelError> {
         let url = self.url();
-        let mut body = json!({"model": self.config.model, "messages": messages});
+        let mut body = ChatRequest::new(&self.config.model, messages.to_vec());
         if on_text.is_some() {
-            body["stream"] = json!(true);
-            body["stream_options"] = json!({"include_usage": true});
+            body.stream = true;
+            body.stream_options = Some(StreamOptions {
+                include_usage: true,
+            });
         }
         if choice != ToolChoice::Omitted && !tools.is_empty() {
-            body["tools"] = Value::Array(tools.to_vec());
-            body["tool_choice"] = json!(if choice == ToolChoice::ForceAnswer {
+            body.tools = tools.to_vec();
+            body.tool_choice = Some(json!(if choice == ToolChoice::ForceAnswer {
                 "none"
             } else {
                 "auto"
-            });
+            }));
         }
         let mut request = self.http.post(&url).json(&body);
         if let Some(key) = &self.config.api_key {
@@ -505,14 +441,7 @@ impl StreamedTurn {
             // Bounded, so a broken stream cannot make the agent allocate without limit.
             let index = piece["index"].as_u64().unwrap_or(0).min(127) as usize;
             while self.calls.len() <= index {
-                self.calls.push(ToolCall {
-                    id: String::new(),
-                    kind: function_kind(),
-                    function: FunctionCall {
-                        name: String::new(),
-                        arguments: String::new(),
-                    },
-                });
+                self.calls.push(ToolCall::function("", "", ""));
             }
             let call = &mut self.calls[index];
             if let Some(id) = piece["id"].as_str() {
@@ -536,7 +465,7 @@ impl StreamedTurn {
             }
         }
         ModelTurn {
-            message: ChatMessage {
+            message: Message {
                 role: "assistant".to_owned(),
                 content: (!self.content.is_empty() || calls.is_empty()).then_some(self.content),
                 tool_calls: calls,
@@ -570,7 +499,7 @@ struct Completion {
 
 #[derive(Deserialize)]
 struct CompletionChoice {
-    message: ChatMessage,
+    message: Message,
     #[serde(default)]
     finish_reason: Option<String>,
 }
@@ -614,7 +543,7 @@ mod tests {
                 .unwrap_err()
                 .contains("empty")
         );
-        let serialized = serde_json::to_value(ChatMessage::tool_result("c1", "ok")).unwrap();
+        let serialized = serde_json::to_value(Message::tool_result("c1", "ok")).unwrap();
         assert_eq!(
             serialized,
             json!({"role": "tool", "content": "ok", "tool_call_id": "c1"})

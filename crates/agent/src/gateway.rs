@@ -30,10 +30,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use mcp_common::http::HttpSettings;
 use mcp_common::identity::Principal;
+use openai_compat::wire::Message;
 use serde_json::{Value, json};
 
 use crate::agent::Agent;
-use crate::chat::{ChatMessage, TextSink};
+use crate::chat::TextSink;
 use crate::consent::{Answer, Consent, ConsentRequest};
 use crate::manager::Manager;
 
@@ -84,7 +85,7 @@ struct Conversations {
 
 struct Conversation {
     owner: Option<String>,
-    turns: Vec<ChatMessage>,
+    turns: Vec<Message>,
     pending: Vec<(String, ConsentRequest)>,
 }
 
@@ -241,7 +242,7 @@ async fn chat(
 struct Prepared {
     id: String,
     owner: Option<String>,
-    earlier: Vec<ChatMessage>,
+    earlier: Vec<Message>,
     message: Option<String>,
     approved: Vec<ConsentRequest>,
     declined: Vec<ConsentRequest>,
@@ -382,7 +383,7 @@ impl Gateway {
         &self,
         id: &str,
         owner: Option<&str>,
-    ) -> Option<(Vec<ChatMessage>, Vec<(String, ConsentRequest)>)> {
+    ) -> Option<(Vec<Message>, Vec<(String, ConsentRequest)>)> {
         let conversations = self.conversations.lock().unwrap_or_else(|p| p.into_inner());
         conversations
             .by_id
@@ -395,7 +396,7 @@ impl Gateway {
         &self,
         id: &str,
         owner: Option<String>,
-        mut turns: Vec<ChatMessage>,
+        mut turns: Vec<Message>,
         pending: Vec<(String, ConsentRequest)>,
     ) {
         if turns.len() > MAX_TURNS_KEPT {

@@ -75,9 +75,8 @@ impl HttpTransport {
     pub fn new(url: &str, token: Option<Secret>) -> Result<HttpTransport, HttpTransportError> {
         // No overall timeout: an SSE answer lasts as long as the tool runs, and the manager
         // bounds every call.
-        let http = reqwest::Client::builder()
+        let http = mcp_common::api::client_builder("agent", env!("CARGO_PKG_VERSION"))
             .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("mcp-agent/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|error| {
                 HttpTransportError::new(format!("the HTTP client could not be built: {error}"))

@@ -34,6 +34,12 @@ pub struct ChatRequest {
     /// Streaming options.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_options: Option<StreamOptions>,
+    /// Function tools the model may call (OpenAI's `{"type": "function", "function": {…}}`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<Value>,
+    /// `auto`, `none`, `required`, or a named function.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<Value>,
 }
 
 impl ChatRequest {
@@ -49,6 +55,8 @@ impl ChatRequest {
             response_format: None,
             stream: false,
             stream_options: None,
+            tools: Vec::new(),
+            tool_choice: None,
         }
     }
 
@@ -58,13 +66,20 @@ impl ChatRequest {
     }
 }
 
-/// One message of a conversation.
+/// One message of a conversation: text, an assistant's tool calls, or a tool's answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     /// `system`, `developer`, `user`, `assistant` or `tool`.
     pub role: String,
-    /// The text.
-    pub content: String,
+    /// The text (absent for an assistant message that only calls tools).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    /// The tools an assistant message calls.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// The call a `tool` message answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
 }
 
 impl Message {
@@ -72,9 +87,69 @@ impl Message {
     pub fn new(role: impl Into<String>, content: impl Into<String>) -> Message {
         Message {
             role: role.into(),
-            content: content.into(),
+            content: Some(content.into()),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
         }
     }
+
+    /// The answer `content` to the tool call `id`.
+    pub fn tool_result(id: impl Into<String>, content: impl Into<String>) -> Message {
+        Message {
+            tool_call_id: Some(id.into()),
+            ..Message::new("tool", content)
+        }
+    }
+
+    /// The text, empty when there is none.
+    pub fn text(&self) -> &str {
+        self.content.as_deref().unwrap_or_default()
+    }
+}
+
+/// A function call the model asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolCall {
+    /// The id its answer must carry (some servers leave it out).
+    #[serde(default)]
+    pub id: String,
+    /// Always `function`.
+    #[serde(rename = "type", default = "function_kind")]
+    pub kind: String,
+    /// Which function, with which arguments.
+    pub function: FunctionCall,
+}
+
+impl ToolCall {
+    /// A call of `name` with `arguments` (JSON text).
+    pub fn function(
+        id: impl Into<String>,
+        name: impl Into<String>,
+        arguments: impl Into<String>,
+    ) -> ToolCall {
+        ToolCall {
+            id: id.into(),
+            kind: function_kind(),
+            function: FunctionCall {
+                name: name.into(),
+                arguments: arguments.into(),
+            },
+        }
+    }
+}
+
+fn function_kind() -> String {
+    "function".to_owned()
+}
+
+/// The function and its arguments, as the model wrote them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunctionCall {
+    /// The function name.
+    pub name: String,
+    /// The arguments: a JSON object as text, which the model may have written badly.
+    #[serde(default)]
+    pub arguments: String,
 }
 
 /// `response_format`.

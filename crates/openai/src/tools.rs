@@ -402,7 +402,7 @@ impl OpenAi {
         let prompt_tokens: u64 = request
             .messages
             .iter()
-            .map(|m| estimate_tokens(&m.content) + budget::TOKENS_PER_MESSAGE)
+            .map(|m| estimate_tokens(m.text()) + budget::TOKENS_PER_MESSAGE)
             .sum();
         let admission = self
             .budgets
@@ -786,7 +786,7 @@ impl OpenAi {
                 let mentions_json = request
                     .messages
                     .iter()
-                    .any(|m| m.content.to_lowercase().contains("json"));
+                    .any(|m| m.text().to_lowercase().contains("json"));
                 if !mentions_json {
                     request
                         .messages
