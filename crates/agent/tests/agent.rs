@@ -130,6 +130,43 @@ fn agent(
     )
 }
 
+/// Serves the gateway of `gateway` on a loopback port, with `tokens` (none: no token asked);
+/// returns its address, the server task and an HTTP client for it.
+async fn serve_gateway(
+    gateway: Agent,
+    manager: Arc<Manager>,
+    tokens: Vec<mcp_common::config::TokenHolder>,
+) -> (
+    std::net::SocketAddr,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+    reqwest::Client,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let settings = mcp_common::http::HttpSettings {
+        listen: addr,
+        stateless: true,
+        tokens,
+        allowed_hosts: mcp_common::http::default_allowed_hosts(&addr),
+        allowed_origins: Vec::new(),
+        max_body_bytes: 1 << 20,
+        session_idle: Duration::from_secs(60),
+    };
+    let app = mcp_agent::gateway::app(Arc::new(gateway), manager, &settings);
+    let server = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+    });
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    (addr, server, http)
+}
+
 /// Runs the `mcp-agent` binary; (exit code, stdout, stderr).
 /// It runs in `dir`, so no developer's `.env` is read.
 async fn run_binary(dir: &Path, args: &[&str], env: &[(&str, String)]) -> (i32, String, String) {
@@ -948,24 +985,10 @@ async fn the_gateway_answers_chat_with_a_token_and_refuses_without_one() {
         ]),
     );
     let manager = start_manager(&servers_file(dir.path(), json!({})), Consent::decline_all()).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let holder = |name: &str, token: &str| TokenHolder {
         name: name.to_owned(),
         token: Secret::new(token),
         variable: "MCP_AUTH_TOKENS",
-    };
-    let settings = mcp_common::http::HttpSettings {
-        listen: addr,
-        stateless: true,
-        tokens: vec![
-            holder("alice", "alice-token-0123456789"),
-            holder("bob", "bob-token-0123456789"),
-        ],
-        allowed_hosts: mcp_common::http::default_allowed_hosts(&addr),
-        allowed_origins: Vec::new(),
-        max_body_bytes: 1 << 20,
-        session_idle: Duration::from_secs(60),
     };
     let gateway = agent(
         &standin,
@@ -974,18 +997,15 @@ async fn the_gateway_answers_chat_with_a_token_and_refuses_without_one() {
         8,
         Consent::decline_all(),
     );
-    let app = mcp_agent::gateway::app(Arc::new(gateway), manager.clone(), &settings);
-    let server = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await
-    });
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
+    let (addr, server, http) = serve_gateway(
+        gateway,
+        manager.clone(),
+        vec![
+            holder("alice", "alice-token-0123456789"),
+            holder("bob", "bob-token-0123456789"),
+        ],
+    )
+    .await;
     let url = |path: &str| format!("http://{addr}{path}");
 
     let health: Value = http
@@ -1230,30 +1250,8 @@ async fn the_gateway_returns_writes_as_pending_approvals_and_runs_them_once_appr
     );
     let consent = mcp_agent::gateway::consent();
     let manager = start_manager(&servers_file(dir.path(), json!({})), consent.clone()).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let settings = mcp_common::http::HttpSettings {
-        listen: addr,
-        stateless: true,
-        tokens: Vec::new(),
-        allowed_hosts: mcp_common::http::default_allowed_hosts(&addr),
-        allowed_origins: Vec::new(),
-        max_body_bytes: 1 << 20,
-        session_idle: Duration::from_secs(60),
-    };
     let gateway = agent(&standin, manager.clone(), Mode::Native, 8, consent);
-    let app = mcp_agent::gateway::app(Arc::new(gateway), manager.clone(), &settings);
-    let server = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await
-    });
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
+    let (addr, server, http) = serve_gateway(gateway, manager.clone(), Vec::new()).await;
     let chat = |body: Value| http.post(format!("http://{addr}/chat")).json(&body).send();
 
     let first: Value =
