@@ -12,7 +12,9 @@ use mcp_common::backend::{
     Backend, BackendConfig, Failure, FailureKind, Repeat, failure_of_http_error, failure_of_status,
     retry_after_of,
 };
-use openai_compat::wire::{ApiError, ChatRequest, Message, StreamOptions, ToolCall, Usage};
+use openai_compat::wire::{
+    ApiError, ChatRequest, Message, StreamOptions, ToolCall, Usage, error_sentence,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -342,7 +344,9 @@ impl ModelClient {
             let message = parsed
                 .as_ref()
                 .and_then(|e| e.message.clone())
-                .unwrap_or_else(|| openai_compat_snippet(&String::from_utf8_lossy(&bytes)));
+                .or_else(|| error_sentence(&bytes, 300))
+                .map(|line| mcp_common::secret::scrub(&line).into_owned())
+                .unwrap_or_else(|| "no explanation given".to_owned());
             return Err(ModelError::Refused {
                 url,
                 status: status.as_u16(),
@@ -475,10 +479,6 @@ impl StreamedTurn {
             usage: self.usage,
         }
     }
-}
-
-fn openai_compat_snippet(body: &str) -> String {
-    crate::translate::cut(body.trim(), 300)
 }
 
 fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {

@@ -452,11 +452,71 @@ impl ApiError {
     }
 }
 
+/// The endpoint's explanation in an error body, as one line of at most `max_chars` characters
+/// (cut with `…`): OpenAI's `error.message`, a string `error` (Ollama), a top-level `message`
+/// (vLLM) or `detail` (FastAPI), else the first line of a plain-text body. `None` for an empty
+/// body or an HTML error page, which says nothing a person needs. Callers scrub secrets: some
+/// services echo the key they refused.
+pub fn error_sentence(body: &[u8], max_chars: usize) -> Option<String> {
+    let text = match serde_json::from_slice::<Value>(body) {
+        Ok(value) => ["/error/message", "/error", "/message", "/detail"]
+            .iter()
+            .find_map(|pointer| value.pointer(pointer).and_then(Value::as_str))?
+            .to_owned(),
+        Err(_) => {
+            let text = String::from_utf8_lossy(body);
+            if text.trim_start().starts_with('<') {
+                return None;
+            }
+            text.into_owned()
+        }
+    };
+    let line = text.lines().map(str::trim).find(|line| !line.is_empty())?;
+    let mut cut: String = line.chars().take(max_chars).collect();
+    if cut.len() < line.len() {
+        cut.push('…');
+    }
+    Some(cut)
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn error_bodies_read_as_one_short_line() {
+        let long = "x".repeat(50);
+        let cut = format!("{}…", "x".repeat(30));
+        let cases: [(&[u8], Option<&str>); 8] = [
+            (
+                br#"{"error":{"message":"bad input","type":"x"}}"#,
+                Some("bad input"),
+            ),
+            (
+                br#"{"error":"model \"a\" not found"}"#,
+                Some("model \"a\" not found"),
+            ),
+            (
+                br#"{"object":"error","message":"too long","code":400}"#,
+                Some("too long"),
+            ),
+            (br#"{"detail":"Not Found"}"#, Some("Not Found")),
+            (b"<html><body>502</body></html>", None),
+            (b"\n upstream timed out \nmore", Some("upstream timed out")),
+            (long.as_bytes(), Some(cut.as_str())),
+            (b"", None),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(
+                error_sentence(body, 30).as_deref(),
+                expected,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
 
     #[test]
     fn embeddings_come_back_in_input_order_and_checked() {

@@ -19,7 +19,7 @@ use mcp_common::{ApiClient, Backend, BackendError, Failure, FailureKind, Repeat,
 use openai_compat::sse;
 use openai_compat::wire::{
     ApiError, ChatChunk, ChatCompletion, ChatRequest, EmbeddingRequest, EmbeddingResponse,
-    ModelList, ModerationRequest, ModerationResponse, StreamOptions, Usage,
+    ModelList, ModerationRequest, ModerationResponse, StreamOptions, Usage, error_sentence,
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -396,11 +396,10 @@ impl OpenAiApi {
                     _ => message.to_owned(),
                 }
             }
-            None => {
-                let text = String::from_utf8_lossy(&body);
-                let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-                line.chars().take(200).collect()
-            }
+            // Some services echo the key they refused.
+            None => error_sentence(&body, 200)
+                .map(|line| mcp_common::secret::scrub(&line).into_owned())
+                .unwrap_or_default(),
         };
         if !said.is_empty() {
             failure.detail = format!("{}: {said}", failure.detail);

@@ -14,9 +14,8 @@ use mcp_common::api::{Explanation, client_builder, decode_json};
 use mcp_common::{
     ApiClient, Backend, BackendConfig, BackendError, Failure, FailureKind, Repeat, Secret,
 };
-use openai_compat::wire::{EmbeddingRequest, EmbeddingResponse, ordered_vectors};
+use openai_compat::wire::{EmbeddingRequest, EmbeddingResponse, error_sentence, ordered_vectors};
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::{EmbedConfig, EmbedError, Embedder, Provider, Resolution, prefixed, root_cause};
 use crate::model::EmbedderId;
@@ -155,7 +154,7 @@ impl RemoteEmbedder {
         let api =
             ApiClient::new(client, backend, config.url.clone()).explaining(move |code, body| {
                 Explanation {
-                    message: provider_message(&String::from_utf8_lossy(body)),
+                    message: provider_message(body),
                     hint: status_hint(wire, has_key, &model, code),
                 }
             });
@@ -371,25 +370,11 @@ fn status_hint(wire: Wire, has_key: bool, model: &str, code: u16) -> Option<Stri
     }
 }
 
-/// The provider's explanation from an error body: OpenAI's `error.message`, Ollama's `error`,
-/// vLLM's `message`, FastAPI's `detail`, or a short plain-text body; one line, secrets scrubbed.
-fn provider_message(body: &str) -> Option<String> {
-    let text = match serde_json::from_str::<Value>(body) {
-        Ok(value) => ["/error/message", "/error", "/message", "/detail"]
-            .iter()
-            .find_map(|pointer| value.pointer(pointer).and_then(Value::as_str))?
-            .to_owned(),
-        // An HTML error page says nothing a person needs here.
-        Err(_) if body.trim_start().starts_with('<') => return None,
-        Err(_) => body.to_owned(),
-    };
-    let line = text.lines().map(str::trim).find(|line| !line.is_empty())?;
-    let mut cut: String = line.chars().take(MAX_MESSAGE_CHARS).collect();
-    if cut.len() < line.len() {
-        cut.push('…');
-    }
-    // Some services echo the credential they refused.
-    Some(mcp_common::secret::scrub(&cut).into_owned())
+/// The provider's explanation from an error body ([`error_sentence`]), secrets scrubbed: some
+/// services echo the credential they refused.
+fn provider_message(body: &[u8]) -> Option<String> {
+    error_sentence(body, MAX_MESSAGE_CHARS)
+        .map(|line| mcp_common::secret::scrub(&line).into_owned())
 }
 
 /// `url` without a user name or password, for messages.
@@ -416,7 +401,7 @@ mod tests {
     use axum::routing::post;
     use axum::{Json, Router};
     use mcp_common::Env;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
     use crate::embed::testing::{fast_backend, reference};
@@ -1014,7 +999,7 @@ mod tests {
             (String::new(), None),
         ];
         for (body, expected) in cases {
-            assert_eq!(provider_message(&body), expected, "{body}");
+            assert_eq!(provider_message(body.as_bytes()), expected, "{body}");
         }
         assert_eq!(
             without_credentials("https://user:pw@llm.example/v1"),
