@@ -212,6 +212,44 @@ pub enum Refusable<E> {
     Failed(BackendError),
 }
 
+/// A service's error object from a call's attempts, kept so that the call's error can carry it
+/// when the call ended on that refusal (a rejection the policy did not send again), and not when
+/// a refused attempt was followed by one that failed otherwise. [`ApiClient::call_refusable`]
+/// keeps one; a caller that reads its answer itself (a stream) keeps its own around
+/// [`Backend::call`].
+#[derive(Debug)]
+pub struct RefusalSlot<E>(std::sync::Mutex<Option<E>>);
+
+impl<E> Default for RefusalSlot<E> {
+    fn default() -> Self {
+        RefusalSlot(std::sync::Mutex::new(None))
+    }
+}
+
+impl<E> RefusalSlot<E> {
+    /// Keeps the error object an attempt was refused with.
+    pub fn keep(&self, refusal: E) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(refusal);
+    }
+
+    /// The kept object, if the call that failed with `error` ended on a rejection.
+    pub fn take_for(&self, error: &BackendError) -> Option<E> {
+        let rejected = error
+            .failure
+            .as_ref()
+            .is_some_and(|f| f.kind == FailureKind::Rejected);
+        let kept = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        kept.filter(|_| rejected)
+    }
+}
+
 impl ApiClient {
     /// Sends the request `request` builds (once per attempt) as `operation` under the backend's
     /// policy, for services that answer a refusal with an error object of their own (Stripe's,
@@ -227,7 +265,7 @@ impl ApiClient {
         request: impl Fn() -> reqwest::RequestBuilder,
         refusal: impl Fn(u16, &reqwest::header::HeaderMap, &[u8]) -> (E, Failure),
     ) -> Result<Answer, Refusable<E>> {
-        let last_refusal: std::sync::Mutex<Option<E>> = std::sync::Mutex::new(None);
+        let refusals = RefusalSlot::default();
         let outcome = self
             .backend
             .call(operation, repeat, Failure::clone, || async {
@@ -241,9 +279,7 @@ impl ApiClient {
                     // The body only adds the service's explanation; losing it must not hide the status.
                     let body = response.bytes().await.unwrap_or_default();
                     let (error, failure) = refusal(status, &headers, &body);
-                    *last_refusal
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(error);
+                    refusals.keep(error);
                     return Err(failure);
                 }
                 let body = response
@@ -256,18 +292,9 @@ impl ApiClient {
                 })
             })
             .await;
-        outcome.map_err(|error| {
-            let rejected = error
-                .failure
-                .as_ref()
-                .is_some_and(|f| f.kind == FailureKind::Rejected);
-            let refused = last_refusal
-                .into_inner()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            match refused {
-                Some(refused) if rejected => Refusable::Refused(refused),
-                _ => Refusable::Failed(error),
-            }
+        outcome.map_err(|error| match refusals.take_for(&error) {
+            Some(refused) => Refusable::Refused(refused),
+            None => Refusable::Failed(error),
         })
     }
 }

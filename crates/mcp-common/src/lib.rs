@@ -114,7 +114,7 @@ pub mod telemetry;
 #[cfg(test)]
 mod tests;
 
-pub use api::{Answer, ApiClient, Refusable};
+pub use api::{Answer, ApiClient, Refusable, RefusalSlot};
 pub use backend::{Backend, BackendConfig, BackendError, Failure, FailureKind, Repeat};
 pub use config::{ConfigError, Env};
 pub use error::ToolError;

@@ -11,11 +11,12 @@
 //! headers, the next piece of a stream), so a stalled stream fails in that time rather than at the
 //! end of the call; and `OPENAI_CHAT_TIMEOUT_SECS` to a whole chat call, however long its stream.
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use mcp_common::backend::{failure_of_http_error, failure_of_status, retry_after_of};
-use mcp_common::{ApiClient, Backend, BackendError, Failure, FailureKind, Repeat, Secret};
+use mcp_common::{
+    ApiClient, Backend, BackendError, Failure, FailureKind, RefusalSlot, Repeat, Secret,
+};
 use openai_compat::sse;
 use openai_compat::wire::{
     ApiError, ChatChunk, ChatCompletion, ChatRequest, EmbeddingRequest, EmbeddingResponse,
@@ -186,7 +187,7 @@ impl OpenAiApi {
             include_usage: true,
         });
         let body = serde_json::to_value(&request).unwrap_or(Value::Null);
-        let refusal = Mutex::new(None);
+        let refusals = RefusalSlot::default();
         let outcome = self
             .api
             .backend()
@@ -201,7 +202,7 @@ impl OpenAiApi {
                     .await?
                     .map_err(|e| failure_of_http_error(&e))?;
                 if !response.status().is_success() {
-                    return Err(self.refused(response, &refusal).await);
+                    return Err(self.refused(response, &refusals).await);
                 }
                 let is_json = response
                     .headers()
@@ -222,7 +223,10 @@ impl OpenAiApi {
                 self.read_stream(response, events).await
             })
             .await;
-        outcome.map_err(|error| call_error(error, &refusal))
+        outcome.map_err(|error| CallError {
+            refusal: refusals.take_for(&error),
+            error,
+        })
     }
 
     async fn read_stream(
@@ -341,7 +345,7 @@ impl OpenAiApi {
         body: Option<&Value>,
         what: &str,
     ) -> Result<T, CallError> {
-        let refusal = Mutex::new(None);
+        let refusals = RefusalSlot::default();
         let outcome = self
             .api
             .backend()
@@ -356,7 +360,7 @@ impl OpenAiApi {
                         .await
                         .map_err(|e| failure_of_http_error(&e))?;
                     if !response.status().is_success() {
-                        return Err(self.refused(response, &refusal).await);
+                        return Err(self.refused(response, &refusals).await);
                     }
                     let bytes = response
                         .bytes()
@@ -367,12 +371,15 @@ impl OpenAiApi {
                 self.within_idle(exchange).await?
             })
             .await;
-        outcome.map_err(|error| call_error(error, &refusal))
+        outcome.map_err(|error| CallError {
+            refusal: refusals.take_for(&error),
+            error,
+        })
     }
 
     /// The failure of a non-success answer, with OpenAI's own words and a precise hint; the
     /// refusal is kept in `slot` for the caller.
-    async fn refused(&self, response: reqwest::Response, slot: &Mutex<Option<Refusal>>) -> Failure {
+    async fn refused(&self, response: reqwest::Response, slot: &RefusalSlot<Refusal>) -> Failure {
         let status = response.status();
         let code = status.as_u16();
         let retry_after = retry_after_of(response.headers());
@@ -425,32 +432,15 @@ impl OpenAiApi {
             }),
             _ => None,
         };
-        if let Ok(mut slot) = slot.lock() {
-            *slot = Some(Refusal {
-                status: code,
-                error,
-            });
-        }
+        slot.keep(Refusal {
+            status: code,
+            error,
+        });
         match hint {
             Some(hint) => failure.with_hint(hint),
             None => failure,
         }
     }
-}
-
-/// The refusal goes with the error only when the call ended on it (a rejected request), not when
-/// an earlier attempt's 429 was followed by a timeout.
-fn call_error(error: BackendError, slot: &Mutex<Option<Refusal>>) -> CallError {
-    let rejected = error
-        .failure
-        .as_ref()
-        .is_some_and(|f| f.kind == FailureKind::Rejected);
-    let refusal = slot
-        .lock()
-        .ok()
-        .and_then(|mut slot| slot.take())
-        .filter(|_| rejected);
-    CallError { error, refusal }
 }
 
 fn answer_of(completion: ChatCompletion) -> ChatAnswer {
