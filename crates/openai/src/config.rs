@@ -1,5 +1,6 @@
 //! Configuration of the openai server (`OPENAI_*` variables).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use mcp_common::{BackendConfig, ConfigError, Env, Secret};
@@ -19,6 +20,9 @@ pub enum Auth {
 /// The server's settings.
 #[derive(Debug, Clone)]
 pub struct OpenAiConfig {
+    /// The in-process model file, when the provider is `local`; requests then never leave the
+    /// process and the endpoint settings are unused.
+    pub local_model: Option<PathBuf>,
     /// The API base, e.g. `https://api.openai.com/v1`, without a trailing slash.
     pub base_url: String,
     /// The key; required for OpenAI's own API, optional for local servers.
@@ -50,8 +54,12 @@ openai settings:
   OPENAI_API_KEY                   API key; required for api.openai.com, optional for local servers
   OPENAI_MODEL                     chat model when a call names none (default gpt-4o-mini)
   OPENAI_EMBEDDING_MODEL           embedding model when a call names none (default text-embedding-3-small)
-  OPENAI_PROVIDER                  openai (default; any OpenAI-compatible endpoint); the in-process local
-                                   model is not part of this build
+  OPENAI_PROVIDER                  openai (any OpenAI-compatible endpoint) or local (the small model in
+                                   this process, chat only); unset: local when neither OPENAI_API_KEY nor
+                                   OPENAI_BASE_URL is set and the local model file is present
+  OPENAI_LOCAL_MODEL               the local model, a llama-family GGUF chat model (default
+                                   $XDG_DATA_HOME/mcp-openai/SmolLM2-135M-Instruct.Q4_1.gguf, which
+                                   `just local-model` installs)
   OPENAI_MAX_TOKENS_PER_CALL       refuse a call that could use more tokens (prompt and answer) than this
   OPENAI_MAX_TOKENS_PER_SESSION    refuse calls once a session (stdio: the process; HTTP: the MCP session)
                                    has used this many tokens
@@ -70,23 +78,37 @@ pub const DEFAULT_CHAT_TIMEOUT: Duration = Duration::from_secs(300);
 impl OpenAiConfig {
     /// Reads the settings.
     pub fn from_env(env: &Env) -> Result<OpenAiConfig, ConfigError> {
-        match env.get("OPENAI_PROVIDER") {
-            None | Some("openai") => {}
-            Some("local") => {
-                return Err(ConfigError::Invalid {
-                    variable: "OPENAI_PROVIDER".into(),
-                    expected: "openai: the in-process local model is not part of this build; point OPENAI_BASE_URL at a local OpenAI-compatible server instead (Ollama: http://localhost:11434/v1)".into(),
-                    found: Some("local".into()),
-                });
+        let local_path = env
+            .get("OPENAI_LOCAL_MODEL")
+            .map(PathBuf::from)
+            .or_else(|| env.data_dir().map(|dir| local_model::default_path(&dir)));
+        let local_model = match env.get("OPENAI_PROVIDER") {
+            Some("local") => match local_path {
+                Some(path) if path.is_file() => Some(path),
+                found => {
+                    return Err(ConfigError::Invalid {
+                        variable: "OPENAI_LOCAL_MODEL".into(),
+                        expected: "the path of a GGUF chat model file (`just local-model` installs SmolLM2-135M-Instruct where the server looks by default)".into(),
+                        found: Some(found.map_or_else(
+                            || "nothing (no HOME or XDG_DATA_HOME to look in)".into(),
+                            |path| format!("{}, which is not a file", path.display()),
+                        )),
+                    });
+                }
+            },
+            // With nothing configured, a model already on the machine beats an error about a key.
+            None if env.get("OPENAI_API_KEY").is_none() && env.get("OPENAI_BASE_URL").is_none() => {
+                local_path.filter(|path| path.is_file())
             }
+            None | Some("openai") => None,
             Some(other) => {
                 return Err(ConfigError::Invalid {
                     variable: "OPENAI_PROVIDER".into(),
-                    expected: "openai".into(),
+                    expected: "openai or local".into(),
                     found: Some(other.into()),
                 });
             }
-        }
+        };
         let base_url = env
             .get("OPENAI_BASE_URL")
             .unwrap_or(OPENAI_API)
@@ -100,8 +122,8 @@ impl OpenAiConfig {
             });
         };
         let api_key = env.secret("OPENAI_API_KEY");
-        if host == "api.openai.com" {
-            const KEY_SHAPE: &str = "an OpenAI API key (sk-…) for https://api.openai.com; for a local server set OPENAI_BASE_URL to it";
+        if host == "api.openai.com" && local_model.is_none() {
+            const KEY_SHAPE: &str = "an OpenAI API key (sk-…) for https://api.openai.com; for a local server set OPENAI_BASE_URL to it, or run the model in this process (`just local-model`, then OPENAI_PROVIDER=local)";
             let Some(key) = &api_key else {
                 return Err(ConfigError::Missing {
                     variable: "OPENAI_API_KEY".into(),
@@ -128,7 +150,11 @@ impl OpenAiConfig {
         } else {
             Auth::Bearer
         };
-        let model = env.get("OPENAI_MODEL").unwrap_or("gpt-4o-mini").to_owned();
+        let model = match &local_model {
+            // The local provider has one model: the file.
+            Some(path) => local_model::model_name(path),
+            None => env.get("OPENAI_MODEL").unwrap_or("gpt-4o-mini").to_owned(),
+        };
         let embedding_model = env
             .get("OPENAI_EMBEDDING_MODEL")
             .unwrap_or("text-embedding-3-small")
@@ -158,6 +184,7 @@ impl OpenAiConfig {
             }
         };
         Ok(OpenAiConfig {
+            local_model,
             base_url,
             api_key,
             auth,
@@ -242,7 +269,7 @@ mod tests {
 
     #[test]
     fn errors_name_the_variable_and_never_echo_a_key() {
-        let cases: [(&[(&str, &str)], &str); 7] = [
+        let cases: [(&[(&str, &str)], &str); 8] = [
             (&[], "OPENAI_API_KEY"),
             (
                 &[("OPENAI_API_KEY", "pk-not-a-secret-key-123456")],
@@ -268,17 +295,49 @@ mod tests {
                     ("OPENAI_BASE_URL", "http://h/v1"),
                     ("OPENAI_PROVIDER", "local"),
                 ],
-                "OPENAI_PROVIDER",
+                "OPENAI_LOCAL_MODEL",
             ),
             (
                 &[("OPENAI_BASE_URL", "http://h/v1"), ("OPENAI_RETRIES", "9")],
                 "OPENAI_RETRIES",
             ),
+            (&[("OPENAI_PROVIDER", "anthropic")], "OPENAI_PROVIDER"),
         ];
         for (pairs, variable) in cases {
             let error = OpenAiConfig::from_env(&env(pairs)).unwrap_err().to_string();
             assert!(error.contains(variable), "{error}");
             assert!(!error.contains("not-a-secret-key"), "{error}");
         }
+    }
+
+    #[test]
+    fn the_local_model_is_chosen_when_nothing_else_is_configured() {
+        let data = tempfile::tempdir().unwrap();
+        let home = data.path().to_str().unwrap();
+        // No model file: the endpoint, which then needs a key.
+        let error = OpenAiConfig::from_env(&env(&[("XDG_DATA_HOME", home)])).unwrap_err();
+        assert!(error.to_string().contains("OPENAI_API_KEY"), "{error}");
+
+        let path = local_model::default_path(data.path());
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, b"GGUF").unwrap();
+        let local = OpenAiConfig::from_env(&env(&[("XDG_DATA_HOME", home)])).unwrap();
+        assert_eq!(local.local_model.as_deref(), Some(path.as_path()));
+        assert_eq!(local.model, "SmolLM2-135M-Instruct.Q4_1");
+        // A key or an endpoint means the endpoint is wanted.
+        let endpoint = OpenAiConfig::from_env(&env(&[
+            ("XDG_DATA_HOME", home),
+            ("OPENAI_BASE_URL", "http://localhost:11434/v1"),
+        ]))
+        .unwrap();
+        assert!(endpoint.local_model.is_none());
+        // Asked for by name, even beside an endpoint setting.
+        let asked = OpenAiConfig::from_env(&env(&[
+            ("XDG_DATA_HOME", home),
+            ("OPENAI_BASE_URL", "http://localhost:11434/v1"),
+            ("OPENAI_PROVIDER", "local"),
+        ]))
+        .unwrap();
+        assert_eq!(asked.local_model.as_deref(), Some(path.as_path()));
     }
 }

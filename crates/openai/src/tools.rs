@@ -26,8 +26,9 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::budget::{self, Budgets, Standing, estimate_tokens};
-use crate::client::{CallError, ChatAnswer, OpenAiApi, StreamEvent};
+use crate::client::{CallError, ChatAnswer, StreamEvent};
 use crate::config::OpenAiConfig;
+use crate::provider::Provider;
 use crate::structured::{self, Schema};
 
 /// How much of the text so far a progress notification carries: its end, enough to follow along
@@ -43,7 +44,7 @@ const MAX_TEXTS: usize = 2_048;
 /// The openai MCP server.
 #[derive(Clone)]
 pub struct OpenAi {
-    api: OpenAiApi,
+    api: Provider,
     budgets: Arc<Budgets>,
     model: String,
     embedding_model: String,
@@ -63,7 +64,7 @@ impl std::fmt::Debug for OpenAi {
 
 impl OpenAi {
     /// The server over `api`.
-    pub fn new(api: OpenAiApi, config: &OpenAiConfig) -> OpenAi {
+    pub fn new(api: Provider, config: &OpenAiConfig) -> OpenAi {
         OpenAi {
             api,
             budgets: Arc::new(Budgets::new(
@@ -399,6 +400,16 @@ impl OpenAi {
         let prepared = self.prepare_chat(args)?;
         let mut request = prepared.request;
         let mut notes = prepared.notes;
+        if let Provider::Local(local) = &self.api {
+            let name = local.name();
+            if request.model != name {
+                notes.push(format!(
+                    "the local provider has one model, {name}; `{}` was not used",
+                    request.model
+                ));
+                request.model = name;
+            }
+        }
         let prompt_tokens: u64 = request
             .messages
             .iter()
@@ -1065,12 +1076,18 @@ fn non_empty(value: Option<String>, field: &str) -> Result<Option<String>, ToolE
 #[tool_handler(router = self.tools)]
 impl ServerHandler for OpenAi {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build()).with_instructions(
-            format!(
+        let instructions = match &self.api {
+            Provider::Local(local) => format!(
+                "A small language model ({}) running in this process on the CPU: no key, no network, the local provider. Use chat to ask it; a json_schema or json_object response format is held to its schema while the model writes, so the JSON always parses and matches. It is a 135M-parameter model: good for short, simple answers and for filling a schema, not for facts or reasoning. embed and moderate are not available with the local provider (point OPENAI_BASE_URL at an endpoint for them). Every result reports its token usage.",
+                local.name()
+            ),
+            Provider::Endpoint(_) => format!(
                 "A language model behind the OpenAI-compatible endpoint {} (default chat model {}, embedding model {}). Use chat to ask it (a json_schema response format returns validated JSON), embed for vectors, list_models for what it serves, moderate to check texts. Reasoning models (o-series, gpt-5) take no temperature: the server adjusts the request and says so. Every result reports its token usage.",
                 self.base_url, self.model, self.embedding_model
             ),
-        )
+        };
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_instructions(instructions)
     }
 }
 
@@ -1086,9 +1103,19 @@ impl Domain for OpenAi {
             let api = api.clone();
             let base_url = base_url.clone();
             async move {
-                match api.models().await {
-                    Ok(list) => Ok(format!("{} models at {base_url}", list.data.len())),
-                    Err(error) => Err(ToolError::Backend(error.error).message()),
+                match &api {
+                    Provider::Local(local) => match local.model().await {
+                        Ok(model) => Ok(format!(
+                            "local provider: {} loaded in this process from {}",
+                            model.name(),
+                            local.path().display()
+                        )),
+                        Err(error) => Err(format!("local provider: {error}")),
+                    },
+                    Provider::Endpoint(_) => match api.models().await {
+                        Ok(list) => Ok(format!("{} models at {base_url}", list.data.len())),
+                        Err(error) => Err(ToolError::Backend(error.error).message()),
+                    },
                 }
             }
         })]
