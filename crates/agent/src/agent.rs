@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::audit::{Audit, ModelCallRecord, ToolCallRecord};
-use crate::chat::{ModelClient, ModelError, ModelTurn, TextSink, ToolChoice};
+use crate::chat::{Model, ModelError, ModelTurn, Offer, TextSink, ToolChoice};
 use crate::consent::{Answer, Consent, ConsentRequest, question};
 use crate::manager::Manager;
 use crate::react::{self, Reply};
@@ -34,6 +34,9 @@ pub enum Mode {
     /// Function tools, switching to the JSON protocol when the endpoint refuses them.
     Auto,
 }
+
+/// Tools a small local model is offered per question.
+const SHORTLIST: usize = 4;
 
 /// The loop's settings.
 #[derive(Debug, Clone)]
@@ -122,7 +125,7 @@ pub enum AgentError {
 #[derive(Debug)]
 pub struct Agent {
     manager: Arc<Manager>,
-    model: ModelClient,
+    model: Model,
     config: AgentConfig,
     consent: Consent,
     audit: Audit,
@@ -141,14 +144,14 @@ impl Agent {
     /// An agent over `manager`'s servers and `model`.
     pub fn new(
         manager: Arc<Manager>,
-        model: ModelClient,
+        model: impl Into<Model>,
         config: AgentConfig,
         consent: Consent,
         audit: Audit,
     ) -> Agent {
         Agent {
             manager,
-            model,
+            model: model.into(),
             config,
             consent,
             audit,
@@ -204,6 +207,7 @@ impl Agent {
             tracing::warn!("{reason}");
         }
         let use_react = self.config.mode == Mode::React
+            || !self.model.has_tool_role()
             || (self.config.mode == Mode::Auto && self.tools_refused.load(Ordering::SeqCst));
         let (context, recalls) = if self.config.retrieval {
             self.recall(question, &tools).await
@@ -299,8 +303,11 @@ impl Agent {
                     &mut turn,
                     "native",
                     &messages,
-                    &definitions,
-                    choice,
+                    Offer {
+                        tools: &definitions,
+                        choice,
+                        guide: None,
+                    },
                     on_text,
                 )
                 .await?;
@@ -359,7 +366,27 @@ impl Agent {
         question: &str,
         tools: &[TranslatedTool],
     ) -> Result<Outcome, AgentError> {
-        let mut messages = vec![Message::new("system", react::system_prompt(tools))];
+        // A small local model gets the few tools the question is about, briefly; an endpoint's
+        // model gets them all.
+        let local = !self.model.has_tool_role();
+        let shortlist: Vec<TranslatedTool> = if local {
+            react::shortlist(tools, question, SHORTLIST)
+                .into_iter()
+                .cloned()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let offered: &[TranslatedTool] = if local { &shortlist } else { tools };
+        let detail = if local {
+            react::Detail::Brief
+        } else {
+            react::Detail::Full
+        };
+        let mut messages = vec![Message::new(
+            "system",
+            react::system_prompt(offered, detail),
+        )];
         messages.extend(context.iter().cloned());
         // Earlier answers are shown in the protocol's own form, so the model keeps to it.
         messages.extend(earlier.iter().map(|message| {
@@ -381,13 +408,35 @@ impl Agent {
         };
         let mut repairing = false;
         while turn.steps < self.config.max_steps {
+            // A model in this process is held to the protocol (an endpoint gets repair
+            // requests): its first reply must call one of the shortlisted tools when there are
+            // any, and later ones answer or call a tool not called yet, so a small model cannot
+            // loop on the same call.
+            let guide = local.then(|| {
+                let called: BTreeSet<&str> = turn
+                    .reports
+                    .iter()
+                    .map(|report| report.function.as_str())
+                    .collect();
+                let left: Vec<TranslatedTool> = offered
+                    .iter()
+                    .filter(|tool| !called.contains(tool.name.as_str()))
+                    .cloned()
+                    .collect();
+                let must_call = turn.reports.is_empty() && !left.is_empty();
+                react::guide(&left, !must_call)
+            });
+            let guide = guide.as_ref();
             let answer = self
                 .call_model(
                     &mut turn,
                     "react",
                     &messages,
-                    &[],
-                    ToolChoice::Omitted,
+                    Offer {
+                        tools: &[],
+                        choice: ToolChoice::Omitted,
+                        guide,
+                    },
                     None,
                 )
                 .await?;
@@ -404,13 +453,20 @@ impl Agent {
                     let report = self
                         .run_call(tools, &function, Ok(arguments), repeated)
                         .await;
-                    messages.push(Message::new(
-                        "user",
+                    let result = if local {
+                        // A small model reads `employees: 100` where it loses its way in JSON,
+                        // and needs the question again after a long result.
+                        format!(
+                            "Result of {function}:\n{}\nAnswer the question \"{question}\" from this result, with one JSON object.",
+                            react::as_lines(&report.result)
+                        )
+                    } else {
                         format!(
                             "Result of {function}: {}\nReply with one JSON object.",
                             report.result
-                        ),
-                    ));
+                        )
+                    };
+                    messages.push(Message::new("user", result));
                     turn.reports.push(report);
                 }
                 Err(problem) if !repairing => {
@@ -462,20 +518,12 @@ impl Agent {
         turn: &mut Turn,
         mode: &'static str,
         messages: &[Message],
-        tools: &[Value],
-        choice: ToolChoice,
+        offer: Offer<'_>,
         on_text: Option<&TextSink<'_>>,
     ) -> Result<ModelTurn, AgentError> {
         turn.steps += 1;
         let started = Instant::now();
-        let result = match on_text {
-            Some(on_text) => {
-                self.model
-                    .complete_streamed(messages, tools, choice, on_text)
-                    .await
-            }
-            None => self.model.complete(messages, tools, choice).await,
-        };
+        let result = self.model.complete(messages, offer, on_text).await;
         self.audit.model_call(ModelCallRecord {
             time: String::new(),
             event: "model_call",

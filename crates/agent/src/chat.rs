@@ -131,6 +131,85 @@ impl ModelError {
     }
 }
 
+/// What a model call offers besides the conversation.
+#[derive(Debug, Clone, Copy)]
+pub struct Offer<'a> {
+    /// Function tools (native mode).
+    pub tools: &'a [Value],
+    /// Whether and how they are offered.
+    pub choice: ToolChoice,
+    /// Holds a local model's reply to the JSON protocol (react mode).
+    pub guide: Option<&'a local_model::JsonGuide>,
+}
+
+/// The model the loop talks to: an endpoint, or the small model in this process.
+#[derive(Debug)]
+pub enum Model {
+    /// An OpenAI-compatible endpoint.
+    Endpoint(Box<ModelClient>),
+    /// The in-process model (no tool role: the JSON protocol, constrained).
+    Local(crate::local::LocalClient),
+}
+
+impl From<ModelClient> for Model {
+    fn from(client: ModelClient) -> Model {
+        Model::Endpoint(Box::new(client))
+    }
+}
+
+impl From<crate::local::LocalClient> for Model {
+    fn from(client: crate::local::LocalClient) -> Model {
+        Model::Local(client)
+    }
+}
+
+impl Model {
+    /// The model's name.
+    pub fn model(&self) -> &str {
+        match self {
+            Model::Endpoint(client) => client.model(),
+            Model::Local(local) => local.name(),
+        }
+    }
+
+    /// Where calls go, for audit lines: the endpoint's URL or `local:<file>`.
+    pub fn url(&self) -> String {
+        match self {
+            Model::Endpoint(client) => client.url(),
+            Model::Local(local) => local.location(),
+        }
+    }
+
+    /// Whether it can take function tools (the in-process model cannot).
+    pub fn has_tool_role(&self) -> bool {
+        matches!(self, Model::Endpoint(_))
+    }
+
+    /// One completion, streamed to `on_text` when given. `guide` holds a local model's reply
+    /// to the JSON protocol; an endpoint is asked in words and repaired when it strays.
+    pub async fn complete(
+        &self,
+        messages: &[Message],
+        offer: Offer<'_>,
+        on_text: Option<&TextSink<'_>>,
+    ) -> Result<ModelTurn, ModelError> {
+        let Offer {
+            tools,
+            choice,
+            guide,
+        } = offer;
+        match (self, on_text) {
+            (Model::Endpoint(client), Some(on_text)) => {
+                client
+                    .complete_streamed(messages, tools, choice, on_text)
+                    .await
+            }
+            (Model::Endpoint(client), None) => client.complete(messages, tools, choice).await,
+            (Model::Local(local), on_text) => local.complete(messages, guide, on_text).await,
+        }
+    }
+}
+
 /// The HTTP client of one endpoint.
 #[derive(Debug)]
 pub struct ModelClient {

@@ -14,9 +14,12 @@ use crate::manager::ManagerConfig;
 
 /// Every `AGENT_*` variable, for `--help` and the README.
 pub const ENV_HELP: &str = "\
-AGENT_BASE_URL            OpenAI-compatible API base, e.g. https://api.openai.com/v1 or http://localhost:11434/v1 (required for ask)
+AGENT_BASE_URL            OpenAI-compatible API base, e.g. https://api.openai.com/v1 or http://localhost:11434/v1; unset: the
+                          local model in this process, when its file is present
 AGENT_API_KEY             its bearer key (optional for local servers)
-AGENT_MODEL               the model id, e.g. gpt-4o-mini or llama3.2 (required for ask)
+AGENT_MODEL               the model id, e.g. gpt-4o-mini or llama3.2 (required with AGENT_BASE_URL)
+AGENT_LOCAL_MODEL         the in-process model's file (default: OPENAI_LOCAL_MODEL, else mcp-openai's
+                          $XDG_DATA_HOME/mcp-openai/SmolLM2-135M-Instruct.Q4_1.gguf, which `just local-model` installs)
 AGENT_MODE                native, react or auto (default auto: native tools, the JSON protocol when the model refuses them)
 AGENT_MAX_STEPS           model calls per question, 1-100 (default 8)
 AGENT_TIMEOUT_SECS        limit on one model call attempt (default 120)
@@ -53,11 +56,46 @@ pub fn manager_config(env: &Env) -> Result<ManagerConfig, ConfigError> {
     })
 }
 
+/// Which model the agent talks to.
+#[derive(Debug, Clone)]
+pub enum ModelChoice {
+    /// An OpenAI-compatible endpoint.
+    Endpoint(ModelConfig),
+    /// The small model in this process, from this file.
+    Local(PathBuf),
+}
+
+/// Reads which model to use: the endpoint when `AGENT_BASE_URL` is set, else the local model
+/// when its file is present, else the error asking for an endpoint.
+pub fn model_choice(env: &Env) -> Result<ModelChoice, ConfigError> {
+    if env.get("AGENT_BASE_URL").is_none() {
+        let named = env
+            .get("AGENT_LOCAL_MODEL")
+            .or_else(|| env.get("OPENAI_LOCAL_MODEL"))
+            .map(PathBuf::from);
+        let path = named
+            .clone()
+            .or_else(|| env.data_dir().map(|dir| local_model::default_path(&dir)));
+        match path {
+            Some(path) if path.is_file() => return Ok(ModelChoice::Local(path)),
+            Some(path) if named.is_some() => {
+                return Err(ConfigError::Invalid {
+                    variable: "AGENT_LOCAL_MODEL".into(),
+                    expected: "the path of a GGUF chat model file".into(),
+                    found: Some(format!("{}, which is not a file", path.display())),
+                });
+            }
+            _ => {}
+        }
+    }
+    model_config(env).map(ModelChoice::Endpoint)
+}
+
 /// Reads where the model is.
 pub fn model_config(env: &Env) -> Result<ModelConfig, ConfigError> {
     let base_url = env.required(
         "AGENT_BASE_URL",
-        "the base URL of an OpenAI-compatible API, such as https://api.openai.com/v1 or http://localhost:11434/v1 (the in-process local model is not available yet)",
+        "the base URL of an OpenAI-compatible API, such as https://api.openai.com/v1 or http://localhost:11434/v1 (or, with no endpoint, the in-process local model: `just local-model` installs it)",
     )?;
     if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
         return Err(ConfigError::Invalid {
@@ -143,6 +181,35 @@ pub fn audit_destination(env: &Env) -> AuditDestination {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn with_no_endpoint_the_local_model_is_used_when_its_file_is_there() {
+        let data = tempfile::tempdir().unwrap();
+        let home = data.path().to_str().unwrap().to_owned();
+        let choice = |extra: &[(&str, &str)]| {
+            let mut pairs = vec![("XDG_DATA_HOME", home.as_str())];
+            pairs.extend_from_slice(extra);
+            model_choice(&Env::from_pairs(pairs))
+        };
+        // Nothing configured and no model: the error asks for an endpoint and names the way out.
+        let error = choice(&[]).unwrap_err().to_string();
+        assert!(
+            error.contains("AGENT_BASE_URL") && error.contains("just local-model"),
+            "{error}"
+        );
+        let path = local_model::default_path(data.path());
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, b"GGUF").unwrap();
+        assert!(matches!(choice(&[]).unwrap(), ModelChoice::Local(found) if found == path));
+        // An endpoint, when given, wins.
+        let endpoint = choice(&[("AGENT_BASE_URL", "http://x/v1"), ("AGENT_MODEL", "m")]).unwrap();
+        assert!(matches!(endpoint, ModelChoice::Endpoint(_)));
+        // A model file named but missing is said so.
+        let missing = choice(&[("AGENT_LOCAL_MODEL", "/nonexistent/model.gguf")])
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("AGENT_LOCAL_MODEL"), "{missing}");
+    }
 
     #[test]
     fn errors_name_the_variable() {

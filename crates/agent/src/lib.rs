@@ -10,7 +10,9 @@
 //!   twice in a question, [`consent`] before tools that change data, and one [`audit`] line per
 //!   model call and per tool call.
 //! - [`gateway`]: `mcp-agent serve`, `POST /chat` and `GET /health` behind mcp-common's HTTP guard.
-//! - [`chat`]: the chat completions client; [`config`]: the `AGENT_*` settings;
+//! - [`chat`]: the chat completions client and [`chat::Model`], which is it or [`local`], the
+//!   small model in this process (replies constrained to the JSON protocol); [`config`]: the
+//!   `AGENT_*` settings;
 //!   [`servers`]: reading `servers.json`.
 
 #![deny(missing_docs)]
@@ -22,6 +24,7 @@ pub mod config;
 pub mod consent;
 pub mod gateway;
 pub mod http_transport;
+pub mod local;
 pub mod manager;
 pub mod react;
 pub mod servers;

@@ -9,8 +9,10 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use mcp_agent::audit::Audit;
-use mcp_agent::chat::ModelClient;
-use mcp_agent::{Agent, AgentConfig, Consent, Finish, Manager, servers};
+use mcp_agent::chat::{Model, ModelClient};
+use mcp_agent::config::ModelChoice;
+use mcp_agent::local::LocalClient;
+use mcp_agent::{Agent, AgentConfig, Consent, Finish, Manager, Mode, servers};
 use mcp_common::Env;
 use mcp_common::audit::AuditLog;
 use mcp_common::http::HttpSettings;
@@ -300,8 +302,23 @@ async fn build_agent(
     manager_config: mcp_agent::ManagerConfig,
     consent: Consent,
 ) -> anyhow::Result<(Agent, Arc<Manager>)> {
-    let model = ModelClient::new(mcp_agent::config::model_config(env)?)?;
     let settings = mcp_agent::config::loop_settings(env)?;
+    let model: Model = match mcp_agent::config::model_choice(env)? {
+        ModelChoice::Endpoint(config) => ModelClient::new(config)?.into(),
+        ModelChoice::Local(path) => {
+            if settings.mode == Mode::Native {
+                anyhow::bail!(
+                    "AGENT_MODE=native needs an endpoint with function tools (AGENT_BASE_URL); the local model {} answers in the JSON protocol: use AGENT_MODE=react or auto",
+                    path.display()
+                );
+            }
+            tracing::info!(model = %path.display(), "no AGENT_BASE_URL: the local model, in this process");
+            tokio::task::spawn_blocking(move || LocalClient::load(&path))
+                .await
+                .context("loading the local model")??
+                .into()
+        }
+    };
     let audit_destination = mcp_agent::config::audit_destination(env);
     let audit = Audit::new(AuditLog::open(&audit_destination).with_context(|| {
         format!("opening the audit log AGENT_AUDIT_LOG ({audit_destination:?})")

@@ -69,6 +69,41 @@ fn answers_greedily_and_the_same_way_twice() {
 }
 
 #[test]
+fn a_prompt_that_begins_like_an_earlier_one_reads_only_the_rest_and_answers_the_same() {
+    let Some(model) = model() else { return };
+    let system = Turn::new("system", "You are a terse assistant. Answer in one word.");
+    let question = Turn::new("user", "What colour is the sky on a clear day?");
+    let turns = [system.clone(), question.clone()];
+    let (first, _) = generate(model, &[Turn::new("user", "warm-up")], 1, None);
+    assert_eq!(first.completion_tokens, 1);
+    model.forget_prompts();
+    let (cold, _) = generate(model, &turns, 12, None);
+    assert_eq!(cold.cached_prompt_tokens, 0);
+    // Another question after the same system message starts from the system turn.
+    let (other, _) = generate(
+        model,
+        &[system.clone(), Turn::new("user", "Name a fruit.")],
+        4,
+        None,
+    );
+    assert!(other.cached_prompt_tokens > 5, "{other:?}");
+    assert!(other.cached_prompt_tokens < other.prompt_tokens);
+    // The same prompt again is read from its snapshot, and the answer does not change.
+    let (warm, _) = generate(model, &turns, 12, None);
+    assert_eq!(warm.cached_prompt_tokens, warm.prompt_tokens);
+    assert_eq!(warm.text, cold.text);
+    // A longer conversation that begins with it reads only what was added.
+    let longer = [
+        system,
+        question,
+        Turn::new("assistant", cold.text.clone()),
+        Turn::new("user", "And at night?"),
+    ];
+    let (next, _) = generate(model, &longer, 4, None);
+    assert_eq!(next.cached_prompt_tokens, cold.prompt_tokens);
+}
+
+#[test]
 fn counts_tokens_with_the_models_own_vocabulary() {
     let Some(model) = model() else { return };
     // SmolLM2's pre-tokenizer splits digits one by one.
