@@ -12,9 +12,8 @@ use mcp_common::backend::{
     Backend, BackendConfig, Failure, FailureKind, Repeat, failure_of_http_error, failure_of_status,
     retry_after_of,
 };
-use openai_compat::wire::{
-    ApiError, ChatRequest, Message, StreamOptions, ToolCall, Usage, error_sentence,
-};
+use openai_compat::stream::{Assembler, StreamError, StreamedAnswer};
+use openai_compat::wire::{ApiError, ChatRequest, Message, StreamOptions, Usage, error_sentence};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -450,12 +449,12 @@ impl ModelClient {
         mut response: reqwest::Response,
         on_text: &TextSink<'_>,
     ) -> Result<ModelTurn, ModelError> {
-        let malformed = |cause: String| ModelError::Malformed {
+        let malformed = |error: StreamError| ModelError::Malformed {
             url: url.to_owned(),
-            cause,
+            cause: error.to_string(),
         };
         let mut decoder = openai_compat::sse::Decoder::new();
-        let mut stream = StreamedTurn::default();
+        let mut stream = Assembler::new();
         loop {
             let chunk = response
                 .chunk()
@@ -478,85 +477,29 @@ impl ModelClient {
                 })?;
             let Some(chunk) = chunk else { break };
             for event in decoder.feed(&chunk) {
-                if stream.add(&event, on_text).map_err(malformed)? {
-                    return Ok(stream.finish());
+                if let Some(text) = stream.add(&event).map_err(malformed)? {
+                    on_text(&text);
+                }
+                if stream.is_done() {
+                    return Ok(turn_of(stream.finish()));
                 }
             }
         }
-        if let Some(event) = decoder.finish() {
-            stream.add(&event, on_text).map_err(malformed)?;
+        if let Some(event) = decoder.finish()
+            && let Some(text) = stream.add(&event).map_err(malformed)?
+        {
+            on_text(&text);
         }
-        Ok(stream.finish())
+        Ok(turn_of(stream.finish()))
     }
 }
 
-#[derive(Default)]
-struct StreamedTurn {
-    content: String,
-    calls: Vec<ToolCall>,
-    finish_reason: Option<String>,
-    usage: Option<Usage>,
-}
-
-impl StreamedTurn {
-    /// Adds one event; true at `[DONE]`.
-    fn add(&mut self, event: &str, on_text: &TextSink<'_>) -> Result<bool, String> {
-        if event.trim() == "[DONE]" {
-            return Ok(true);
-        }
-        let chunk: Value = serde_json::from_str(event)
-            .map_err(|error| format!("a streamed chunk is not JSON: {error}"))?;
-        if let Some(usage) = chunk.get("usage").filter(|u| !u.is_null()) {
-            self.usage = serde_json::from_value(usage.clone()).ok();
-        }
-        let Some(choice) = chunk["choices"].get(0) else {
-            return Ok(false);
-        };
-        if let Some(reason) = choice["finish_reason"].as_str() {
-            self.finish_reason = Some(reason.to_owned());
-        }
-        let delta = &choice["delta"];
-        if let Some(text) = delta["content"].as_str().filter(|t| !t.is_empty()) {
-            on_text(text);
-            self.content.push_str(text);
-        }
-        for piece in delta["tool_calls"].as_array().into_iter().flatten() {
-            // Bounded, so a broken stream cannot make the agent allocate without limit.
-            let index = piece["index"].as_u64().unwrap_or(0).min(127) as usize;
-            while self.calls.len() <= index {
-                self.calls.push(ToolCall::function("", "", ""));
-            }
-            let call = &mut self.calls[index];
-            if let Some(id) = piece["id"].as_str() {
-                call.id = id.to_owned();
-            }
-            if let Some(name) = piece["function"]["name"].as_str() {
-                call.function.name.push_str(name);
-            }
-            if let Some(arguments) = piece["function"]["arguments"].as_str() {
-                call.function.arguments.push_str(arguments);
-            }
-        }
-        Ok(false)
-    }
-
-    fn finish(self) -> ModelTurn {
-        let mut calls = self.calls;
-        for (index, call) in calls.iter_mut().enumerate() {
-            if call.id.is_empty() {
-                call.id = format!("call_{index}");
-            }
-        }
-        ModelTurn {
-            message: Message {
-                role: "assistant".to_owned(),
-                content: (!self.content.is_empty() || calls.is_empty()).then_some(self.content),
-                tool_calls: calls,
-                tool_call_id: None,
-            },
-            finish_reason: self.finish_reason,
-            usage: self.usage,
-        }
+/// The loop's view of a streamed answer.
+fn turn_of(answer: StreamedAnswer) -> ModelTurn {
+    ModelTurn {
+        message: answer.message,
+        finish_reason: answer.finish_reason,
+        usage: answer.usage,
     }
 }
 
@@ -626,55 +569,6 @@ mod tests {
         assert_eq!(
             serialized,
             json!({"role": "tool", "content": "ok", "tool_call_id": "c1"})
-        );
-    }
-
-    #[test]
-    fn streamed_turns_are_put_together() {
-        let seen = std::sync::Mutex::new(String::new());
-        let sink = |text: &str| seen.lock().unwrap().push_str(text);
-        let mut turn = StreamedTurn::default();
-        let events = [
-            r#"{"choices": [{"delta": {"role": "assistant", "content": ""}}]}"#,
-            r#"{"choices": [{"delta": {"content": "Voy "}}]}"#,
-            r#"{"choices": [{"delta": {"content": "a mirar"}}]}"#,
-            r#"{"choices": [{"delta": {"tool_calls": [{"index": 0, "id": "c1", "function": {"name": "a__b", "arguments": ""}}]}}]}"#,
-            r#"{"choices": [{"delta": {"tool_calls": [{"index": 1, "function": {"name": "a__c", "arguments": "{}"}}]}}]}"#,
-            r#"{"choices": [{"delta": {"tool_calls": [{"index": 0, "function": {"arguments": "{\"x\":"}}]}}]}"#,
-            r#"{"choices": [{"delta": {"tool_calls": [{"index": 0, "function": {"arguments": "1}"}}]}}]}"#,
-            r#"{"choices": [{"delta": {}, "finish_reason": "tool_calls"}]}"#,
-            r#"{"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}}"#,
-        ];
-        for event in events {
-            assert!(!turn.add(event, &sink).unwrap());
-        }
-        assert!(turn.add("[DONE]", &sink).unwrap());
-        let turn = turn.finish();
-        assert_eq!(seen.lock().unwrap().as_str(), "Voy a mirar");
-        assert_eq!(turn.message.content.as_deref(), Some("Voy a mirar"));
-        let calls: Vec<(&str, &str, &str)> = turn
-            .message
-            .tool_calls
-            .iter()
-            .map(|c| {
-                (
-                    c.id.as_str(),
-                    c.function.name.as_str(),
-                    c.function.arguments.as_str(),
-                )
-            })
-            .collect();
-        assert_eq!(
-            calls,
-            [("c1", "a__b", "{\"x\":1}"), ("call_1", "a__c", "{}")]
-        );
-        assert_eq!(turn.finish_reason.as_deref(), Some("tool_calls"));
-        assert_eq!(turn.usage.unwrap().total_tokens, 7);
-        assert!(
-            StreamedTurn::default()
-                .add("{oops", &sink)
-                .unwrap_err()
-                .contains("not JSON")
         );
     }
 

@@ -290,6 +290,35 @@ pub struct Delta {
     /// More of a refusal.
     #[serde(default)]
     pub refusal: Option<String>,
+    /// Pieces of tool calls, each naming the call it continues by `index`.
+    #[serde(default)]
+    pub tool_calls: Vec<ToolCallDelta>,
+}
+
+/// A piece of a streamed tool call: the first piece of a call carries its id and name, later
+/// ones more of its arguments.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct ToolCallDelta {
+    /// Which call of the message this continues.
+    #[serde(default)]
+    pub index: u64,
+    /// The call's id, in its first piece.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// More of the function's name and arguments.
+    #[serde(default)]
+    pub function: Option<FunctionDelta>,
+}
+
+/// More of a streamed function call.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct FunctionDelta {
+    /// More of the name (usually all of it, in the first piece).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// More of the arguments' JSON text.
+    #[serde(default)]
+    pub arguments: Option<String>,
 }
 
 /// `POST /embeddings`.

@@ -18,9 +18,10 @@ use mcp_common::{
     ApiClient, Backend, BackendError, Failure, FailureKind, RefusalSlot, Repeat, Secret,
 };
 use openai_compat::sse;
+use openai_compat::stream::{Assembler, StreamError};
 use openai_compat::wire::{
-    ApiError, ChatChunk, ChatCompletion, ChatRequest, EmbeddingRequest, EmbeddingResponse,
-    ModelList, ModerationRequest, ModerationResponse, StreamOptions, Usage, error_sentence,
+    ApiError, ChatCompletion, ChatRequest, EmbeddingRequest, EmbeddingResponse, ModelList,
+    ModerationRequest, ModerationResponse, StreamOptions, Usage, error_sentence,
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -235,12 +236,18 @@ impl OpenAiApi {
         events: &UnboundedSender<StreamEvent>,
     ) -> Result<ChatAnswer, Failure> {
         let mut decoder = sse::Decoder::new();
-        let mut answer = ChatAnswer::default();
-        let mut pieces = 0u64;
-        let mut done = false;
+        let mut stream = Assembler::new();
+        let unusable = |error: StreamError| {
+            let kind = match error {
+                StreamError::ErrorEvent(_) => FailureKind::Unavailable,
+                _ => FailureKind::Protocol,
+            };
+            Failure::new(kind, error.to_string())
+        };
         loop {
             let chunk = match tokio::time::timeout(self.idle, response.chunk()).await {
                 Err(_) => {
+                    let pieces = stream.pieces();
                     return Err(Failure::new(
                         FailureKind::Timeout,
                         format!(
@@ -255,67 +262,31 @@ impl OpenAiApi {
                 Ok(Ok(Some(chunk))) => chunk,
             };
             for data in decoder.feed(&chunk) {
-                if data.trim() == "[DONE]" {
-                    done = true;
-                    continue;
-                }
-                let value: Value = serde_json::from_str(&data).map_err(|e| {
-                    Failure::new(
-                        FailureKind::Protocol,
-                        format!("a stream event is not JSON ({e})"),
-                    )
-                })?;
-                if let Some(error) = value.get("error") {
-                    let message = error["message"].as_str().unwrap_or("no reason given");
-                    return Err(Failure::new(
-                        FailureKind::Unavailable,
-                        format!("the stream broke off with an error: {message}"),
-                    ));
-                }
-                let chunk: ChatChunk = serde_json::from_value(value).map_err(|e| {
-                    Failure::new(
-                        FailureKind::Protocol,
-                        format!("a stream event is not a chat completion chunk ({e})"),
-                    )
-                })?;
-                if !chunk.model.is_empty() {
-                    answer.model = chunk.model;
-                }
-                if chunk.usage.is_some() {
-                    answer.usage = chunk.usage;
-                }
-                for choice in chunk.choices {
-                    if let Some(text) = choice.delta.content.filter(|t| !t.is_empty()) {
-                        pieces += 1;
-                        answer.text.push_str(&text);
-                        let _ = events.send(StreamEvent::Delta(text));
-                    }
-                    if let Some(refusal) = choice.delta.refusal {
-                        answer
-                            .refusal
-                            .get_or_insert_with(String::new)
-                            .push_str(&refusal);
-                    }
-                    if choice.finish_reason.is_some() {
-                        answer.finish_reason = choice.finish_reason;
-                    }
+                if let Some(text) = stream.add(&data).map_err(unusable)? {
+                    let _ = events.send(StreamEvent::Delta(text));
                 }
             }
         }
-        if let Some(data) = decoder.finish()
-            && data.trim() == "[DONE]"
-        {
-            done = true;
+        if let Some(data) = decoder.finish() {
+            stream.add(&data).map_err(unusable)?;
         }
-        if !done && answer.finish_reason.is_none() {
+        if !stream.is_complete() {
             return Err(Failure::new(
                 FailureKind::Protocol,
                 format!(
-                    "the stream ended before the answer was complete ({pieces} pieces received)"
+                    "the stream ended before the answer was complete ({} pieces received)",
+                    stream.pieces()
                 ),
             ));
         }
-        Ok(answer)
+        let answer = stream.finish();
+        Ok(ChatAnswer {
+            text: answer.message.content.unwrap_or_default(),
+            refusal: answer.refusal,
+            model: answer.model,
+            finish_reason: answer.finish_reason,
+            usage: answer.usage,
+        })
     }
 
     /// A request to `path` with the key, as the endpoint wants it.
