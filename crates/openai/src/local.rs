@@ -167,11 +167,19 @@ impl LocalChat {
                 seed: 0,
                 guide: guide.as_ref(),
             };
-            model
-                .generate(&request, &cancel, &mut |text| {
-                    let _ = events.send(StreamEvent::Delta(text.to_owned()));
-                })
-                .map(|output| (output, model.name().to_owned()))
+            let output = model.generate(&request, &cancel, &mut |text| {
+                let _ = events.send(StreamEvent::Delta(text.to_owned()));
+            });
+            // Said here: the caller that cancelled is gone and will not read the result.
+            if let Ok(output) = &output
+                && output.finish == Finish::Cancelled
+            {
+                tracing::info!(
+                    tokens = output.completion_tokens,
+                    "local generation cancelled"
+                );
+            }
+            output.map(|output| (output, model.name().to_owned()))
         });
         let (output, name) = generation
             .await

@@ -192,3 +192,93 @@ fn json_schema_answers_are_valid_for_twenty_varied_prompts() {
     }
     assert_eq!(valid, 20);
 }
+
+/// Over HTTP the readiness report names the local provider once the model is loaded.
+#[test]
+fn readyz_says_the_local_model_is_loaded() {
+    let Some(model) = mcp_conformance::tool_paths(&["MCP_LOCAL_MODEL"]) else {
+        return;
+    };
+    let data = tempfile::tempdir().unwrap();
+    let path = local_model::default_path(data.path());
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(&model[0], &path).unwrap();
+    let http = mcp_conformance::HttpServer::start(
+        Path::new(BIN),
+        &[],
+        &[("XDG_DATA_HOME", data.path().to_str().unwrap())],
+    )
+    .unwrap();
+    // The model loads in the background: ready once it has.
+    let mut report = Value::Null;
+    for _ in 0..100 {
+        let ready = http
+            .client
+            .get(format!("{}/readyz", http.base))
+            .send()
+            .unwrap();
+        let ok = ready.status().is_success();
+        report = ready.json().unwrap();
+        if ok {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let text = report.to_string();
+    assert!(
+        text.contains("local provider: SmolLM2-135M-Instruct.Q4_1 loaded"),
+        "{text}"
+    );
+}
+
+/// A cancelled chat stops generating at the next token: the server says so, and the next chat
+/// is answered.
+#[test]
+fn a_cancelled_chat_stops_the_generation() {
+    let Some((mut server, _data)) = unconfigured_server() else {
+        return;
+    };
+    server.initialize().unwrap();
+    server
+        .send_line(
+            &json!({"jsonrpc": "2.0", "id": 77, "method": "tools/call", "params": {"name": "chat", "arguments": {"prompt": "Tell me a very long story about the sea.", "max_tokens": 400}, "_meta": {"progressToken": "long"}}})
+                .to_string(),
+        )
+        .unwrap();
+    // Wait for the first piece: the generation is running.
+    loop {
+        let message = server
+            .next_message(std::time::Duration::from_secs(30))
+            .unwrap();
+        if message["method"] == "notifications/progress" {
+            break;
+        }
+    }
+    server
+        .notify(
+            "notifications/cancelled",
+            json!({"requestId": 77, "reason": "the user changed their mind"}),
+        )
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !server.stderr().contains("local generation cancelled") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no cancellation in the log:\n{}",
+            server.stderr()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let tokens = server
+        .stderr()
+        .lines()
+        .find(|l| l.contains("local generation cancelled"))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(!tokens.contains("tokens=400"), "{tokens}");
+    let next = server.call_ok("chat", json!({"prompt": "Say hi.", "max_tokens": 4}));
+    assert!(
+        next["usage"]["completion_tokens"].as_u64().unwrap() >= 1,
+        "{next}"
+    );
+}
