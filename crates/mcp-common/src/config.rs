@@ -278,6 +278,9 @@ pub struct CommonConfig {
     pub tool_timeout: Duration,
     /// How long readiness probe results are reused (`MCP_READY_CACHE_SECS`).
     pub ready_cache: Duration,
+    /// Calls run at once and per caller (`MCP_MAX_CONCURRENT_CALLS`,
+    /// `MCP_RATE_LIMIT_PER_MINUTE`).
+    pub limits: crate::limits::LimitSettings,
 }
 
 /// The default request size limit: 4 MiB.
@@ -377,7 +380,42 @@ impl CommonConfig {
             ready_cache: env
                 .seconds("MCP_READY_CACHE_SECS", 0.0..=86_400.0)?
                 .unwrap_or(Duration::from_secs(300)),
+            limits: crate::limits::LimitSettings {
+                max_concurrent: bounded(
+                    env,
+                    "MCP_MAX_CONCURRENT_CALLS",
+                    1..=10_000,
+                    "a whole number of calls from 1 to 10000",
+                )?
+                .unwrap_or(crate::limits::DEFAULT_MAX_CONCURRENT_CALLS),
+                per_minute: bounded(
+                    env,
+                    "MCP_RATE_LIMIT_PER_MINUTE",
+                    1..=1_000_000,
+                    "a whole number of calls per minute from 1 to 1000000",
+                )?,
+            },
         })
+    }
+}
+
+/// A whole number in `range`, or the error naming the variable.
+fn bounded<T>(
+    env: &Env,
+    variable: &str,
+    range: std::ops::RangeInclusive<T>,
+    expected: &str,
+) -> Result<Option<T>, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + ToString,
+{
+    match env.parse::<T>(variable, expected)? {
+        Some(value) if !range.contains(&value) => Err(ConfigError::Invalid {
+            variable: variable.into(),
+            expected: expected.into(),
+            found: Some(value.to_string()),
+        }),
+        other => Ok(other),
     }
 }
 
@@ -451,6 +489,29 @@ mod tests {
         assert_eq!(config.audit, AuditDestination::Stderr);
         assert_eq!(config.max_request_bytes, DEFAULT_MAX_REQUEST_BYTES);
         assert_eq!(config.tool_timeout, Duration::from_secs(50));
+        assert_eq!(config.limits.max_concurrent, 256);
+        assert_eq!(config.limits.per_minute, None);
+    }
+
+    #[test]
+    fn call_limits_are_read_and_checked() {
+        let config = CommonConfig::from_env(&Env::from_pairs([
+            ("MCP_MAX_CONCURRENT_CALLS", "4"),
+            ("MCP_RATE_LIMIT_PER_MINUTE", "120"),
+        ]))
+        .unwrap();
+        assert_eq!(config.limits.max_concurrent, 4);
+        assert_eq!(config.limits.per_minute, Some(120));
+        for (variable, value) in [
+            ("MCP_MAX_CONCURRENT_CALLS", "0"),
+            ("MCP_MAX_CONCURRENT_CALLS", "many"),
+            ("MCP_RATE_LIMIT_PER_MINUTE", "0"),
+        ] {
+            let error = CommonConfig::from_env(&Env::from_pairs([(variable, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(variable) && error.contains(value), "{error}");
+        }
     }
 
     #[test]

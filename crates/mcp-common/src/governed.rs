@@ -98,6 +98,8 @@ pub(crate) struct GovernConfig {
     pub grants: Arc<GrantStore>,
     /// Whether `confirm: "always"` records a standing grant (`MCP_CONFIRM_ALWAYS`).
     pub confirm_always: bool,
+    /// Calls run at once and per caller.
+    pub limits: crate::limits::LimitSettings,
 }
 
 struct GovernedTool {
@@ -117,6 +119,8 @@ pub(crate) struct Runtime {
     /// Consent questions sent to 2026-07-28 clients as input-required results, awaiting the
     /// retried call that carries the answer.
     asked: ConsentRequests,
+    /// Calls running and each caller's allowance.
+    limits: crate::limits::CallLimits,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -182,6 +186,7 @@ impl<S: Domain> Governed<S> {
             inner,
             previews: Arc::new(previews),
             runtime: Arc::new(Runtime {
+                limits: crate::limits::CallLimits::new(config.limits),
                 config,
                 tools,
                 offered,
@@ -339,6 +344,11 @@ impl<S: Domain> Governed<S> {
         {
             return Verdict::tool_error("refused", reason);
         }
+        // Held until the call has finished.
+        let _running = match runtime.limits.admit(&Caller::of(&context)) {
+            Ok(permit) => permit,
+            Err(refusal) => return Verdict::tool_error(refusal.outcome(), refusal.message()),
+        };
         let mut arguments = request.arguments.take().unwrap_or_default();
         let confirm = if entry.kind == ToolKind::ReadOnly {
             Confirm::Absent

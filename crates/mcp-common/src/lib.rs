@@ -103,6 +103,7 @@ pub mod grants;
 pub mod health;
 pub mod http;
 pub mod identity;
+pub mod limits;
 mod metrics;
 pub mod preview;
 pub mod schema;

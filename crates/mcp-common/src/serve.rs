@@ -86,6 +86,9 @@ Shared settings (environment or .env; MCP_ENV_FILE names another file):
                             see `grants --help`)
   MCP_CONSENT_TIMEOUT_SECS  how long to wait for the user's approval (default 120)
   MCP_TOOL_TIMEOUT_SECS     deadline of one tool call, backend retries included (default 50)
+  MCP_MAX_CONCURRENT_CALLS  tool calls run at once; more are refused at once, not queued (default 256)
+  MCP_RATE_LIMIT_PER_MINUTE tool calls one caller (token holder, else address, else the stdio client)
+                            may start per minute (default: no limit)
   MCP_AUDIT_LOG             stderr (default), off, or a file path for JSON-lines audit records
   MCP_LOG_FORMAT            human (default) or json
   MCP_LOG_LEVEL             log filter such as info or debug (RUST_LOG also works)
@@ -572,6 +575,7 @@ where
         tool_timeout: common.tool_timeout,
         grants: Arc::new(grants),
         confirm_always: common.confirm_always,
+        limits: common.limits,
     };
     let governed = match Governed::new(domain, config, audit, metrics.clone()) {
         Ok(governed) => governed,

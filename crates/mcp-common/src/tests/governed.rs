@@ -215,6 +215,24 @@ async fn start_with(
     audit_path: &std::path::Path,
     grants: Arc<GrantStore>,
 ) -> (Client, Arc<AtomicU32>) {
+    start_limited(
+        policy,
+        capabilities,
+        audit_path,
+        grants,
+        crate::limits::LimitSettings::default(),
+    )
+    .await
+}
+
+/// [`start_with`] under these call limits.
+async fn start_limited(
+    policy: ToolPolicy,
+    capabilities: Option<Value>,
+    audit_path: &std::path::Path,
+    grants: Arc<GrantStore>,
+    limits: crate::limits::LimitSettings,
+) -> (Client, Arc<AtomicU32>) {
     let writes = Arc::new(AtomicU32::new(0));
     let toy = Toy {
         tools: Arc::new(Toy::tool_router()),
@@ -229,6 +247,7 @@ async fn start_with(
         tool_timeout: Duration::from_millis(300),
         grants,
         confirm_always: false,
+        limits,
     };
     let audit = AuditLog::open(&AuditDestination::File(audit_path.to_path_buf())).unwrap();
     let governed = Governed::new(toy, config, audit, Arc::new(Metrics::new("toy"))).unwrap();
@@ -279,6 +298,56 @@ fn text(answer: &Value) -> String {
         .as_str()
         .unwrap_or_default()
         .to_owned()
+}
+
+#[tokio::test]
+async fn calls_over_the_concurrency_cap_or_the_rate_are_refused_at_once_and_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let limits = crate::limits::LimitSettings {
+        max_concurrent: 1,
+        per_minute: Some(3),
+    };
+    let (mut client, _) = start_limited(
+        policy(),
+        Some(json!({})),
+        &audit,
+        Arc::new(GrantStore::in_memory()),
+        limits,
+    )
+    .await;
+    // `slow` holds the one slot until its 0.3 s limit.
+    client
+        .send(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"slow","arguments":{}}}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let busy = client.call(2, "remember", json!({"text": "x"})).await;
+    assert_eq!(
+        busy["id"], 2,
+        "the refusal comes at once, before the slow call ends: {busy}"
+    );
+    assert_eq!(busy["result"]["isError"], true, "{busy}");
+    assert!(text(&busy).contains("MCP_MAX_CONCURRENT_CALLS"), "{busy}");
+    let slow = client.next().await;
+    assert_eq!(slow["id"], 1);
+    // The slot is free again; the third call of the minute is the last one allowed.
+    let third = client.call(3, "remember", json!({"text": "y"})).await;
+    assert_ne!(third["result"]["isError"], true, "{third}");
+    let limited = client.call(4, "remember", json!({"text": "z"})).await;
+    assert_eq!(limited["result"]["isError"], true, "{limited}");
+    assert!(
+        text(&limited).contains("rate limited: this client has used its 3 calls per minute"),
+        "{limited}"
+    );
+    let outcomes: Vec<String> = audit_lines(&audit)
+        .iter()
+        .map(|l| l["outcome"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(outcomes.contains(&"busy".to_owned()), "{outcomes:?}");
+    assert!(
+        outcomes.contains(&"rate_limited".to_owned()),
+        "{outcomes:?}"
+    );
 }
 
 #[tokio::test]

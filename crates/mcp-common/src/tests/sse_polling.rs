@@ -93,6 +93,7 @@ async fn serve() -> (String, CancellationToken) {
         tool_timeout: Duration::from_secs(30),
         grants: Arc::new(GrantStore::in_memory()),
         confirm_always: false,
+        limits: crate::limits::LimitSettings::default(),
     };
     let metrics = Arc::new(Metrics::new("poller"));
     let poller = Poller {
