@@ -13,6 +13,7 @@
 //! first, the shortest valid completion closes the document.
 
 pub mod guide;
+pub mod shared;
 mod tokens;
 
 use std::fs::File;
@@ -26,6 +27,7 @@ use candle_core::{Device, Tensor};
 use candle_transformers::models::quantized_llama::{MAX_SEQ_LEN, ModelWeights};
 
 pub use guide::{GuideError, GuideState, JsonGuide, Limits};
+pub use shared::{Job, SharedModel};
 use tokens::Tokens;
 
 /// The file `just local-model` installs, and the name the default lookup expects.
@@ -95,6 +97,17 @@ impl Turn {
             content: content.into(),
         }
     }
+
+    /// A message of an OpenAI-style conversation as a turn: the model knows `system`, `user` and
+    /// `assistant`, so `developer` reads as `system` and a tool's answer as `user`.
+    pub fn from_chat(role: &str, content: impl Into<String>) -> Turn {
+        let role = match role {
+            "developer" => "system",
+            "tool" => "user",
+            other => other,
+        };
+        Turn::new(role, content)
+    }
 }
 
 /// What to generate.
@@ -121,6 +134,17 @@ pub enum Finish {
     Length,
     /// The caller cancelled.
     Cancelled,
+}
+
+impl Finish {
+    /// The reason as OpenAI's `finish_reason` words it (`cancelled` has no OpenAI counterpart).
+    pub fn reason(self) -> &'static str {
+        match self {
+            Finish::Stop => "stop",
+            Finish::Length => "length",
+            Finish::Cancelled => "cancelled",
+        }
+    }
 }
 
 /// A finished generation.

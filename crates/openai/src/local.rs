@@ -8,16 +8,15 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use local_model::{Finish, GenerateError, JsonGuide, Limits, LocalModel, Request, Turn};
+use local_model::{GenerateError, Job, JsonGuide, Limits, LocalModel, SharedModel, Turn};
 use mcp_common::{BackendError, Failure, FailureKind};
 use openai_compat::wire::{
     ChatRequest, EmbeddingRequest, EmbeddingResponse, ModelEntry, ModelList, ModerationRequest,
     ModerationResponse, ResponseFormat, Usage,
 };
+use tokio::sync::OnceCell;
 use tokio::sync::mpsc::UnboundedSender;
-use tokio::sync::{Mutex, OnceCell};
 
 use crate::client::{CallError, ChatAnswer, StreamEvent};
 
@@ -32,8 +31,7 @@ const SERVICE: &str = "the local model";
 #[derive(Clone)]
 pub struct LocalChat {
     path: PathBuf,
-    loaded: Arc<OnceCell<Result<Arc<LocalModel>, String>>>,
-    turn: Arc<Mutex<()>>,
+    loaded: Arc<OnceCell<Result<Arc<SharedModel>, String>>>,
 }
 
 impl std::fmt::Debug for LocalChat {
@@ -50,7 +48,6 @@ impl LocalChat {
         let local = LocalChat {
             path,
             loaded: Arc::new(OnceCell::new()),
-            turn: Arc::new(Mutex::new(())),
         };
         let early = local.clone();
         tokio::spawn(async move {
@@ -70,7 +67,7 @@ impl LocalChat {
     }
 
     /// The loaded model, waiting for the load; the load's error otherwise.
-    pub async fn model(&self) -> Result<Arc<LocalModel>, String> {
+    pub async fn model(&self) -> Result<Arc<SharedModel>, String> {
         self.loaded
             .get_or_init(|| async {
                 let path = self.path.clone();
@@ -87,7 +84,7 @@ impl LocalChat {
                     ),
                     Err(error) => tracing::error!(%error, "local model not loaded"),
                 }
-                loaded.map(Arc::new)
+                loaded.map(|model| Arc::new(SharedModel::new(model)))
             })
             .await
             .clone()
@@ -98,7 +95,7 @@ impl LocalChat {
         let model = self.model().await.map_err(|e| self.failed("loading", e))?;
         Ok(ModelList {
             data: vec![ModelEntry {
-                id: model.name().to_owned(),
+                id: model.model().name().to_owned(),
                 owned_by: Some("local".into()),
                 created: None,
             }],
@@ -153,45 +150,27 @@ impl LocalChat {
             usize::try_from(n).unwrap_or(usize::MAX)
         });
         let temperature = request.temperature.unwrap_or(0.0);
-        let _turn = self.turn.lock().await;
-        let cancel = Arc::new(AtomicBool::new(false));
-        // Set when this future is dropped (the client cancelled or the call timed out).
-        let _stop = StopOnDrop(cancel.clone());
-        let events = events.clone();
         let _ = events.send(StreamEvent::Restart);
-        let generation = tokio::task::spawn_blocking(move || {
-            let request = Request {
-                turns: &turns,
-                max_tokens,
-                temperature,
-                seed: 0,
-                guide: guide.as_ref(),
-            };
-            let output = model.generate(&request, &cancel, &mut |text| {
+        let job = Job {
+            turns,
+            max_tokens,
+            temperature,
+            guide,
+        };
+        let output = model
+            .generate(job, &mut |text| {
                 let _ = events.send(StreamEvent::Delta(text.to_owned()));
-            });
-            // Said here: the caller that cancelled is gone and will not read the result.
-            if let Ok(output) = &output
-                && output.finish == Finish::Cancelled
-            {
-                tracing::info!(
-                    tokens = output.completion_tokens,
-                    "local generation cancelled"
-                );
-            }
-            output.map(|output| (output, model.name().to_owned()))
-        });
-        let (output, name) = generation
-            .await
-            .map_err(|e| self.failed("chat", format!("generation stopped: {e}")))?
-            .map_err(|e| match e {
-                GenerateError::TooLong { .. } => self.refused(
-                    "chat",
-                    e.to_string(),
-                    "the local model is small: send a shorter conversation",
-                ),
-                other => self.failed("chat", other.to_string()),
-            })?;
+            })
+            .await;
+        let name = model.model().name().to_owned();
+        let output = output.map_err(|e| match e {
+            GenerateError::TooLong { .. } => self.refused(
+                "chat",
+                e.to_string(),
+                "the local model is small: send a shorter conversation",
+            ),
+            other => self.failed("chat", other.to_string()),
+        })?;
         tracing::debug!(
             prompt_tokens = output.prompt_tokens,
             completion_tokens = output.completion_tokens,
@@ -199,11 +178,7 @@ impl LocalChat {
             generation_ms = output.generation_time.as_millis() as u64,
             "local generation"
         );
-        let finish_reason = match output.finish {
-            Finish::Stop => "stop",
-            Finish::Length => "length",
-            Finish::Cancelled => "cancelled",
-        };
+        let finish_reason = output.finish.reason();
         let (prompt, completion) = (output.prompt_tokens as u64, output.completion_tokens as u64);
         Ok(ChatAnswer {
             text: output.text,
@@ -256,30 +231,13 @@ impl LocalChat {
     }
 }
 
-/// Sets the flag when dropped, which the generating thread reads before every token.
-struct StopOnDrop(Arc<AtomicBool>);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-}
-
 /// The conversation as the model's turns. A JSON answer's schema goes into the system message,
 /// so that the model knows what the fields mean while the guide keeps it to their shape.
 fn turns_of(request: &ChatRequest) -> Vec<Turn> {
     let mut turns: Vec<Turn> = request
         .messages
         .iter()
-        .map(|m| {
-            // The model knows system, user and assistant; a tool's answer reads best as a user turn.
-            let role = match m.role.as_str() {
-                "developer" => "system",
-                "tool" => "user",
-                other => other,
-            };
-            Turn::new(role, m.text())
-        })
+        .map(|m| Turn::from_chat(&m.role, m.text()))
         .collect();
     let instruction = match &request.response_format {
         Some(ResponseFormat::JsonSchema { json_schema }) => Some(format!(

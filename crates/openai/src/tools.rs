@@ -1107,7 +1107,7 @@ impl Domain for OpenAi {
                     Provider::Local(local) => match local.model().await {
                         Ok(model) => Ok(format!(
                             "local provider: {} loaded in this process from {}",
-                            model.name(),
+                            model.model().name(),
                             local.path().display()
                         )),
                         Err(error) => Err(format!("local provider: {error}")),
