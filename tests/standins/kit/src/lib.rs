@@ -9,7 +9,9 @@
 //!   served on a runtime of its own for blocking tests, with its controls.
 //! - [`serve_main`]: the whole `main` of a stand-in whose only flag is `--listen`.
 //! - [`Faults`] and [`with_controls`]: the fault plan (`POST /__standin/fault`), `POST /__standin/reset` and
-//!   `GET /__standin/calls`, generic over the service's error body and reset hook ([`Service`]).
+//!   `GET /__standin/calls`, generic over the service's error body and reset hook ([`Service`]); [`suffer`] applies
+//!   one fault to one request (timeouts before and after the service acted, resets, statuses with `Retry-After`,
+//!   slow answers and slow, truncated or malformed bodies, see [`FaultMode`]).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -308,11 +310,27 @@ pub enum FaultMode {
     DropAfter,
     /// Handle the request, then never answer until the client gives up (or a reset drops the connection).
     HangAfter,
+    /// Never handle the request and never answer (a timeout before the service acted), until a reset drops the
+    /// connection.
+    Hang,
+    /// Handle the request, send the status and headers (`Content-Length` promising the whole body) and half the
+    /// body, then drop the connection: an answer cut short by a proxy or a dying process.
+    Truncated,
+    /// Handle the request, then answer its success status with a body that is not the service's format: garbage
+    /// JSON, XML or server-sent events, after the response's content type.
+    Malformed,
+    /// Handle the request, send the status and headers at once, then the body in [`DRIP_PIECES`] pieces
+    /// `delay_ms` apart: a slow body rather than a slow answer.
+    Drip,
 }
+
+/// How many pieces a [`FaultMode::Drip`] body is sent in (fewer when the body is shorter).
+pub const DRIP_PIECES: usize = 4;
 
 impl FaultMode {
     /// The names accepted in `{"mode": …}`.
-    pub const NAMES: &'static str = "none, status, slow, close, drop_after, hang_after";
+    pub const NAMES: &'static str =
+        "none, status, slow, close, drop_after, hang_after, hang, truncated, malformed, drip";
 
     /// Parses a mode name.
     pub fn parse(name: &str) -> Option<FaultMode> {
@@ -323,6 +341,10 @@ impl FaultMode {
             "close" => FaultMode::Close,
             "drop_after" => FaultMode::DropAfter,
             "hang_after" => FaultMode::HangAfter,
+            "hang" => FaultMode::Hang,
+            "truncated" => FaultMode::Truncated,
+            "malformed" => FaultMode::Malformed,
+            "drip" => FaultMode::Drip,
             _ => return None,
         })
     }
@@ -341,7 +363,7 @@ pub struct Fault {
     pub status: u16,
     /// `Retry-After` seconds sent with [`FaultMode::Status`].
     pub retry_after: Option<u64>,
-    /// The delay of [`FaultMode::Slow`].
+    /// The delay of [`FaultMode::Slow`], and the gap between the pieces of a [`FaultMode::Drip`] body.
     pub delay: Duration,
 }
 
@@ -424,6 +446,11 @@ impl Faults {
         self.lock().plan = (fault.mode != FaultMode::None).then_some(fault);
     }
 
+    /// Clears the plan, keeping the call counts.
+    pub fn clear(&self) {
+        self.lock().plan = None;
+    }
+
     /// Clears the plan and the call counts, and releases hung requests.
     pub fn reset(&self) {
         {
@@ -461,6 +488,12 @@ impl Faults {
     /// How many requests arrived for `"METHOD path"`, e.g. `"POST /v1/customers"`.
     pub fn call_count(&self, key: &str) -> u64 {
         self.lock().calls.get(key).copied().unwrap_or(0)
+    }
+
+    /// Resolves at the next [`reset`](Faults::reset); create it before [`on_request`](Faults::on_request) and
+    /// hand it to [`suffer`], so a reset racing with the request still releases it.
+    pub fn released(&self) -> tokio::sync::futures::Notified<'_> {
+        self.released.notified()
     }
 }
 
@@ -512,12 +545,31 @@ async fn fault_guard<S: Service>(
     let Some(fault) = controls.faults.on_request(request.method().as_str(), &path) else {
         return next.run(request).await;
     };
+    suffer(
+        &fault,
+        released,
+        |status| controls.service.fault_response(status),
+        next.run(request),
+    )
+    .await
+}
+
+/// Answers a request as `fault` says: `handle` is the service handling it (awaited only by the modes that let the
+/// service act), `fault_response` the service's error answer for [`FaultMode::Status`] (the `Retry-After` is added
+/// here), and `released` resolves when a reset lets held requests go ([`Faults::released`]). For stand-ins with
+/// a guard of their own (the Odoo stand-in); [`with_controls`] applies it to every faulted request.
+pub async fn suffer(
+    fault: &Fault,
+    released: impl std::future::Future<Output = ()>,
+    fault_response: impl FnOnce(StatusCode) -> Response,
+    handle: impl std::future::Future<Output = Response>,
+) -> Response {
     match fault.mode {
-        FaultMode::None => next.run(request).await,
+        FaultMode::None => handle.await,
         FaultMode::Status => {
             let status =
                 StatusCode::from_u16(fault.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let mut response = controls.service.fault_response(status);
+            let mut response = fault_response(status);
             if let Some(seconds) = fault.retry_after {
                 response
                     .headers_mut()
@@ -527,15 +579,131 @@ async fn fault_guard<S: Service>(
         }
         FaultMode::Slow => {
             tokio::time::sleep(fault.delay).await;
-            next.run(request).await
+            handle.await
         }
         FaultMode::Close => close_connection(StatusCode::INTERNAL_SERVER_ERROR.into_response()),
-        FaultMode::DropAfter => close_connection(next.run(request).await),
+        FaultMode::DropAfter => close_connection(handle.await),
         FaultMode::HangAfter => {
-            let response = next.run(request).await;
+            let response = handle.await;
             // Never answer; the client's timeout fires, or a reset drops the connection.
             released.await;
             close_connection(response)
+        }
+        FaultMode::Hang => {
+            // Not even handled: the service never saw it act.
+            released.await;
+            close_connection(StatusCode::SERVICE_UNAVAILABLE.into_response())
+        }
+        FaultMode::Truncated => {
+            let (mut parts, body) = handle.await.into_parts();
+            let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
+                return close_connection(StatusCode::INTERNAL_SERVER_ERROR.into_response());
+            };
+            // The headers promise the whole body; hyper frames the answer by this length, so the client sees
+            // the connection end before the body does.
+            parts
+                .headers
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+            let half = body.slice(..body.len() / 2);
+            Response::from_parts(
+                parts,
+                // The pause lets hyper flush the headers and the half before the connection drops.
+                Body::new(Scripted::new(vec![half], Duration::from_millis(50), true)),
+            )
+        }
+        FaultMode::Malformed => {
+            let (mut parts, _) = handle.await.into_parts();
+            let content_type = parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            let garbage: &'static str = if content_type.contains("xml") {
+                // Tags that do not match: no XML parser takes it.
+                "<?xml version='1.0'?>\n<methodResponse><params><param><value><struct><member><name>id</name></value></param></struct></methodResponse>\n"
+            } else if content_type.contains("event-stream") {
+                "data: {\"id\": \"chatcmpl-garbage\", \"choices\": [oops}\n\ndata: [DONE]\n\n"
+            } else {
+                "{\"object\": \"garbage\", \"data\": [1, 2,, 3]"
+            };
+            parts.headers.remove(header::CONTENT_LENGTH);
+            Response::from_parts(parts, Body::from(garbage))
+        }
+        FaultMode::Drip => {
+            let (mut parts, body) = handle.await.into_parts();
+            let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
+                return close_connection(StatusCode::INTERNAL_SERVER_ERROR.into_response());
+            };
+            parts
+                .headers
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+            let size = body.len().div_ceil(DRIP_PIECES).max(1);
+            let pieces = (0..body.len())
+                .step_by(size)
+                .map(|start| body.slice(start..(start + size).min(body.len())))
+                .collect();
+            Response::from_parts(parts, Body::new(Scripted::new(pieces, fault.delay, false)))
+        }
+    }
+}
+
+/// A response body sent as given pieces, `gap` apart (none before the first), optionally failing `gap` after the
+/// last one so that hyper drops the connection mid-body.
+struct Scripted {
+    pieces: std::collections::VecDeque<axum::body::Bytes>,
+    gap: Duration,
+    wait: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    started: bool,
+    break_after: bool,
+}
+
+impl Scripted {
+    fn new(pieces: Vec<axum::body::Bytes>, gap: Duration, break_after: bool) -> Scripted {
+        Scripted {
+            pieces: pieces.into(),
+            gap,
+            wait: None,
+            started: false,
+            break_after,
+        }
+    }
+}
+
+impl hyper::body::Body for Scripted {
+    type Data = axum::body::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        use std::future::Future as _;
+        use std::task::Poll;
+        if self.pieces.is_empty() && !self.break_after {
+            return Poll::Ready(None);
+        }
+        if self.started && !self.gap.is_zero() {
+            let gap = self.gap;
+            let wait = self
+                .wait
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep(gap)));
+            if wait.as_mut().poll(context).is_pending() {
+                return Poll::Pending;
+            }
+            self.wait = None;
+        }
+        self.started = true;
+        if self.pieces.is_empty() {
+            self.break_after = false;
+            return Poll::Ready(Some(Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionAborted,
+                "body cut short by fault injection",
+            ))));
+        }
+        match self.pieces.pop_front() {
+            Some(piece) => Poll::Ready(Some(Ok(hyper::body::Frame::data(piece)))),
+            None => Poll::Ready(None),
         }
     }
 }
@@ -635,6 +803,12 @@ mod tests {
         let fault = Fault::from_json(&json!({"mode": "slow", "count": null})).unwrap();
         assert_eq!(fault.remaining, None);
         assert_eq!(fault.delay, Duration::from_millis(1000));
+        for name in ["hang", "truncated", "malformed", "drip"] {
+            assert!(
+                FaultMode::NAMES.contains(name) && FaultMode::parse(name).is_some(),
+                "{name}"
+            );
+        }
         assert!(Fault::from_json(&json!({"mode": "explode"})).is_err());
         assert!(Fault::from_json(&json!({"mode": "close", "count": 0})).is_err());
         assert!(Fault::from_json(&json!({"mode": "status", "status": 99})).is_err());

@@ -134,6 +134,65 @@ async fn every_fault_mode_over_a_real_connection() {
 }
 
 #[tokio::test]
+async fn hang_truncated_malformed_and_drip_bodies() {
+    let running = start().await;
+
+    // hang: never handled, never answered; a reset releases it.
+    fault(&running, json!({"mode": "hang"})).await;
+    let error = thing(&running).await.unwrap_err();
+    assert!(error.is_timeout(), "{error}");
+    assert_eq!(handled(&running), 0, "hang never lets the service act");
+
+    // truncated: handled, the headers promise the whole body, half of it comes, then the connection ends.
+    fault(&running, json!({"mode": "truncated"})).await;
+    let answer = thing(&running).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(
+        answer.content_length(),
+        Some(json!({"ok": true}).to_string().len() as u64),
+        "the whole length is promised"
+    );
+    assert!(answer.bytes().await.is_err(), "the body is cut short");
+    assert_eq!(handled(&running), 1, "truncated handles first");
+
+    // malformed: handled, a success status, a body that is not JSON.
+    fault(&running, json!({"mode": "malformed"})).await;
+    let answer = thing(&running).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let body = answer.text().await.unwrap();
+    assert!(serde_json::from_str::<Value>(&body).is_err(), "{body}");
+    assert_eq!(handled(&running), 2, "malformed handles first");
+
+    // drip: headers at once, the body in pieces 150 ms apart, whole in the end.
+    fault(&running, json!({"mode": "drip", "delay_ms": 150})).await;
+    let started = Instant::now();
+    let answer = thing(&running).await.unwrap();
+    let headers_after = started.elapsed();
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(body, json!({"ok": true}));
+    assert!(
+        headers_after < Duration::from_millis(150),
+        "headers come at once: {headers_after:?}"
+    );
+    let pieces = standin_kit::DRIP_PIECES as u32;
+    assert!(
+        started.elapsed() >= Duration::from_millis(150) * (pieces - 1),
+        "the body drips: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(handled(&running), 3);
+
+    // A drip slower than the client's patience times out mid-body, after the service acted.
+    fault(&running, json!({"mode": "drip", "delay_ms": 400})).await;
+    let answer = thing(&running).await.unwrap();
+    assert!(answer.bytes().await.unwrap_err().is_timeout());
+    assert_eq!(handled(&running), 4);
+
+    // Nothing is left planned.
+    assert_eq!(thing(&running).await.unwrap().status(), 200);
+}
+
+#[tokio::test]
 async fn path_filters_counts_and_reset() {
     let running = start().await;
     fault(&running, json!({"mode": "close", "path": "/v1/other"})).await;

@@ -4,8 +4,9 @@
 //! It serves XML-RPC (`/xmlrpc/2/common`, `/xmlrpc/2/object`), JSON-2 (`POST /json/2/<model>/<method>` with a bearer
 //! API key) and `GET /web/version`, with Odoo's wire formats, semantics (domains, ordering, `active`, many2one
 //! pairs, grouping) and error answers (fault codes and strings, JSON-2 status codes and bodies).
-//! Test-only routes under `/__standin/` reset the data, inject faults (hang, slow, close, 502), change a password
-//! and count the calls received.
+//! Test-only routes under `/__standin/` reset the data, inject faults (hang, slow, close, 502, and the kit's modes:
+//! statuses with `Retry-After`, drop or hang after acting, truncated, malformed and dripping bodies), change a
+//! password and count the calls received.
 //!
 //! # Example
 //!

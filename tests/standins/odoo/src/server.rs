@@ -102,6 +102,9 @@ pub struct AppState {
     inner: Arc<Mutex<Inner>>,
     /// Wakes hung requests on reset so their connections close instead of lingering.
     released: Arc<tokio::sync::Notify>,
+    /// The kit's fault plan, for the modes this stand-in has no plan of its own for (`status` with
+    /// `Retry-After`, `drop_after`, `hang_after`, `truncated`, `malformed`, `drip`).
+    kit: Arc<standin_kit::Faults>,
 }
 
 impl AppState {
@@ -116,6 +119,7 @@ impl AppState {
             config: Arc::new(config),
             inner: Arc::new(Mutex::new(inner)),
             released: Arc::new(tokio::sync::Notify::new()),
+            kit: Arc::new(standin_kit::Faults::default()),
         }
     }
 
@@ -139,6 +143,7 @@ impl AppState {
         inner.fault = Fault::none();
         inner.calls.clear();
         self.released.notify_waiters();
+        self.kit.reset();
     }
 
     /// How many API calls arrived for `(protocol, model, method)`, e.g. `("xmlrpc", "res.partner", "write")`.
@@ -239,6 +244,7 @@ async fn api_guard(State(state): State<AppState>, request: Request, next: Next) 
     };
     // Created before the fault is read so a reset racing with this request still releases it.
     let released = state.released.notified();
+    let kit_released = state.kit.released();
     let fault = {
         let mut inner = state.lock();
         if let Some(key) = identify(parts.uri.path(), &body) {
@@ -281,7 +287,29 @@ async fn api_guard(State(state): State<AppState>, request: Request, next: Next) 
                 .into_response();
         }
     }
-    next.run(Request::from_parts(parts, Body::from(body))).await
+    let method = parts.method.to_string();
+    let path = parts.uri.path().to_string();
+    let request = Request::from_parts(parts, Body::from(body));
+    match state.kit.on_request(&method, &path) {
+        Some(fault) => {
+            standin_kit::suffer(&fault, kit_released, proxy_error_page, next.run(request)).await
+        }
+        None => next.run(request).await,
+    }
+}
+
+/// What a reverse proxy in front of Odoo answers for `status` (nginx's page), as a real deployment
+/// would show a rate limit or a failing Odoo.
+fn proxy_error_page(status: StatusCode) -> Response {
+    let line = format!(
+        "{} {}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or_default()
+    );
+    let page = format!(
+        "<html>\r\n<head><title>{line}</title></head>\r\n<body>\r\n<center><h1>{line}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+    );
+    (status, [(header::CONTENT_TYPE, "text/html")], page).into_response()
 }
 
 // ----------------------------------------------------------------------
@@ -776,6 +804,24 @@ async fn control_fault(State(state): State<AppState>, request: Request) -> Respo
         Ok(body) => body,
         Err(_) => return bad_request("body too large"),
     };
+    let kit_mode = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .filter(|json| {
+            let mode = json["mode"].as_str().unwrap_or_default();
+            !["none", "hang", "slow", "close", "http502"].contains(&mode)
+                && standin_kit::FaultMode::parse(mode).is_some()
+        });
+    if let Some(json) = kit_mode {
+        // The kit's modes, with the kit's fields (`count`, `path`, `status`, `retry_after`, `delay_ms`).
+        return match standin_kit::Fault::from_json(&json) {
+            Ok(fault) => {
+                state.lock().fault = Fault::none();
+                state.kit.set(fault);
+                ok()
+            }
+            Err(message) => bad_request(message),
+        };
+    }
     let body = match parse_control_body(&body) {
         Ok(body) => body,
         Err(message) => return bad_request(message),
@@ -786,7 +832,11 @@ async fn control_fault(State(state): State<AppState>, request: Request) -> Respo
         Some("slow") => FaultMode::Slow,
         Some("close") => FaultMode::Close,
         Some("http502") => FaultMode::Http502,
-        _ => return bad_request("mode must be one of none, hang, slow, close, http502"),
+        _ => {
+            return bad_request(
+                "mode must be one of none, hang, slow, close, http502, or the kit's status, drop_after, hang_after, truncated, malformed, drip",
+            );
+        }
     };
     let delay_ms = match body.get("delay_ms") {
         None | Some(Value::Nil) => 1000,
@@ -808,6 +858,8 @@ async fn control_fault(State(state): State<AppState>, request: Request) -> Respo
         }
     };
     state.lock().fault = fault;
+    // One plan at a time: this one replaces a plan of the kit's modes.
+    state.kit.clear();
     ok()
 }
 

@@ -247,3 +247,46 @@ async fn control_routes_validate_their_input() {
         .expect("password");
     assert_eq!(answer.status(), 400);
 }
+
+#[tokio::test]
+async fn the_kits_modes_apply_with_an_nginx_page_for_statuses() {
+    let standin = standin().await;
+    let url = standin.url();
+    let client = client();
+    control(
+        &standin,
+        "fault",
+        json!({"mode": "status", "status": 429, "retry_after": 3, "path": "/json/2/"}),
+    )
+    .await;
+    // Another path is untouched and does not use up the plan.
+    assert_eq!(version(&client, &url).await.expect("version").status(), 200);
+    let limited = search_count(&client, &url).await.expect("answered");
+    assert_eq!(limited.status(), 429);
+    assert_eq!(limited.headers()["retry-after"], "3");
+    assert!(limited.text().await.expect("body").contains("nginx"));
+
+    control(&standin, "fault", json!({"mode": "malformed"})).await;
+    let garbage = search_count(&client, &url).await.expect("answered");
+    assert_eq!(garbage.status(), 200);
+    let body = garbage.text().await.expect("body");
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&body).is_err(),
+        "{body}"
+    );
+
+    control(&standin, "fault", json!({"mode": "truncated"})).await;
+    let cut = search_count(&client, &url).await.expect("headers");
+    assert!(cut.bytes().await.is_err(), "the body is cut short");
+
+    // An Odoo mode replaces a kit plan: `none` clears everything.
+    control(
+        &standin,
+        "fault",
+        json!({"mode": "drop_after", "count": null}),
+    )
+    .await;
+    control(&standin, "fault", json!({"mode": "none"})).await;
+    let answer = search_count(&client, &url).await.expect("answered");
+    assert_eq!(answer.text().await.expect("body"), "14");
+}
