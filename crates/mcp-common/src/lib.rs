@@ -97,6 +97,7 @@ pub mod config;
 mod consent;
 pub mod error;
 mod framing;
+pub mod fuzz;
 pub mod gate;
 pub mod governed;
 pub mod grants;

@@ -18,6 +18,7 @@
 pub mod client;
 pub mod config;
 pub mod domain;
+pub mod fuzz;
 pub mod ops;
 pub mod shape;
 pub mod tools;

@@ -73,7 +73,8 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn parse(status: u16, body: &[u8], request_id: Option<String>) -> ApiError {
+    /// Reads an error body; one that is not Stripe's JSON still keeps the status.
+    pub fn parse(status: u16, body: &[u8], request_id: Option<String>) -> ApiError {
         let value: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
         let error = &value["error"];
         let text = |key: &str| error[key].as_str().map(str::to_owned);

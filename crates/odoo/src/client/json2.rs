@@ -51,6 +51,16 @@ fn fault_of(code: u16, body: &[u8], target: &Target) -> Option<Fault> {
     ))
 }
 
+/// Odoo's refusal of `model.method` in a JSON-2 error body, if it is one. For the fuzz targets.
+pub(super) fn refusal_in(code: u16, body: &[u8], model: &str, method: &str) -> Option<String> {
+    let target = Target {
+        model: model.to_owned(),
+        method: method.to_owned(),
+        ids: Vec::new(),
+    };
+    fault_of(code, body, &target).map(|fault| fault.to_string())
+}
+
 /// What a call is about, to phrase Odoo's refusal of it.
 #[derive(Debug)]
 struct Target {

@@ -210,6 +210,20 @@ fn too_large_hint(code: u16) -> Option<String> {
     (code == 413).then(|| TOO_LARGE_HINT.to_owned())
 }
 
+/// Decodes an XML-RPC answer of `model.method` as the client does (for `crate::fuzz`).
+pub(crate) fn decode_xmlrpc_answer(
+    body: Vec<u8>,
+    model: &str,
+    method: &str,
+) -> Result<Value, String> {
+    xmlrpc::decode_answer(body, model, method)
+}
+
+/// Reads a JSON-2 error body of `model.method` as the client does (for `crate::fuzz`).
+pub(crate) fn json2_refusal(code: u16, body: &[u8], model: &str, method: &str) -> Option<String> {
+    json2::refusal_in(code, body, model, method)
+}
+
 /// How one attempt failed, before classification.
 #[derive(Debug)]
 enum AttemptError {

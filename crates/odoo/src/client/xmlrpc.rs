@@ -225,6 +225,15 @@ async fn post(
         .await
 }
 
+/// Decodes an answer of `model.method` as a call would: the value, Odoo's fault, or the
+/// sentence saying why it is not XML-RPC. For the fuzz targets (`crate::fuzz`).
+pub(super) fn decode_answer(body: Vec<u8>, model: &str, method: &str) -> Result<Value, String> {
+    decode(body, &Target::new(model, method, &[])).map_err(|error| match error {
+        AttemptError::Failed(failure) => failure.detail,
+        AttemptError::Fault(fault) => fault.to_string(),
+    })
+}
+
 /// Decodes a `<methodResponse>`: the value, or Odoo's fault.
 fn decode(body: Vec<u8>, target: &Target) -> Result<Value, AttemptError> {
     match Request::new("response").call(Received(body)) {
