@@ -476,3 +476,34 @@ fn without_a_verify_service_the_verification_tools_are_withheld() {
     );
     assert!(refused.contains("TWILIO_VERIFY_SERVICE_SID"), "{refused}");
 }
+
+/// Found by the fault table (`tests/tests/fault_table.rs`): Twilio accepted the SMS but its answer
+/// could not be read, and the send was reported as a plain error and forgotten by the ledger, so
+/// the agent's natural retry would text the person twice.
+#[test]
+fn a_send_whose_success_answer_is_unreadable_is_reported_unknown_and_not_repeated() {
+    let stand = Stand::start(twilio_standin::spawn);
+    let mut server = server(&stand, &[]);
+    for (round, mode) in ["malformed", "truncated"].into_iter().enumerate() {
+        let messages = stand.state().count("messages");
+        stand.control(
+            "fault",
+            json!({"mode": mode, "path": messages_path(), "count": 1}),
+        );
+        let arguments =
+            json!({"to": CUSTOMER, "body": format!("Unreadable {round}"), "confirm": true});
+        let lost = server.call_ok("send_sms", arguments.clone());
+        assert_eq!(lost["outcome"], "unknown", "{mode}: {lost}");
+        assert!(
+            lost["summary"]
+                .as_str()
+                .unwrap()
+                .contains("may or may not have been sent"),
+            "{mode}: {lost}"
+        );
+        assert_eq!(stand.state().count("messages"), messages + 1, "{mode}");
+        let again = server.call_err("send_sms", arguments);
+        assert!(again.contains("outcome is unknown"), "{mode}: {again}");
+        assert_eq!(stand.state().count("messages"), messages + 1, "{mode}");
+    }
+}

@@ -24,7 +24,7 @@ use serde_json::Value;
 
 use crate::client::{ApiError, Call, Host, TwilioApi, TwilioError};
 use crate::config::{TwilioConfig, is_sid};
-use crate::ledger::{SendLedger, Settled, fingerprint};
+use crate::ledger::{SendLedger, Settled, Ticket, fingerprint};
 use crate::phone::Destinations;
 use crate::segments::Segments;
 use crate::shape::{Kind, trim};
@@ -407,33 +407,54 @@ impl Twilio {
                     request: None,
                 })
             }
+            // Twilio answered with success, so it accepted the send; only its answer is lost. Said
+            // as an unknown outcome, never as a failure the agent would simply repeat.
+            Err(error @ TwilioError::Unreadable { .. }) => {
+                self.unknown_outcome(ticket, what, &destination, to, from, segments, &error)
+            }
             Err(TwilioError::Backend(error)) if error.maybe_applied => {
-                self.ledger.settle(ticket, Settled::Unknown);
-                mcp_common::audit::note("outcome", "unknown");
-                let check = match what {
-                    "call" => format!("list_calls with to {destination}"),
-                    "verification" => "with the person whether a code arrived".to_owned(),
-                    _ => format!("list_messages with to {to}"),
-                };
-                Ok(SendResult {
-                    outcome: Outcome::Unknown,
-                    summary: format!(
-                        "the {what} to {to} may or may not have been sent: {error}. It was not retried, so it was sent at most once. Check {check} before trying again; an identical send is refused for the duplicate window unless allow_duplicate is true"
-                    ),
-                    sid: None,
-                    status: None,
-                    to,
-                    from,
-                    segments,
-                    object: None,
-                    request: None,
-                })
+                self.unknown_outcome(ticket, what, &destination, to, from, segments, &error)
             }
             Err(error) => {
                 self.ledger.settle(ticket, Settled::NotSent);
                 Err(twilio_error(error))
             }
         }
+    }
+
+    /// The result of a send whose request left but whose answer was lost or unreadable: kept in
+    /// the ledger as unknown (an identical send is refused), never retried.
+    #[allow(clippy::too_many_arguments)] // The parts of the result, as `deliver` holds them.
+    fn unknown_outcome(
+        &self,
+        ticket: Ticket,
+        what: &str,
+        destination: &str,
+        to: String,
+        from: Option<String>,
+        segments: Option<Segments>,
+        error: &dyn std::fmt::Display,
+    ) -> Result<SendResult, ToolError> {
+        self.ledger.settle(ticket, Settled::Unknown);
+        mcp_common::audit::note("outcome", "unknown");
+        let check = match what {
+            "call" => format!("list_calls with to {destination}"),
+            "verification" => "with the person whether a code arrived".to_owned(),
+            _ => format!("list_messages with to {to}"),
+        };
+        Ok(SendResult {
+            outcome: Outcome::Unknown,
+            summary: format!(
+                "the {what} to {to} may or may not have been sent: {error}. It was not retried, so it was sent at most once. Check {check} before trying again; an identical send is refused for the duplicate window unless allow_duplicate is true"
+            ),
+            sid: None,
+            status: None,
+            to,
+            from,
+            segments,
+            object: None,
+            request: None,
+        })
     }
 }
 
