@@ -262,7 +262,13 @@ impl StripeApi {
         };
         let text = std::str::from_utf8(&body).map_err(|_| unreadable("not UTF-8"))?;
         let object: R::Output = miniserde::json::from_str(text).map_err(|_| {
-            unreadable("its fields do not match the Stripe API version this server speaks")
+            // Garbage from a proxy is not a version mismatch; saying so would send the operator
+            // looking in the wrong place.
+            if raw.is_null() {
+                unreadable("the answer is not JSON")
+            } else {
+                unreadable("its fields do not match the Stripe API version this server speaks")
+            }
         })?;
         Ok(Answer {
             object,

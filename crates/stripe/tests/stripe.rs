@@ -425,3 +425,48 @@ fn every_write_previews_what_it_would_do() {
         );
     }
 }
+
+/// Found by the fault table (`tests/tests/fault_table.rs`): a write whose every attempt was
+/// carried out by Stripe but answered too late (or answered with garbage) came back as an error
+/// that read like nothing had happened, and the garbage was blamed on the API version.
+#[test]
+fn a_write_whose_answers_are_all_lost_says_it_may_have_taken_effect() {
+    let stand = Stand::start(stripe_standin::spawn);
+    let mut server = server(
+        &stand,
+        &[("STRIPE_TIMEOUT_SECS", "1"), ("STRIPE_RETRIES", "1")],
+    );
+    let customer = json!({"name": "Lost answers", "email": "lost@example.com", "confirm": true});
+    let before = stand.state().count("customers");
+    stand.control(
+        "fault",
+        json!({"mode": "hang_after", "count": null, "path": "/v1/customers"}),
+    );
+    let lost = server.call_err("create_customer", customer.clone());
+    assert!(
+        lost.contains("after 2 attempts") && lost.contains("may have reached the service"),
+        "{lost}"
+    );
+    stand.control("fault", json!({"mode": "none"}));
+    assert_eq!(stand.state().count("customers"), before + 1, "created once");
+    // The same call again is answered from Stripe's record of the first: nothing twice.
+    let again = server.call_ok("create_customer", customer);
+    assert_eq!(again["replayed"], true, "{again}");
+    assert_eq!(stand.state().count("customers"), before + 1);
+
+    let other = json!({"name": "Garbled", "email": "garbled@example.com", "confirm": true});
+    stand.control(
+        "fault",
+        json!({"mode": "malformed", "count": 1, "path": "/v1/customers"}),
+    );
+    let garbled = server.call_err("create_customer", other.clone());
+    assert!(
+        garbled.contains("the answer is not JSON")
+            && !garbled.contains("API version")
+            && garbled.contains("probably carried out"),
+        "{garbled}"
+    );
+    assert_eq!(stand.state().count("customers"), before + 2);
+    assert_eq!(server.call_ok("create_customer", other)["replayed"], true);
+    assert_eq!(stand.state().count("customers"), before + 2);
+}

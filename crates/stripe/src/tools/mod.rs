@@ -15,6 +15,7 @@ mod products;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use mcp_common::backend::FailureKind;
 use mcp_common::error::resource_not_found;
 use mcp_common::{Caller, Domain, Previews, Probe, ToolError, ToolKind};
 use rmcp::handler::server::router::prompt::PromptRouter;
@@ -354,7 +355,7 @@ impl Stripe {
             .api
             .send(tool, request, &options)
             .await
-            .map_err(stripe_error)?;
+            .map_err(|error| write_error(tool, &key, error))?;
         mcp_common::audit::note("replayed", answer.replayed);
         if let Some(id) = answer.raw["id"].as_str() {
             mcp_common::audit::note("object", id);
@@ -372,6 +373,32 @@ impl Stripe {
             replayed: Some(answer.replayed),
             idempotency_key: Some(key),
         })
+    }
+}
+
+/// A write's failure as the caller reads it. The key makes the retries safe, but it does not make
+/// the outcome known: when the last attempt may have reached Stripe (a timeout, a reset, a 5xx, an
+/// answer cut short) or Stripe answered with success in a shape this server cannot read, the
+/// write may have been carried out, and the error says so rather than reading as "nothing
+/// happened".
+fn write_error(tool: &str, key: &str, error: StripeError) -> ToolError {
+    match error {
+        StripeError::Backend(mut error)
+            if error.open_for.is_none()
+                && error.failure.as_ref().is_some_and(|failure| {
+                    matches!(
+                        failure.kind,
+                        FailureKind::Timeout | FailureKind::Unavailable | FailureKind::Protocol
+                    ) && !failure.not_acted
+                }) =>
+        {
+            error.maybe_applied = true;
+            ToolError::Backend(error)
+        }
+        unreadable @ StripeError::Unreadable { .. } => ToolError::Other(format!(
+            "{unreadable}; Stripe answered with success, so {tool} was probably carried out: calling it again with the same arguments within STRIPE_IDEMPOTENCY_WINDOW_SECS returns the first result without acting twice (idempotency key {key})"
+        )),
+        other => stripe_error(other),
     }
 }
 
