@@ -807,8 +807,11 @@ async fn control_fault(State(state): State<AppState>, request: Request) -> Respo
     let kit_mode = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
         .filter(|json| {
+            // The kit's plan for its own modes, and for any mode given with its fields (a `path`
+            // or a `count`); Odoo's plan applies to every path and counts with `times`.
             let mode = json["mode"].as_str().unwrap_or_default();
-            !["none", "hang", "slow", "close", "http502"].contains(&mode)
+            let kit_fields = json.get("path").is_some() || json.get("count").is_some();
+            (kit_fields || !["none", "hang", "slow", "close", "http502"].contains(&mode))
                 && standin_kit::FaultMode::parse(mode).is_some()
         });
     if let Some(json) = kit_mode {
