@@ -75,6 +75,15 @@ pub trait Domain: ServerHandler + Clone {
         let _ = (tool, kind);
         None
     }
+
+    /// Called once an HTTP session has ended, closed by its client or expired after
+    /// `MCP_SESSION_IDLE_SECS`, with its id as [`crate::Caller::session`] gives it. A domain that
+    /// keeps anything per session (a token budget) forgets it here, or it would keep it for
+    /// every session the process ever served. Never called over stdio or stateless HTTP, which
+    /// have no sessions; may be called more than once for one session.
+    fn session_ended(&self, session: &str) {
+        let _ = session;
+    }
 }
 
 /// Settings of the governing layer.
@@ -157,6 +166,11 @@ pub struct ToolRulesError {
 }
 
 impl<S: Domain> Governed<S> {
+    /// Tells the domain that an HTTP session has ended (see [`Domain::session_ended`]).
+    pub(crate) fn session_ended(&self, session: &str) {
+        self.inner.session_ended(session);
+    }
+
     /// Wraps `inner`; fails when a tool breaks the schema or annotation rules.
     pub fn new(
         inner: S,

@@ -105,6 +105,7 @@ pub(crate) fn router<S: Domain>(
         .disable_allowed_hosts()
         .with_max_request_body_bytes(settings.max_body_bytes)
         .with_cancellation_token(shutdown.child_token());
+    let ended = governed.clone();
     let factory = move || Ok(governed.clone());
     let mcp = if settings.stateless {
         Router::new().route_service(
@@ -116,7 +117,14 @@ pub(crate) fn router<S: Domain>(
         sessions.session_config.keep_alive = Some(settings.session_idle);
         Router::new().route_service(
             "/mcp",
-            StreamableHttpService::new(factory, Arc::new(Sessions::new(sessions)), config),
+            StreamableHttpService::new(
+                factory,
+                Arc::new(Sessions::new(
+                    sessions,
+                    Arc::new(move |id: &str| ended.session_ended(id)),
+                )),
+                config,
+            ),
         )
     };
     let readiness_tokens = Arc::new(settings.tokens.clone());
@@ -307,17 +315,21 @@ impl ResponseStream {
     }
 }
 
-/// rmcp's in-memory sessions, plus a [`ResponseStream`] in every request's extensions.
+/// rmcp's in-memory sessions, plus a [`ResponseStream`] in every request's extensions, and the
+/// domain told when a session ends.
 struct Sessions {
     local: LocalSessionManager,
     waiting: Waiting,
+    /// [`Domain::session_ended`] of the served domain.
+    ended: Arc<dyn Fn(&str) + Send + Sync>,
 }
 
 impl Sessions {
-    fn new(local: LocalSessionManager) -> Sessions {
+    fn new(local: LocalSessionManager, ended: Arc<dyn Fn(&str) + Send + Sync>) -> Sessions {
         Sessions {
             local,
             waiting: Arc::default(),
+            ended,
         }
     }
 }
@@ -342,8 +354,12 @@ impl SessionManager for Sessions {
         self.local.has_session(id).await
     }
 
+    /// rmcp calls this for a client's DELETE and whenever a session's service stops, an idle
+    /// session's expiry included, so it is where the domain learns that a session is gone.
     async fn close_session(&self, id: &SessionId) -> Result<(), Self::Error> {
-        self.local.close_session(id).await
+        let closed = self.local.close_session(id).await;
+        (self.ended)(id);
+        closed
     }
 
     /// What `LocalSessionManager::create_stream` does, with the stream's handle added to the

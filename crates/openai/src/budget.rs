@@ -61,7 +61,11 @@ impl Reservation {
     fn release(&mut self, used: u64) -> Account {
         self.open = false;
         let mut sessions = lock(&self.sessions);
-        let account = sessions.entry(self.session.clone()).or_default();
+        // The session may have ended while the call ran; it is not brought back, or its account
+        // would stay for good.
+        let Some(account) = sessions.get_mut(&self.session) else {
+            return Account { used, reserved: 0 };
+        };
         account.reserved = account.reserved.saturating_sub(self.tokens);
         account.used += used;
         *account
@@ -104,6 +108,17 @@ impl Budgets {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Account>> {
         lock(&self.sessions)
+    }
+
+    /// Forgets an ended session's account. Without this every HTTP session the process ever
+    /// served kept one (found while adding session expiry to `just soak`).
+    pub fn forget(&self, session: &str) {
+        self.lock().remove(session);
+    }
+
+    /// How many sessions have an account.
+    pub fn sessions_tracked(&self) -> usize {
+        self.lock().len()
     }
 
     /// Admits a call of `session` whose prompt is about `prompt_tokens` and whose answer may be
@@ -233,6 +248,24 @@ impl Budgets {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ended_sessions_are_forgotten_even_with_a_call_running() {
+        let budgets = Budgets::new(None, Some(1000));
+        let finished = budgets.admit("session a", 10, Some(10)).unwrap();
+        budgets.settle(finished.reservation, 15);
+        let running = budgets.admit("session b", 10, Some(10)).unwrap();
+        assert_eq!(budgets.sessions_tracked(), 2);
+        budgets.forget("session a");
+        budgets.forget("session b");
+        // The call that outlived its session settles without bringing the account back.
+        let standing = budgets.settle(running.reservation, 12);
+        assert_eq!(standing.used, 12);
+        let dropped = budgets.admit_input("session c", 5).unwrap();
+        budgets.forget("session c");
+        drop(dropped);
+        assert_eq!(budgets.sessions_tracked(), 0);
+    }
 
     #[test]
     fn estimates_round_up() {

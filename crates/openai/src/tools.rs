@@ -1020,9 +1020,14 @@ fn session_of(context: &RequestContext<RoleServer>) -> String {
     let caller = Caller::of(context);
     caller
         .session
-        .map(|s| format!("session {s}"))
+        .map(|s| http_session_key(&s))
         .or_else(|| caller.principal.map(|p| format!("principal {p}")))
         .unwrap_or_else(|| caller.transport.to_owned())
+}
+
+/// The budget key of an HTTP session.
+fn http_session_key(session: &str) -> String {
+    format!("session {session}")
 }
 
 /// `text` cut to `max` characters, and whether it was.
@@ -1094,6 +1099,10 @@ impl ServerHandler for OpenAi {
 impl Domain for OpenAi {
     fn tools(&self) -> Vec<Tool> {
         self.tools.list_all()
+    }
+
+    fn session_ended(&self, session: &str) {
+        self.budgets.forget(&http_session_key(session));
     }
 
     fn probes(&self) -> Vec<Probe> {

@@ -2,4 +2,5 @@
 //! `serve_streams`, the HTTP router): kept inside the crate so that they need not be public.
 
 mod governed;
+mod session_end;
 mod sse_polling;
