@@ -101,3 +101,9 @@ bench-local-model: tools
 # Retrieval quality (nDCG@10, recall@10: lexical, dense, hybrid) on a BEIR collection, and mcp-rag's store speed at 10k and 100k chunks.
 bench-rag COLLECTION="../shared/data/scifact": tools
     cargo bench --quiet -p mcp-rag --bench retrieval -- "{{COLLECTION}}"
+
+# Soak (figures for the README): SESSIONS concurrent HTTP sessions against each server (SERVERS: comma-separated, or all) for MINUTES minutes per server or CALLS calls per session, whichever comes first; reads mixed with confirmed writes, idle sessions expiring under load, memory, threads and descriptors sampled; loopback only. Fails on any protocol or tool error, a count mismatch, or growth after warm-up. More options: `target/release/mcp-soak --help`.
+soak SESSIONS="64" MINUTES="10" SERVERS="all" CALLS="100000": tools
+    cargo build --release --workspace --bins --quiet
+    servers=(); if [ "{{SERVERS}}" != all ]; then servers=(--servers "{{SERVERS}}"); fi; \
+    "${CARGO_TARGET_DIR:-target}/release/mcp-soak" --sessions "{{SESSIONS}}" --minutes "{{MINUTES}}" --calls "{{CALLS}}" "${servers[@]}"

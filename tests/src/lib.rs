@@ -29,20 +29,21 @@ pub const PROTOCOL_VERSION: &str = "2025-11-25";
 /// How long the harness waits for any single answer.
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Where cargo put the workspace's binaries (the directory of the running test executable's
-/// parent), so tests of one crate can start another crate's server.
+/// Where cargo put the workspace's binaries (the running executable's profile directory), so
+/// tests of one crate, and this crate's own programs such as `mcp-soak`, can start another
+/// crate's server.
 pub fn binary_path(name: &str) -> PathBuf {
     if let Ok(dir) = std::env::var("MCP_BIN_DIR") {
         return Path::new(&dir).join(name);
     }
     let exe = std::env::current_exe().unwrap_or_default();
-    // target/<profile>/deps/test-binary -> target/<profile>/<name>
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    profile_dir.join(name)
+    // A test: target/<profile>/deps/test-binary -> target/<profile>/<name>; a program of this
+    // crate: target/<profile>/mcp-soak -> target/<profile>/<name>.
+    let mut dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir.pop();
+    }
+    dir.join(name)
 }
 
 /// A command for `binary` with a minimal environment (PATH and HOME kept) plus `env`, so that a
