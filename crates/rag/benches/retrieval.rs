@@ -5,9 +5,14 @@
 //!   in lexical, dense and hybrid mode; nDCG@10 and recall@10 are averaged over the queries;
 //! - speed: documents embedded and stored per second, and search latency (p50, p99) at 10k and
 //!   100k chunks (SciFact texts repeated, with random vectors, since embedding 100k chunks would
-//!   take the benchmark's time, not the search's), plus the process's resident memory.
+//!   take the benchmark's time, not the search's), plus the process's resident memory;
+//! - the HNSW index at the same sizes: dense latency through the index and by the exact scan,
+//!   recall@10 of the index against the scan, the index's build and load time, file size and
+//!   memory. The vectors are clustered (points around 1,000 random centres), as embeddings of
+//!   related texts are; uniformly random 384-d vectors have no near neighbours to find.
 //!
-//! `cargo bench -p mcp-rag --bench retrieval -- <collection dir> [--model DIR]`
+//! `cargo bench -p mcp-rag --bench retrieval -- <collection dir> [--model DIR] [--speed-only]`
+//! (`--speed-only` skips the quality part and the model: it embeds the corpus, ~20 min on 2 cores).
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A benchmark: its output is the product, and it stops loudly.
 
@@ -104,11 +109,70 @@ async fn main() {
             .expect("usage: retrieval <BEIR collection dir> [--model DIR]"),
     );
     let mut model = default_model_dir();
+    let mut speed_only = false;
     while let Some(flag) = args.next() {
         if flag == "--model" {
             model = PathBuf::from(args.next().expect("--model DIR"));
+        } else if flag == "--speed-only" {
+            speed_only = true;
         }
     }
+    let corpus = read_jsonl(&collection.join("corpus.jsonl"));
+    let documents: Vec<(String, String)> = corpus
+        .iter()
+        .map(|d| {
+            (
+                d["_id"].as_str().unwrap().to_owned(),
+                format!(
+                    "{}\n{}",
+                    d["title"].as_str().unwrap_or(""),
+                    d["text"].as_str().unwrap_or("")
+                ),
+            )
+        })
+        .collect();
+    let relevant = qrels(&collection.join("qrels/test.tsv"));
+    let queries: Vec<(String, String)> = read_jsonl(&collection.join("queries.jsonl"))
+        .into_iter()
+        .map(|q| {
+            (
+                q["_id"].as_str().unwrap().to_owned(),
+                q["text"].as_str().unwrap().to_owned(),
+            )
+        })
+        .filter(|(id, _)| relevant.contains_key(id))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let (id, figures, ingest_rate) = if speed_only {
+        let id = EmbedderId {
+            provider: "bench".to_owned(),
+            model: "random".to_owned(),
+            dimension: 384,
+        };
+        (id, Vec::new(), None)
+    } else {
+        quality(&model, dir.path(), &documents, &queries, &relevant).await
+    };
+    speed(dir.path(), &id, &documents, &queries).await;
+    for (label, ndcg, recall) in figures {
+        println!("bench: scifact {label} ndcg@10 = {ndcg:.3}");
+        println!("bench: scifact {label} recall@10 = {recall:.3}");
+    }
+    if let Some(rate) = ingest_rate {
+        println!("bench: ingest with embedding = {rate:.1} documents/s");
+    }
+    println!("bench: peak RSS = {:.1} MiB", rss_mib("VmHWM:"));
+}
+
+/// The quality part: SciFact embedded with the local model, every test query in each mode.
+/// Answers the embedder's id, (mode, nDCG@10, recall@10) and documents embedded per second.
+async fn quality(
+    model: &Path,
+    dir: &Path,
+    documents: &[(String, String)],
+    queries: &[(String, String)],
+    relevant: &HashMap<String, HashSet<String>>,
+) -> (EmbedderId, Vec<(&'static str, f64, f64)>, Option<f64>) {
     let env = Env::from_pairs([
         ("RAG_MODEL_DIR", model.to_string_lossy().into_owned()),
         ("RAG_MODEL_DOWNLOAD", "false".into()),
@@ -124,28 +188,11 @@ async fn main() {
         started.elapsed().as_secs_f64(),
         rss_mib("VmRSS:")
     );
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path().join("bench.db"))
-        .await
-        .unwrap();
+    let store = SqliteStore::open(dir.join("quality.db")).await.unwrap();
     let id: EmbedderId = embedder.id().clone();
     store.create_collection("scifact", Some(&id)).await.unwrap();
 
     // Quality: index the corpus once, then every test query in each mode.
-    let corpus = read_jsonl(&collection.join("corpus.jsonl"));
-    let documents: Vec<(String, String)> = corpus
-        .iter()
-        .map(|d| {
-            (
-                d["_id"].as_str().unwrap().to_owned(),
-                format!(
-                    "{}\n{}",
-                    d["title"].as_str().unwrap_or(""),
-                    d["text"].as_str().unwrap_or("")
-                ),
-            )
-        })
-        .collect();
     let started = Instant::now();
     for batch in documents.chunks(64) {
         let texts: Vec<String> = batch.iter().map(|(_, t)| t.clone()).collect();
@@ -162,17 +209,6 @@ async fn main() {
         documents.len(),
         documents.len() as f64 / ingest_secs
     );
-    let relevant = qrels(&collection.join("qrels/test.tsv"));
-    let queries: Vec<(String, String)> = read_jsonl(&collection.join("queries.jsonl"))
-        .into_iter()
-        .map(|q| {
-            (
-                q["_id"].as_str().unwrap().to_owned(),
-                q["text"].as_str().unwrap().to_owned(),
-            )
-        })
-        .filter(|(id, _)| relevant.contains_key(id))
-        .collect();
     println!();
     println!("| mode | nDCG@10 | recall@10 | queries |");
     println!("|---|---:|---:|---:|");
@@ -183,7 +219,7 @@ async fn main() {
         ("hybrid (RRF)", SearchMode::Hybrid),
     ] {
         let (mut ndcg, mut recall) = (0.0, 0.0);
-        for (query_id, text) in &queries {
+        for (query_id, text) in queries {
             let vector = match mode {
                 SearchMode::Lexical => None,
                 _ => Some(embedder.embed_query(text).await.unwrap()),
@@ -212,28 +248,84 @@ async fn main() {
         figures.push((label, ndcg, recall));
     }
 
-    // Speed: search latency at 10k and 100k chunks with random vectors.
-    println!();
-    println!("| chunks | mode | p50 | p99 |");
-    println!("|---:|---|---:|---:|");
-    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-    let mut random_vector = |dimension: usize| -> Vec<f32> {
-        let mut v: Vec<f32> = (0..dimension)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                (seed % 2000) as f32 / 1000.0 - 1.0
-            })
+    (id, figures, Some(documents.len() as f64 / ingest_secs))
+}
+
+/// Seeded unit vectors clustered around 1,000 random centres.
+struct Clustered {
+    state: u64,
+    centres: Vec<Vec<f32>>,
+}
+
+impl Clustered {
+    fn new(dimension: usize) -> Clustered {
+        let mut vectors = Clustered {
+            state: 0x9e37_79b9_7f4a_7c15,
+            centres: Vec::new(),
+        };
+        vectors.centres = (0..1000).map(|_| vectors.uniform(dimension)).collect();
+        vectors
+    }
+
+    fn next(&mut self) -> f32 {
+        self.state ^= self.state << 13;
+        self.state ^= self.state >> 7;
+        self.state ^= self.state << 17;
+        (self.state % 2000) as f32 / 1000.0 - 1.0
+    }
+
+    fn uniform(&mut self, dimension: usize) -> Vec<f32> {
+        (0..dimension).map(|_| self.next()).collect()
+    }
+
+    fn vector(&mut self) -> Vec<f32> {
+        let centre = (self.state % 1000) as usize;
+        let dimension = self.centres[0].len();
+        let noise = self.uniform(dimension);
+        let mut v: Vec<f32> = self.centres[centre]
+            .iter()
+            .zip(noise)
+            .map(|(c, n)| c + 0.6 * n)
             .collect();
         let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
         v.iter_mut().for_each(|x| *x /= norm);
         v
-    };
+    }
+}
+
+/// Bytes in the files of a directory.
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|entry| entry.metadata().ok())
+                .map(|metadata| metadata.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// The speed part: search latency at 10k and 100k chunks, with the HNSW index and without.
+async fn speed(
+    dir: &Path,
+    id: &EmbedderId,
+    documents: &[(String, String)],
+    queries: &[(String, String)],
+) {
+    let path = dir.join("speed.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    println!();
+    println!("| chunks | mode | p50 | p99 |");
+    println!("|---:|---|---:|---:|");
+    let mut clustered = Clustered::new(id.dimension);
+    let mut random_vector = |_: usize| clustered.vector();
     let mut stored = 0usize;
     let mut speed = Vec::new();
-    store.create_collection("speed", Some(&id)).await.unwrap();
-    let insert_started = Instant::now();
+    let mut index_figures = Vec::new();
+    let mut store = store;
+    store.create_collection("speed", Some(id)).await.unwrap();
+    let mut insert_time = Duration::ZERO;
     for target in [10_000usize, 100_000] {
         while stored < target {
             let batch: Vec<Chunk> = (stored..(stored + 2000).min(target))
@@ -241,26 +333,79 @@ async fn main() {
                 .collect();
             let vectors = batch.iter().map(|_| random_vector(id.dimension)).collect();
             stored += batch.len();
+            let started = Instant::now();
             store.upsert("speed", batch, vectors).await.unwrap();
+            insert_time += started.elapsed();
         }
-        for (label, mode) in [
-            ("lexical", SearchMode::Lexical),
-            ("dense", SearchMode::Dense),
-            ("hybrid", SearchMode::Hybrid),
+        // The index as a restart finds it: built from SQLite (no saved file), then loaded.
+        let index_dir = store.index_dir().unwrap();
+        drop(store);
+        std::fs::remove_dir_all(&index_dir).ok();
+        let (rss_before, started) = (rss_mib("VmRSS:"), Instant::now());
+        let rebuilt = SqliteStore::open(&path).await.unwrap();
+        let build_secs = started.elapsed().as_secs_f64();
+        let rss_index = rss_mib("VmRSS:") - rss_before;
+        drop(rebuilt);
+        let file_mib = dir_bytes(&index_dir) as f64 / (1024.0 * 1024.0);
+        let started = Instant::now();
+        store = SqliteStore::open(&path).await.unwrap();
+        let load_secs = started.elapsed().as_secs_f64();
+        let info = store.index_info("speed").await.unwrap();
+        assert!(info.is_some(), "no index at {target} chunks");
+        // Warm the page cache for the scan as for the index.
+        store
+            .search_exact(
+                "speed",
+                request(String::new(), Some(random_vector(0)), SearchMode::Dense),
+            )
+            .await
+            .unwrap();
+        let mut found = 0usize;
+        for _ in 0..100 {
+            let vector = random_vector(0);
+            let approximate: HashSet<String> = store
+                .search(
+                    "speed",
+                    request(String::new(), Some(vector.clone()), SearchMode::Dense),
+                )
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|h| h.chunk.id)
+                .collect();
+            found += store
+                .search_exact(
+                    "speed",
+                    request(String::new(), Some(vector), SearchMode::Dense),
+                )
+                .await
+                .unwrap()
+                .iter()
+                .filter(|h| approximate.contains(&h.chunk.id))
+                .count();
+        }
+        let recall = found as f64 / 1000.0;
+        println!(
+            "| {target} | HNSW index: built in {build_secs:.1} s, loaded in {load_secs:.2} s, \
+             {file_mib:.0} MiB on disk, ~{rss_index:.0} MiB resident; recall@10 vs exact {recall:.3} | | |"
+        );
+        index_figures.push((target, build_secs, load_secs, file_mib, rss_index, recall));
+        for (label, mode, exact) in [
+            ("lexical", SearchMode::Lexical, false),
+            ("dense (exact scan)", SearchMode::Dense, true),
+            ("dense (HNSW)", SearchMode::Dense, false),
+            ("hybrid", SearchMode::Hybrid, false),
         ] {
             let mut samples = Vec::new();
             for (_, text) in queries.iter().take(100) {
                 let vector = (mode != SearchMode::Lexical).then(|| random_vector(id.dimension));
-                let request = SearchRequest {
-                    text: text.clone(),
-                    vector,
-                    k: 10,
-                    filter: None,
-                    mode,
-                    score_threshold: None,
-                };
+                let request = request(text.clone(), vector, mode);
                 let started = Instant::now();
-                store.search("speed", request).await.unwrap();
+                if exact {
+                    store.search_exact("speed", request).await.unwrap();
+                } else {
+                    store.search("speed", request).await.unwrap();
+                }
                 samples.push(started.elapsed());
             }
             let (p50, p99) = (
@@ -271,25 +416,33 @@ async fn main() {
             speed.push((target, label, p50, p99));
         }
     }
-    let store_rate = stored as f64 / insert_started.elapsed().as_secs_f64();
+    let store_rate = stored as f64 / insert_time.as_secs_f64();
     println!();
     println!(
-        "storing (vectors given): {store_rate:.0} chunks/s; peak RSS {:.1} MiB",
+        "storing (vectors given, the index updated as they come): {store_rate:.0} chunks/s; peak RSS {:.1} MiB",
         rss_mib("VmHWM:")
-    );
-    for (label, ndcg, recall) in figures {
-        println!("bench: scifact {label} ndcg@10 = {ndcg:.3}");
-        println!("bench: scifact {label} recall@10 = {recall:.3}");
-    }
-    println!(
-        "bench: ingest with embedding = {:.1} documents/s",
-        documents.len() as f64 / ingest_secs
     );
     println!("bench: store without embedding = {store_rate:.0} chunks/s");
     for (chunks, label, p50, p99) in speed {
-        println!("bench: search {label} at {chunks} chunks p50 = {p50:.1} ms, p99 = {p99:.1} ms");
+        println!("bench: search {label} at {chunks} chunks p50 = {p50:.2} ms, p99 = {p99:.2} ms");
     }
-    println!("bench: peak RSS = {:.1} MiB", rss_mib("VmHWM:"));
+    for (chunks, build, load, file, rss, recall) in index_figures {
+        println!(
+            "bench: HNSW at {chunks} chunks: build {build:.1} s, load {load:.2} s, file {file:.0} MiB, resident ~{rss:.0} MiB, recall@10 vs exact {recall:.3}"
+        );
+    }
+}
+
+/// A k = 10 search without filter.
+fn request(text: String, vector: Option<Vec<f32>>, mode: SearchMode) -> SearchRequest {
+    SearchRequest {
+        text,
+        vector,
+        k: 10,
+        filter: None,
+        mode,
+        score_threshold: None,
+    }
 }
 
 /// The model fetched by `just tools`.

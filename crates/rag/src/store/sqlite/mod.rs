@@ -5,7 +5,12 @@
 //! wait for a write (and other processes can open the same file). Every call runs on a tokio
 //! blocking thread; every write is one transaction, so a crash leaves each upsert or delete
 //! either whole or absent.
+//!
+//! Dense search in a large collection goes through an HNSW graph kept in memory and saved beside
+//! the file (`ann`); the exact scan serves small collections, stays the fallback, and is
+//! reachable as the oracle ([`SqliteStore::search_exact`]).
 
+mod ann;
 mod error;
 mod filter;
 mod fts;
@@ -16,6 +21,8 @@ mod upgrade;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_ann;
 
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
@@ -24,6 +31,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use futures::future::BoxFuture;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
+pub use self::ann::{IndexInfo, IndexSettings};
+use self::ann::{Indexes, VectorChange};
 use self::error::Context;
 use crate::model::{Chunk, CollectionInfo, EmbedderId, Hit, SearchRequest, Selector, SourceInfo};
 use crate::store::{Embedded, Store, StoreError};
@@ -57,6 +66,16 @@ struct Inner {
     writer: Mutex<Connection>,
     /// Read-only connections.
     readers: Pool,
+    /// The collections' HNSW graphs; changed only by the thread holding `writer`.
+    indexes: Indexes,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The last clone is gone: keep the graphs for the next open (a crash instead leaves
+        // stale files, which the next open rebuilds from SQLite).
+        self.indexes.save_all();
+    }
 }
 
 impl SqliteStore {
@@ -69,8 +88,28 @@ impl SqliteStore {
             .map_err(worker_failed)?
     }
 
+    /// Like [`SqliteStore::open`], with these index settings.
+    pub async fn open_with(
+        path: impl Into<PathBuf>,
+        settings: IndexSettings,
+    ) -> Result<SqliteStore, StoreError> {
+        let path = path.into();
+        tokio::task::spawn_blocking(move || SqliteStore::open_blocking_with(&path, settings))
+            .await
+            .map_err(worker_failed)?
+    }
+
     /// Like [`SqliteStore::open`], on the calling thread (it does file I/O).
     pub fn open_blocking(path: &Path) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open_blocking_with(path, IndexSettings::default())
+    }
+
+    /// Like [`SqliteStore::open_with`], on the calling thread. Loads the saved HNSW graph of
+    /// each large collection, or builds it from the vectors when it is missing or stale.
+    pub fn open_blocking_with(
+        path: &Path,
+        settings: IndexSettings,
+    ) -> Result<SqliteStore, StoreError> {
         schema::ensure_sqlite_vec()?;
         let shown = path.display();
         if let Some(parent) = path
@@ -101,11 +140,14 @@ impl SqliteStore {
                 Ok(reader)
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
+        let indexes = Indexes::new(path, settings);
+        indexes.open_all(&writer)?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
                 writer: Mutex::new(writer),
                 readers: Pool::new(readers),
+                indexes,
             }),
         })
     }
@@ -139,12 +181,61 @@ impl SqliteStore {
         })
     }
 
+    /// Dense search by the exact scan alone, never the HNSW graph: the oracle the graph is
+    /// measured against (tests, the bench). Other modes run as [`Store::search`] does.
+    pub fn search_exact<'a>(
+        &'a self,
+        collection: &'a str,
+        request: SearchRequest,
+    ) -> BoxFuture<'a, Result<Vec<Hit>, StoreError>> {
+        if let Err(err) = check_name(collection) {
+            return refuse(err);
+        }
+        let name = collection.to_owned();
+        self.read(move |connection| search::search(connection, &name, &request, None))
+    }
+
+    /// What the HNSW index of `collection` holds; `None` when it has none (small, lexical-only
+    /// or unknown collections), so dense search scans exactly.
+    pub fn index_info(
+        &self,
+        collection: &str,
+    ) -> BoxFuture<'_, Result<Option<IndexInfo>, StoreError>> {
+        if let Err(err) = check_name(collection) {
+            return refuse(err);
+        }
+        let name = collection.to_owned();
+        let inner = Arc::clone(&self.inner);
+        self.read(move |connection| {
+            let collection = ops::collection_row(connection, &name)?;
+            Ok(inner.indexes.get(collection.id).map(|graph| graph.info()))
+        })
+    }
+
+    /// The directory the HNSW indexes are saved in (`<database>.hnsw`).
+    pub fn index_dir(&self) -> Option<PathBuf> {
+        self.inner.indexes.dir().map(Path::to_owned)
+    }
+
     /// Runs `op` in one immediate write transaction on a blocking thread, committing if it
     /// succeeds and rolling back (leaving nothing behind) if it fails.
     fn write<T, F>(&self, op: F) -> BoxFuture<'static, Result<T, StoreError>>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.write_then(op, |_, _, outcome| Ok(outcome))
+    }
+
+    /// Like [`SqliteStore::write`], then runs `after` on the committed outcome while still
+    /// holding the writer, so the HNSW graphs take changes in commit order. A failure of
+    /// `after` is reported although the write stands.
+    fn write_then<T, U, F, A>(&self, op: F, after: A) -> BoxFuture<'static, Result<U, StoreError>>
+    where
+        T: Send + 'static,
+        U: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        A: FnOnce(&Connection, &Indexes, T) -> Result<U, StoreError> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
         Box::pin(async move {
@@ -159,7 +250,7 @@ impl SqliteStore {
                 transaction
                     .commit()
                     .context(|| "could not commit the write")?;
-                Ok(outcome)
+                after(&connection, &inner.indexes, outcome)
             })
             .await
             .map_err(worker_failed)?
@@ -292,7 +383,20 @@ impl Store for SqliteStore {
             return refuse(err);
         }
         let name = name.to_owned();
-        self.write(move |connection| ops::drop_collection(connection, &name))
+        self.write_then(
+            move |connection| {
+                let id = ops::collection_row(connection, &name)
+                    .ok()
+                    .map(|row| row.id);
+                Ok((ops::drop_collection(connection, &name)?, id))
+            },
+            |_, indexes, (existed, id)| {
+                if let Some(id) = id {
+                    indexes.forget(id);
+                }
+                Ok(existed)
+            },
+        )
     }
 
     fn list_collections(&self) -> BoxFuture<'_, Result<Vec<CollectionInfo>, StoreError>> {
@@ -317,11 +421,26 @@ impl Store for SqliteStore {
             return refuse(err);
         }
         let name = collection.to_owned();
-        self.write(move |connection| {
-            let collection = ops::collection_row(connection, &name)?;
-            ops::check_vectors(&name, &collection, &chunks, &vectors)?;
-            ops::upsert(connection, &name, &collection, &chunks, &vectors)
-        })
+        self.write_then(
+            move |connection| {
+                let collection = ops::collection_row(connection, &name)?;
+                ops::check_vectors(&name, &collection, &chunks, &vectors)?;
+                let pks = ops::upsert(connection, &name, &collection, &chunks, &vectors)?;
+                if vectors.is_empty() {
+                    return Ok(None);
+                }
+                Ok(Some(VectorChange {
+                    collection_id: collection.id,
+                    generations: ops::bump_generation(connection, collection.id)?,
+                    upserted: pks.into_iter().zip(vectors).collect(),
+                    deleted: Vec::new(),
+                }))
+            },
+            |connection, indexes, change| match change {
+                Some(change) => indexes.apply(connection, change),
+                None => Ok(()),
+            },
+        )
     }
 
     fn delete<'a>(
@@ -333,10 +452,28 @@ impl Store for SqliteStore {
             return refuse(err);
         }
         let name = collection.to_owned();
-        self.write(move |connection| {
-            let collection = ops::collection_row(connection, &name)?;
-            ops::delete(connection, &name, &collection, &selector)
-        })
+        self.write_then(
+            move |connection| {
+                let collection = ops::collection_row(connection, &name)?;
+                let deleted = ops::delete(connection, &name, &collection, &selector)?;
+                if collection.embedder.is_none() || deleted.is_empty() {
+                    return Ok((deleted.len() as u64, None));
+                }
+                let change = VectorChange {
+                    collection_id: collection.id,
+                    generations: ops::bump_generation(connection, collection.id)?,
+                    upserted: Vec::new(),
+                    deleted,
+                };
+                Ok((change.deleted.len() as u64, Some(change)))
+            },
+            |connection, indexes, (count, change)| {
+                if let Some(change) = change {
+                    indexes.apply(connection, change)?;
+                }
+                Ok(count)
+            },
+        )
     }
 
     fn search<'a>(
@@ -348,7 +485,10 @@ impl Store for SqliteStore {
             return refuse(err);
         }
         let name = collection.to_owned();
-        self.read(move |connection| search::search(connection, &name, &request))
+        let inner = Arc::clone(&self.inner);
+        self.read(move |connection| {
+            search::search(connection, &name, &request, Some(&inner.indexes))
+        })
     }
 
     fn get<'a>(
@@ -405,6 +545,14 @@ impl Store for SqliteStore {
         }
         let name = collection.to_owned();
         let embedder = embedder.clone();
-        self.write(move |connection| upgrade::add_vectors(connection, &name, &embedder, &vectors))
+        self.write_then(
+            move |connection| upgrade::add_vectors(connection, &name, &embedder, &vectors),
+            |connection, indexes, (missing, change)| {
+                if let Some(change) = change {
+                    indexes.apply(connection, change)?;
+                }
+                Ok(missing)
+            },
+        )
     }
 }

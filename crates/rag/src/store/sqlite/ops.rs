@@ -16,6 +16,8 @@ pub(super) struct CollectionRow {
     pub id: i64,
     /// Its embedder; `None` for lexical-only.
     pub embedder: Option<EmbedderId>,
+    /// How many writes have changed its vectors (see `ann`).
+    pub generation: i64,
 }
 
 /// The columns [`chunk_from_row`] reads, in its order.
@@ -45,7 +47,7 @@ pub(super) fn collection_row(
     name: &str,
 ) -> Result<CollectionRow, StoreError> {
     connection
-        .prepare_cached("SELECT id, provider, model, dimension FROM collections WHERE name = ?")
+        .prepare_cached("SELECT id, provider, model, dimension, vector_generation FROM collections WHERE name = ?")
         .and_then(|mut statement| {
             statement
                 .query_row([name], |row| {
@@ -63,6 +65,7 @@ pub(super) fn collection_row(
                     Ok(CollectionRow {
                         id: row.get(0)?,
                         embedder,
+                        generation: row.get(4)?,
                     })
                 })
                 .optional()
@@ -229,14 +232,15 @@ pub(super) fn vector_blob(vector: &[f32]) -> Vec<u8> {
         .collect()
 }
 
-/// Inserts or replaces chunks (checked by [`check_vectors`]) with their vectors.
+/// Inserts or replaces chunks (checked by [`check_vectors`]) with their vectors; the chunks'
+/// keys, in order.
 pub(super) fn upsert(
     connection: &Connection,
     name: &str,
     collection: &CollectionRow,
     chunks: &[Chunk],
     vectors: &[Vec<f32>],
-) -> Result<(), StoreError> {
+) -> Result<Vec<i64>, StoreError> {
     let failed = || format!("could not store chunks in collection `{name}`");
     let vec = schema::vec_table(collection.id);
     let mut find = connection
@@ -256,6 +260,7 @@ pub(super) fn upsert(
              WHERE pk = ?",
         )
         .context(failed)?;
+    let mut pks = Vec::with_capacity(chunks.len());
     for (index, chunk) in chunks.iter().enumerate() {
         let position = serde_json::to_string(&chunk.position).context(failed)?;
         let metadata = serde_json::to_string(&chunk.metadata).context(failed)?;
@@ -314,17 +319,31 @@ pub(super) fn upsert(
                     .context(failed)?;
             }
         }
+        pks.push(pk);
     }
-    Ok(())
+    Ok(pks)
 }
 
-/// Deletes the selected chunks; how many went.
+/// Records in the write's transaction that collection `id`'s vectors changed; the generations
+/// before and after.
+pub(super) fn bump_generation(connection: &Connection, id: i64) -> Result<(i64, i64), StoreError> {
+    let after: i64 = connection
+        .prepare_cached(
+            "UPDATE collections SET vector_generation = vector_generation + 1 WHERE id = ?
+             RETURNING vector_generation",
+        )
+        .and_then(|mut statement| statement.query_row([id], |row| row.get(0)))
+        .context(|| "could not record the change of vectors")?;
+    Ok((after - 1, after))
+}
+
+/// Deletes the selected chunks; the keys of those that went.
 pub(super) fn delete(
     connection: &Connection,
     name: &str,
     collection: &CollectionRow,
     selector: &Selector,
-) -> Result<u64, StoreError> {
+) -> Result<Vec<i64>, StoreError> {
     let failed = || format!("could not delete chunks from collection `{name}`");
     let pks: Vec<i64> = match selector {
         Selector::Ids(ids) => {
@@ -397,7 +416,7 @@ pub(super) fn delete(
         // The FTS trigger removes the text from the index.
         delete_chunk.execute([pk]).context(failed)?;
     }
-    Ok(pks.len() as u64)
+    Ok(pks)
 }
 
 /// One chunk by id.

@@ -31,10 +31,11 @@ struct Migration {
 /// The shared tables, oldest step first. Each collection's own FTS5 and vec0 tables are created
 /// with the collection ([`create_collection_tables`]), named after its integer id so that no
 /// user text ever reaches DDL.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "create the collection and chunk tables",
-    sql: r#"
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "create the collection and chunk tables",
+        sql: r#"
         CREATE TABLE collections (
             -- AUTOINCREMENT: a dropped collection's id (and so its table names) is never
             -- reused, so nothing cached for an old collection can ever meet a new one.
@@ -68,7 +69,15 @@ const MIGRATIONS: &[Migration] = &[Migration {
         );
         CREATE INDEX chunks_by_source ON chunks (collection_id, source, chunk_index);
     "#,
-}];
+    },
+    Migration {
+        version: 2,
+        description: "count changes to each collection's vectors",
+        // Bumped in every transaction that changes a collection's vectors, so the HNSW graph
+        // derived from them (ann.rs) can tell whether it reflects what a reader sees.
+        sql: "ALTER TABLE collections ADD COLUMN vector_generation INTEGER NOT NULL DEFAULT 0;",
+    },
+];
 
 /// The newest schema version this program knows.
 const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -1,11 +1,12 @@
 //! Ranked search: BM25 from FTS5, cosine from sqlite-vec, and their reciprocal rank fusion.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, params_from_iter};
 
+use super::ann::Indexes;
 use super::error::Context;
 use super::filter::{self, SqlFilter};
 use super::fts;
@@ -26,11 +27,13 @@ const MAX_DENSE_DEPTH: usize = 4096;
 /// One ranking: chunk keys (`chunks.pk`) best first, with their scores.
 type Ranking = Vec<(i64, f64)>;
 
-/// Runs a search in the collection `name`.
+/// Runs a search in the collection `name`; dense rankings go through the HNSW graph in
+/// `indexes` where one serves, else by the exact scan (always, with `None`).
 pub(super) fn search(
     connection: &Connection,
     name: &str,
     request: &SearchRequest,
+    indexes: Option<&Indexes>,
 ) -> Result<Vec<Hit>, StoreError> {
     let collection = ops::collection_row(connection, name)?;
     let condition = filter::to_sql(request.filter.as_ref())?;
@@ -53,6 +56,7 @@ pub(super) fn search(
             vector,
             &condition,
             k.min(MAX_DENSE_DEPTH),
+            indexes,
         )?
         .into_iter()
         .inspect(|(pk, score)| {
@@ -70,6 +74,7 @@ pub(super) fn search(
                 vector,
                 &condition,
                 depth.min(MAX_DENSE_DEPTH),
+                indexes,
             )?;
             similarities.extend(dense.iter().copied());
             fuse(&lexical, &dense)
@@ -187,12 +192,70 @@ fn lexical(
         .context(|| "the full-text search failed")
 }
 
-/// The `depth` nearest chunks by cosine, as similarity (1 - cosine distance).
+/// The `depth` nearest chunks by cosine, as similarity (1 - cosine distance): from the HNSW
+/// graph when the collection has one that reflects this read's snapshot and it finds as many as
+/// exist, else by the exact scan.
+fn dense(
+    connection: &Connection,
+    collection: &CollectionRow,
+    vector: &[f32],
+    condition: &SqlFilter,
+    depth: usize,
+    indexes: Option<&Indexes>,
+) -> Result<Ranking, StoreError> {
+    if let Some(graph) = indexes.and_then(|indexes| indexes.get(collection.id)) {
+        let allowed = if condition.sql.is_empty() {
+            None
+        } else {
+            let allowed = matching(connection, collection, condition)?;
+            // A selective filter leaves few chunks: scanning them exactly is cheap, while the
+            // graph would wander through many non-matching nodes to find k matching ones.
+            if allowed.len().saturating_mul(SELECTIVE_SHARE) < graph.live() {
+                return exact(connection, collection, vector, condition, depth);
+            }
+            Some(allowed)
+        };
+        let exist = allowed.as_ref().map_or(graph.live(), HashSet::len);
+        if let Some(found) = graph.search(collection.generation, vector, depth, allowed.as_ref())
+            // Never fewer than asked when that many exist: the scan makes up for a short answer.
+            && found.len() >= depth.min(exist)
+        {
+            return Ok(found);
+        }
+    }
+    exact(connection, collection, vector, condition, depth)
+}
+
+/// A filter letting through fewer than one chunk in this many is answered by the exact scan.
+const SELECTIVE_SHARE: usize = 20;
+
+/// The keys of the collection's chunks that pass the filter.
+fn matching(
+    connection: &Connection,
+    collection: &CollectionRow,
+    condition: &SqlFilter,
+) -> Result<HashSet<i64>, StoreError> {
+    let mut values = vec![SqlValue::Integer(collection.id)];
+    values.extend(condition.params.iter().cloned());
+    connection
+        .prepare_cached(&format!(
+            "SELECT c.pk FROM chunks AS c WHERE c.collection_id = ?{}",
+            condition.sql
+        ))
+        .and_then(|mut statement| {
+            statement
+                .query_map(params_from_iter(values), |row| row.get(0))?
+                .collect()
+        })
+        .context(|| "the filter could not be applied")
+}
+
+/// The `depth` nearest chunks by sqlite-vec's exact scan.
 ///
 /// A filter becomes `rowid IN (matching chunks)`, which sqlite-vec applies while it scans (it
 /// skips vectors outside the set before ranking), so the k nearest *matching* chunks come back
 /// whenever k of them exist, however selective the filter.
-fn dense(
+fn exact(
     connection: &Connection,
     collection: &CollectionRow,
     vector: &[f32],

@@ -8,24 +8,26 @@
 
 use rusqlite::{Connection, params};
 
+use super::ann::VectorChange;
 use super::error::Context;
 use super::ops::{self, CHUNK_COLUMNS, check_vector, vector_blob};
 use super::schema;
 use crate::model::{Chunk, EmbedderId};
 use crate::store::{Embedded, StoreError};
 
-/// See [`crate::store::Store::add_vectors`].
+/// See [`crate::store::Store::add_vectors`]; with the change to give the HNSW index when the
+/// vectors were stored.
 pub(super) fn add_vectors(
     connection: &Connection,
     name: &str,
     embedder: &EmbedderId,
     vectors: &Embedded,
-) -> Result<Vec<Chunk>, StoreError> {
+) -> Result<(Vec<Chunk>, Option<VectorChange>), StoreError> {
     let collection = ops::collection_row(connection, name)?;
     match &collection.embedder {
         None => {}
         // Another process (or an earlier round) finished it.
-        Some(built) if built == embedder => return Ok(Vec::new()),
+        Some(built) if built == embedder => return Ok((Vec::new(), None)),
         Some(built) => {
             return Err(StoreError::EmbedderMismatch {
                 collection: name.to_owned(),
@@ -66,7 +68,7 @@ pub(super) fn add_vectors(
         .map(|(_, chunk)| chunk.clone())
         .collect();
     if !missing.is_empty() {
-        return Ok(missing);
+        return Ok((missing, None));
     }
     for (_, chunk) in &chunks {
         if let Some((_, vector)) = vectors.get(&chunk.id) {
@@ -108,7 +110,15 @@ pub(super) fn add_vectors(
             ],
         )
         .context(failed)?;
-    Ok(Vec::new())
+    // The index is built from SQLite once the collection is large enough; the vectors are not
+    // needed here.
+    let change = VectorChange {
+        collection_id: collection.id,
+        generations: ops::bump_generation(connection, collection.id)?,
+        upserted: Vec::new(),
+        deleted: Vec::new(),
+    };
+    Ok((Vec::new(), Some(change)))
 }
 
 /// "provider/model (N dimensions)", as [`StoreError::EmbedderMismatch`] shows embedders.
