@@ -125,6 +125,10 @@ pub struct GrantStore {
     cache: Mutex<Cache>,
 }
 
+/// The longest a standing consent may last: 100 years, far beyond any real use and far inside
+/// the dates the grants file can hold.
+pub const LONGEST_GRANT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 impl GrantStore {
     /// Grants kept in `path` (read when first needed, created when first written).
     pub fn at(path: impl Into<PathBuf>) -> GrantStore {
@@ -189,9 +193,11 @@ impl GrantStore {
             client: new.client,
             arguments: new.arguments,
             created: humantime::format_rfc3339_seconds(now).to_string(),
+            // Past year 9999 humantime cannot write the date (and far enough, the addition
+            // overflows): a longer grant is held to the longest one.
             expires: new
                 .lasts
-                .map(|d| humantime::format_rfc3339_seconds(now + d).to_string()),
+                .map(|d| humantime::format_rfc3339_seconds(now + d.min(LONGEST_GRANT)).to_string()),
             source: new.source,
         };
         let added = grant.clone();

@@ -338,9 +338,19 @@ fn new_grant(matches: &ArgMatches) -> Result<NewGrant, String> {
     }
     let lasts = match matches.get_one::<String>("for") {
         None => None,
-        Some(text) => Some(humantime::parse_duration(text).map_err(|error| {
-            format!("--for must be a duration such as 30m, 8h or 7days ({error}; found {text:?})")
-        })?),
+        Some(text) => {
+            let lasts = humantime::parse_duration(text).map_err(|error| {
+                format!(
+                    "--for must be a duration such as 30m, 8h or 7days ({error}; found {text:?})"
+                )
+            })?;
+            if lasts > crate::grants::LONGEST_GRANT {
+                return Err(format!(
+                    "--for must be at most 100 years; leave it out for a grant that does not expire (found {text:?})"
+                ));
+            }
+            Some(lasts)
+        }
     };
     Ok(NewGrant {
         tool: matches
@@ -689,6 +699,34 @@ mod tests {
             .try_get_matches_from(std::iter::once("mcp-test").chain(args.iter().copied()))
             .unwrap();
         Startup::resolve(&matches, &Env::from_pairs(env.iter().copied()))
+    }
+
+    /// Found next to the fuzz target `stripe_answer`'s finding (humantime cannot write a date
+    /// after 9999): `grants add --for 20000years` panicked writing the grant's expiry.
+    #[test]
+    fn a_grant_for_longer_than_a_century_is_refused_and_never_panics() {
+        let matches = grants_command()
+            .try_get_matches_from(["grants", "add", "send_*", "--for", "20000years"])
+            .unwrap();
+        let Some(("add", add)) = matches.subcommand() else {
+            panic!("no add subcommand");
+        };
+        let error = new_grant(add).unwrap_err();
+        assert!(error.contains("at most 100 years"), "{error}");
+
+        let store = crate::grants::GrantStore::in_memory();
+        let grant = store
+            .add(NewGrant {
+                tool: "send_*".into(),
+                caller: None,
+                client: None,
+                arguments: Default::default(),
+                lasts: Some(Duration::from_secs(u64::MAX / 4)),
+                source: "test".into(),
+            })
+            .unwrap();
+        let expires = grant.expires.unwrap();
+        assert!(expires.starts_with("21"), "{expires}");
     }
 
     #[test]

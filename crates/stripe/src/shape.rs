@@ -420,12 +420,18 @@ fn json_pick(value: &Value, fields: &[&str]) -> Value {
     Value::Object(out)
 }
 
-/// Unix seconds as `2026-12-02T18:00:00Z`.
+/// The last second RFC 3339 can write (9999-12-31T23:59:59Z); humantime cannot format later.
+const LAST_RFC3339_SECOND: u64 = 253_402_300_799;
+
+/// Unix seconds as `2026-12-02T18:00:00Z`; a time before 1970 or after 9999 (which no real
+/// Stripe object has, but a broken answer can) stays a number.
 pub fn iso8601(seconds: i64) -> String {
-    let Ok(seconds) = u64::try_from(seconds) else {
-        return seconds.to_string();
-    };
-    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(seconds)).to_string()
+    match u64::try_from(seconds) {
+        Ok(seconds) if seconds <= LAST_RFC3339_SECOND => {
+            humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(seconds)).to_string()
+        }
+        _ => seconds.to_string(),
+    }
 }
 
 /// A one-line description of an object for a person: "payment intent pi_1: €12.50, succeeded".
@@ -460,6 +466,21 @@ pub fn headline(object: &Value) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Found by the fuzz target `stripe_answer` (regressions/stripe_answer/created-after-year-9999):
+    /// an object `created` after 9999 made humantime's formatter fail and `to_string` panic.
+    #[test]
+    fn a_timestamp_after_year_9999_stays_a_number_instead_of_panicking() {
+        assert_eq!(iso8601(LAST_RFC3339_SECOND as i64), "9999-12-31T23:59:59Z");
+        assert_eq!(iso8601(170_000_033_333_333), "170000033333333");
+        assert_eq!(iso8601(i64::MAX), i64::MAX.to_string());
+        assert_eq!(iso8601(-1), "-1");
+        let shaped = shape(
+            &json!({"object": "customer", "id": "cus_1", "created": 170_000_033_333_333_i64}),
+            Detail::Summary,
+        );
+        assert_eq!(shaped["created"], "170000033333333");
+    }
 
     #[test]
     fn objects_are_trimmed_with_dates_and_money_for_people() {
