@@ -36,14 +36,14 @@ test: tools
     MCP_RESULTS_DIR="${CARGO_TARGET_DIR:-$PWD/target}/conformance-results" cargo run --quiet -p mcp-conformance --bin conformance-report || status=1; \
     exit $status
 
-# Fuzz the targets in tests/fuzz under libFuzzer (cargo-fuzz on the stable toolchain, no sanitizer; Rust's own checks still catch overflow and bounds), SECONDS each (all targets unless named), growing and then minimising the corpus in tests/fuzz/corpus/. A crash is saved under tests/fuzz/libfuzzer/artifacts/<target>/: fix it and keep the input as tests/fuzz/regressions/<target>/<what-it-found>, which `just test` replays.
+# Fuzz the targets in tests/fuzz under libFuzzer (cargo-fuzz on the stable toolchain, no sanitizer; Rust's own checks still catch overflow and bounds), SECONDS each (all targets unless named), growing the corpus in tests/fuzz/corpus/, then minimising it to the inputs that reach new code (edges, not hit counts, to keep the replay in `just test` short). A crash is saved under tests/fuzz/libfuzzer/artifacts/<target>/: fix it and keep the input as tests/fuzz/regressions/<target>/<what-it-found>, which `just test` replays.
 fuzz SECONDS="60" *TARGETS:
     command -v cargo-fuzz >/dev/null || cargo install --locked --quiet cargo-fuzz
     export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}/fuzz"; \
     targets="{{TARGETS}}"; [ -n "$targets" ] || targets=$(ls tests/fuzz/libfuzzer/fuzz_targets | sed 's/\.rs$//'); \
     for target in $targets; do \
         cargo fuzz run --fuzz-dir tests/fuzz/libfuzzer --sanitizer none "$target" "tests/fuzz/corpus/$target" -- -max_total_time={{SECONDS}} -timeout=30 -rss_limit_mb=4096 -max_len=65536; \
-        cargo fuzz cmin --fuzz-dir tests/fuzz/libfuzzer --sanitizer none "$target" "tests/fuzz/corpus/$target" -- -timeout=30 -rss_limit_mb=4096; \
+        cargo fuzz cmin --fuzz-dir tests/fuzz/libfuzzer --sanitizer none "$target" "tests/fuzz/corpus/$target" -- -use_counters=0 -timeout=30 -rss_limit_mb=4096; \
     done
 
 # The fault table: every server with a remote backend against its stand-in under each fault (timeouts before and after acting, resets, 429, 5xx, slow, truncated and malformed bodies, a breaker opening and closing), a read and a write each; asserts the invariants and prints the table (also in ${CARGO_TARGET_DIR:-target}/fault-table.md; README's "Behaviour under faults" holds a copy).

@@ -366,46 +366,42 @@ mod tests {
 
     use super::*;
 
-    fn seed(target: &str, containing: &str) -> Vec<u8> {
-        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("corpus")
-            .join(target);
-        for entry in std::fs::read_dir(&folder).unwrap() {
-            let data = std::fs::read(entry.unwrap().path()).unwrap();
-            if String::from_utf8_lossy(&data).contains(containing) {
-                return data;
-            }
-        }
-        panic!("no seed of {target} contains {containing:?}");
-    }
+    // The session targets are only worth fuzzing if inputs like their seeds reach the tools:
+    // these show that a well-formed session gets the prototype's answer over both transports,
+    // and that the guard still stands in front.
 
-    // The session targets are only worth running if their seeds reach the tools: these show
-    // that a seeded session gets the prototype's answer over both transports.
+    const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"fuzz","version":"0"}}}"#;
+    const CALL: &str = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"consultar_empresa","arguments":{"nombre":"Empresa X"}}}"#;
 
     #[test]
-    fn a_seeded_stdio_session_reaches_the_tools() {
-        let output = mcp_common::fuzz::stdio_session(
-            empresa().server.clone(),
-            &seed("stdio_session", "\"Empresa X\""),
+    fn a_stdio_session_reaches_the_tools() {
+        let session = format!(
+            "{INITIALIZE}\n{{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}}\n{CALL}\n"
         );
+        let output = mcp_common::fuzz::stdio_session(empresa().server.clone(), session.as_bytes());
         let text = String::from_utf8(output).unwrap();
         assert!(text.contains("employees"), "no tool answer in {text}");
     }
 
     #[test]
-    fn a_seeded_http_request_reaches_the_tools() {
-        let data = seed("http_request", "consultar_empresa");
+    fn an_http_request_reaches_the_tools() {
+        let request = format!(
+            "POST /mcp stateless\r\nhost: 127.0.0.1:8000\r\ncontent-type: application/json\r\naccept: application/json, text/event-stream\r\nmcp-protocol-version: 2025-11-25\r\n\r\n{CALL}"
+        );
         let (status, body) =
-            mcp_common::fuzz::http_exchange(empresa().server.clone(), &data).unwrap();
+            mcp_common::fuzz::http_exchange(empresa().server.clone(), request.as_bytes()).unwrap();
         let body = String::from_utf8_lossy(&body);
         assert_eq!(status, 200, "{body}");
         assert!(body.contains("employees"), "no tool answer in {body}");
     }
 
     #[test]
-    fn a_guarded_request_is_refused_before_the_tools() {
-        let data = seed("http_request", "host: evil.example");
-        let (status, _) = mcp_common::fuzz::http_exchange(empresa().server.clone(), &data).unwrap();
+    fn a_request_for_another_host_is_refused_before_the_tools() {
+        let request = format!(
+            "POST /mcp stateless\r\nhost: evil.example\r\ncontent-type: application/json\r\naccept: application/json, text/event-stream\r\n\r\n{CALL}"
+        );
+        let (status, _) =
+            mcp_common::fuzz::http_exchange(empresa().server.clone(), request.as_bytes()).unwrap();
         assert_eq!(status, 403);
     }
 }

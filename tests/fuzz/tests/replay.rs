@@ -18,27 +18,39 @@ fn inputs(folder: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// Runs every input under `<kind>/<target>/` through its target, the targets spread over the
+/// machine's cores; returns how many ran. Fails naming every input that broke its target.
 fn replay(kind: &str) -> usize {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(kind);
-    let mut replayed = 0;
-    let mut failures = Vec::new();
-    for (name, target) in mcp_fuzz::TARGETS {
-        for file in inputs(&root.join(name)) {
-            let data = std::fs::read(&file).unwrap();
-            let outcome = std::panic::catch_unwind(|| target(&data));
-            if outcome.is_err() {
-                failures.push(file.display().to_string());
-            }
-            replayed += 1;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let replayed = std::sync::atomic::AtomicUsize::new(0);
+    let failures = std::sync::Mutex::new(Vec::new());
+    let threads = std::thread::available_parallelism().map_or(2, usize::from);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                while let Some((name, target)) =
+                    mcp_fuzz::TARGETS.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                {
+                    for file in inputs(&root.join(name)) {
+                        let data = std::fs::read(&file).unwrap();
+                        if std::panic::catch_unwind(|| target(&data)).is_err() {
+                            failures.lock().unwrap().push(file.display().to_string());
+                        }
+                        replayed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            });
         }
-    }
+    });
+    let failures = failures.into_inner().unwrap();
     assert!(
         failures.is_empty(),
         "{} input(s) broke their target:\n{}",
         failures.len(),
         failures.join("\n")
     );
-    replayed
+    replayed.into_inner()
 }
 
 #[test]
