@@ -4,19 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test helpers fail loudly.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::ToolError;
-use crate::audit::AuditLog;
-use crate::config::AuditDestination;
-use crate::gate::ToolPolicy;
-use crate::governed::{Domain, GovernConfig, Governed};
-use crate::grants::GrantStore;
-use crate::health::Readiness;
-use crate::http::{HttpSettings, ResponseStream, router};
-use crate::metrics::Metrics;
+use crate::governed::Domain;
+use crate::http::ResponseStream;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Json;
 use rmcp::model::{ServerCapabilities, ServerConfig, Tool};
@@ -84,58 +77,10 @@ impl Domain for Poller {
 }
 
 async fn serve() -> (String, CancellationToken) {
-    let config = GovernConfig {
-        server: "poller".into(),
-        version: "0.0.0".into(),
-        about: String::new(),
-        policy: ToolPolicy::default(),
-        consent_timeout: Duration::from_secs(5),
-        tool_timeout: Duration::from_secs(30),
-        grants: Arc::new(GrantStore::in_memory()),
-        confirm_always: false,
-        limits: crate::limits::LimitSettings::default(),
-    };
-    let metrics = Arc::new(Metrics::new("poller"));
     let poller = Poller {
         tools: Arc::new(Poller::tool_router()),
     };
-    let governed = Governed::new(
-        poller,
-        config,
-        AuditLog::open(&AuditDestination::Off).unwrap(),
-        metrics.clone(),
-    )
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let settings = HttpSettings {
-        listen: addr,
-        stateless: false,
-        tokens: vec![],
-        allowed_hosts: crate::http::default_allowed_hosts(&addr),
-        allowed_origins: vec![],
-        max_body_bytes: 1 << 20,
-        session_idle: Duration::from_secs(60),
-    };
-    let shutdown = CancellationToken::new();
-    let app = router(
-        governed,
-        &settings,
-        Arc::new(Readiness::new(vec![], Duration::from_secs(1))),
-        metrics,
-        shutdown.clone(),
-        "mcp-poller".into(),
-    );
-    let stop = shutdown.clone();
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move { stop.cancelled().await })
-        .await
-    });
-    (format!("http://{addr}/mcp"), shutdown)
+    super::serve_http(poller, "poller", Duration::from_secs(60)).await
 }
 
 /// `(id, data)` of each SSE event in `body`.
