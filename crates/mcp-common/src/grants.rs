@@ -125,6 +125,74 @@ pub struct GrantStore {
     cache: Mutex<Cache>,
 }
 
+/// Where a server's standing consents are kept: its grants file (or memory), or the team
+/// database (`mcp_user_consents`) in team mode. Reading never fails a call: a store that cannot
+/// be read grants nothing, so consent is asked for as usual.
+#[derive(Debug, Clone)]
+pub enum Grants {
+    /// The grants file shared by the server's processes, or memory.
+    Local(std::sync::Arc<GrantStore>),
+    /// The team database.
+    Team(crate::team::consents::DbGrants),
+}
+
+impl Grants {
+    /// Every grant in force.
+    pub async fn list(&self) -> Result<Vec<Grant>, String> {
+        match self {
+            Grants::Local(store) => store.list().map_err(|e| e.to_string()),
+            Grants::Team(db) => db.list().await.map_err(|e| e.to_string()),
+        }
+    }
+
+    /// The first grant in force covering this call, or none (also when the store cannot be read,
+    /// which is logged).
+    pub async fn find(
+        &self,
+        tool: &str,
+        caller: &str,
+        client: Option<&str>,
+        arguments: &serde_json::Map<String, Value>,
+    ) -> Option<Grant> {
+        match self {
+            Grants::Local(store) => store.find(tool, caller, client, arguments),
+            Grants::Team(db) => match db.find(tool, caller, client, arguments).await {
+                Ok(grant) => grant,
+                Err(error) => {
+                    tracing::warn!(%error, "could not read standing grants from the team database; asking for consent instead");
+                    None
+                }
+            },
+        }
+    }
+
+    /// Records a new grant.
+    pub async fn add(&self, new: NewGrant) -> Result<Grant, String> {
+        match self {
+            Grants::Local(store) => store.add(new).map_err(|e| e.to_string()),
+            Grants::Team(db) => db.add(new).await.map_err(|e| e.to_string()),
+        }
+    }
+
+    /// Removes grants by id (all with `all`); returns those removed.
+    pub async fn revoke(&self, ids: &[String], all: bool) -> Result<Vec<Grant>, String> {
+        match self {
+            Grants::Local(store) => store.revoke(ids, all).map_err(|e| e.to_string()),
+            Grants::Team(db) => db.revoke(ids, all).await.map_err(|e| e.to_string()),
+        }
+    }
+
+    /// Where they are kept, for messages.
+    pub fn location(&self) -> String {
+        match self {
+            Grants::Local(store) => store
+                .path()
+                .map_or_else(|| "memory".into(), |p| p.display().to_string()),
+            Grants::Team(_) => "the team database (mcp_user_consents)".into(),
+        }
+    }
+}
+
 /// The longest a standing consent may last: 100 years, far beyond any real use and far inside
 /// the dates the grants file can hold.
 pub const LONGEST_GRANT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
@@ -187,7 +255,7 @@ impl GrantStore {
     pub fn add(&self, new: NewGrant) -> io::Result<Grant> {
         let now = SystemTime::now();
         let grant = Grant {
-            id: new_id(),
+            id: new_grant_id(),
             tool: new.tool,
             caller: new.caller,
             client: new.client,
@@ -306,7 +374,8 @@ fn owner_only(path: &Path) -> io::Result<File> {
 
 /// 32 random bits as hex: enough to tell a server's grants apart, and unguessable enough that
 /// revoking by id cannot hit a grant by accident.
-fn new_id() -> String {
+/// A new grant id, e.g. `g-4f2a9c1e`.
+pub(crate) fn new_grant_id() -> String {
     format!("g-{:08x}", random_u64() as u32)
 }
 

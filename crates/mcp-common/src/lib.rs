@@ -111,6 +111,7 @@ pub mod schema;
 pub mod secret;
 pub mod serve;
 mod stdio;
+pub mod team;
 pub mod telemetry;
 
 #[cfg(test)]
