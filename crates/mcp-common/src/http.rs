@@ -4,6 +4,11 @@
 //! itself answers a plain-text 415). `/readyz` lists each probe's details only to a caller with
 //! a valid token when tokens are configured. In stateful mode a long-running tool can end the SSE stream that carries its
 //! answer and let the client poll for it ([`ResponseStream`], SEP-1699).
+//!
+//! With `MCP_OAUTH_ISSUER` set the server is also an OAuth resource server ([`crate::oauth`]): it
+//! serves its protected resource metadata at `/.well-known/oauth-protected-resource` (Host-checked,
+//! no token), accepts the issuer's access tokens next to the static ones, and refuses a
+//! `tools/call` whose token lacks the scope of the tool's kind with 403 `insufficient_scope`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -37,13 +42,18 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::TokenHolder;
 use crate::framing::{INVALID_REQUEST, Rejection, check_syntax, find_id};
+use crate::gate::ToolKind;
 use crate::governed::{Domain, Governed};
 use crate::health::Readiness;
-use crate::identity::{Principal, RemoteAddr};
+use crate::identity::{Principal, RemoteAddr, Scopes};
 use crate::metrics::Metrics;
+use crate::oauth::{Challenge, OAuth, OAuthConfig, ScopeNames, Verdict};
 
 /// How long open connections (SSE streams) get to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Where the protected resource metadata (RFC 9728) is served, and everything under it.
+const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
 
 /// Settings of the HTTP transport.
 #[derive(Debug, Clone)]
@@ -73,6 +83,10 @@ struct Guard {
     max_body_bytes: usize,
     /// Whether POSTed JSON bodies must be JSON-RPC messages (true for `/mcp`).
     json_rpc_bodies: bool,
+    /// The OAuth resource server, when `MCP_OAUTH_ISSUER` is set.
+    oauth: Option<Arc<OAuth>>,
+    /// Every offered tool's kind, for the scope a `tools/call` needs.
+    kinds: Arc<HashMap<String, ToolKind>>,
 }
 
 /// The hosts accepted when `MCP_ALLOWED_HOSTS` is not set: loopback names, plus the listen
@@ -98,6 +112,34 @@ pub(crate) fn router<S: Domain>(
     shutdown: CancellationToken,
     server_name: String,
 ) -> Router {
+    router_with_oauth(
+        governed,
+        settings,
+        None,
+        readiness,
+        metrics,
+        shutdown,
+        server_name,
+    )
+}
+
+/// [`router`], as an OAuth resource server when `oauth` is given.
+pub(crate) fn router_with_oauth<S: Domain>(
+    governed: Governed<S>,
+    settings: &HttpSettings,
+    oauth: Option<Arc<OAuth>>,
+    readiness: Arc<Readiness>,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+    server_name: String,
+) -> Router {
+    // The guard's map of tool kinds comes from what Governed offers, so the scope a call needs
+    // follows the same annotations as its consent.
+    let kinds: HashMap<String, ToolKind> = governed
+        .offered_tools()
+        .iter()
+        .filter_map(|tool| ToolKind::of(tool).map(|kind| (tool.name.to_string(), kind)))
+        .collect();
     let config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(!settings.stateless)
         .with_json_response(settings.stateless)
@@ -134,7 +176,23 @@ pub(crate) fn router<S: Domain>(
         allowed_origins: Arc::new(settings.allowed_origins.clone()),
         max_body_bytes: settings.max_body_bytes,
         json_rpc_bodies: true,
+        oauth: oauth.clone(),
+        kinds: Arc::new(kinds),
     };
+    let mut mcp = mcp;
+    if let Some(oauth) = &oauth {
+        let document = oauth.metadata(&server_name);
+        let metadata = get(move || {
+            let document = document.clone();
+            async move { axum::Json(document) }
+        });
+        // RFC 9728 puts the document under the resource's path (`/mcp`); clients that look at
+        // the root find it there too.
+        mcp = mcp
+            .route(METADATA_PATH, metadata.clone())
+            .route(&format!("{METADATA_PATH}/{{*path}}"), metadata);
+    }
+    let readiness_oauth = oauth.clone();
     let guarded = mcp
         .route(
             "/metrics",
@@ -161,6 +219,7 @@ pub(crate) fn router<S: Domain>(
             get(move |headers: HeaderMap| {
                 let readiness = readiness.clone();
                 let tokens = readiness_tokens.clone();
+                let oauth = readiness_oauth.clone();
                 async move {
                     let report = readiness.report().await;
                     let status = if report.ready {
@@ -169,9 +228,17 @@ pub(crate) fn router<S: Domain>(
                         StatusCode::SERVICE_UNAVAILABLE
                     };
                     // Probe details (record counts, backend errors) are for operators: with
-                    // tokens configured, anyone else (a load balancer) sees only the verdict.
-                    if tokens.is_empty() || token_holder(&tokens, &headers).is_ok() {
-                        (status, axum::Json(json!(report)))
+                    // authentication configured, anyone else (a load balancer, an OAuth client)
+                    // sees only the verdict.
+                    let open = tokens.is_empty() && oauth.is_none();
+                    if open || token_holder(&tokens, &headers).is_ok() {
+                        let mut details = json!(report);
+                        // Not part of the verdict: static token holders are served without
+                        // the authorization server.
+                        if let Some(oauth) = &oauth {
+                            details["authorization_server"] = oauth.status();
+                        }
+                        (status, axum::Json(details))
                     } else {
                         (status, axum::Json(json!({"ready": report.ready})))
                     }
@@ -191,14 +258,19 @@ pub fn guarded(router: Router, settings: &HttpSettings) -> Router {
         allowed_origins: Arc::new(settings.allowed_origins.clone()),
         max_body_bytes: settings.max_body_bytes,
         json_rpc_bodies: false,
+        oauth: None,
+        kinds: Arc::default(),
     };
     router.layer(axum::middleware::from_fn_with_state(guard, guard_request))
 }
 
-/// Binds, prints where it listens, and serves until `shutdown` fires.
+/// Binds, prints where it listens, and serves until `shutdown` fires; as an OAuth resource
+/// server when `oauth` is given (its keys fetched in the background, so an unreachable issuer
+/// delays nothing).
 pub(crate) async fn serve<S: Domain>(
     governed: Governed<S>,
     settings: HttpSettings,
+    oauth: Option<OAuthConfig>,
     readiness: Arc<Readiness>,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
@@ -219,11 +291,28 @@ pub(crate) async fn serve<S: Domain>(
     } else {
         "stateful sessions"
     };
+    let oauth = match oauth {
+        None => None,
+        Some(config) => {
+            let user_agent = format!("{server_name}/{}", env!("CARGO_PKG_VERSION"));
+            let oauth =
+                Arc::new(OAuth::new(config, local, &user_agent).map_err(std::io::Error::other)?);
+            tracing::info!(
+                resource = oauth.resource(),
+                metadata = oauth.metadata_url(),
+                "accepting OAuth access tokens"
+            );
+            let warm = oauth.clone();
+            tokio::spawn(async move { warm.warm_up().await });
+            Some(oauth)
+        }
+    };
     // A plain line on stderr, whatever the log settings: operators and test harnesses read it.
     eprintln!("{server_name}: listening on http://{local}/mcp ({mode})");
-    let app = router(
+    let app = router_with_oauth(
         governed,
         &settings,
+        oauth,
         readiness,
         metrics,
         shutdown.clone(),
@@ -469,7 +558,13 @@ enum Unauthorized {
 
 /// The name of the holder of the bearer token in `headers`.
 fn token_holder(tokens: &[TokenHolder], headers: &HeaderMap) -> Result<String, Unauthorized> {
-    let presented = headers
+    let presented = bearer(headers).ok_or(Unauthorized::Missing)?;
+    static_holder(tokens, presented).ok_or(Unauthorized::Wrong)
+}
+
+/// The token of an `Authorization: Bearer` header.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
@@ -477,7 +572,10 @@ fn token_holder(tokens: &[TokenHolder], headers: &HeaderMap) -> Result<String, U
                 .or_else(|| v.strip_prefix("bearer "))
         })
         .map(str::trim)
-        .ok_or(Unauthorized::Missing)?;
+}
+
+/// The holder of `presented` among the static tokens.
+fn static_holder(tokens: &[TokenHolder], presented: &str) -> Option<String> {
     // Check every token so the time taken does not reveal which one came closest.
     let mut holder = None;
     for candidate in tokens {
@@ -485,7 +583,145 @@ fn token_holder(tokens: &[TokenHolder], headers: &HeaderMap) -> Result<String, U
             holder = Some(candidate.name.clone());
         }
     }
-    holder.ok_or(Unauthorized::Wrong)
+    holder
+}
+
+/// Who a request authenticated as.
+enum Authenticated {
+    /// A static token's holder: not limited by scopes.
+    Holder(String),
+    /// An OAuth access token's subject and scopes.
+    OAuth(crate::oauth::Grant),
+}
+
+/// Checks the bearer token: a static one as before, else (with OAuth) an access token of the
+/// issuer; the refusal is the response to send.
+async fn authenticate(guard: &Guard, headers: &HeaderMap) -> Result<Authenticated, Response> {
+    let Some(oauth) = &guard.oauth else {
+        return match token_holder(&guard.tokens, headers) {
+            Ok(holder) => Ok(Authenticated::Holder(holder)),
+            Err(Unauthorized::Missing) => Err(reject(
+                StatusCode::UNAUTHORIZED,
+                "Unauthorized: send the server's token as Authorization: Bearer <token>".into(),
+            )),
+            Err(Unauthorized::Wrong) => {
+                tracing::warn!("rejected a request with a wrong bearer token");
+                Err(reject(
+                    StatusCode::UNAUTHORIZED,
+                    "Unauthorized: the bearer token is not valid".into(),
+                ))
+            }
+        };
+    };
+    let Some(presented) = bearer(headers).filter(|token| !token.is_empty()) else {
+        return Err(challenge(
+            oauth,
+            &Challenge::Missing {
+                scope: oauth.scopes().read.clone(),
+            },
+            format!(
+                "Unauthorized: send an access token as Authorization: Bearer <token>; {} says where to get one",
+                oauth.metadata_url()
+            ),
+        ));
+    };
+    if let Some(holder) = static_holder(&guard.tokens, presented) {
+        return Ok(Authenticated::Holder(holder));
+    }
+    match oauth.verify(presented).await {
+        Verdict::Valid(grant) => Ok(Authenticated::OAuth(grant)),
+        Verdict::Invalid(reason) => {
+            tracing::warn!(%reason, "rejected a request with an invalid access token");
+            let message = format!("Unauthorized: {reason}");
+            Err(challenge(
+                oauth,
+                &Challenge::Invalid {
+                    description: reason,
+                },
+                message,
+            ))
+        }
+        Verdict::Unavailable(reason) => {
+            let mut response = reject(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("Service Unavailable: {reason}"),
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            Err(response)
+        }
+    }
+}
+
+/// A 401 or 403 with the JSON-RPC error body and the challenge of `kind`.
+fn challenge(oauth: &OAuth, kind: &Challenge, message: String) -> Response {
+    let status = match kind {
+        Challenge::InsufficientScope { .. } => StatusCode::FORBIDDEN,
+        _ => StatusCode::UNAUTHORIZED,
+    };
+    let mut response = reject(status, message);
+    if let Ok(value) = HeaderValue::from_str(&kind.header(oauth.metadata_url())) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+/// What a JSON-RPC request asks for, as far as scopes go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    /// `tools/call` of this tool.
+    Tool(String),
+    /// Reads the server's data otherwise: resources, prompts.
+    Data,
+    /// Anything else: lifecycle, lists, notifications, answers to the server's requests.
+    Other,
+}
+
+impl Target {
+    fn of(message: &ClientJsonRpcMessage) -> Target {
+        use rmcp::model::ClientRequest;
+        let ClientJsonRpcMessage::Request(request) = message else {
+            return Target::Other;
+        };
+        match &request.request {
+            ClientRequest::CallToolRequest(call) => Target::Tool(call.params.name.to_string()),
+            ClientRequest::ReadResourceRequest(_)
+            | ClientRequest::ReadResourceDirectoryRequest(_)
+            | ClientRequest::SubscribeRequest(_)
+            | ClientRequest::GetPromptRequest(_) => Target::Data,
+            _ => Target::Other,
+        }
+    }
+}
+
+/// The scope `target` needs, and why in words; `None` when a valid token is enough. A tool the
+/// server does not offer needs the destructive scope: Governed refuses it anyway, and nothing
+/// unknown gets through on a lesser scope.
+fn needed_scope<'a>(
+    target: &Target,
+    kinds: &HashMap<String, ToolKind>,
+    scopes: &'a ScopeNames,
+) -> Option<(&'a str, String)> {
+    match target {
+        Target::Tool(name) => Some(match kinds.get(name) {
+            Some(kind) => (
+                scopes.for_kind(*kind),
+                format!("{name} is a {} tool", kind.label()),
+            ),
+            None => (
+                scopes.destructive.as_str(),
+                format!("{name} is not a tool this server offers"),
+            ),
+        }),
+        Target::Data => Some((
+            scopes.read.as_str(),
+            "reading resources and prompts".to_owned(),
+        )),
+        Target::Other => None,
+    }
 }
 
 /// Whether the request declares a JSON body, as rmcp decides it (anything else gets its 415).
@@ -510,7 +746,7 @@ fn bad_message(rejection: &Rejection) -> Response {
 async fn checked_body(
     request: Request<Body>,
     max_body_bytes: usize,
-) -> Result<Request<Body>, Response> {
+) -> Result<(Request<Body>, Target), Response> {
     let (parts, body) = request.into_parts();
     let mut collected = Vec::new();
     let mut chunks = body.into_data_stream();
@@ -536,17 +772,21 @@ async fn checked_body(
         tracing::debug!(message = %rejection.message, "answered a body that is not JSON with a parse error");
         return Err(bad_message(&rejection));
     }
-    // The same parse rmcp makes next; the few microseconds buy an answer with the id.
-    if let Err(error) = serde_json::from_slice::<ClientJsonRpcMessage>(&collected) {
-        return Err(bad_message(&Rejection {
-            id: find_id(&collected),
-            code: INVALID_REQUEST,
-            message: format!(
-                "Invalid Request: the body is not a JSON-RPC request, notification or response ({error})"
-            ),
-        }));
-    }
-    Ok(Request::from_parts(parts, Body::from(collected)))
+    // The same parse rmcp makes next; the few microseconds buy an answer with the id, and the
+    // target whose scope an OAuth caller needs.
+    let target = match serde_json::from_slice::<ClientJsonRpcMessage>(&collected) {
+        Ok(message) => Target::of(&message),
+        Err(error) => {
+            return Err(bad_message(&Rejection {
+                id: find_id(&collected),
+                code: INVALID_REQUEST,
+                message: format!(
+                    "Invalid Request: the body is not a JSON-RPC request, notification or response ({error})"
+                ),
+            }));
+        }
+    };
+    Ok((Request::from_parts(parts, Body::from(collected)), target))
 }
 
 /// Splits a Host header into host and optional port, handling `[::1]:8080`.
@@ -634,24 +874,20 @@ async fn guard_request(
             );
         }
     }
-    if !guard.tokens.is_empty() {
-        match token_holder(&guard.tokens, request.headers()) {
-            Ok(holder) => {
+    // The metadata says how to get a token, so it needs none.
+    let metadata = guard.oauth.is_some() && request.uri().path().starts_with(METADATA_PATH);
+    if !metadata && (!guard.tokens.is_empty() || guard.oauth.is_some()) {
+        match authenticate(&guard, request.headers()).await {
+            Ok(Authenticated::Holder(holder)) => {
                 request.extensions_mut().insert(Principal(holder));
             }
-            Err(Unauthorized::Missing) => {
-                return reject(
-                    StatusCode::UNAUTHORIZED,
-                    "Unauthorized: send the server's token as Authorization: Bearer <token>".into(),
-                );
+            Ok(Authenticated::OAuth(grant)) => {
+                request
+                    .extensions_mut()
+                    .insert(Principal(format!("oauth:{}", grant.subject)));
+                request.extensions_mut().insert(Scopes(grant.scopes));
             }
-            Err(Unauthorized::Wrong) => {
-                tracing::warn!("rejected a request with a wrong bearer token");
-                return reject(
-                    StatusCode::UNAUTHORIZED,
-                    "Unauthorized: the bearer token is not valid".into(),
-                );
-            }
+            Err(refusal) => return refusal,
         }
     }
     let declared_length = request
@@ -676,10 +912,32 @@ async fn guard_request(
         request.extensions_mut().insert(RemoteAddr(addr));
     }
     if guard.json_rpc_bodies && request.method() == Method::POST && is_json(request.headers()) {
-        request = match checked_body(request, guard.max_body_bytes).await {
-            Ok(request) => request,
+        let target;
+        (request, target) = match checked_body(request, guard.max_body_bytes).await {
+            Ok(checked) => checked,
             Err(response) => return response,
         };
+        // Only OAuth callers carry scopes; static token holders are not limited by them.
+        if let (Some(oauth), Some(granted)) = (&guard.oauth, request.extensions().get::<Scopes>())
+            && let Some((scope, why)) = needed_scope(&target, &guard.kinds, oauth.scopes())
+            && !granted.contains(scope)
+        {
+            let principal = request
+                .extensions()
+                .get::<Principal>()
+                .map(|p| p.0.clone())
+                .unwrap_or_default();
+            tracing::warn!(%principal, scope, %why, "refused a request lacking a scope");
+            let message = format!("Forbidden: {why}, which needs the scope {scope}");
+            return challenge(
+                oauth,
+                &Challenge::InsufficientScope {
+                    scope: scope.to_owned(),
+                    description: format!("{why}, which needs the scope {scope}"),
+                },
+                message,
+            );
+        }
     }
     let is_delete = request.method() == Method::DELETE;
     let mut response = next.run(request).await;
@@ -701,6 +959,8 @@ mod tests {
             allowed_origins: Arc::new(origins.iter().map(|s| s.to_string()).collect()),
             max_body_bytes: 1024,
             json_rpc_bodies: true,
+            oauth: None,
+            kinds: Arc::default(),
         }
     }
 

@@ -1,14 +1,40 @@
-//! Who is calling: the transport, the authenticated principal (HTTP bearer token holder), the
-//! remote address and the client software, for tools and for the audit record.
+//! Who is calling: the transport, the authenticated principal (HTTP bearer token holder or OAuth
+//! subject) and its scopes, the remote address and the client software, for tools and for the
+//! audit record.
+
+use std::collections::BTreeSet;
 
 use rmcp::RoleServer;
 use rmcp::service::RequestContext;
 use serde::Serialize;
 
 /// The principal an HTTP request authenticated as, put into the request extensions by the auth
-/// layer.
+/// layer: a static token's holder name (`MCP_AUTH_TOKENS`), or `oauth:<sub>` for an OAuth access
+/// token (static names may not start with `oauth:`, so the two never collide).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal(pub String);
+
+/// The scopes an OAuth access token granted, put into the request extensions next to its
+/// [`Principal`]. Absent for static token holders, whom scopes do not limit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scopes(pub BTreeSet<String>);
+
+impl Scopes {
+    /// Whether `scope` was granted.
+    pub fn contains(&self, scope: &str) -> bool {
+        self.0.contains(scope)
+    }
+
+    /// The scopes of the HTTP request behind `context`; `None` over stdio and for callers not
+    /// authenticated by OAuth.
+    pub fn of(context: &RequestContext<RoleServer>) -> Option<Scopes> {
+        context
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<Scopes>())
+            .cloned()
+    }
+}
 
 /// The TCP peer of an HTTP request, put into the request extensions by the HTTP layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

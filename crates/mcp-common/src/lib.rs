@@ -106,6 +106,7 @@ pub mod http;
 pub mod identity;
 pub mod limits;
 mod metrics;
+pub mod oauth;
 pub mod preview;
 pub mod schema;
 pub mod secret;

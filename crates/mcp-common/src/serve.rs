@@ -20,6 +20,7 @@ use crate::grants::{GrantStore, NewGrant};
 use crate::health::Readiness;
 use crate::http::{HttpSettings, default_allowed_hosts};
 use crate::metrics::Metrics;
+use crate::oauth::OAuthConfig;
 
 /// What a server says about itself on the command line and in MCP `serverInfo`.
 #[derive(Debug, Clone, Copy)]
@@ -57,6 +58,8 @@ pub(crate) struct Startup {
     pub stateless: bool,
     /// Shared settings.
     pub common: CommonConfig,
+    /// The OAuth resource server settings (`MCP_OAUTH_*`), when an issuer is set.
+    pub oauth: Option<OAuthConfig>,
 }
 
 const COMMON_ENV_HELP: &str = "\
@@ -409,22 +412,46 @@ impl Startup {
             listen_host: listen.host,
             stateless,
             common,
+            oauth: OAuthConfig::from_env(env)?,
         })
     }
 
-    /// Refuses settings that would expose the server: listening beyond loopback without a token,
-    /// or with a token short enough to guess.
+    /// Refuses settings that would expose the server: listening beyond loopback without a token
+    /// or an OAuth issuer, with a token short enough to guess, or with OAuth but no resource URI
+    /// (the audience tokens must name). Also refuses a token holder named `oauth:…`, which could
+    /// pass for an OAuth subject in the audit log, grants and rate limits.
     pub fn check_exposure(&self) -> Result<(), String> {
-        if self.transport != TransportKind::Http || is_loopback(&self.listen) {
+        if self.transport != TransportKind::Http {
+            return Ok(());
+        }
+        if let Some(holder) = self
+            .common
+            .tokens
+            .iter()
+            .find(|holder| holder.name.starts_with("oauth:"))
+        {
+            return Err(format!(
+                "the token holder name {:?} in {} starts with oauth:, which is kept for OAuth subjects; rename it",
+                holder.name, holder.variable
+            ));
+        }
+        if is_loopback(&self.listen) {
             return Ok(());
         }
         let listen = match &self.listen_host {
             Some(host) => format!("{host}:{} ({})", self.listen.port(), self.listen),
             None => self.listen.to_string(),
         };
-        if self.common.tokens.is_empty() {
+        if let Some(oauth) = &self.oauth
+            && oauth.resource.is_none()
+        {
             return Err(format!(
-                "refusing to listen on {listen} without authentication: set MCP_AUTH_TOKEN (or MCP_AUTH_TOKENS) so that clients must send a bearer token, or listen on 127.0.0.1"
+                "refusing to listen on {listen} with OAuth but no MCP_OAUTH_RESOURCE: set it to this server's URL as clients reach it, such as https://mcp.example.com/mcp (the audience its tokens must name)"
+            ));
+        }
+        if self.common.tokens.is_empty() && self.oauth.is_none() {
+            return Err(format!(
+                "refusing to listen on {listen} without authentication: set MCP_AUTH_TOKEN (or MCP_AUTH_TOKENS) so that clients must send a bearer token, or MCP_OAUTH_ISSUER to accept an authorization server's access tokens, or listen on 127.0.0.1"
             ));
         }
         for holder in &self.common.tokens {
@@ -620,6 +647,7 @@ where
             crate::http::serve(
                 governed,
                 settings,
+                startup.oauth.clone(),
                 readiness,
                 metrics,
                 shutdown,
@@ -861,5 +889,45 @@ mod tests {
             local,
             default_allowed_hosts(&"127.0.0.1:8080".parse().unwrap())
         );
+    }
+
+    #[test]
+    fn an_oauth_issuer_is_authentication_enough_and_oauth_names_are_kept() {
+        let exposed = ["--transport", "http", "--listen", "0.0.0.0:8080"];
+        let issuer = ("MCP_OAUTH_ISSUER", "https://auth.example.com");
+        let resource = ("MCP_OAUTH_RESOURCE", "https://mcp.example.com/mcp");
+        assert!(
+            resolve(&exposed, &[issuer, resource])
+                .unwrap()
+                .check_exposure()
+                .is_ok()
+        );
+        let refusal = resolve(&exposed, &[issuer])
+            .unwrap()
+            .check_exposure()
+            .unwrap_err();
+        assert!(refusal.contains("MCP_OAUTH_RESOURCE"), "{refusal}");
+        // On loopback the resource is derived from the bound address.
+        let local = resolve(&["--transport", "http"], &[issuer]).unwrap();
+        assert!(local.check_exposure().is_ok());
+        // Holder names end at the first colon, so none can look like `oauth:<sub>`; the check
+        // holds should that parsing ever change.
+        let mut named = resolve(
+            &["--transport", "http"],
+            &[("MCP_AUTH_TOKENS", "oauth:alice:a-token-of-16-ch")],
+        )
+        .unwrap();
+        assert_eq!(named.common.tokens[0].name, "oauth");
+        assert!(named.check_exposure().is_ok());
+        named.common.tokens[0].name = "oauth:alice".into();
+        let refusal = named.check_exposure().unwrap_err();
+        assert!(
+            refusal.contains("\"oauth:alice\" in MCP_AUTH_TOKENS") && !refusal.contains("a-token"),
+            "{refusal}"
+        );
+        let error = resolve(&[], &[("MCP_OAUTH_ISSUER", "ftp://x")])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("MCP_OAUTH_ISSUER must be"), "{error}");
     }
 }
