@@ -15,6 +15,8 @@
 pub mod consents;
 pub mod credentials;
 pub mod db;
+#[cfg(test)]
+mod db_tests;
 pub mod keyring;
 
 use std::sync::Arc;
