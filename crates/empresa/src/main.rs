@@ -11,6 +11,7 @@ fn main() -> ExitCode {
         version: env!("CARGO_PKG_VERSION"),
         about: "Company directory and document store (embedded SQLite with full-text search) for AI agents, over MCP",
         env_help: ENV_HELP,
+        credentials: &[],
     };
     mcp_common::run(identity, |env| async move {
         let config = EmpresaConfig::from_env(&env)?;

@@ -491,6 +491,21 @@ impl Backend {
         }
     }
 
+    /// A backend like this one with a circuit breaker of its own, for calls made with another
+    /// caller's credentials (team mode), so that one caller's failures never open the breaker
+    /// for the others.
+    pub fn fresh(&self) -> Backend {
+        Backend {
+            service: self.service.clone(),
+            endpoint: self.endpoint.clone(),
+            hint: self.hint.clone(),
+            config: self.config.clone(),
+            breaker: Mutex::new(BreakerState::Closed {
+                consecutive_failures: 0,
+            }),
+        }
+    }
+
     /// The policy settings.
     pub fn config(&self) -> &BackendConfig {
         &self.config

@@ -23,7 +23,7 @@ use crate::config::{AuditDestination, TokenHolder};
 use crate::framing::{PARSE_ERROR, check_syntax, find_id};
 use crate::gate::ToolPolicy;
 use crate::governed::{Domain, GovernConfig, Governed};
-use crate::grants::GrantStore;
+use crate::grants::{GrantStore, Grants};
 use crate::health::Readiness;
 use crate::http::HttpSettings;
 use crate::metrics::Metrics;
@@ -93,7 +93,9 @@ fn governed<S: Domain>(domain: S) -> Governed<S> {
         policy: ToolPolicy::default(),
         consent_timeout: Duration::from_secs(2),
         tool_timeout: Duration::from_secs(5),
-        grants: Arc::new(GrantStore::in_memory()),
+        grants: Arc::new(Grants::Local(Arc::new(GrantStore::in_memory()))),
+        team: None,
+        credential_fields: &[],
         confirm_always: false,
         limits: crate::limits::LimitSettings::default(),
     };

@@ -22,13 +22,14 @@ use crate::audit::{AuditLog, AuditRecord, audited_arguments, now_rfc3339};
 use crate::backend::with_deadline;
 use crate::consent::{ConsentRequests, Decision, Remember};
 use crate::gate::{ToolKind, ToolPolicy};
-use crate::grants::{GrantStore, LOCAL_CALLER, NewGrant};
+use crate::grants::{Grants, LOCAL_CALLER, NewGrant};
 use crate::health::Probe;
 use crate::identity::Caller;
 use crate::metrics::Metrics;
 use crate::preview::Previews;
 use crate::schema::validate_arguments;
-use crate::secret::{REDACTED, redact_arguments, scrub, scrub_json};
+use crate::secret::{REDACTED, Secret, redact_arguments, scrub, scrub_json};
+use crate::team::{CredentialField, SET_MY_CREDENTIALS, Team};
 
 /// The argument added to write and destructive tools for clients without elicitation.
 pub const CONFIRM_ARGUMENT: &str = "confirm";
@@ -104,7 +105,12 @@ pub(crate) struct GovernConfig {
     /// [`Domain::tool_timeout`]); also the deadline its backend calls and their retries share.
     pub tool_timeout: Duration,
     /// Standing consents.
-    pub grants: Arc<GrantStore>,
+    pub grants: Arc<Grants>,
+    /// Team mode's database, credentials and policy; `None` in single-user mode.
+    pub team: Option<Arc<Team>>,
+    /// The credentials callers may bring ([`crate::ServerIdentity::credentials`]); used only in
+    /// team mode.
+    pub credential_fields: &'static [CredentialField],
     /// Whether `confirm: "always"` records a standing grant (`MCP_CONFIRM_ALWAYS`).
     pub confirm_always: bool,
     /// Calls run at once and per caller.
@@ -130,6 +136,8 @@ pub(crate) struct Runtime {
     asked: ConsentRequests,
     /// Calls running and each caller's allowance.
     limits: crate::limits::CallLimits,
+    /// The credentials callers may bring (team mode only; empty otherwise).
+    credential_fields: Vec<CredentialField>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -189,10 +197,31 @@ impl<S: Domain> Governed<S> {
         }
         let previews = inner.previews();
         problems.extend(preview_problems(&tools, &previews));
+        let credential_fields = if config.team.is_some() {
+            config.credential_fields.to_vec()
+        } else {
+            Vec::new()
+        };
+        if !credential_fields.is_empty() {
+            let tool = set_my_credentials_tool(&config.server, &credential_fields);
+            if tools.contains_key(SET_MY_CREDENTIALS) {
+                problems.push(format!(
+                    "`{SET_MY_CREDENTIALS}` is the runtime's tool in team mode; the server must not declare one"
+                ));
+            }
+            tools.insert(
+                SET_MY_CREDENTIALS.to_owned(),
+                GovernedTool {
+                    tool,
+                    kind: ToolKind::Write,
+                },
+            );
+        }
         if !problems.is_empty() {
             return Err(ToolRulesError { problems });
         }
-        let sensitive = inner.sensitive_arguments();
+        let mut sensitive = inner.sensitive_arguments();
+        sensitive.extend(credential_fields.iter().map(|f| f.name));
         let offered = offered_tools(&tools, &config, |name, kind| {
             inner.withheld(name, kind).is_none()
         });
@@ -208,6 +237,7 @@ impl<S: Domain> Governed<S> {
                 audit,
                 metrics,
                 asked: ConsentRequests::default(),
+                credential_fields,
             }),
         })
     }
@@ -215,6 +245,25 @@ impl<S: Domain> Governed<S> {
     /// The tools offered under the current policy, with the consent argument added where needed.
     pub fn offered_tools(&self) -> &[Tool] {
         &self.runtime.offered
+    }
+
+    /// Every tool with its kind and whether it is offered, for team mode's `mcp_tools`.
+    pub(crate) fn registry(&self) -> Vec<(Tool, ToolKind, bool)> {
+        let mut tools: Vec<(Tool, ToolKind, bool)> = self
+            .runtime
+            .tools
+            .values()
+            .map(|entry| {
+                let offered = self
+                    .runtime
+                    .offered
+                    .iter()
+                    .any(|t| t.name == entry.tool.name);
+                (entry.tool.clone(), entry.kind, offered)
+            })
+            .collect();
+        tools.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+        tools
     }
 }
 
@@ -396,6 +445,15 @@ impl<S: Domain> Governed<S> {
                 format!("invalid arguments for `{name}`: {}", listed.join("; ")),
             );
         }
+        // The caller's own credentials (team mode) serve the consent preview and the call.
+        let credentials = if name == SET_MY_CREDENTIALS {
+            None
+        } else {
+            match self.caller_credentials(&context).await {
+                Ok(credentials) => credentials,
+                Err(verdict) => return verdict,
+            }
+        };
         let consent = if runtime.config.policy.needs_consent(&name, entry.kind) {
             let asked = Asked {
                 name: &name,
@@ -404,7 +462,11 @@ impl<S: Domain> Governed<S> {
                 confirm,
                 request: &request,
             };
-            match self.obtain_consent(asked, &context).await {
+            let consented = crate::team::credentials::with_credentials(
+                credentials.clone(),
+                self.obtain_consent(asked, &context),
+            );
+            match consented.await {
                 Ok(Consented::Given(how)) => Some(how),
                 Ok(Consented::AskClient(question)) => {
                     return Verdict {
@@ -420,14 +482,20 @@ impl<S: Domain> Governed<S> {
         } else {
             Some("not_required".to_owned())
         };
+        if name == SET_MY_CREDENTIALS {
+            return Verdict {
+                consent,
+                ..self.set_my_credentials(&arguments, &context).await
+            };
+        }
         request.arguments = Some(arguments);
 
         let declared = self.inner.tool_timeout(&name);
         let limit = declared.unwrap_or(runtime.config.tool_timeout);
         let deadline = backend_deadline(limit);
-        let call = AssertUnwindSafe(with_deadline(
-            deadline,
-            self.inner.call_tool(request, context),
+        let call = AssertUnwindSafe(crate::team::credentials::with_credentials(
+            credentials,
+            with_deadline(deadline, self.inner.call_tool(request, context)),
         ))
         .catch_unwind();
         let verdict = match tokio::time::timeout(limit, call).await {
@@ -510,6 +578,7 @@ impl<S: Domain> Governed<S> {
             .config
             .grants
             .find(name, &caller, client.as_deref(), arguments)
+            .await
         {
             return Ok(Consented::Given(format!("grant:{}", grant.id)));
         }
@@ -533,7 +602,7 @@ impl<S: Domain> Governed<S> {
                 request.input_responses.as_ref(),
                 &fingerprint,
             );
-            return self.decided(name, decision, &caller, client);
+            return self.decided(name, decision, &caller, client).await;
         }
         let preview = self.preview(name, arguments).await;
         if can_elicit {
@@ -566,7 +635,7 @@ impl<S: Domain> Governed<S> {
             {
                 Ok(answer) => {
                     let decision = crate::consent::judge(&answer);
-                    return self.decided(name, decision, &caller, client);
+                    return self.decided(name, decision, &caller, client).await;
                 }
                 Err(ServiceError::Timeout { .. }) => {
                     return Err(format!(
@@ -583,13 +652,17 @@ impl<S: Domain> Governed<S> {
         match confirm {
             Confirm::Once => Ok(Consented::Given("argument".to_owned())),
             Confirm::Always => {
-                let grant = runtime.config.grants.add(NewGrant {
-                    tool: name.to_owned(),
-                    caller: Some(caller),
-                    client,
-                    source: "confirm".into(),
-                    ..NewGrant::default()
-                });
+                let grant = runtime
+                    .config
+                    .grants
+                    .add(NewGrant {
+                        tool: name.to_owned(),
+                        caller: Some(caller),
+                        client,
+                        source: "confirm".into(),
+                        ..NewGrant::default()
+                    })
+                    .await;
                 record_grant(grant);
                 Ok(Consented::Given("argument".to_owned()))
             }
@@ -607,7 +680,7 @@ impl<S: Domain> Governed<S> {
     }
 
     /// Turns the user's answer into consent, recording a standing grant when they asked for one.
-    fn decided(
+    async fn decided(
         &self,
         name: &str,
         decision: Decision,
@@ -618,14 +691,19 @@ impl<S: Domain> Governed<S> {
             Decision::Refused(reason) => Err(reason.replace("{tool}", name)),
             Decision::Approved(Remember::Once) => Ok(Consented::Given("elicitation".to_owned())),
             Decision::Approved(Remember::For(lasts)) => {
-                let grant = self.runtime.config.grants.add(NewGrant {
-                    tool: name.to_owned(),
-                    caller: Some(caller.to_owned()),
-                    client,
-                    lasts,
-                    source: "elicitation".into(),
-                    ..NewGrant::default()
-                });
+                let grant = self
+                    .runtime
+                    .config
+                    .grants
+                    .add(NewGrant {
+                        tool: name.to_owned(),
+                        caller: Some(caller.to_owned()),
+                        client,
+                        lasts,
+                        source: "elicitation".into(),
+                        ..NewGrant::default()
+                    })
+                    .await;
                 record_grant(grant);
                 Ok(Consented::Given("elicitation".to_owned()))
             }
@@ -635,6 +713,9 @@ impl<S: Domain> Governed<S> {
     /// The domain's preview of a write, bounded in time so a slow backend cannot hold up the
     /// consent request.
     async fn preview(&self, name: &str, arguments: &JsonObject) -> Option<String> {
+        if name == SET_MY_CREDENTIALS {
+            return Some(credentials_preview(&self.runtime.config.server, arguments));
+        }
         let preview = self.previews.preview(self.inner.clone(), name, arguments)?;
         let preview = with_deadline(backend_deadline(PREVIEW_TIMEOUT), preview);
         match tokio::time::timeout(PREVIEW_TIMEOUT, AssertUnwindSafe(preview).catch_unwind()).await
@@ -655,6 +736,211 @@ impl<S: Domain> Governed<S> {
     }
 }
 
+impl<S: Domain> Governed<S> {
+    /// The credentials the call runs with: in team mode, for a server whose callers bring their
+    /// own, the caller's set; `None` to use the server's configured credentials (single-user
+    /// mode, or team mode with `MCP_SHARED_CREDENTIALS`). A caller with none of its own is
+    /// refused when sharing is off.
+    async fn caller_credentials(
+        &self,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<Option<Arc<crate::team::CredentialSet>>, Verdict> {
+        let runtime = &self.runtime;
+        let Some(team) = runtime.config.team.as_ref() else {
+            return Ok(None);
+        };
+        if runtime.credential_fields.is_empty() {
+            return Ok(None);
+        }
+        let principal = principal_of(context);
+        match team.credentials.get(&principal, &team.server).await {
+            Ok(Some(set)) => Ok(Some(set)),
+            Ok(None) if team.shared_credentials => Ok(None),
+            Ok(None) => Err(Verdict::tool_error(
+                "refused",
+                format!(
+                    "you ({principal}) have no credentials of your own for {server}, and this deployment does not lend its own (MCP_SHARED_CREDENTIALS is off): set yours with the `{SET_MY_CREDENTIALS}` tool, or ask the operator to run `mcp-{server} credentials set {principal}`",
+                    server = team.server
+                ),
+            )),
+            Err(error) => Err(Verdict::tool_error(
+                "tool_error",
+                format!(
+                    "could not read your credentials for {}: {error}",
+                    team.server
+                ),
+            )),
+        }
+    }
+
+    /// The runtime's `set_my_credentials` tool: seals and stores the caller's own credentials
+    /// for this server; answers with the fields set, never their values.
+    async fn set_my_credentials(
+        &self,
+        arguments: &JsonObject,
+        context: &RequestContext<RoleServer>,
+    ) -> Verdict {
+        let runtime = &self.runtime;
+        let Some(team) = runtime.config.team.as_ref() else {
+            return Verdict::tool_error("refused", "team mode is off".into());
+        };
+        let principal = principal_of(context);
+        let mut values = std::collections::BTreeMap::new();
+        for field in &runtime.credential_fields {
+            match arguments.get(field.name) {
+                None | Some(Value::Null) => {}
+                Some(Value::String(text)) if !text.trim().is_empty() => {
+                    values.insert(field.name.to_owned(), Secret::new(text.trim()));
+                }
+                Some(_) => {
+                    return Verdict::tool_error(
+                        "tool_error",
+                        format!(
+                            "invalid arguments for `{SET_MY_CREDENTIALS}`: `{}`: expected a non-empty string",
+                            field.name
+                        ),
+                    );
+                }
+            }
+        }
+        if values.is_empty() {
+            let names: Vec<&str> = runtime.credential_fields.iter().map(|f| f.name).collect();
+            return Verdict::tool_error(
+                "tool_error",
+                format!(
+                    "invalid arguments for `{SET_MY_CREDENTIALS}`: give at least one of {}",
+                    names.join(", ")
+                ),
+            );
+        }
+        let existing = match team.credentials.get(&principal, &team.server).await {
+            Ok(existing) => existing,
+            Err(error) => {
+                return Verdict::tool_error(
+                    "tool_error",
+                    format!(
+                        "could not read your credentials for {}: {error}",
+                        team.server
+                    ),
+                );
+            }
+        };
+        let missing: Vec<&str> = runtime
+            .credential_fields
+            .iter()
+            .filter(|f| f.required)
+            .filter(|f| {
+                !values.contains_key(f.name)
+                    && existing
+                        .as_ref()
+                        .is_none_or(|set| set.get(f.name).is_none())
+            })
+            .map(|f| f.name)
+            .collect();
+        if !missing.is_empty() {
+            return Verdict::tool_error(
+                "tool_error",
+                format!(
+                    "invalid arguments for `{SET_MY_CREDENTIALS}`: {} also needed, since you have none stored yet",
+                    missing.join(", ")
+                ),
+            );
+        }
+        if let Err(error) = team
+            .credentials
+            .set(&principal, &team.server, &values)
+            .await
+        {
+            return Verdict::tool_error(
+                "tool_error",
+                format!(
+                    "could not store your credentials for {}: {error}",
+                    team.server
+                ),
+            );
+        }
+        let fields: Vec<&String> = values.keys().collect();
+        let answer = serde_json::json!({
+            "principal": principal,
+            "server": team.server,
+            "fields_set": fields,
+        });
+        Verdict {
+            response: Ok(CallToolResult::structured(answer).into()),
+            outcome: "ok",
+            consent: None,
+        }
+    }
+}
+
+/// The caller's principal name, as grants and team mode key it.
+fn principal_of(context: &RequestContext<RoleServer>) -> String {
+    Caller::of(context)
+        .principal
+        .unwrap_or_else(|| LOCAL_CALLER.to_owned())
+}
+
+/// The `set_my_credentials` tool of a server whose callers bring `fields`.
+fn set_my_credentials_tool(server: &str, fields: &[CredentialField]) -> Tool {
+    let mut properties = serde_json::Map::new();
+    for field in fields {
+        properties.insert(
+            field.name.to_owned(),
+            serde_json::json!({"type": "string", "minLength": 1, "description": field.description}),
+        );
+    }
+    let schema = serde_json::json!({
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": false,
+    });
+    let output = serde_json::json!({
+        "type": "object",
+        "properties": {
+            "principal": {"type": "string", "description": "Whose credentials were stored"},
+            "server": {"type": "string", "description": "The server they are for"},
+            "fields_set": {"type": "array", "items": {"type": "string"}, "description": "The fields stored (never their values)"},
+        },
+        "required": ["principal", "server", "fields_set"],
+    });
+    let as_object = |value: Value| match value {
+        Value::Object(map) => Arc::new(map),
+        _ => Arc::new(JsonObject::new()),
+    };
+    let mut tool = Tool::new(
+        SET_MY_CREDENTIALS,
+        format!(
+            "Stores your own credentials for {server}, sealed at rest; your later calls to this server use them instead of the deployment's. The values are never shown again, in answers or logs. Give only the fields you want to change."
+        ),
+        as_object(schema),
+    );
+    tool.output_schema = Some(as_object(output));
+    tool.annotations = Some(
+        ToolAnnotations::new()
+            .read_only(false)
+            .destructive(false)
+            .idempotent(true)
+            .open_world(true),
+    );
+    tool
+}
+
+/// What `set_my_credentials` would change, without the values.
+fn credentials_preview(server: &str, arguments: &JsonObject) -> String {
+    let fields: Vec<String> = arguments
+        .iter()
+        .filter(|(_, v)| v.is_string())
+        .map(|(name, value)| {
+            let length = value.as_str().map_or(0, |v| v.trim().chars().count());
+            format!("{name}: set ({length} characters)")
+        })
+        .collect();
+    format!(
+        "your own credentials for {server}, replacing any stored: {}",
+        fields.join(", ")
+    )
+}
+
 /// Upper bound on a consent preview.
 const PREVIEW_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -667,7 +953,7 @@ fn backend_deadline(limit: Duration) -> tokio::time::Instant {
 }
 
 /// Logs the standing grant the user's answer created; this call is approved either way.
-fn record_grant(grant: std::io::Result<crate::grants::Grant>) {
+fn record_grant(grant: Result<crate::grants::Grant, String>) {
     match grant {
         Ok(grant) => tracing::info!(
             grant = %grant.id,

@@ -79,6 +79,7 @@
 //!         version: "0.1.0",
 //!         about: "Greets people, over MCP",
 //!         env_help: "",
+//!         credentials: &[],
 //!     };
 //!     mcp_common::run(identity, |_env| async {
 //!         Ok::<_, mcp_common::StartError>(Hello {

@@ -16,11 +16,13 @@ use crate::audit::AuditLog;
 use crate::config::{CommonConfig, ConfigError, Env, MIN_EXPOSED_TOKEN_CHARS, is_loopback};
 use crate::gate::ToolPolicy;
 use crate::governed::{Domain, GovernConfig, Governed};
-use crate::grants::{GrantStore, NewGrant};
+use crate::grants::{GrantStore, Grants, NewGrant};
 use crate::health::Readiness;
 use crate::http::{HttpSettings, default_allowed_hosts};
 use crate::metrics::Metrics;
 use crate::oauth::OAuthConfig;
+use crate::team::consents::DbGrants;
+use crate::team::{Team, TeamConfig};
 
 /// What a server says about itself on the command line and in MCP `serverInfo`.
 #[derive(Debug, Clone, Copy)]
@@ -33,6 +35,10 @@ pub struct ServerIdentity {
     pub about: &'static str,
     /// The server's own environment variables, one per line, shown by `--help`.
     pub env_help: &'static str,
+    /// The backend credentials a caller may bring in team mode (e.g. an OpenAI `api_key`):
+    /// each caller's calls then go out with its own, set with `set_my_credentials` or
+    /// `mcp-<server> credentials set`. Empty for servers whose backend is their own.
+    pub credentials: &'static [crate::team::CredentialField],
 }
 
 /// How clients reach the server.
@@ -126,6 +132,7 @@ fn command(identity: &ServerIdentity) -> Command {
         )
         .after_help(format!("{}\n\n{COMMON_ENV_HELP}", identity.env_help.trim_end()))
         .subcommand(grants_command())
+        .subcommand(crate::team::cli::command())
 }
 
 /// A listen address as given on the command line or in `MCP_LISTEN`, resolved.
@@ -244,15 +251,15 @@ fn grant_store(server: &str, env: &Env, common: &CommonConfig) -> GrantStore {
 }
 
 /// Runs `grants list|add|revoke`; returns the exit code.
-fn run_grants(binary: &str, store: &GrantStore, matches: &ArgMatches) -> ExitCode {
+async fn run_grants(binary: &str, store: &Grants, matches: &ArgMatches) -> ExitCode {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    let where_ = store
-        .path()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|| "memory (no HOME, XDG_DATA_HOME or MCP_GRANTS_FILE)".into());
+    let where_ = match store.location().as_str() {
+        "memory" => "memory (no HOME, XDG_DATA_HOME or MCP_GRANTS_FILE)".to_owned(),
+        other => other.to_owned(),
+    };
     let result: Result<(), String> = match matches.subcommand() {
-        Some(("list", _)) => store.list().map_err(|e| e.to_string()).map(|grants| {
+        Some(("list", _)) => store.list().await.map(|grants| {
             if grants.is_empty() {
                 let _ = writeln!(out, "no grants in {where_}");
             }
@@ -280,8 +287,9 @@ fn run_grants(binary: &str, store: &GrantStore, matches: &ArgMatches) -> ExitCod
                 );
             }
         }),
-        Some(("add", add)) => new_grant(add).and_then(|new| {
-            store.add(new).map_err(|e| e.to_string()).map(|grant| {
+        Some(("add", add)) => match new_grant(add) {
+            Err(error) => Err(error),
+            Ok(new) => store.add(new).await.map(|grant| {
                 let _ = writeln!(
                     out,
                     "added {} for `{}` (expires {}) in {where_}",
@@ -289,8 +297,8 @@ fn run_grants(binary: &str, store: &GrantStore, matches: &ArgMatches) -> ExitCod
                     grant.tool,
                     grant.expires.as_deref().unwrap_or("never")
                 );
-            })
-        }),
+            }),
+        },
         Some(("revoke", revoke)) => {
             let ids: Vec<String> = revoke
                 .get_many::<String>("id")
@@ -300,23 +308,20 @@ fn run_grants(binary: &str, store: &GrantStore, matches: &ArgMatches) -> ExitCod
             if ids.is_empty() && !all {
                 Err("name the grants to revoke (see `grants list`), or pass --all".into())
             } else {
-                store
-                    .revoke(&ids, all)
-                    .map_err(|e| e.to_string())
-                    .and_then(|removed| {
-                        let missing: Vec<&String> = ids
-                            .iter()
-                            .filter(|id| !removed.iter().any(|g| &&g.id == id))
-                            .collect();
-                        for grant in &removed {
-                            let _ = writeln!(out, "revoked {} (`{}`)", grant.id, grant.tool);
-                        }
-                        if missing.is_empty() {
-                            Ok(())
-                        } else {
-                            Err(format!("no grant with id {missing:?} in {where_}"))
-                        }
-                    })
+                store.revoke(&ids, all).await.and_then(|removed| {
+                    let missing: Vec<&String> = ids
+                        .iter()
+                        .filter(|id| !removed.iter().any(|g| &&g.id == id))
+                        .collect();
+                    for grant in &removed {
+                        let _ = writeln!(out, "revoked {} (`{}`)", grant.id, grant.tool);
+                    }
+                    if missing.is_empty() {
+                        Ok(())
+                    } else {
+                        Err(format!("no grant with id {missing:?} in {where_}"))
+                    }
+                })
             }
         }
         _ => Err("expected one of: list, add, revoke".into()),
@@ -532,9 +537,33 @@ where
         Ok(pair) => pair,
         Err(error) => return fail(&binary, &error, 2),
     };
-    if let Some(("grants", grants)) = matches.subcommand() {
-        let store = grant_store(identity.name, &env, &startup.common);
-        return run_grants(&binary, &store, grants);
+    let team = match TeamConfig::from_env(&env)
+        .and_then(|team| Ok((team, crate::team::Keyring::from_env(&env)?.map(Arc::new))))
+    {
+        Ok(team) => team,
+        Err(error) => return fail(&binary, &error, 2),
+    };
+    match matches.subcommand() {
+        Some(("grants", grants)) => {
+            return match &team {
+                (Some(config), keyring) => crate::team::cli::blocking(&binary, async {
+                    let team = Team::open(config, keyring.clone(), identity.name).await?;
+                    let store = Grants::Team(DbGrants::new(team.db.clone(), identity.name));
+                    Ok(run_grants(&binary, &store, grants).await)
+                }),
+                (None, _) => {
+                    let store =
+                        Grants::Local(Arc::new(grant_store(identity.name, &env, &startup.common)));
+                    crate::team::cli::blocking(&binary, async {
+                        Ok::<_, crate::team::DbError>(run_grants(&binary, &store, grants).await)
+                    })
+                }
+            };
+        }
+        Some(("credentials", credentials)) => {
+            return crate::team::cli::run(&binary, identity, &team.0, team.1.clone(), credentials);
+        }
+        _ => {}
     }
     crate::telemetry::init(startup.common.log_format, &startup.common.log_filter);
     JSON_LOGS.store(
@@ -557,7 +586,7 @@ where
             );
         }
     };
-    let code = runtime.block_on(serve(identity, env, startup, build));
+    let code = runtime.block_on(serve(identity, env, startup, team, build));
     // A blocking read of stdin may still be pending; do not wait for it.
     runtime.shutdown_timeout(Duration::from_millis(200));
     code
@@ -567,6 +596,7 @@ async fn serve<S, B, Fut>(
     identity: ServerIdentity,
     env: Env,
     startup: Startup,
+    (team_config, keyring): (Option<TeamConfig>, Option<Arc<crate::team::Keyring>>),
     build: B,
 ) -> ExitCode
 where
@@ -575,7 +605,19 @@ where
     Fut: Future<Output = Result<S, StartError>>,
 {
     let binary = format!("mcp-{}", identity.name);
-    let grants = grant_store(identity.name, &env, &startup.common);
+    // Team mode: the database is opened (and migrated) before anything else, so a server that
+    // cannot reach it says so at once instead of serving without consents and credentials.
+    let team = match &team_config {
+        None => None,
+        Some(config) => match Team::open(config, keyring, identity.name).await {
+            Ok(team) => Some(Arc::new(team)),
+            Err(error) => return fail(&binary, &format!("team mode: {error}"), 1),
+        },
+    };
+    let grants = match &team {
+        Some(team) => Grants::Team(DbGrants::new(team.db.clone(), identity.name)),
+        None => Grants::Local(Arc::new(grant_store(identity.name, &env, &startup.common))),
+    };
     let domain = match build(env).await {
         Ok(domain) => domain,
         Err(error) => return fail(&binary, &error, 2),
@@ -595,7 +637,11 @@ where
         }
     };
     let metrics = Arc::new(Metrics::new(identity.name));
-    let readiness = Arc::new(Readiness::new(domain.probes(), common.ready_cache));
+    let mut probes = domain.probes();
+    if let Some(team) = &team {
+        probes.push(crate::team::probe(team.db.clone()));
+    }
+    let readiness = Arc::new(Readiness::new(probes, common.ready_cache));
     let config = GovernConfig {
         server: identity.name.to_owned(),
         version: identity.version.to_owned(),
@@ -611,6 +657,8 @@ where
         consent_timeout: common.consent_timeout,
         tool_timeout: common.tool_timeout,
         grants: Arc::new(grants),
+        team: team.clone(),
+        credential_fields: identity.credentials,
         confirm_always: common.confirm_always,
         limits: common.limits,
     };
@@ -618,6 +666,13 @@ where
         Ok(governed) => governed,
         Err(error) => return fail(&binary, &error, 1),
     };
+    if let Some(team) = &team
+        && let Err(error) = team
+            .register(identity.version, identity.about, &governed.registry())
+            .await
+    {
+        return fail(&binary, &format!("team mode: {error}"), 1);
+    }
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     let served = match startup.transport {
@@ -720,6 +775,7 @@ mod tests {
         version: "0",
         about: "",
         env_help: "",
+        credentials: &[],
     };
 
     fn resolve(args: &[&str], env: &[(&str, &str)]) -> Result<Startup, ConfigError> {

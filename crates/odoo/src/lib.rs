@@ -25,6 +25,7 @@ pub mod tools;
 
 pub use config::{ENV_HELP, OdooConfig};
 use mcp_common::StartError;
+pub use ops::CALLER_CREDENTIALS;
 pub use tools::Odoo;
 
 /// Builds the server. Nothing is sent to Odoo here: the server starts even when Odoo is down,

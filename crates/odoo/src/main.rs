@@ -11,6 +11,7 @@ fn main() -> ExitCode {
         version: env!("CARGO_PKG_VERSION"),
         about: "Odoo ERP (partners, CRM, any model) for AI agents over MCP, through XML-RPC or JSON-2, with gated writes",
         env_help: ENV_HELP,
+        credentials: mcp_odoo::CALLER_CREDENTIALS,
     };
     mcp_common::run(identity, |env| async move {
         let config = OdooConfig::from_env(&env)?;

@@ -125,6 +125,17 @@ impl OpenAiApi {
         })
     }
 
+    /// The same endpoint called with another key (a team-mode caller's own), with a circuit
+    /// breaker of its own.
+    pub fn with_key(&self, key: Secret) -> OpenAiApi {
+        OpenAiApi {
+            api: self.api.with_backend(self.api.backend().fresh()),
+            key: Some(key),
+            auth: self.auth,
+            idle: self.idle,
+        }
+    }
+
     /// The policy calls go through (for readiness).
     pub fn backend(&self) -> &Backend {
         self.api.backend()

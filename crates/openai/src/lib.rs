@@ -23,7 +23,7 @@ pub mod tools;
 
 pub use config::{ENV_HELP, OpenAiConfig};
 use mcp_common::StartError;
-pub use tools::OpenAi;
+pub use tools::{CALLER_CREDENTIALS, OpenAi};
 
 /// Builds the server. Nothing is sent to the endpoint here (a local model starts loading in the background): an unreachable endpoint or a wrong
 /// key shows in `/readyz` and in the first tool's error, so a host can still list the tools.

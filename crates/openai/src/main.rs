@@ -11,6 +11,7 @@ fn main() -> ExitCode {
         version: env!("CARGO_PKG_VERSION"),
         about: "Any OpenAI-compatible model (OpenAI, Ollama, vLLM, LM Studio, llama.cpp) as chat, embedding and moderation tools for AI agents, with streamed progress and token budgets, over MCP",
         env_help: ENV_HELP,
+        credentials: mcp_openai::CALLER_CREDENTIALS,
     };
     mcp_common::run(identity, |env| async move {
         let config = OpenAiConfig::from_env(&env)?;

@@ -25,6 +25,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use mcp_common::team::{ClientCache, CredentialField, caller_credentials};
+
 use crate::budget::{self, Budgets, Standing, estimate_tokens};
 use crate::client::{CallError, ChatAnswer, StreamEvent};
 use crate::config::OpenAiConfig;
@@ -53,6 +55,8 @@ pub struct OpenAi {
     chat_timeout: Duration,
     /// Parameters the endpoint refused per model, left out of later calls from the start.
     refused: Arc<Mutex<HashMap<String, Vec<String>>>>,
+    /// In team mode, the endpoint with each caller's own key, one client (and breaker) per key.
+    per_caller: Arc<ClientCache<Provider>>,
     tools: Arc<ToolRouter<OpenAi>>,
 }
 
@@ -77,10 +81,40 @@ impl OpenAi {
             max_output_chars: config.max_output_chars,
             chat_timeout: config.chat_timeout,
             refused: Arc::new(Mutex::new(HashMap::new())),
+            per_caller: Arc::new(ClientCache::default()),
             tools: Arc::new(Self::tool_router()),
         }
     }
+
+    /// Where this call's requests go: in team mode, the endpoint with the caller's own key when
+    /// it has one (mcp-common refuses callers without one unless the deployment shares its own);
+    /// otherwise the configured provider.
+    fn provider(&self) -> Provider {
+        let (Some(credentials), Provider::Endpoint(api)) = (caller_credentials(), &self.api) else {
+            return self.api.clone();
+        };
+        let Some(key) = credentials.get(API_KEY) else {
+            return self.api.clone();
+        };
+        let own = self.per_caller.get_or_try_insert(&credentials, |_| {
+            Ok::<_, std::convert::Infallible>(Provider::Endpoint(api.with_key(key.clone())))
+        });
+        match own {
+            Ok(provider) => (*provider).clone(),
+            Err(never) => match never {},
+        }
+    }
 }
+
+/// The credential a team-mode caller brings: its own API key.
+const API_KEY: &str = "api_key";
+
+/// What callers may bring in team mode (`ServerIdentity::credentials`).
+pub const CALLER_CREDENTIALS: &[CredentialField] = &[CredentialField {
+    name: API_KEY,
+    description: "Your own API key for the endpoint (OpenAI's sk-…, or your provider's); your calls are made and billed with it",
+    required: true,
+}];
 
 // ---------------------------------------------------------------------------------------------
 // Arguments
@@ -566,7 +600,7 @@ impl OpenAi {
             dimensions: args.dimensions,
             encoding_format: Some("float".into()),
         };
-        let answer = match self.api.embeddings(&request).await {
+        let answer = match self.provider().embeddings(&request).await {
             Ok(answer) => answer,
             Err(error) => {
                 let spent = if error.refusal.is_some() { 0 } else { tokens };
@@ -623,7 +657,7 @@ impl OpenAi {
     )]
     async fn list_models(&self) -> Result<Json<ModelsResult>, ToolError> {
         let list = self
-            .api
+            .provider()
             .models()
             .await
             .map_err(|e| ToolError::Backend(e.error))?;
@@ -671,7 +705,7 @@ impl OpenAi {
             .map_err(ToolError::Refused)?;
         // OpenAI does not charge for moderation; nothing is counted against the budget.
         let outcome = self
-            .api
+            .provider()
             .moderations(&ModerationRequest { input, model })
             .await;
         self.budgets.settle(reservation, 0);
@@ -875,7 +909,7 @@ impl OpenAi {
     ) -> (ChatRequest, Vec<String>, Result<ChatAnswer, CallError>) {
         let mut learned = Vec::new();
         loop {
-            let outcome = self.api.chat(&request, &events).await;
+            let outcome = self.provider().chat(&request, &events).await;
             let parameter = match &outcome {
                 Err(error) if learned.len() < MAX_REFUSAL_ADJUSTMENTS => {
                     error.unsupported_parameter().map(str::to_owned)

@@ -14,6 +14,7 @@ fn main() -> ExitCode {
         version: env!("CARGO_PKG_VERSION"),
         about: "Memory and retrieval for AI agents over MCP: hybrid search (BM25 + vectors) over an embedded store or Qdrant",
         env_help: ENV_HELP.as_str(),
+        credentials: &[],
     };
     mcp_common::run(identity, mcp_rag::open)
 }

@@ -122,11 +122,14 @@ pub enum CredentialError {
 /// by another process (the CLI) takes effect within a second or two.
 const CACHE_FOR: Duration = Duration::from_secs(2);
 
+/// A set read at an instant (none when the caller has none), by (principal, server).
+type Opened = (Instant, Option<Arc<CredentialSet>>);
+
 /// The credentials table, through the keyring.
 pub struct CredentialStore {
     db: Database,
     keyring: Option<Arc<Keyring>>,
-    cache: Mutex<HashMap<(String, String), (Instant, Option<Arc<CredentialSet>>)>>,
+    cache: Mutex<HashMap<(String, String), Opened>>,
 }
 
 impl std::fmt::Debug for CredentialStore {
@@ -162,6 +165,11 @@ impl CredentialStore {
             keyring,
             cache: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The id of the key new values are sealed with, if a key is configured.
+    pub fn key_id(&self) -> Option<&str> {
+        self.keyring.as_deref().map(Keyring::current_id)
     }
 
     fn keyring(&self) -> Result<&Keyring, CredentialError> {
@@ -425,11 +433,15 @@ pub fn caller_credentials() -> Option<Arc<CredentialSet>> {
     CALL_CREDENTIALS.try_with(Clone::clone).ok().flatten()
 }
 
+/// A cached client and when it was last used.
+type Kept<T> = (Instant, Arc<T>);
+
 /// Backend clients kept per credential set, so each caller's calls go out with its own
 /// credentials and one caller's failures (a circuit breaker opened by a wrong key) never touch
 /// another's. Bounded, with clients unused for a while evicted first.
 pub struct ClientCache<T> {
-    entries: Mutex<HashMap<[u8; 32], (Instant, Arc<T>)>>,
+    /// Each client with when it was last used, by credential fingerprint.
+    entries: Mutex<HashMap<[u8; 32], Kept<T>>>,
     capacity: usize,
     idle: Duration,
 }

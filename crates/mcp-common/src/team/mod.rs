@@ -12,6 +12,7 @@
 //!   `MCP_CREDENTIALS_KEY` ([`keyring`]); its calls run with them, and a caller without any falls
 //!   back to the server's configured credentials only with `MCP_SHARED_CREDENTIALS=true`.
 
+pub mod cli;
 pub mod consents;
 pub mod credentials;
 pub mod db;
@@ -178,4 +179,18 @@ pub fn kind_name(kind: ToolKind) -> &'static str {
         ToolKind::Write => "write",
         ToolKind::Destructive => "destructive",
     }
+}
+
+/// The readiness probe of the team database: reachable, and at which schema version.
+pub fn probe(db: Database) -> crate::health::Probe {
+    crate::health::Probe::new("team database", move || {
+        let db = db.clone();
+        async move {
+            let version = db.version().await.map_err(|e| e.to_string())?;
+            Ok(format!(
+                "PostgreSQL at {} answers, schema version {version}",
+                db.target()
+            ))
+        }
+    })
 }

@@ -245,7 +245,9 @@ async fn start_limited(
         policy,
         consent_timeout: Duration::from_secs(5),
         tool_timeout: Duration::from_millis(300),
-        grants,
+        grants: Arc::new(crate::grants::Grants::Local(grants)),
+        team: None,
+        credential_fields: &[],
         confirm_always: false,
         limits,
     };

@@ -15,7 +15,7 @@ use crate::audit::AuditLog;
 use crate::config::AuditDestination;
 use crate::gate::ToolPolicy;
 use crate::governed::{Domain, GovernConfig, Governed};
-use crate::grants::GrantStore;
+use crate::grants::{GrantStore, Grants};
 use crate::health::Readiness;
 use crate::http::{HttpSettings, router};
 use crate::metrics::Metrics;
@@ -34,7 +34,9 @@ async fn serve_http<S: Domain>(
         policy: ToolPolicy::default(),
         consent_timeout: Duration::from_secs(5),
         tool_timeout: Duration::from_secs(30),
-        grants: Arc::new(GrantStore::in_memory()),
+        grants: Arc::new(Grants::Local(Arc::new(GrantStore::in_memory()))),
+        team: None,
+        credential_fields: &[],
         confirm_always: false,
         limits: crate::limits::LimitSettings::default(),
     };

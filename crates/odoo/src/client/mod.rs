@@ -272,6 +272,23 @@ impl OdooClient {
         }
     }
 
+    /// A client of the same instance logging in as another user (a team-mode caller's own
+    /// login, with its password or an API key in its place), with a circuit breaker of its own.
+    pub fn for_login(&self, login: &str, password: Secret) -> OdooClient {
+        let connection = Connection {
+            user: Some(login.to_owned()),
+            password: Some(password),
+            api_key: None,
+            credentials_hint: "check the login and password you set with set_my_credentials".into(),
+            ..self.connection.clone()
+        };
+        OdooClient::new(
+            connection,
+            self.api.http().clone(),
+            self.api.backend().config().clone(),
+        )
+    }
+
     /// The instance's settings.
     pub fn connection(&self) -> &Connection {
         &self.connection

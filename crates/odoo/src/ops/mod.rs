@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mcp_common::ToolError;
+use mcp_common::team::{ClientCache, CredentialField, caller_credentials};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -316,6 +317,8 @@ pub struct MethodResult {
 /// Everything the tools share: the instances, the policy and the field metadata cache.
 pub struct Service {
     instances: BTreeMap<String, Arc<OdooClient>>,
+    /// In team mode, each instance's clients logged in as callers with their own login.
+    per_caller: BTreeMap<String, ClientCache<OdooClient>>,
     default_instance: String,
     policy: Policy,
     fields_cache: Mutex<FieldsCache>,
@@ -407,10 +410,30 @@ fn unknown_field_error(model: &str, field: &str) -> ToolError {
     ))
 }
 
+/// The login a team-mode caller brings.
+const LOGIN: &str = "login";
+/// Its password, or an API key of its user (Odoo takes one in place of the other).
+const PASSWORD: &str = "password";
+
+/// What callers may bring in team mode (`ServerIdentity::credentials`): their own Odoo login,
+/// so that Odoo's access rights and its record of who changed what are theirs.
+pub const CALLER_CREDENTIALS: &[CredentialField] = &[
+    CredentialField {
+        name: LOGIN,
+        description: "Your Odoo login (usually your email address)",
+        required: true,
+    },
+    CredentialField {
+        name: PASSWORD,
+        description: "Your Odoo password, or an API key of yours (Odoo takes one in place of the other)",
+        required: true,
+    },
+];
+
 impl Service {
     /// The service over the configured instances, sharing one HTTP client.
     pub fn new(config: OdooConfig, http: reqwest::Client) -> Service {
-        let instances = config
+        let instances: BTreeMap<String, Arc<OdooClient>> = config
             .instances
             .into_iter()
             .map(|connection| {
@@ -420,6 +443,10 @@ impl Service {
             })
             .collect();
         Service {
+            per_caller: instances
+                .keys()
+                .map(|name| (name.clone(), ClientCache::default()))
+                .collect(),
             instances,
             default_instance: config.default_instance,
             policy: config.policy,
@@ -437,13 +464,33 @@ impl Service {
         self.instances.values()
     }
 
-    /// The named instance, or the default one.
-    pub fn client(&self, instance: Option<&str>) -> Result<&Arc<OdooClient>, ToolError> {
+    /// The named instance, or the default one: in team mode, logged in as the caller when it
+    /// has its own login (mcp-common refuses callers without one unless the deployment shares
+    /// its own).
+    pub fn client(&self, instance: Option<&str>) -> Result<Arc<OdooClient>, ToolError> {
         let name = instance
             .map(str::trim)
             .filter(|n| !n.is_empty())
             .unwrap_or(&self.default_instance);
-        self.instances.get(name).ok_or_else(|| {
+        let shared = self.configured(name)?;
+        let Some(credentials) = caller_credentials() else {
+            return Ok(shared);
+        };
+        let (Some(login), Some(password), Some(cache)) = (
+            credentials.get(LOGIN),
+            credentials.get(PASSWORD),
+            self.per_caller.get(name),
+        ) else {
+            return Ok(shared);
+        };
+        cache.get_or_try_insert(&credentials, |_| {
+            Ok(shared.for_login(login.expose(), password.clone()))
+        })
+    }
+
+    /// The named instance as configured.
+    fn configured(&self, name: &str) -> Result<Arc<OdooClient>, ToolError> {
+        self.instances.get(name).cloned().ok_or_else(|| {
             let known: Vec<&str> = self.instances.keys().map(String::as_str).collect();
             ToolError::invalid(
                 "instance",

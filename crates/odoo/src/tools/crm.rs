@@ -164,7 +164,7 @@ impl Odoo {
         Parameters(args): Parameters<ObtenerClienteArgs>,
     ) -> Result<Json<ClienteLookup>, ToolError> {
         let nombre = require_text("nombre", &args.nombre, "a customer name to look for")?;
-        let client = self.service.client(args.target.instance())?;
+        let client = &self.service.client(args.target.instance())?;
         self.service.find_customers(client, &nombre).await.map(Json)
     }
 
@@ -182,7 +182,7 @@ impl Odoo {
         &self,
         Parameters(args): Parameters<CreateLeadArgs>,
     ) -> Result<Json<Lead>, ToolError> {
-        let client = self.service.client(args.target.instance())?;
+        let client = &self.service.client(args.target.instance())?;
         let lead = NewLead {
             name: args.name,
             partner_id: args.partner_id,
@@ -210,7 +210,7 @@ impl Odoo {
         &self,
         Parameters(args): Parameters<ListLeadsArgs>,
     ) -> Result<Json<LeadPage>, ToolError> {
-        let client = self.service.client(args.target.instance())?;
+        let client = &self.service.client(args.target.instance())?;
         let filter = LeadFilter {
             stage: args.stage,
             salesperson: args.salesperson,
@@ -238,7 +238,7 @@ impl Odoo {
         &self,
         Parameters(args): Parameters<MoveLeadStageArgs>,
     ) -> Result<Json<StageMove>, ToolError> {
-        let client = self.service.client(args.target.instance())?;
+        let client = &self.service.client(args.target.instance())?;
         self.service
             .move_lead_stage(client, args.lead_id, &args.stage)
             .await
@@ -259,7 +259,7 @@ impl Odoo {
         &self,
         Parameters(args): Parameters<LogNoteArgs>,
     ) -> Result<Json<NoteLogged>, ToolError> {
-        let client = self.service.client(args.target.instance())?;
+        let client = &self.service.client(args.target.instance())?;
         self.service
             .log_note(client, args.model.trim(), args.record_id, &args.body)
             .await
@@ -280,7 +280,7 @@ impl Odoo {
         &self,
         Parameters(args): Parameters<ScheduleActivityArgs>,
     ) -> Result<Json<ActivityScheduled>, ToolError> {
-        let client = self.service.client(args.target.instance())?;
+        let client = &self.service.client(args.target.instance())?;
         let activity = NewActivity {
             model: args.model.trim().to_owned(),
             record_id: args.record_id,

@@ -18,7 +18,7 @@ impl Odoo {
         Parameters(args): Parameters<UpdateRecordArgs>,
     ) -> Option<String> {
         let service = &self.service;
-        let client = service.client(args.target.instance()).ok()?;
+        let client = &service.client(args.target.instance()).ok()?;
         let model = args.model.trim();
         let ids = &args.ids;
         let fields: Vec<String> = args.values.iter().map(|v| v.field.clone()).collect();
@@ -58,7 +58,7 @@ impl Odoo {
         Parameters(args): Parameters<DeleteRecordArgs>,
     ) -> Option<String> {
         let service = &self.service;
-        let client = service.client(args.target.instance()).ok()?;
+        let client = &service.client(args.target.instance()).ok()?;
         let model = args.model.trim();
         let ids = &args.ids;
         service.check_model(model).ok()?;
@@ -87,7 +87,7 @@ impl Odoo {
         Parameters(args): Parameters<MoveLeadStageArgs>,
     ) -> Option<String> {
         let service = &self.service;
-        let client = service.client(args.target.instance()).ok()?;
+        let client = &service.client(args.target.instance()).ok()?;
         service.check_model("crm.lead").ok()?;
         let lead = service.read_lead(client, args.lead_id).await.ok()?;
         let to = match service.resolve_stage(client, &args.stage).await {
@@ -108,7 +108,7 @@ impl Odoo {
         Parameters(args): Parameters<CallMethodArgs>,
     ) -> Option<String> {
         let service = &self.service;
-        let client = service.client(args.target.instance()).ok()?;
+        let client = &service.client(args.target.instance()).ok()?;
         let model = args.model.trim();
         let method = args.method.trim();
         if let Err(refusal) = service.check_method(model, method) {
@@ -195,7 +195,7 @@ impl Odoo {
         Parameters(args): Parameters<LogNoteArgs>,
     ) -> Option<String> {
         let service = &self.service;
-        let client = service.client(args.target.instance()).ok()?;
+        let client = &service.client(args.target.instance()).ok()?;
         let model = args.model.trim();
         // Never show data of a model the policy refuses, not even in a consent request.
         service.check_model(model).ok()?;

@@ -36,7 +36,7 @@ impl Odoo {
             ));
         }
         let service = &self.service;
-        let client = service.client(None).map_err(internal)?;
+        let client = &service.client(None).map_err(internal)?;
         let found = service
             .find_customers(client, &nombre)
             .await
@@ -130,7 +130,7 @@ impl Odoo {
     /// Partner names containing `typed` (trimmed, not empty), for completing `nombre`.
     pub(super) async fn complete_nombre(&self, typed: &str) -> Result<CompletionInfo, McpError> {
         let internal = |e: mcp_common::ToolError| McpError::internal_error(e.message(), None);
-        let client = self.service.client(None).map_err(internal)?;
+        let client = &self.service.client(None).map_err(internal)?;
         let found = self
             .service
             .find_customers(client, typed)

@@ -189,7 +189,7 @@ impl Odoo {
         &self,
         Parameters(args): Parameters<SearchRecordsArgs>,
     ) -> Result<Json<RecordPage>, ToolError> {
-        let client = self.service.client(args.target.instance())?;
+        let client = &self.service.client(args.target.instance())?;
         let query = SearchQuery {
             model: args.model.trim(),
             domain: args.domain.as_ref(),
@@ -209,7 +209,7 @@ impl Odoo {
         &self,
         Parameters(args): Parameters<ReadRecordsArgs>,
     ) -> Result<Json<RecordList>, ToolError> {
-        let client = self.service.client(args.target.instance())?;
+        let client = &self.service.client(args.target.instance())?;
         self.service
             .read(client, args.model.trim(), &args.ids, args.fields.as_deref())
             .await
@@ -224,7 +224,7 @@ impl Odoo {
         &self,
         Parameters(args): Parameters<CountRecordsArgs>,
     ) -> Result<Json<RecordCount>, ToolError> {
-        let client = self.service.client(args.target.instance())?;
+        let client = &self.service.client(args.target.instance())?;
         self.service
             .count(client, args.model.trim(), args.domain.as_ref())
             .await
@@ -243,7 +243,7 @@ impl Odoo {
         &self,
         Parameters(args): Parameters<AggregateRecordsArgs>,
     ) -> Result<Json<Aggregation>, ToolError> {
-        let client = self.service.client(args.target.instance())?;
+        let client = &self.service.client(args.target.instance())?;
         self.service
             .aggregate(
                 client,
@@ -265,7 +265,7 @@ impl Odoo {
         &self,
         Parameters(args): Parameters<ListModelsArgs>,
     ) -> Result<Json<ModelList>, ToolError> {
-        let client = self.service.client(args.target.instance())?;
+        let client = &self.service.client(args.target.instance())?;
         self.service
             .list_models(client, args.query.as_deref())
             .await
@@ -284,7 +284,7 @@ impl Odoo {
         &self,
         Parameters(args): Parameters<DescribeModelArgs>,
     ) -> Result<Json<ModelDescription>, ToolError> {
-        let client = self.service.client(args.target.instance())?;
+        let client = &self.service.client(args.target.instance())?;
         self.service
             .describe(client, args.model.trim())
             .await
@@ -305,7 +305,7 @@ impl Odoo {
         &self,
         Parameters(args): Parameters<CreateRecordArgs>,
     ) -> Result<Json<Created>, ToolError> {
-        let client = self.service.client(args.target.instance())?;
+        let client = &self.service.client(args.target.instance())?;
         let model = args.model.trim();
         let values = self
             .service
@@ -328,7 +328,7 @@ impl Odoo {
         &self,
         Parameters(args): Parameters<UpdateRecordArgs>,
     ) -> Result<Json<Updated>, ToolError> {
-        let client = self.service.client(args.target.instance())?;
+        let client = &self.service.client(args.target.instance())?;
         let model = args.model.trim();
         let values = self
             .service
@@ -354,7 +354,7 @@ impl Odoo {
         &self,
         Parameters(args): Parameters<DeleteRecordArgs>,
     ) -> Result<Json<Deleted>, ToolError> {
-        let client = self.service.client(args.target.instance())?;
+        let client = &self.service.client(args.target.instance())?;
         self.service
             .delete(client, args.model.trim(), &args.ids)
             .await
@@ -375,7 +375,7 @@ impl Odoo {
         &self,
         Parameters(args): Parameters<CallMethodArgs>,
     ) -> Result<Json<MethodResult>, ToolError> {
-        let client = self.service.client(args.target.instance())?;
+        let client = &self.service.client(args.target.instance())?;
         let kwargs = args
             .kwargs
             .unwrap_or_default()

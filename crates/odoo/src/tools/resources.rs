@@ -31,7 +31,7 @@ impl Odoo {
 
     /// Reads `uri` from the default instance.
     pub(super) async fn read_resource_at(&self, uri: &str) -> Result<ReadResourceResult, McpError> {
-        let client = self
+        let client = &self
             .service
             .client(None)
             .map_err(|e| e.into_resource_error(uri))?;

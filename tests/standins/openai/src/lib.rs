@@ -44,8 +44,9 @@
 //! - `POST /__standin/stream {"stall_after": N, "chunk_delay_ms": M, "count": K}`: the next K streamed answers wait
 //!   M ms before each event and/or stop after N events, holding the connection open (a stalled stream).
 //! - `POST /__standin/endpoints {"moderations": false}`: `/v1/moderations` answers 404 as endpoints without it do.
-//! - `GET /__standin/requests`: every API request received (method, path, JSON body, whether the key was valid,
-//!   the status, and how a stream ended: `completed`, `aborted` by the client, or `released` by a reset).
+//! - `POST /__standin/keys {"keys": [...]}`: accept these keys too, as an endpoint with several users' keys.
+//! - `GET /__standin/requests`: every API request received (method, path, JSON body, whether the key was valid and
+//!   its last four characters, the status, and how a stream ended: `completed`, `aborted` by the client, or `released` by a reset).
 //!   Requests the fault plan answers (a 429, a dropped connection) never reach the handler: they are only in
 //!   `GET /__standin/calls`.
 //! - `GET /__standin/calls`, `POST /__standin/reset` (the kit's: counts; reset clears the record and plans).

@@ -59,6 +59,8 @@ pub struct RecordedRequest {
     pub body: Value,
     /// `valid`, `invalid`, `missing` or `not_required` (the key itself is never recorded).
     pub auth: &'static str,
+    /// The last four characters of the key given, to tell whose key a request carried.
+    pub key_suffix: Option<String>,
     /// The status answered.
     pub status: u16,
     /// For a streamed answer, how it ended.
@@ -73,6 +75,7 @@ impl RecordedRequest {
             "path": self.path,
             "body": self.body,
             "auth": self.auth,
+            "key_suffix": self.key_suffix,
             "status": self.status,
             "stream": self.stream.map(StreamOutcome::name),
         })
@@ -93,6 +96,8 @@ pub struct StreamPlan {
 #[derive(Debug)]
 struct Inner {
     api_key: Option<String>,
+    /// More keys accepted besides `api_key` (`POST /__standin/keys`), as for several users.
+    extra_keys: Vec<String>,
     requests: Vec<RecordedRequest>,
     stream_plan: Option<StreamPlan>,
     moderations: bool,
@@ -117,6 +122,7 @@ impl AppState {
         AppState {
             inner: Arc::new(Mutex::new(Inner {
                 api_key: api_key.clone(),
+                extra_keys: Vec::new(),
                 requests: Vec::new(),
                 stream_plan: None,
                 moderations: true,
@@ -198,6 +204,7 @@ impl Service for AppState {
         {
             let mut inner = self.lock();
             inner.api_key = self.initial_key.clone();
+            inner.extra_keys.clear();
             inner.requests.clear();
             inner.stream_plan = None;
             inner.moderations = true;
@@ -213,6 +220,7 @@ pub fn app(state: AppState) -> Router {
         .route("/__standin/stream", post(control_stream))
         .route("/__standin/requests", get(control_requests))
         .route("/__standin/endpoints", post(control_endpoints))
+        .route("/__standin/keys", post(control_keys))
         .route(
             "/__standin/script",
             post(crate::script::control).get(crate::script::status),
@@ -255,14 +263,21 @@ async fn api_endpoint(
     } else {
         serde_json::from_slice(&body).map_err(|_| ())
     };
-    let expected = state.lock().api_key.clone();
+    let (expected, extra) = {
+        let inner = state.lock();
+        (inner.api_key.clone(), inner.extra_keys.clone())
+    };
     let given = bearer(&headers);
     let auth = match (&expected, &given) {
         (None, _) => "not_required",
         (Some(_), None) => "missing",
-        (Some(expected), Some(given)) if expected == given => "valid",
+        (Some(expected), Some(given)) if expected == given || extra.contains(given) => "valid",
         (Some(_), Some(_)) => "invalid",
     };
+    let key_suffix = given.as_deref().map(|key| {
+        let chars: Vec<char> = key.chars().collect();
+        chars[chars.len().saturating_sub(4)..].iter().collect()
+    });
     let index = state.record(RecordedRequest {
         method: method.to_string(),
         path: path.clone(),
@@ -270,6 +285,7 @@ async fn api_endpoint(
             .clone()
             .unwrap_or_else(|()| Value::String(String::from_utf8_lossy(&body).into_owned())),
         auth,
+        key_suffix,
         status: 0,
         stream: None,
     });
@@ -535,6 +551,21 @@ async fn control_requests(State(state): State<AppState>) -> Response {
 
 /// `POST /__standin/endpoints {"moderations": false}`: answer `/v1/moderations` with 404, as endpoints without
 /// moderation do.
+/// `POST /__standin/keys {"keys": [...]}`: accept these keys too (until reset), as an endpoint
+/// with several users' keys.
+async fn control_keys(State(state): State<AppState>, body: Bytes) -> Response {
+    let keys: Option<Vec<String>> = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|body| serde_json::from_value(body["keys"].clone()).ok());
+    match keys {
+        Some(keys) => {
+            state.lock().extra_keys.extend(keys);
+            axum::Json(json!({"ok": true})).into_response()
+        }
+        None => control_error("keys must be an array of strings"),
+    }
+}
+
 async fn control_endpoints(State(state): State<AppState>, body: Bytes) -> Response {
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return control_error("the body must be a JSON object");

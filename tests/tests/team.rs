@@ -1,0 +1,347 @@
+//! Team mode end to end: servers started with `MCP_DATABASE_URL` against a real PostgreSQL (a
+//! throwaway cluster, `pg-cluster`), several callers over HTTP with their own tokens, each with
+//! its own backend credentials, consents and audit rows.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test helpers fail loudly.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mcp_conformance::servers::{load_servers, pairs, test_environment};
+use mcp_conformance::{HttpServer, binary_path, result_text};
+use pg_cluster::PgCluster;
+use serde_json::{Value, json};
+
+const ALICE: &str = "tok-alice-0123456789abcdef";
+const BOB: &str = "tok-bob-0123456789abcdef00";
+const CAROL: &str = "tok-carol-0123456789abcdef";
+/// A credentials key for the tests (32 bytes of base64).
+const KEY: &str = "dGVhbS1tb2RlLXRlc3Qta2V5LTMyLWJ5dGVzLWxvbmc=";
+
+/// The server's test environment plus team mode on `database` with three token holders.
+fn team_env(
+    server: &str,
+    dir: &std::path::Path,
+    database: &str,
+) -> mcp_conformance::servers::TestEnvironment {
+    let entry = load_servers()
+        .unwrap()
+        .into_iter()
+        .find(|s| s.name == server)
+        .unwrap();
+    let mut env = test_environment(&entry, dir);
+    env.push(("MCP_DATABASE_URL".into(), database.into()));
+    env.push(("MCP_CREDENTIALS_KEY".into(), KEY.into()));
+    env.push((
+        "MCP_AUTH_TOKENS".into(),
+        format!("alice:{ALICE},bob:{BOB},carol:{CAROL}"),
+    ));
+    env
+}
+
+fn bearer(token: &str) -> [(&'static str, String); 1] {
+    [("authorization", format!("Bearer {token}"))]
+}
+
+/// One caller's session on a server.
+struct Session<'a> {
+    server: &'a HttpServer,
+    token: &'static str,
+    id: Option<String>,
+    next: u64,
+}
+
+impl<'a> Session<'a> {
+    fn open(server: &'a HttpServer, token: &'static str) -> Session<'a> {
+        let header = bearer(token);
+        let extra = [("authorization", header[0].1.as_str())];
+        let (id, _) = server.initialize(&extra).unwrap();
+        Session {
+            server,
+            token,
+            id,
+            next: 10,
+        }
+    }
+
+    fn call(&mut self, tool: &str, arguments: Value) -> Value {
+        self.next += 1;
+        let header = bearer(self.token);
+        let extra = [("authorization", header[0].1.as_str())];
+        self.server
+            .call_tool(self.id.as_deref(), self.next, tool, arguments, &extra)
+            .unwrap()
+    }
+
+    fn ok(&mut self, tool: &str, arguments: Value) -> Value {
+        let result = self.call(tool, arguments);
+        assert_ne!(result["isError"], true, "{tool}: {result}");
+        result
+    }
+
+    fn err(&mut self, tool: &str, arguments: Value) -> String {
+        let result = self.call(tool, arguments);
+        assert_eq!(result["isError"], true, "{tool} should fail: {result}");
+        result_text(&result)
+    }
+}
+
+/// Rows of `sql` in `database`, each as a JSON object (columns cast to text where needed).
+fn query(database: &str, sql: &str) -> Vec<Value> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(database, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        let wrapped = format!("SELECT row_to_json(q)::text FROM ({sql}) q");
+        client
+            .query(&wrapped, &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| serde_json::from_str(row.get::<_, &str>(0)).unwrap())
+            .collect()
+    })
+}
+
+/// Waits until `sql` (a count) reaches `expected`, for audit rows written in the background.
+fn wait_for_count(database: &str, sql: &str, expected: i64) -> i64 {
+    let started = Instant::now();
+    loop {
+        let count = query(database, sql)[0]["count"].as_i64().unwrap();
+        if count >= expected || started.elapsed() > Duration::from_secs(10) {
+            return count;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn each_caller_reaches_openai_with_its_own_key_and_a_wrong_key_breaks_only_its_owner() {
+    let Some(pg) = PgCluster::for_tests() else {
+        return;
+    };
+    let database = pg.new_database("team_openai").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = team_env("openai", dir.path(), &database);
+    let standin = env.standin.as_ref().unwrap().url.clone();
+    let alice_key = "sk-alice-own-key-0000aaaa";
+    let bob_key = "sk-bob-mistyped-key-bbbb";
+    reqwest::blocking::Client::new()
+        .post(format!("{standin}/__standin/keys"))
+        .json(&json!({"keys": [alice_key]}))
+        .send()
+        .unwrap();
+    let server = HttpServer::start(&binary_path("mcp-openai"), &[], &pairs(&env)).unwrap();
+
+    let mut alice = Session::open(&server, ALICE);
+    let mut bob = Session::open(&server, BOB);
+    let mut carol = Session::open(&server, CAROL);
+
+    // Without credentials of its own, and with sharing off (the default), a caller is refused
+    // and told how to set them.
+    let refused = carol.err("list_models", json!({}));
+    assert!(refused.contains("set_my_credentials"), "{refused}");
+
+    // Setting them needs consent like any write, and the answer never holds the value.
+    let unconfirmed = alice.err("set_my_credentials", json!({"api_key": alice_key}));
+    assert!(unconfirmed.contains("consent"), "{unconfirmed}");
+    let set = alice.ok(
+        "set_my_credentials",
+        json!({"api_key": alice_key, "confirm": true}),
+    );
+    assert_eq!(
+        set["structuredContent"]["fields_set"],
+        json!(["api_key"]),
+        "{set}"
+    );
+    assert!(!set.to_string().contains(alice_key), "{set}");
+    bob.ok(
+        "set_my_credentials",
+        json!({"api_key": bob_key, "confirm": true}),
+    );
+
+    alice.ok("list_models", json!({}));
+    // Bob's key is wrong: his calls fail, often enough to open his circuit breaker.
+    for _ in 0..6 {
+        let error = bob.err("list_models", json!({}));
+        assert!(!error.contains(bob_key), "{error}");
+    }
+    // Alice is untouched by Bob's failures.
+    alice.ok("list_models", json!({}));
+    alice.ok("embed", json!({"texts": ["hello"]}));
+
+    // Every request reached the endpoint with its caller's own key, never the deployment's.
+    let requests: Value = reqwest::blocking::get(format!("{standin}/__standin/requests"))
+        .unwrap()
+        .json()
+        .unwrap();
+    let requests = requests["requests"].as_array().cloned().unwrap_or_default();
+    assert!(!requests.is_empty());
+    let by_suffix = |suffix: &str| {
+        requests
+            .iter()
+            .filter(|r| r["key_suffix"] == suffix)
+            .map(|r| r["auth"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let alices = by_suffix("aaaa");
+    let bobs = by_suffix("bbbb");
+    assert!(
+        alices.len() >= 3 && alices.iter().all(|a| a == "valid"),
+        "{alices:?}"
+    );
+    assert!(
+        !bobs.is_empty() && bobs.iter().all(|a| a == "invalid"),
+        "{bobs:?}"
+    );
+    assert_eq!(
+        alices.len() + bobs.len(),
+        requests.len(),
+        "a request went out with another key: {requests:?}"
+    );
+
+    // The credentials are sealed: no column of any row holds the plaintext.
+    let rows = query(&database, "SELECT * FROM mcp_credentials");
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let dump = serde_json::to_string(&rows).unwrap();
+    for secret in [alice_key, bob_key, "alice-own", "mistyped"] {
+        assert!(!dump.contains(secret), "{secret} in {dump}");
+    }
+    let hex = |s: &str| s.bytes().map(|b| format!("{b:02x}")).collect::<String>();
+    assert!(!dump.contains(&hex(alice_key)), "{dump}");
+    let principals = query(
+        &database,
+        "SELECT name, kind FROM mcp_principals ORDER BY name",
+    );
+    assert_eq!(
+        principals,
+        vec![
+            json!({"name": "alice", "kind": "token"}),
+            json!({"name": "bob", "kind": "token"})
+        ]
+    );
+
+    // The server and its tools are registered.
+    let tools = query(
+        &database,
+        "SELECT name, kind FROM mcp_tools WHERE server = 'openai' ORDER BY name",
+    );
+    let names: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert!(
+        names.contains(&"chat") && names.contains(&"set_my_credentials"),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn each_caller_works_in_odoo_as_its_own_user_with_its_own_consents() {
+    let Some(pg) = PgCluster::for_tests() else {
+        return;
+    };
+    let database = pg.new_database("team_odoo").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = team_env("odoo", dir.path(), &database);
+    let standin = env.standin.as_ref().unwrap().url.clone();
+    let binary = binary_path("mcp-odoo");
+
+    // The operator sets Alice's login from the command line (values on stdin, never echoed)
+    // and grants her standing consent for create_record; Bob sets his own through the tool.
+    let run = |args: &[&str], input: &str| {
+        let mut child = Command::new(&binary)
+            .args(args)
+            .envs(pairs(&env))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "{args:?}: {stdout}{stderr}");
+        assert!(!stdout.contains("admin\n") && !stderr.contains("admin\n"));
+        stdout
+    };
+    let said = run(&["credentials", "set", "alice"], "admin\nadmin\n");
+    assert!(said.contains("set login, password for alice"), "{said}");
+    let listed = run(&["credentials", "list"], "");
+    assert!(
+        listed.contains("alice  odoo  login") && listed.contains("alice  odoo  password"),
+        "{listed}"
+    );
+    let granted = run(&["grants", "add", "create_record", "--caller", "alice"], "");
+    assert!(granted.contains("team database"), "{granted}");
+
+    let server = HttpServer::start(&binary, &[], &pairs(&env)).unwrap();
+    let mut alice = Session::open(&server, ALICE);
+    let mut bob = Session::open(&server, BOB);
+    bob.ok(
+        "set_my_credentials",
+        json!({"login": "demo", "password": "demo", "confirm": true}),
+    );
+
+    let create =
+        |name: &str| json!({"model": "res.partner", "values": [{"field": "name", "value": name}]});
+    // Alice's standing consent covers her call; it does not cover Bob's.
+    let by_alice = alice.ok("create_record", create("Made by Alice"));
+    let refused = bob.err("create_record", create("Made by Bob"));
+    assert!(refused.contains("consent"), "{refused}");
+    let by_bob = bob.ok("create_record", {
+        let mut args = create("Made by Bob");
+        args["confirm"] = json!(true);
+        args
+    });
+    let creator = |session: &mut Session, id: &Value| {
+        let read = session.ok(
+            "read_records",
+            json!({"model": "res.partner", "ids": [id], "fields": ["create_uid"]}),
+        );
+        read["structuredContent"]["records"][0]["create_uid"]["id"].clone()
+    };
+    // Odoo recorded each partner as made by its caller's own user: admin is uid 2, demo uid 6.
+    assert_eq!(
+        creator(&mut alice, &by_alice["structuredContent"]["id"]),
+        json!(2)
+    );
+    assert_eq!(
+        creator(&mut bob, &by_bob["structuredContent"]["id"]),
+        json!(6)
+    );
+
+    // Bob's password changes in Odoo: his calls fail, Alice's go on.
+    reqwest::blocking::Client::new()
+        .post(format!("{standin}/__standin/password"))
+        .json(&json!({"login": "demo", "password": "changed"}))
+        .send()
+        .unwrap();
+    let failed = bob.err(
+        "search_records",
+        json!({"model": "res.partner", "limit": 1}),
+    );
+    assert!(!failed.contains("\"demo\""), "{failed}");
+    alice.ok(
+        "search_records",
+        json!({"model": "res.partner", "limit": 1}),
+    );
+
+    let consents = query(
+        &database,
+        "SELECT tool, caller, server FROM mcp_user_consents",
+    );
+    assert_eq!(
+        consents,
+        vec![json!({"tool": "create_record", "caller": "alice", "server": "odoo"})]
+    );
+}
