@@ -345,3 +345,51 @@ fn each_caller_works_in_odoo_as_its_own_user_with_its_own_consents() {
         vec![json!({"tool": "create_record", "caller": "alice", "server": "odoo"})]
     );
 }
+
+#[test]
+fn each_caller_reaches_stripe_with_its_own_key_and_a_live_key_of_a_caller_only_reads() {
+    let Some(pg) = PgCluster::for_tests() else {
+        return;
+    };
+    let database = pg.new_database("team_stripe").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = team_env("stripe", dir.path(), &database);
+    let server = HttpServer::start(&binary_path("mcp-stripe"), &[], &pairs(&env)).unwrap();
+    let mut alice = Session::open(&server, ALICE);
+    let mut bob = Session::open(&server, BOB);
+    let mut carol = Session::open(&server, CAROL);
+    alice.ok(
+        "set_my_credentials",
+        json!({"secret_key": "sk_test_alice0000000001", "confirm": true}),
+    );
+    // The stand-in refuses keys containing "revoked", as Stripe refuses a revoked key.
+    bob.ok(
+        "set_my_credentials",
+        json!({"secret_key": "sk_test_revoked00000001", "confirm": true}),
+    );
+    carol.ok(
+        "set_my_credentials",
+        json!({"secret_key": "rk_live_carol0000000001", "confirm": true}),
+    );
+
+    let created = alice.ok(
+        "create_customer",
+        json!({"name": "Alice's customer", "confirm": true}),
+    );
+    assert_eq!(
+        created["structuredContent"]["object"]["name"], "Alice's customer",
+        "{created}"
+    );
+    let refused = bob.err("list_customers", json!({}));
+    assert!(!refused.contains("revoked0000"), "{refused}");
+    alice.ok("list_customers", json!({}));
+
+    // Carol's key is a live one: she reads, and her writes are held back as the operator's
+    // would be without STRIPE_LIVE_WRITES.
+    carol.ok("list_customers", json!({}));
+    let held = carol.err(
+        "create_customer",
+        json!({"name": "Carol's customer", "confirm": true}),
+    );
+    assert!(held.contains("live-mode key"), "{held}");
+}

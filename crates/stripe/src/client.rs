@@ -168,6 +168,17 @@ impl StripeApi {
         })
     }
 
+    /// The same API called with another key (a team-mode caller's own) in `mode`, with a circuit
+    /// breaker of its own.
+    pub fn with_key(&self, key: Secret, mode: Mode) -> StripeApi {
+        StripeApi {
+            api: self.api.with_backend(self.api.backend().fresh()),
+            key,
+            account: self.account.clone(),
+            mode,
+        }
+    }
+
     /// Test or live.
     pub fn mode(&self) -> Mode {
         self.mode

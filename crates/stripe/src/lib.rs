@@ -15,7 +15,7 @@ pub mod tools;
 
 pub use config::{ENV_HELP, StripeConfig};
 use mcp_common::StartError;
-pub use tools::Stripe;
+pub use tools::{CALLER_CREDENTIALS, Stripe};
 
 /// Builds the server. Nothing is sent to Stripe here: a wrong key or an unreachable API shows
 /// in `/readyz` and in the first tool's error, so a host can still list the tools.

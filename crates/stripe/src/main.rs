@@ -11,7 +11,7 @@ fn main() -> ExitCode {
         version: env!("CARGO_PKG_VERSION"),
         about: "Stripe customers, payments, invoices, subscriptions and refunds for AI agents, with idempotent writes and consent before money moves, over MCP",
         env_help: ENV_HELP,
-        credentials: &[],
+        credentials: mcp_stripe::CALLER_CREDENTIALS,
     };
     mcp_common::run(identity, |env| async move {
         let config = StripeConfig::from_env(&env)?;

@@ -203,6 +203,26 @@ impl TwilioApi {
         })
     }
 
+    /// The same services called as another account (a team-mode caller's own), with its auth
+    /// token, or with an API key (`key_sid`) and its secret; each service with a circuit breaker
+    /// of its own.
+    pub fn with_account(
+        &self,
+        account_sid: &str,
+        key_sid: Option<String>,
+        secret: Secret,
+    ) -> TwilioApi {
+        let fresh = |client: &ApiClient| client.with_backend(client.backend().fresh());
+        TwilioApi {
+            api: fresh(&self.api),
+            lookups: fresh(&self.lookups),
+            verify: fresh(&self.verify),
+            account_sid: account_sid.to_owned(),
+            username: key_sid.unwrap_or_else(|| account_sid.to_owned()),
+            password: secret,
+        }
+    }
+
     /// The account SID.
     pub fn account_sid(&self) -> &str {
         &self.account_sid

@@ -18,7 +18,7 @@ pub mod twiml;
 
 pub use config::{ENV_HELP, TwilioConfig};
 use mcp_common::StartError;
-pub use tools::Twilio;
+pub use tools::{CALLER_CREDENTIALS, Twilio};
 
 /// Builds the server. Nothing is sent to Twilio here: wrong credentials or an unreachable API
 /// show in `/readyz` and in the first tool's error, so a host can still list the tools.

@@ -11,7 +11,7 @@ fn main() -> ExitCode {
         version: env!("CARGO_PKG_VERSION"),
         about: "Twilio SMS, WhatsApp, calls, phone number lookups and verification for AI agents, with consent before anything reaches a person and no repeated sends, over MCP",
         env_help: ENV_HELP,
-        credentials: &[],
+        credentials: mcp_twilio::CALLER_CREDENTIALS,
     };
     mcp_common::run(identity, |env| async move {
         let config = TwilioConfig::from_env(&env)?;

@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use mcp_common::backend::FailureKind;
 use mcp_common::error::resource_not_found;
+use mcp_common::team::{ClientCache, CredentialField, caller_credentials};
 use mcp_common::{Caller, Domain, Previews, Probe, ToolError, ToolKind};
 use rmcp::handler::server::router::prompt::PromptRouter;
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -41,6 +42,8 @@ use crate::shape::{Detail, headline, shape};
 #[derive(Clone)]
 pub struct Stripe {
     pub(crate) api: StripeApi,
+    /// In team mode, the API with each caller's own key, one client (and breaker) per key.
+    per_caller: Arc<ClientCache<StripeApi>>,
     keys: Arc<IdempotencyKeys>,
     live_writes: bool,
     tools: Arc<ToolRouter<Stripe>>,
@@ -58,6 +61,7 @@ impl Stripe {
     pub fn new(api: StripeApi, config: &StripeConfig) -> Stripe {
         Stripe {
             api,
+            per_caller: Arc::new(ClientCache::default()),
             keys: Arc::new(IdempotencyKeys::new(config.idempotency_window)),
             live_writes: config.live_writes,
             tools: Arc::new(
@@ -67,6 +71,47 @@ impl Stripe {
                     + Self::product_tools(),
             ),
             prompts: Arc::new(Self::prompt_router()),
+        }
+    }
+}
+
+/// The credential a team-mode caller brings: its own secret or restricted key.
+const SECRET_KEY: &str = "secret_key";
+
+/// What callers may bring in team mode (`ServerIdentity::credentials`).
+pub const CALLER_CREDENTIALS: &[CredentialField] = &[CredentialField {
+    name: SECRET_KEY,
+    description: "Your own Stripe secret key or, better, a restricted key (sk_test_…, rk_live_…); your calls act on its account",
+    required: true,
+}];
+
+impl Stripe {
+    /// The API this call goes through: in team mode, with the caller's own key when it has one
+    /// (mcp-common refuses callers without one unless the deployment shares its own). A live
+    /// key of a caller is held to STRIPE_LIVE_WRITES for writes like the operator's.
+    pub(crate) fn api_for(&self, kind: ToolKind, tool: &str) -> Result<StripeApi, ToolError> {
+        let Some(credentials) = caller_credentials() else {
+            return Ok(self.api.clone());
+        };
+        let Some(key) = credentials.get(SECRET_KEY) else {
+            return Ok(self.api.clone());
+        };
+        let Some((mode, _)) = crate::config::key_kind(key.expose()) else {
+            return Err(ToolError::Refused(
+                "the Stripe key you set with set_my_credentials is not a secret or restricted key (sk_test_…, sk_live_…, rk_test_…, rk_live_…): set it again. Nothing was sent to Stripe.".to_owned()
+            ));
+        };
+        if kind != ToolKind::ReadOnly && mode == Mode::Live && !self.live_writes {
+            return Err(ToolError::Refused(format!(
+                "`{tool}` changes Stripe data and your key is a live-mode key: writes with a live key are off unless the operator sets STRIPE_LIVE_WRITES=true. Nothing was sent to Stripe."
+            )));
+        }
+        let api = self.per_caller.get_or_try_insert(&credentials, |_| {
+            Ok::<_, std::convert::Infallible>(self.api.with_key(key.clone(), mode))
+        });
+        match api {
+            Ok(api) => Ok((*api).clone()),
+            Err(never) => match never {},
         }
     }
 }
@@ -240,7 +285,7 @@ impl Stripe {
             idempotency_key: None,
         };
         let answer = self
-            .api
+            .api_for(ToolKind::ReadOnly, operation)?
             .send(operation, request, &options)
             .await
             .map_err(stripe_error)?;
@@ -352,7 +397,7 @@ impl Stripe {
             idempotency_key: Some(key.clone()),
         };
         let answer = self
-            .api
+            .api_for(ToolKind::Write, tool)?
             .send(tool, request, &options)
             .await
             .map_err(|error| write_error(tool, &key, error))?;

@@ -147,7 +147,7 @@ impl Twilio {
         Parameters(args): Parameters<GetCallArgs>,
     ) -> Result<Json<ObjectResult>, ToolError> {
         let sid = sid_of("call_sid", &args.call_sid, &["CA"])?;
-        let path = self.api.account_path(&format!("/Calls/{sid}.json"));
+        let path = self.api().account_path(&format!("/Calls/{sid}.json"));
         let call = self.fetch(Host::Api, "get_call", path).await?;
         Ok(Json(ObjectResult {
             summary: call_headline(&call),
@@ -211,9 +211,13 @@ impl Twilio {
                 )
             })?,
         };
-        let mut call = Call::post(Host::Api, "make_call", self.api.account_path("/Calls.json"))
-            .param("To", to.clone())
-            .param("From", from.clone());
+        let mut call = Call::post(
+            Host::Api,
+            "make_call",
+            self.api().account_path("/Calls.json"),
+        )
+        .param("To", to.clone())
+        .param("From", from.clone());
         let instructions = match (&args.say, &args.twiml, &args.url) {
             (Some(text), None, None) => {
                 if text.trim().is_empty() {
@@ -290,7 +294,7 @@ impl Twilio {
         Parameters(args): Parameters<EndCallArgs>,
     ) -> Result<Json<ObjectResult>, ToolError> {
         let sid = sid_of("call_sid", &args.call_sid, &["CA"])?;
-        let path = self.api.account_path(&format!("/Calls/{sid}.json"));
+        let path = self.api().account_path(&format!("/Calls/{sid}.json"));
         let current = self.fetch(Host::Api, "get_call", path.clone()).await?;
         let status = current["status"].as_str().unwrap_or_default();
         if ENDED.contains(&status) {
@@ -319,7 +323,11 @@ impl Twilio {
             }));
         }
         let request = Call::post(Host::Api, "end_call", path).param("Status", target);
-        let ended = self.api.send(&request).await.map_err(super::twilio_error)?;
+        let ended = self
+            .api()
+            .send(&request)
+            .await
+            .map_err(super::twilio_error)?;
         mcp_common::audit::note("sid", sid);
         Ok(Json(ObjectResult {
             summary: call_headline(&ended),

@@ -197,7 +197,7 @@ impl Twilio {
         Parameters(args): Parameters<GetMessageArgs>,
     ) -> Result<Json<ObjectResult>, ToolError> {
         let sid = sid_of("message_sid", &args.message_sid, &MESSAGE_PREFIXES)?;
-        let path = self.api.account_path(&format!("/Messages/{sid}.json"));
+        let path = self.api().account_path(&format!("/Messages/{sid}.json"));
         let message = self.fetch(Host::Api, "get_message", path).await?;
         Ok(Json(ObjectResult {
             summary: message_headline(&message),
@@ -247,7 +247,7 @@ impl Twilio {
         Parameters(args): Parameters<SendSmsArgs>,
         context: RequestContext<RoleServer>,
     ) -> Result<Json<SendResult>, ToolError> {
-        let path = self.api.account_path("/Messages.json");
+        let path = self.api().account_path("/Messages.json");
         let (call, to, from, segments) = sms_request(self, path, &args)?;
         let mut content = vec![args.body.clone()];
         content.extend(args.media_urls.clone().unwrap_or_default());
@@ -287,7 +287,7 @@ impl Twilio {
         let mut call = Call::post(
             Host::Api,
             "send_whatsapp",
-            self.api.account_path("/Messages.json"),
+            self.api().account_path("/Messages.json"),
         )
         .param("To", to.clone())
         .param(sender_field, sender.clone());
@@ -355,7 +355,7 @@ impl Twilio {
         Parameters(args): Parameters<CancelMessageArgs>,
     ) -> Result<Json<ObjectResult>, ToolError> {
         let sid = sid_of("message_sid", &args.message_sid, &MESSAGE_PREFIXES)?;
-        let path = self.api.account_path(&format!("/Messages/{sid}.json"));
+        let path = self.api().account_path(&format!("/Messages/{sid}.json"));
         if self.dry_run {
             let message = self.fetch(Host::Api, "get_message", path).await?;
             return Ok(Json(ObjectResult {
@@ -367,7 +367,7 @@ impl Twilio {
             }));
         }
         let call = Call::post(Host::Api, "cancel_message", path).param("Status", "canceled");
-        let message = self.api.send(&call).await.map_err(super::twilio_error)?;
+        let message = self.api().send(&call).await.map_err(super::twilio_error)?;
         mcp_common::audit::note("sid", sid);
         Ok(Json(ObjectResult {
             summary: message_headline(&message),

@@ -28,11 +28,15 @@ use crate::ledger::{SendLedger, Settled, Ticket, fingerprint};
 use crate::phone::Destinations;
 use crate::segments::Segments;
 use crate::shape::{Kind, trim};
+use mcp_common::team::{ClientCache, CredentialField, caller_credentials};
 
 /// The twilio MCP server.
 #[derive(Clone)]
 pub struct Twilio {
-    pub(crate) api: TwilioApi,
+    /// The configured account.
+    shared_api: TwilioApi,
+    /// In team mode, each caller's own account or key, one client (and breaker) per set.
+    per_caller: Arc<ClientCache<TwilioApi>>,
     ledger: Arc<SendLedger>,
     pub(crate) destinations: Destinations,
     pub(crate) dry_run: bool,
@@ -44,15 +48,69 @@ pub struct Twilio {
 
 impl std::fmt::Debug for Twilio {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Twilio").field("api", &self.api).finish()
+        f.debug_struct("Twilio")
+            .field("api", &self.shared_api)
+            .finish()
     }
 }
 
+/// What callers may bring in team mode (`ServerIdentity::credentials`).
+pub const CALLER_CREDENTIALS: &[CredentialField] = &[
+    CredentialField {
+        name: ACCOUNT_SID,
+        description: "Your Twilio account SID (AC…); your messages and calls go out from it",
+        required: true,
+    },
+    CredentialField {
+        name: AUTH_TOKEN,
+        description: "The account's auth token, or an API key's secret when api_key_sid is given",
+        required: true,
+    },
+    CredentialField {
+        name: API_KEY_SID,
+        description: "An API key SID (SK…), safer than the auth token: revocable on its own",
+        required: false,
+    },
+];
+
+const ACCOUNT_SID: &str = "account_sid";
+const AUTH_TOKEN: &str = "auth_token";
+const API_KEY_SID: &str = "api_key_sid";
+
 impl Twilio {
+    /// The API this call goes through: in team mode, the caller's own account (or API key)
+    /// when it has one (mcp-common refuses callers without one unless the deployment shares its
+    /// own); otherwise the configured account.
+    pub(crate) fn api(&self) -> TwilioApi {
+        let Some(credentials) = caller_credentials() else {
+            return self.shared_api.clone();
+        };
+        let (Some(account), Some(secret)) =
+            (credentials.get(ACCOUNT_SID), credentials.get(AUTH_TOKEN))
+        else {
+            return self.shared_api.clone();
+        };
+        let key_sid = credentials
+            .get(API_KEY_SID)
+            .map(|sid| sid.expose().to_owned());
+        let api = self.per_caller.get_or_try_insert(&credentials, |_| {
+            Ok::<_, std::convert::Infallible>(self.shared_api.with_account(
+                account.expose(),
+                key_sid,
+                secret.clone(),
+            ))
+        });
+        match api {
+            Ok(api) => (*api).clone(),
+            Err(never) => match never {},
+        }
+    }
+
     /// The server over `api`.
     pub fn new(api: TwilioApi, config: &TwilioConfig) -> Twilio {
         Twilio {
-            api,
+            shared_api: api,
+            per_caller: Arc::new(ClientCache::default()),
             ledger: Arc::new(SendLedger::new(
                 config.duplicate_window,
                 config.destination_limit,
@@ -226,7 +284,7 @@ impl Twilio {
         operation: &str,
         path: String,
     ) -> Result<Value, ToolError> {
-        self.api
+        self.api()
             .send(&Call::get(host, operation, path))
             .await
             .map_err(twilio_error)
@@ -243,7 +301,7 @@ impl Twilio {
         page: &Page,
         filters: Vec<(&str, Option<String>)>,
     ) -> Result<ListResult, ToolError> {
-        let path = self.api.account_path(&format!("/{resource}.json"));
+        let path = self.api().account_path(&format!("/{resource}.json"));
         let call = match &page.next_page {
             Some(next) => {
                 // Only a page of this account's same list: the value goes into the URL.
@@ -272,7 +330,7 @@ impl Twilio {
                 call
             }
         };
-        let page = self.api.send(&call).await.map_err(twilio_error)?;
+        let page = self.api().send(&call).await.map_err(twilio_error)?;
         let objects = page[key]
             .as_array()
             .map(|items| items.iter().map(|item| trim(item, kind)).collect())
@@ -379,7 +437,7 @@ impl Twilio {
             allow_duplicate,
             &format!("an identical {what}"),
         )?;
-        match self.api.send(&call).await {
+        match self.api().send(&call).await {
             Ok(answer) => {
                 let sid = answer["sid"].as_str().unwrap_or_default().to_owned();
                 self.ledger.settle(ticket, Settled::Sent(sid.clone()));
@@ -585,7 +643,7 @@ impl ServerHandler for Twilio {
                 format!("no resource {uri}; use {MESSAGES_URI}{{sid}} or {CALLS_URI}{{sid}}"),
             ));
         };
-        let path = self.api.account_path(&format!("/{resource}/{sid}.json"));
+        let path = self.api().account_path(&format!("/{resource}/{sid}.json"));
         let object = self
             .fetch(Host::Api, "read_resource", path)
             .await
@@ -605,7 +663,7 @@ impl Domain for Twilio {
     }
 
     fn probes(&self) -> Vec<Probe> {
-        let api = self.api.clone();
+        let api = self.shared_api.clone();
         vec![Probe::new("twilio", move || {
             let api = api.clone();
             async move {

@@ -104,7 +104,7 @@ impl Twilio {
         let call = Call::get(Host::Lookups, "lookup_phone_number", path)
             .maybe("Fields", (!fields.is_empty()).then(|| fields.join(",")))
             .maybe("CountryCode", country);
-        let found = self.api.send(&call).await.map_err(super::twilio_error)?;
+        let found = self.api().send(&call).await.map_err(super::twilio_error)?;
         let valid = found["valid"].as_bool().unwrap_or(false);
         let line = &found["line_type_intelligence"];
         let mut object = json!({

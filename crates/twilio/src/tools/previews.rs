@@ -132,7 +132,7 @@ impl Twilio {
 
     async fn preview_end_call(self, args: EndCallArgs) -> Option<String> {
         let sid = args.call_sid.trim();
-        let path = self.api.account_path(&format!("/Calls/{sid}.json"));
+        let path = self.api().account_path(&format!("/Calls/{sid}.json"));
         let call = self.fetch(Host::Api, "preview", path).await.ok()?;
         let from = call["from"].as_str().unwrap_or("?");
         let since = call["start_time"]
@@ -148,7 +148,7 @@ impl Twilio {
 
     async fn preview_cancel_message(self, args: CancelMessageArgs) -> Option<String> {
         let sid = args.message_sid.trim();
-        let path = self.api.account_path(&format!("/Messages/{sid}.json"));
+        let path = self.api().account_path(&format!("/Messages/{sid}.json"));
         let message = self.fetch(Host::Api, "preview", path).await.ok()?;
         let body = message["body"].as_str().map(quoted).unwrap_or_default();
         Some(format!(

@@ -158,7 +158,7 @@ impl Twilio {
         )
         .param("To", to.clone())
         .param("Code", code);
-        let checked = self.api.send(&call).await.map_err(super::twilio_error)?;
+        let checked = self.api().send(&call).await.map_err(super::twilio_error)?;
         let status = checked["status"].as_str().unwrap_or("unknown");
         let summary = match status {
             "approved" => format!("the code is right: {to} is verified"),
