@@ -1,4 +1,6 @@
-//! The audit trail: one JSON line per tool call, with secrets redacted and long values cut.
+//! The audit trail: one JSON line per tool call, with secrets redacted and long values cut, to
+//! stderr or a file, and in team mode also a row per call in PostgreSQL
+//! ([`AuditLog::with_database`], written by `team::audit` without ever delaying the call).
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -84,6 +86,7 @@ enum Sink {
 /// Where audit records are written.
 pub struct AuditLog {
     sink: Mutex<Sink>,
+    database: Option<crate::team::audit::DatabaseSink>,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -114,12 +117,59 @@ impl AuditLog {
         };
         Ok(AuditLog {
             sink: Mutex::new(sink),
+            database: None,
         })
     }
 
-    /// Writes one record as a single line. A failing write is logged, never fatal to the call.
+    /// Also writes every [`AuditRecord`] to the team database's `mcp_tool_executions`, still
+    /// writing the line to the file or stderr as configured. A task on the current tokio runtime
+    /// (so call this inside it) inserts the rows in batches; while the database is unreachable
+    /// they wait in `spool_path` (JSON lines, 0600, at most `max_spooled` records) and are sent
+    /// in order once it answers, as is whatever an earlier process left there. Fails only when
+    /// the spool cannot be opened.
+    pub fn with_database(
+        mut self,
+        db: crate::team::Database,
+        spool_path: std::path::PathBuf,
+        max_spooled: usize,
+    ) -> std::io::Result<AuditLog> {
+        self.database = Some(crate::team::audit::DatabaseSink::start(
+            db,
+            spool_path,
+            max_spooled,
+        )?);
+        Ok(self)
+    }
+
+    /// The database side's state (spool, drops, reachability, shutdown), in team mode.
+    pub fn database(&self) -> Option<crate::team::audit::DatabaseAudit> {
+        self.database.as_ref().map(|sink| sink.state().clone())
+    }
+
+    /// Records waiting in the spool for the database (0 without one).
+    pub fn spooled(&self) -> u64 {
+        self.database
+            .as_ref()
+            .map_or(0, |sink| sink.state().spooled())
+    }
+
+    /// Records lost to the database trail because the spool was full (0 without one).
+    pub fn dropped(&self) -> u64 {
+        self.database
+            .as_ref()
+            .map_or(0, |sink| sink.state().dropped())
+    }
+
+    /// Writes one record as a single line, and hands it to the database writer in team mode. A
+    /// failing write is logged, never fatal to the call, and nothing here waits on the database.
     pub fn record(&self, record: &AuditRecord) {
         self.record_serialized(record);
+        if let Some(database) = &self.database {
+            match serde_json::to_value(record) {
+                Ok(value) => database.record(value),
+                Err(error) => tracing::error!(%error, "could not serialise an audit record"),
+            }
+        }
     }
 
     /// Writes any serialisable record as a single line, for audit trails of other shapes (the

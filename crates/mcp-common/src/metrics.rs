@@ -22,6 +22,8 @@ struct ToolStats {
 pub struct Metrics {
     server: String,
     tools: Mutex<BTreeMap<String, ToolStats>>,
+    /// The database audit trail's spool, in team mode.
+    audit: Mutex<Option<crate::team::audit::DatabaseAudit>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -36,7 +38,14 @@ impl Metrics {
         Metrics {
             server: server.into(),
             tools: Mutex::new(BTreeMap::new()),
+            audit: Mutex::new(None),
         }
+    }
+
+    /// Adds the audit spool's gauges (`mcp_audit_spooled_records`, `mcp_audit_dropped_records`)
+    /// when `audit` writes to the team database.
+    pub fn watch_audit(&self, audit: &crate::audit::AuditLog) {
+        *self.audit.lock().unwrap_or_else(|p| p.into_inner()) = audit.database();
     }
 
     /// Records one finished call.
@@ -118,6 +127,30 @@ impl Metrics {
                 out,
                 "mcp_tool_call_duration_seconds_count{{server=\"{server}\",tool=\"{tool}\"}} {}",
                 stats.count
+            );
+        }
+        drop(tools);
+        let audit = self.audit.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(audit) = audit {
+            let _ = writeln!(
+                out,
+                "# HELP mcp_audit_spooled_records Audit records waiting in the local spool for the database."
+            );
+            let _ = writeln!(out, "# TYPE mcp_audit_spooled_records gauge");
+            let _ = writeln!(
+                out,
+                "mcp_audit_spooled_records{{server=\"{server}\"}} {}",
+                audit.spooled()
+            );
+            let _ = writeln!(
+                out,
+                "# HELP mcp_audit_dropped_records Audit records lost to the database trail since start because the spool was full."
+            );
+            let _ = writeln!(out, "# TYPE mcp_audit_dropped_records gauge");
+            let _ = writeln!(
+                out,
+                "mcp_audit_dropped_records{{server=\"{server}\"}} {}",
+                audit.dropped()
             );
         }
         out
