@@ -215,15 +215,17 @@ fn each_caller_reaches_openai_with_its_own_key_and_a_wrong_key_breaks_only_its_o
     }
     let hex = |s: &str| s.bytes().map(|b| format!("{b:02x}")).collect::<String>();
     assert!(!dump.contains(&hex(alice_key)), "{dump}");
+    // Every caller is recorded, with or without credentials of its own.
     let principals = query(
         &database,
-        "SELECT name, kind FROM mcp_principals ORDER BY name",
+        "SELECT name, kind, last_seen IS NOT NULL AS seen FROM mcp_principals ORDER BY name",
     );
     assert_eq!(
         principals,
         vec![
-            json!({"name": "alice", "kind": "token"}),
-            json!({"name": "bob", "kind": "token"})
+            json!({"name": "alice", "kind": "token", "seen": true}),
+            json!({"name": "bob", "kind": "token", "seen": true}),
+            json!({"name": "carol", "kind": "token", "seen": true})
         ]
     );
 

@@ -407,6 +407,9 @@ impl<S: Domain> Governed<S> {
         {
             return Verdict::tool_error("refused", reason);
         }
+        if let Some(team) = &runtime.config.team {
+            team.seen(&principal_of(&context));
+        }
         // Held until the call has finished.
         let _running = match runtime.limits.admit(&Caller::of(&context)) {
             Ok(permit) => permit,

@@ -12,7 +12,6 @@
 //!   `MCP_CREDENTIALS_KEY` ([`keyring`]); its calls run with them, and a caller without any falls
 //!   back to the server's configured credentials only with `MCP_SHARED_CREDENTIALS=true`.
 
-pub mod audit;
 pub mod cli;
 pub mod consents;
 pub mod credentials;
@@ -94,10 +93,15 @@ impl TeamConfig {
     }
 }
 
+/// How often a principal's `last_seen` is refreshed, at most.
+const SEEN_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// A server's team-mode state: the database, the credentials and the policy for callers
 /// without their own.
 #[derive(Debug)]
 pub struct Team {
+    /// When each principal was last recorded in `mcp_principals` by this process.
+    seen: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
     /// The database pool.
     pub db: Database,
     /// The per-caller credentials.
@@ -118,11 +122,51 @@ impl Team {
         let db = Database::new(config.database_url.expose(), config.pool_size)?;
         db.migrate().await?;
         Ok(Team {
+            seen: Default::default(),
             credentials: Arc::new(CredentialStore::new(db.clone(), keyring)),
             db,
             shared_credentials: config.shared_credentials,
             server: server.to_owned(),
         })
+    }
+
+    /// Records `principal` in `mcp_principals` (created on first sight, `last_seen` refreshed at
+    /// most once a minute), in the background: a call never waits for it, and a failure only
+    /// logs.
+    pub fn seen(&self, principal: &str) {
+        {
+            let Ok(mut seen) = self.seen.lock() else {
+                return;
+            };
+            if seen
+                .get(principal)
+                .is_some_and(|at| at.elapsed() < SEEN_EVERY)
+            {
+                return;
+            }
+            if seen.len() > 100_000 {
+                seen.clear();
+            }
+            seen.insert(principal.to_owned(), std::time::Instant::now());
+        }
+        let db = self.db.clone();
+        let principal = principal.to_owned();
+        tokio::spawn(async move {
+            let recorded = async {
+                let client = db.client().await?;
+                client
+                    .execute(
+                        "INSERT INTO mcp_principals (name, kind, last_seen) VALUES ($1, $2, now())
+                         ON CONFLICT (name) DO UPDATE SET last_seen = now()",
+                        &[&principal, &credentials::principal_kind(&principal)],
+                    )
+                    .await
+                    .map_err(|e| db.error(db::explain(&e)))
+            };
+            if let Err(error) = recorded.await {
+                tracing::warn!(%error, "could not record a caller in mcp_principals");
+            }
+        });
     }
 
     /// Records the server and its tools in `mcp_servers` and `mcp_tools`, replacing what an
