@@ -350,6 +350,24 @@ fn jwt_access_tokens_metadata_challenges_scopes_and_rotation() {
         flood.elapsed()
     );
 
+    // A token from the real token endpoint: client_credentials, RFC 8707's resource as audience.
+    let granted: Value = issuer
+        .http
+        .post(format!("{}/token", issuer.url))
+        .basic_auth("mcp-test-client", Some("mcp-test-client-secret"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "mcp:read"),
+            ("resource", resource.as_str()),
+        ])
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let granted = granted["access_token"].as_str().unwrap().to_owned();
+    issued.push(granted.clone());
+    assert_eq!(read_call(&server, &granted).status, 200);
+
     // The static token works as before, alongside.
     let answer = read_call(&server, STATIC_TOKEN);
     assert_eq!(answer.status, 200, "{answer:?}");
@@ -365,6 +383,10 @@ fn jwt_access_tokens_metadata_challenges_scopes_and_rotation() {
     let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
     assert!(audit.contains("\"principal\":\"oauth:alice\""), "{audit}");
     assert!(audit.contains("\"principal\":\"ops\""), "{audit}");
+    assert!(
+        audit.contains("\"principal\":\"oauth:mcp-test-client\""),
+        "{audit}"
+    );
     let stderr = server.stderr();
     for token in issued.iter().map(String::as_str).chain([STATIC_TOKEN]) {
         assert!(!stderr.contains(token), "a token in stderr:\n{stderr}");
@@ -426,6 +448,15 @@ fn opaque_tokens_are_introspected_and_inactive_ones_refused() {
     // JWTs are introspected as well when introspection is configured.
     let jwt = issuer.token(json!({"sub": "dave", "scope": "mcp:read", "aud": resource}));
     assert_eq!(read_call(&server, &jwt).status, 200);
+
+    // The issuer answers introspection only to an authenticated client.
+    let anonymous = issuer
+        .http
+        .post(format!("{}/introspect", issuer.url))
+        .form(&[("token", opaque.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
 
     let stderr = server.stderr();
     for token in [&opaque, &revoked, &expired, &jwt] {
