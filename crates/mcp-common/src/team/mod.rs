@@ -12,6 +12,7 @@
 //!   `MCP_CREDENTIALS_KEY` ([`keyring`]); its calls run with them, and a caller without any falls
 //!   back to the server's configured credentials only with `MCP_SHARED_CREDENTIALS=true`.
 
+pub mod audit;
 pub mod cli;
 pub mod consents;
 pub mod credentials;
