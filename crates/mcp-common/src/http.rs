@@ -950,6 +950,8 @@ async fn guard_request(
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
 
     fn guard(hosts: &[&str], origins: &[&str]) -> Guard {
@@ -962,6 +964,47 @@ mod tests {
             oauth: None,
             kinds: Arc::default(),
         }
+    }
+
+    #[test]
+    fn the_scope_needed_follows_the_method_and_the_tool_kind() {
+        let scopes = ScopeNames {
+            read: "r".into(),
+            write: "w".into(),
+            destructive: "d".into(),
+        };
+        let kinds = HashMap::from([
+            ("look".to_owned(), ToolKind::ReadOnly),
+            ("remember".to_owned(), ToolKind::LocalWrite),
+            ("send".to_owned(), ToolKind::Write),
+            ("drop".to_owned(), ToolKind::Destructive),
+        ]);
+        let needed = |body: Value| {
+            let message: ClientJsonRpcMessage = serde_json::from_value(body).unwrap();
+            needed_scope(&Target::of(&message), &kinds, &scopes).map(|(scope, _)| scope)
+        };
+        let call = |tool: &str| json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": {}}});
+        assert_eq!(needed(call("look")), Some("r"));
+        assert_eq!(needed(call("remember")), Some("w"));
+        assert_eq!(needed(call("send")), Some("w"));
+        assert_eq!(needed(call("drop")), Some("d"));
+        assert_eq!(needed(call("unknown")), Some("d"));
+        assert_eq!(
+            needed(
+                json!({"jsonrpc": "2.0", "id": 1, "method": "resources/read", "params": {"uri": "x://y"}})
+            ),
+            Some("r")
+        );
+        for method in ["tools/list", "ping"] {
+            assert_eq!(
+                needed(json!({"jsonrpc": "2.0", "id": 1, "method": method})),
+                None
+            );
+        }
+        assert_eq!(
+            needed(json!({"jsonrpc": "2.0", "method": "notifications/initialized"})),
+            None
+        );
     }
 
     #[test]
