@@ -44,7 +44,14 @@ pub struct AuditRecord {
     /// with), secrets scrubbed.
     #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
     pub notes: serde_json::Map<String, Value>,
+    /// The start of a successful result's text (at most [`RESULT_SUMMARY_CHARS`] characters,
+    /// secrets scrubbed), so the trail says what a call answered, not only that it succeeded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result_summary: Option<String>,
 }
+
+/// How much of a result the audit record keeps.
+pub const RESULT_SUMMARY_CHARS: usize = 200;
 
 tokio::task_local! {
     static NOTES: Mutex<serde_json::Map<String, Value>>;
@@ -317,6 +324,7 @@ mod tests {
                 caller: Caller::stdio(None),
                 request_id: "1".into(),
                 notes: serde_json::Map::new(),
+                result_summary: None,
             });
         }
         let text = std::fs::read_to_string(&path).unwrap();

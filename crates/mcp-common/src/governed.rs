@@ -1011,6 +1011,27 @@ fn scrub_response(response: CallToolResponse) -> CallToolResponse {
         .into()
 }
 
+/// The start of a successful result's first text, scrubbed, for the audit record.
+fn summary_of(response: &Result<CallToolResponse, McpError>) -> Option<String> {
+    let Ok(CallToolResponse::Complete(result)) = response else {
+        return None;
+    };
+    if result.is_error == Some(true) {
+        return None;
+    }
+    let text = result
+        .content
+        .iter()
+        .find_map(|block| block.as_text().map(|t| t.text.as_str()))?;
+    // Scrubbed before it is cut, so that no cut leaves part of a secret unrecognised.
+    Some(
+        scrub(text)
+            .chars()
+            .take(crate::audit::RESULT_SUMMARY_CHARS)
+            .collect(),
+    )
+}
+
 fn first_text(response: &Result<CallToolResponse, McpError>) -> Option<String> {
     match response {
         Err(error) => Some(error.message.to_string()),
@@ -1132,6 +1153,7 @@ impl<S: Domain> ServerHandler for Governed<S> {
         };
         let elapsed = started.elapsed();
         let error = first_text(&verdict.response);
+        let result_summary = summary_of(&verdict.response);
         let mut audited = redact_arguments(&arguments, &self.runtime.sensitive);
         if let Value::Object(map) = &mut audited
             && map.get(CONFIRM_ARGUMENT).is_some_and(|v| !v.is_boolean())
@@ -1161,6 +1183,7 @@ impl<S: Domain> ServerHandler for Governed<S> {
             caller,
             request_id,
             notes,
+            result_summary,
         });
         verdict.response
     }

@@ -618,6 +618,7 @@ where
         Some(team) => Grants::Team(DbGrants::new(team.db.clone(), identity.name)),
         None => Grants::Local(Arc::new(grant_store(identity.name, &env, &startup.common))),
     };
+    let data_dir = env.data_dir();
     let domain = match build(env).await {
         Ok(domain) => domain,
         Err(error) => return fail(&binary, &error, 2),
@@ -636,11 +637,37 @@ where
             );
         }
     };
+    // Team mode: the audit trail also goes to the database, through a spool in the data
+    // directory while it is unreachable.
+    let audit = match &team {
+        None => audit,
+        Some(team) => {
+            let spool = data_dir
+                .clone()
+                .map(|dir| dir.join(format!("mcp-{}", identity.name)))
+                .unwrap_or_else(std::env::temp_dir)
+                .join(format!("mcp-{}-audit-spool.jsonl", identity.name));
+            let max = team_config.as_ref().map_or(100_000, |c| c.audit_spool_max);
+            match audit.with_database(team.db.clone(), spool.clone(), max) {
+                Ok(audit) => audit,
+                Err(error) => {
+                    return fail(
+                        &binary,
+                        &format!(
+                            "team mode: could not open the audit spool {}: {error}",
+                            spool.display()
+                        ),
+                        2,
+                    );
+                }
+            }
+        }
+    };
+    let audit_database = audit.database();
     let metrics = Arc::new(Metrics::new(identity.name));
+    metrics.watch_audit(&audit);
     let mut probes = domain.probes();
-    if let Some(team) = &team {
-        probes.push(crate::team::probe(team.db.clone()));
-    }
+    probes.extend(crate::team::audit::probe(&audit));
     let readiness = Arc::new(Readiness::new(probes, common.ready_cache));
     let config = GovernConfig {
         server: identity.name.to_owned(),
@@ -711,6 +738,10 @@ where
             .await
         }
     };
+    if let Some(audit) = audit_database {
+        // What is still queued reaches the database, or the spool for the next start.
+        audit.close(Duration::from_secs(5)).await;
+    }
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => fail(&binary, &error, 1),

@@ -687,6 +687,7 @@ mod tests {
             caller,
             request_id: n.to_string(),
             notes: serde_json::Map::new(),
+            result_summary: Some(format!("result {n}")),
         }
     }
 
@@ -806,7 +807,10 @@ mod tests {
         assert_eq!(first.get::<_, Value>(5), json!({"n": 0, "q": "café"}));
         assert_eq!(first.get::<_, String>(6), "ok");
         assert_eq!(first.get::<_, Option<String>>(7), None);
-        assert_eq!(first.get::<_, Option<String>>(8), None);
+        assert_eq!(
+            first.get::<_, Option<String>>(8).as_deref(),
+            Some("result 0")
+        );
         assert_eq!(first.get::<_, f64>(9), 1.25);
         assert_eq!(first.get::<_, Option<String>>(10), None);
         assert_eq!(first.get::<_, String>(11), "0");

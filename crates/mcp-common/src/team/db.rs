@@ -220,7 +220,14 @@ impl Database {
     pub async fn migrate_to(&self, target: i32) -> Result<Vec<i32>, DbError> {
         let mut client = self.client().await?;
         let fail = |error: tokio_postgres::Error| self.error(explain(&error));
-        client
+        // Under the migration lock: two processes creating the table at once would otherwise
+        // collide in PostgreSQL's catalog ("type already exists") despite IF NOT EXISTS.
+        let transaction = client.transaction().await.map_err(fail)?;
+        transaction
+            .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await
+            .map_err(fail)?;
+        transaction
             .batch_execute(
                 "CREATE TABLE IF NOT EXISTS mcp_schema_migrations (
                     version integer PRIMARY KEY,
@@ -229,15 +236,8 @@ impl Database {
                 )",
             )
             .await
-            .or_else(|error| {
-                // Two processes creating the table at once: the loser's error is harmless.
-                if error.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
-                    Ok(())
-                } else {
-                    Err(error)
-                }
-            })
             .map_err(fail)?;
+        transaction.commit().await.map_err(fail)?;
         let mut applied = Vec::new();
         for migration in MIGRATIONS.iter().filter(|m| m.version <= target) {
             let transaction = client.transaction().await.map_err(fail)?;

@@ -226,17 +226,3 @@ pub fn kind_name(kind: ToolKind) -> &'static str {
         ToolKind::Destructive => "destructive",
     }
 }
-
-/// The readiness probe of the team database: reachable, and at which schema version.
-pub fn probe(db: Database) -> crate::health::Probe {
-    crate::health::Probe::new("team database", move || {
-        let db = db.clone();
-        async move {
-            let version = db.version().await.map_err(|e| e.to_string())?;
-            Ok(format!(
-                "PostgreSQL at {} answers, schema version {version}",
-                db.target()
-            ))
-        }
-    })
-}
