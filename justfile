@@ -80,6 +80,19 @@ bench *ARGS:
     just bench-local-model
 
 # mcp-stripe's overhead over a direct async-stripe call against the Stripe stand-in, p50/p99.
+# Team mode's cost: mcp-bench on mcp-empresa in file mode, then in team mode (every call also an audit row in PostgreSQL, a caller recorded in mcp_principals) against a throwaway local cluster started like the tests' (fsync off), with the same settings; ARGS go to both runs.
+bench-team *ARGS:
+    cargo build --release -p mcp-empresa -p mcp-conformance -p pg-cluster --bins --quiet
+    bin="${CARGO_TARGET_DIR:-target}/release"; \
+    coproc PG { "$bin/pg-cluster" bench; }; \
+    read -r url <&"${PG[0]}"; \
+    key=$("$bin/mcp-empresa" credentials new-key); \
+    echo "## file mode"; \
+    "$bin/mcp-bench" --server "$bin/mcp-empresa" {{ARGS}}; \
+    echo "## team mode ($url)"; \
+    "$bin/mcp-bench" --server "$bin/mcp-empresa" --env "MCP_DATABASE_URL=$url" --env "MCP_CREDENTIALS_KEY=$key" {{ARGS}}; \
+    exec {PG[1]}>&-; wait
+
 bench-stripe:
     cargo build --release -p stripe-standin --quiet
     cargo bench --quiet -p mcp-stripe --bench overhead

@@ -10,79 +10,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly.
 
 use std::path::Path;
-use std::process::Child;
 use std::time::Duration;
 
+use mcp_conformance::oauth::Issuer;
 use mcp_conformance::servers::{load_servers, test_environment};
-use mcp_conformance::{HttpServer, PROTOCOL_VERSION, binary_path, start_listening};
+use mcp_conformance::{HttpServer, PROTOCOL_VERSION, binary_path};
 use serde_json::{Value, json};
 
 /// A static token next to OAuth: it keeps working as it always did.
 const STATIC_TOKEN: &str = "static-ops-token-5d1c9e7a2b";
 /// What the stand-in's introspection client is called (see `oauth_standin::RESOURCE_SERVER_ID`).
 const INTROSPECTION_CLIENT: (&str, &str) = ("mcp-server", "mcp-server-secret");
-
-/// The authorization server stand-in, stopped when dropped.
-struct Issuer {
-    child: Child,
-    url: String,
-    http: reqwest::blocking::Client,
-}
-
-impl Drop for Issuer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Issuer {
-    fn start() -> Issuer {
-        let binary = binary_path("oauth-standin");
-        assert!(
-            binary.exists(),
-            "{} is missing: cargo build -p oauth-standin",
-            binary.display()
-        );
-        let (child, addr, _) = start_listening(&binary, &[], &[]).unwrap();
-        Issuer {
-            child,
-            url: format!("http://{addr}"),
-            http: reqwest::blocking::Client::new(),
-        }
-    }
-
-    fn control(&self, route: &str, body: Value) -> Value {
-        let response = self
-            .http
-            .post(format!("{}/__standin/{route}", self.url))
-            .json(&body)
-            .send()
-            .unwrap();
-        assert!(response.status().is_success(), "{route} {body}");
-        response.json().unwrap()
-    }
-
-    /// A token as `spec` says (see the stand-in's `/__standin/token`).
-    fn token(&self, spec: Value) -> String {
-        self.control("token", spec)["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
-
-    /// How many times the stand-in served `key` (e.g. `GET /jwks`).
-    fn calls(&self, key: &str) -> u64 {
-        let calls: Value = self
-            .http
-            .get(format!("{}/__standin/calls", self.url))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        calls["calls"][key].as_u64().unwrap_or(0)
-    }
-}
 
 /// `mcp-empresa --transport http` with its servers.json settings, data under `dir`, and `extra`.
 fn empresa(dir: &Path, extra: &[(&str, &str)]) -> HttpServer {

@@ -8,6 +8,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use mcp_conformance::oauth::Issuer;
 use mcp_conformance::servers::{load_servers, pairs, test_environment};
 use mcp_conformance::{HttpServer, binary_path, result_text};
 use pg_cluster::PgCluster;
@@ -229,6 +230,40 @@ fn each_caller_reaches_openai_with_its_own_key_and_a_wrong_key_breaks_only_its_o
         ]
     );
 
+    // Every call is a row of the audit trail, with its caller: Alice made 5 (a refused and an
+    // approved set_my_credentials, two list_models, one embed), Bob 7, Carol 1.
+    let per_principal = "SELECT count(*) AS count FROM mcp_tool_executions WHERE principal = ";
+    assert_eq!(
+        wait_for_count(&database, &format!("{per_principal}'alice'"), 5),
+        5
+    );
+    assert_eq!(
+        wait_for_count(&database, &format!("{per_principal}'bob'"), 7),
+        7
+    );
+    assert_eq!(
+        wait_for_count(&database, &format!("{per_principal}'carol'"), 1),
+        1
+    );
+    let carols = query(
+        &database,
+        "SELECT tool, outcome, caller->>'transport' AS transport FROM mcp_tool_executions WHERE principal = 'carol'",
+    );
+    assert_eq!(
+        carols,
+        vec![json!({"tool": "list_models", "outcome": "refused", "transport": "http"})]
+    );
+    let sets = query(
+        &database,
+        "SELECT arguments::text AS arguments, result_summary FROM mcp_tool_executions WHERE tool = 'set_my_credentials' AND outcome = 'ok'",
+    );
+    assert_eq!(sets.len(), 2, "{sets:?}");
+    let trail =
+        serde_json::to_string(&query(&database, "SELECT * FROM mcp_tool_executions")).unwrap();
+    for secret in [alice_key, bob_key] {
+        assert!(!trail.contains(secret), "{secret} in the audit trail");
+    }
+
     // The server and its tools are registered.
     let tools = query(
         &database,
@@ -394,4 +429,138 @@ fn each_caller_reaches_stripe_with_its_own_key_and_a_live_key_of_a_caller_only_r
         json!({"name": "Carol's customer", "confirm": true}),
     );
     assert!(held.contains("live-mode key"), "{held}");
+}
+
+#[test]
+fn stopping_postgresql_under_load_loses_no_audit_record() {
+    // A cluster of the test's own, since it is taken away for a while.
+    let Some(pg) = PgCluster::own_for_tests() else {
+        return;
+    };
+    let database = pg.new_database("team_outage").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = team_env("empresa", dir.path(), &database);
+    let server = HttpServer::start(&binary_path("mcp-empresa"), &[], &pairs(&env)).unwrap();
+    let mut alice = Session::open(&server, ALICE);
+
+    let mut calls = 0;
+    let started = Instant::now();
+    let mut spooled_seen = 0;
+    while started.elapsed() < Duration::from_secs(7) {
+        let at = started.elapsed();
+        if at >= Duration::from_secs(2) && pg.is_running() && at < Duration::from_secs(5) {
+            pg.stop().unwrap();
+        }
+        if at >= Duration::from_secs(5) && !pg.is_running() {
+            pg.start_again().unwrap();
+        }
+        alice.ok("consultar_empresa", json!({"nombre": "Empresa X"}));
+        calls += 1;
+        if !pg.is_running() && calls % 10 == 0 {
+            let metrics = server
+                .client
+                .get(format!("{}/metrics", server.base))
+                .header("authorization", format!("Bearer {ALICE}"))
+                .send()
+                .unwrap()
+                .text()
+                .unwrap();
+            let spooled: u64 = metrics
+                .lines()
+                .find(|line| line.starts_with("mcp_audit_spooled_records{"))
+                .and_then(|line| line.rsplit(' ').next())
+                .and_then(|n| n.trim().parse().ok())
+                .unwrap_or(0);
+            spooled_seen = spooled_seen.max(spooled);
+        }
+    }
+    assert!(calls > 50, "only {calls} calls in 7 s");
+    assert!(
+        spooled_seen > 0,
+        "no record was spooled while PostgreSQL was down"
+    );
+    // Once PostgreSQL is back, every call is a row, exactly once.
+    let count = "SELECT count(*) AS count FROM mcp_tool_executions WHERE principal = 'alice'";
+    let rows = {
+        let started = Instant::now();
+        loop {
+            let rows = query(&database, count)[0]["count"].as_i64().unwrap();
+            if rows >= calls || started.elapsed() > Duration::from_secs(45) {
+                break rows;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    };
+    assert_eq!(rows, calls, "{calls} calls made");
+    let distinct = query(
+        &database,
+        "SELECT count(DISTINCT request_id) AS count FROM mcp_tool_executions",
+    );
+    assert_eq!(distinct[0]["count"].as_i64().unwrap(), calls);
+}
+
+#[test]
+fn an_oauth_subject_is_a_principal_with_its_own_credentials_and_audit_rows() {
+    let Some(pg) = PgCluster::for_tests() else {
+        return;
+    };
+    let database = pg.new_database("team_oauth").unwrap();
+    let issuer = Issuer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = team_env("openai", dir.path(), &database);
+    env.push(("MCP_OAUTH_ISSUER".into(), issuer.url.clone()));
+    let standin = env.standin.as_ref().unwrap().url.clone();
+    let dana_key = "sk-dana-own-key-0000dddd";
+    reqwest::blocking::Client::new()
+        .post(format!("{standin}/__standin/keys"))
+        .json(&json!({"keys": [dana_key]}))
+        .send()
+        .unwrap();
+    let server = HttpServer::start(&binary_path("mcp-openai"), &[], &pairs(&env)).unwrap();
+    let resource = server.mcp_url();
+    let reader = issuer.token(json!({"sub": "dana", "scope": "mcp:read", "aud": resource}));
+    let writer =
+        issuer.token(json!({"sub": "dana", "scope": "mcp:read mcp:write", "aud": resource}));
+    let reader: &'static str = Box::leak(reader.into_boxed_str());
+    let writer: &'static str = Box::leak(writer.into_boxed_str());
+
+    // Storing credentials is a write: a read-only token is stopped at the door (403).
+    let mut reading = Session::open(&server, reader);
+    reading.next += 1;
+    let answer = server
+        .post(
+            &json!({"jsonrpc": "2.0", "id": reading.next, "method": "tools/call", "params": {"name": "set_my_credentials", "arguments": {"api_key": dana_key, "confirm": true}}}),
+            reading.id.as_deref(),
+            &[("authorization", format!("Bearer {reader}").as_str())],
+        )
+        .unwrap();
+    assert_eq!(answer.status, 403, "{}", answer.body);
+
+    let mut dana = Session::open(&server, writer);
+    dana.ok(
+        "set_my_credentials",
+        json!({"api_key": dana_key, "confirm": true}),
+    );
+    // Her calls, with either token, go out with her own key.
+    reading.ok("list_models", json!({}));
+    dana.ok("list_models", json!({}));
+    let requests: Value = reqwest::blocking::get(format!("{standin}/__standin/requests"))
+        .unwrap()
+        .json()
+        .unwrap();
+    let suffixes: Vec<&str> = requests["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["key_suffix"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(suffixes, vec!["dddd", "dddd"]);
+
+    let principals = query(&database, "SELECT name, kind FROM mcp_principals");
+    assert_eq!(
+        principals,
+        vec![json!({"name": "oauth:dana", "kind": "oauth"})]
+    );
+    let rows = "SELECT count(*) AS count FROM mcp_tool_executions WHERE principal = 'oauth:dana'";
+    assert_eq!(wait_for_count(&database, rows, 3), 3);
 }

@@ -102,7 +102,29 @@ Shared settings (environment or .env; MCP_ENV_FILE names another file):
   MCP_LOG_FORMAT            human (default) or json
   MCP_LOG_LEVEL             log filter such as info or debug (RUST_LOG also works)
   MCP_READY_CACHE_SECS      how long /readyz reuses a passing probe (default 300); with tokens set,
-                            /readyz shows probe details only to a caller sending a valid one";
+                            /readyz shows probe details only to a caller sending a valid one
+
+OAuth 2.1 resource server (bearer tokens from an authorization server, beside static tokens):
+  MCP_OAUTH_ISSUER          the authorization server's issuer URL (turns OAuth on)
+  MCP_OAUTH_RESOURCE        this server's resource URI, the audience tokens must name
+                            (default on loopback: http://<listen address>/mcp)
+  MCP_OAUTH_JWKS_URL        the issuer's key set (default: from its metadata)
+  MCP_OAUTH_JWKS_MIN_REFETCH_SECS  least time between key-set fetches for unknown keys (default 30)
+  MCP_OAUTH_INTROSPECTION_URL, MCP_OAUTH_CLIENT_ID, MCP_OAUTH_CLIENT_SECRET
+                            check every token by RFC 7662 introspection instead
+  MCP_OAUTH_SCOPE_READ, MCP_OAUTH_SCOPE_WRITE, MCP_OAUTH_SCOPE_DESTRUCTIVE
+                            the scope each tool kind needs (default mcp:read, mcp:write,
+                            mcp:destructive)
+
+Team mode (several users; see `credentials --help`):
+  MCP_DATABASE_URL          postgres://user:password@host:port/db: consents, callers' own
+                            credentials and the audit trail in PostgreSQL
+  MCP_CREDENTIALS_KEY       32 random bytes in base64 sealing callers' credentials
+                            (`credentials new-key` makes one)
+  MCP_CREDENTIALS_OLD_KEYS  earlier keys still accepted until `credentials rotate`
+  MCP_SHARED_CREDENTIALS    true to let callers without their own use the server's credentials
+  MCP_DATABASE_POOL         connections per process (default 8)
+  MCP_AUDIT_SPOOL_MAX       audit records kept on disk while the database is down (default 100000)";
 
 fn command(identity: &ServerIdentity) -> Command {
     let binary = format!("mcp-{}", identity.name);

@@ -544,6 +544,73 @@ mod tests {
         assert_eq!(built.get(), 4);
     }
 
+    /// Against a real PostgreSQL: values sealed under one key open after rotation to another,
+    /// are re-sealed by `rotate`, then open without the old key; the rows never hold plaintext;
+    /// a row's value moved to another caller's row does not open.
+    #[tokio::test]
+    async fn credentials_survive_key_rotation_and_never_sit_in_plaintext() {
+        let Some(pg) = pg_cluster::PgCluster::for_tests() else {
+            return;
+        };
+        let db = Database::new(&pg.new_database("credentials").unwrap(), 2).unwrap();
+        db.migrate().await.unwrap();
+        let old = Arc::new(Keyring::from_keys([1; 32], &[]));
+        let store = CredentialStore::new(db.clone(), Some(old.clone()));
+        let values = |key: &str| BTreeMap::from([("api_key".to_owned(), Secret::new(key))]);
+        store
+            .set("alice", "openai", &values("sk-alice-plain-1"))
+            .await
+            .unwrap();
+        store
+            .set("bob", "openai", &values("sk-bob-plain-002"))
+            .await
+            .unwrap();
+        let client = db.client().await.unwrap();
+        let dump: String = client
+            .query_one(
+                "SELECT string_agg(encode(sealed, 'escape'), '|') FROM mcp_credentials",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert!(!dump.contains("plain"), "{dump}");
+
+        let rotated = Arc::new(Keyring::from_keys([2; 32], &[[1; 32]]));
+        let store = CredentialStore::new(db.clone(), Some(rotated.clone()));
+        let alice = store.get("alice", "openai").await.unwrap().unwrap();
+        assert_eq!(alice.get("api_key").unwrap().expose(), "sk-alice-plain-1");
+        assert_eq!(store.rotate().await.unwrap(), 2);
+        assert_eq!(store.rotate().await.unwrap(), 0);
+        let listed = store.list(Some("openai")).await.unwrap();
+        assert!(
+            listed.iter().all(|f| f.key_id == rotated.current_id()),
+            "{listed:?}"
+        );
+
+        let only_new =
+            CredentialStore::new(db.clone(), Some(Arc::new(Keyring::from_keys([2; 32], &[]))));
+        let bob = only_new.get("bob", "openai").await.unwrap().unwrap();
+        assert_eq!(bob.get("api_key").unwrap().expose(), "sk-bob-plain-002");
+
+        // Alice's sealed value copied into Bob's row does not open as Bob's.
+        client
+            .execute(
+                "UPDATE mcp_credentials SET nonce = a.nonce, sealed = a.sealed
+                 FROM (SELECT c.nonce, c.sealed FROM mcp_credentials c JOIN mcp_principals p ON p.id = c.principal_id WHERE p.name = 'alice') a
+                 WHERE principal_id = (SELECT id FROM mcp_principals WHERE name = 'bob')",
+                &[],
+            )
+            .await
+            .unwrap();
+        let fresh = CredentialStore::new(db.clone(), Some(rotated));
+        let error = fresh.get("bob", "openai").await.unwrap_err().to_string();
+        assert!(error.contains("cannot be opened"), "{error}");
+
+        assert_eq!(fresh.delete("alice", "openai", &[]).await.unwrap(), 1);
+        assert!(fresh.get("alice", "openai").await.unwrap().is_none());
+    }
+
     #[test]
     fn a_changed_key_is_another_set() {
         assert_ne!(
