@@ -564,3 +564,33 @@ fn an_oauth_subject_is_a_principal_with_its_own_credentials_and_audit_rows() {
     let rows = "SELECT count(*) AS count FROM mcp_tool_executions WHERE principal = 'oauth:dana'";
     assert_eq!(wait_for_count(&database, rows, 3), 3);
 }
+
+#[test]
+fn with_shared_credentials_a_caller_without_its_own_uses_the_servers() {
+    let Some(pg) = PgCluster::for_tests() else {
+        return;
+    };
+    let database = pg.new_database("team_shared").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = team_env("openai", dir.path(), &database);
+    env.push(("MCP_SHARED_CREDENTIALS".into(), "true".into()));
+    let configured = env
+        .iter()
+        .find(|(k, _)| k == "OPENAI_API_KEY")
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    let standin = env.standin.as_ref().unwrap().url.clone();
+    let server = HttpServer::start(&binary_path("mcp-openai"), &[], &pairs(&env)).unwrap();
+    let mut carol = Session::open(&server, CAROL);
+    carol.ok("list_models", json!({}));
+    let requests: Value = reqwest::blocking::get(format!("{standin}/__standin/requests"))
+        .unwrap()
+        .json()
+        .unwrap();
+    let request = &requests["requests"][0];
+    assert_eq!(request["auth"], "valid", "{request}");
+    assert_eq!(
+        request["key_suffix"].as_str().unwrap(),
+        &configured[configured.len() - 4..]
+    );
+}
