@@ -43,8 +43,14 @@ pub fn init(format: LogFormat, filter: &str) {
             .with_ansi(std::io::stderr().is_terminal())
             .boxed(),
     };
+    // Both filters are global rather than per-layer: a per-layer filter gives the subscriber no
+    // maximum level, so every event and span of every crate (rmcp's per-request spans included)
+    // would be built and checked at run time even when the level leaves it out. Global filters
+    // let `tracing` skip disabled call sites outright; there is only one layer to filter for.
     let installed = tracing_subscriber::registry()
-        .with(layer.with_filter(env_filter).with_filter(cap))
+        .with(env_filter)
+        .with(cap)
+        .with(layer)
         .try_init();
     if installed.is_err() {
         return;
