@@ -20,25 +20,75 @@ const CAROL: &str = "tok-carol-0123456789abcdef";
 /// A credentials key for the tests (32 bytes of base64).
 const KEY: &str = "dGVhbS1tb2RlLXRlc3Qta2V5LTMyLWJ5dGVzLWxvbmc=";
 
-/// The server's test environment plus team mode on `database` with three token holders.
-fn team_env(
-    server: &str,
-    dir: &std::path::Path,
-    database: &str,
-) -> mcp_conformance::servers::TestEnvironment {
-    let entry = load_servers()
-        .unwrap()
-        .into_iter()
-        .find(|s| s.name == server)
-        .unwrap();
-    let mut env = test_environment(&entry, dir);
-    env.push(("MCP_DATABASE_URL".into(), database.into()));
-    env.push(("MCP_CREDENTIALS_KEY".into(), KEY.into()));
-    env.push((
-        "MCP_AUTH_TOKENS".into(),
-        format!("alice:{ALICE},bob:{BOB},carol:{CAROL}"),
-    ));
-    env
+/// A server set up for team mode: its test environment (and stand-in) with a database of its
+/// own, three token holders and `extra` settings.
+struct Setup {
+    server: &'static str,
+    env: mcp_conformance::servers::TestEnvironment,
+    database: String,
+    /// The stand-in's base URL, for servers that have one.
+    standin: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new(pg: &PgCluster, server: &'static str, extra: &[(&str, &str)]) -> Setup {
+        let database = pg.new_database(&format!("team_{server}")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let entry = load_servers()
+            .unwrap()
+            .into_iter()
+            .find(|s| s.name == server)
+            .unwrap();
+        let mut env = test_environment(&entry, dir.path());
+        env.push(("MCP_DATABASE_URL".into(), database.clone()));
+        env.push(("MCP_CREDENTIALS_KEY".into(), KEY.into()));
+        env.push((
+            "MCP_AUTH_TOKENS".into(),
+            format!("alice:{ALICE},bob:{BOB},carol:{CAROL}"),
+        ));
+        for (key, value) in extra {
+            env.push(((*key).into(), (*value).into()));
+        }
+        let standin = env
+            .standin
+            .as_ref()
+            .map(|s| s.url.clone())
+            .unwrap_or_default();
+        Setup {
+            server,
+            env,
+            database,
+            standin,
+            _dir: dir,
+        }
+    }
+
+    /// The server over HTTP.
+    fn start(&self) -> HttpServer {
+        let binary = binary_path(&format!("mcp-{}", self.server));
+        HttpServer::start(&binary, &[], &pairs(&self.env)).unwrap()
+    }
+
+    /// The stand-in's record of requests.
+    fn requests(&self) -> Vec<Value> {
+        let requests: Value =
+            reqwest::blocking::get(format!("{}/__standin/requests", self.standin))
+                .unwrap()
+                .json()
+                .unwrap();
+        requests["requests"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Posts `body` to the stand-in's control route `/__standin/<route>`.
+    fn control(&self, route: &str, body: Value) {
+        let response = reqwest::blocking::Client::new()
+            .post(format!("{}/__standin/{route}", self.standin))
+            .json(&body)
+            .send()
+            .unwrap();
+        assert!(response.status().is_success(), "{route} {body}");
+    }
 }
 
 fn bearer(token: &str) -> [(&'static str, String); 1] {
@@ -127,18 +177,12 @@ fn each_caller_reaches_openai_with_its_own_key_and_a_wrong_key_breaks_only_its_o
     let Some(pg) = PgCluster::for_tests() else {
         return;
     };
-    let database = pg.new_database("team_openai").unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let env = team_env("openai", dir.path(), &database);
-    let standin = env.standin.as_ref().unwrap().url.clone();
+    let setup = Setup::new(pg, "openai", &[]);
+    let database = setup.database.clone();
     let alice_key = "sk-alice-own-key-0000aaaa";
     let bob_key = "sk-bob-mistyped-key-bbbb";
-    reqwest::blocking::Client::new()
-        .post(format!("{standin}/__standin/keys"))
-        .json(&json!({"keys": [alice_key]}))
-        .send()
-        .unwrap();
-    let server = HttpServer::start(&binary_path("mcp-openai"), &[], &pairs(&env)).unwrap();
+    setup.control("keys", json!({"keys": [alice_key]}));
+    let server = setup.start();
 
     let mut alice = Session::open(&server, ALICE);
     let mut bob = Session::open(&server, BOB);
@@ -178,11 +222,7 @@ fn each_caller_reaches_openai_with_its_own_key_and_a_wrong_key_breaks_only_its_o
     alice.ok("embed", json!({"texts": ["hello"]}));
 
     // Every request reached the endpoint with its caller's own key, never the deployment's.
-    let requests: Value = reqwest::blocking::get(format!("{standin}/__standin/requests"))
-        .unwrap()
-        .json()
-        .unwrap();
-    let requests = requests["requests"].as_array().cloned().unwrap_or_default();
+    let requests = setup.requests();
     assert!(!requests.is_empty());
     let by_suffix = |suffix: &str| {
         requests
@@ -281,10 +321,8 @@ fn each_caller_works_in_odoo_as_its_own_user_with_its_own_consents() {
     let Some(pg) = PgCluster::for_tests() else {
         return;
     };
-    let database = pg.new_database("team_odoo").unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let env = team_env("odoo", dir.path(), &database);
-    let standin = env.standin.as_ref().unwrap().url.clone();
+    let setup = Setup::new(pg, "odoo", &[]);
+    let (database, env) = (setup.database.clone(), &setup.env);
     let binary = binary_path("mcp-odoo");
 
     // The operator sets Alice's login from the command line (values on stdin, never echoed)
@@ -292,7 +330,7 @@ fn each_caller_works_in_odoo_as_its_own_user_with_its_own_consents() {
     let run = |args: &[&str], input: &str| {
         let mut child = Command::new(&binary)
             .args(args)
-            .envs(pairs(&env))
+            .envs(pairs(env))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -321,7 +359,7 @@ fn each_caller_works_in_odoo_as_its_own_user_with_its_own_consents() {
     let granted = run(&["grants", "add", "create_record", "--caller", "alice"], "");
     assert!(granted.contains("team database"), "{granted}");
 
-    let server = HttpServer::start(&binary, &[], &pairs(&env)).unwrap();
+    let server = setup.start();
     let mut alice = Session::open(&server, ALICE);
     let mut bob = Session::open(&server, BOB);
     bob.ok(
@@ -358,11 +396,7 @@ fn each_caller_works_in_odoo_as_its_own_user_with_its_own_consents() {
     );
 
     // Bob's password changes in Odoo: his calls fail, Alice's go on.
-    reqwest::blocking::Client::new()
-        .post(format!("{standin}/__standin/password"))
-        .json(&json!({"login": "demo", "password": "changed"}))
-        .send()
-        .unwrap();
+    setup.control("password", json!({"login": "demo", "password": "changed"}));
     let failed = bob.err(
         "search_records",
         json!({"model": "res.partner", "limit": 1}),
@@ -388,10 +422,8 @@ fn each_caller_reaches_stripe_with_its_own_key_and_a_live_key_of_a_caller_only_r
     let Some(pg) = PgCluster::for_tests() else {
         return;
     };
-    let database = pg.new_database("team_stripe").unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let env = team_env("stripe", dir.path(), &database);
-    let server = HttpServer::start(&binary_path("mcp-stripe"), &[], &pairs(&env)).unwrap();
+    let setup = Setup::new(pg, "stripe", &[]);
+    let server = setup.start();
     let mut alice = Session::open(&server, ALICE);
     let mut bob = Session::open(&server, BOB);
     let mut carol = Session::open(&server, CAROL);
@@ -437,10 +469,9 @@ fn stopping_postgresql_under_load_loses_no_audit_record() {
     let Some(pg) = PgCluster::own_for_tests() else {
         return;
     };
-    let database = pg.new_database("team_outage").unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let env = team_env("empresa", dir.path(), &database);
-    let server = HttpServer::start(&binary_path("mcp-empresa"), &[], &pairs(&env)).unwrap();
+    let setup = Setup::new(&pg, "empresa", &[]);
+    let database = setup.database.clone();
+    let server = setup.start();
     let mut alice = Session::open(&server, ALICE);
 
     let mut calls = 0;
@@ -504,19 +535,12 @@ fn an_oauth_subject_is_a_principal_with_its_own_credentials_and_audit_rows() {
     let Some(pg) = PgCluster::for_tests() else {
         return;
     };
-    let database = pg.new_database("team_oauth").unwrap();
     let issuer = Issuer::start();
-    let dir = tempfile::tempdir().unwrap();
-    let mut env = team_env("openai", dir.path(), &database);
-    env.push(("MCP_OAUTH_ISSUER".into(), issuer.url.clone()));
-    let standin = env.standin.as_ref().unwrap().url.clone();
+    let setup = Setup::new(pg, "openai", &[("MCP_OAUTH_ISSUER", &issuer.url)]);
+    let database = setup.database.clone();
     let dana_key = "sk-dana-own-key-0000dddd";
-    reqwest::blocking::Client::new()
-        .post(format!("{standin}/__standin/keys"))
-        .json(&json!({"keys": [dana_key]}))
-        .send()
-        .unwrap();
-    let server = HttpServer::start(&binary_path("mcp-openai"), &[], &pairs(&env)).unwrap();
+    setup.control("keys", json!({"keys": [dana_key]}));
+    let server = setup.start();
     let resource = server.mcp_url();
     let reader = issuer.token(json!({"sub": "dana", "scope": "mcp:read", "aud": resource}));
     let writer =
@@ -544,13 +568,8 @@ fn an_oauth_subject_is_a_principal_with_its_own_credentials_and_audit_rows() {
     // Her calls, with either token, go out with her own key.
     reading.ok("list_models", json!({}));
     dana.ok("list_models", json!({}));
-    let requests: Value = reqwest::blocking::get(format!("{standin}/__standin/requests"))
-        .unwrap()
-        .json()
-        .unwrap();
-    let suffixes: Vec<&str> = requests["requests"]
-        .as_array()
-        .unwrap()
+    let requests = setup.requests();
+    let suffixes: Vec<&str> = requests
         .iter()
         .map(|r| r["key_suffix"].as_str().unwrap_or_default())
         .collect();
@@ -570,24 +589,18 @@ fn with_shared_credentials_a_caller_without_its_own_uses_the_servers() {
     let Some(pg) = PgCluster::for_tests() else {
         return;
     };
-    let database = pg.new_database("team_shared").unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let mut env = team_env("openai", dir.path(), &database);
-    env.push(("MCP_SHARED_CREDENTIALS".into(), "true".into()));
-    let configured = env
+    let setup = Setup::new(pg, "openai", &[("MCP_SHARED_CREDENTIALS", "true")]);
+    let configured = setup
+        .env
         .iter()
         .find(|(k, _)| k == "OPENAI_API_KEY")
         .map(|(_, v)| v.clone())
         .unwrap();
-    let standin = env.standin.as_ref().unwrap().url.clone();
-    let server = HttpServer::start(&binary_path("mcp-openai"), &[], &pairs(&env)).unwrap();
+    let server = setup.start();
     let mut carol = Session::open(&server, CAROL);
     carol.ok("list_models", json!({}));
-    let requests: Value = reqwest::blocking::get(format!("{standin}/__standin/requests"))
-        .unwrap()
-        .json()
-        .unwrap();
-    let request = &requests["requests"][0];
+    let requests = setup.requests();
+    let request = &requests[0];
     assert_eq!(request["auth"], "valid", "{request}");
     assert_eq!(
         request["key_suffix"].as_str().unwrap(),

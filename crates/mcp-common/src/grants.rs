@@ -102,6 +102,26 @@ pub struct NewGrant {
     pub source: String,
 }
 
+impl NewGrant {
+    /// The grant as given at `now`, with a new id, and when it ends.
+    pub(crate) fn given_at(self, now: SystemTime) -> (Grant, Option<SystemTime>) {
+        // Past year 9999 humantime cannot write the date (and far enough, the addition
+        // overflows): a longer grant is held to the longest one.
+        let expires = self.lasts.map(|d| now + d.min(LONGEST_GRANT));
+        let grant = Grant {
+            id: new_grant_id(),
+            tool: self.tool,
+            caller: self.caller,
+            client: self.client,
+            arguments: self.arguments,
+            created: humantime::format_rfc3339_seconds(now).to_string(),
+            expires: expires.map(|t| humantime::format_rfc3339_seconds(t).to_string()),
+            source: self.source,
+        };
+        (grant, expires)
+    }
+}
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct GrantFile {
     #[serde(default)]
@@ -254,20 +274,7 @@ impl GrantStore {
     /// Records a new grant, pruning expired ones, and returns it.
     pub fn add(&self, new: NewGrant) -> io::Result<Grant> {
         let now = SystemTime::now();
-        let grant = Grant {
-            id: new_grant_id(),
-            tool: new.tool,
-            caller: new.caller,
-            client: new.client,
-            arguments: new.arguments,
-            created: humantime::format_rfc3339_seconds(now).to_string(),
-            // Past year 9999 humantime cannot write the date (and far enough, the addition
-            // overflows): a longer grant is held to the longest one.
-            expires: new
-                .lasts
-                .map(|d| humantime::format_rfc3339_seconds(now + d.min(LONGEST_GRANT)).to_string()),
-            source: new.source,
-        };
+        let (grant, _) = new.given_at(now);
         let added = grant.clone();
         self.modify(move |grants| {
             grants.retain(|g| !g.expired(now));
@@ -375,7 +382,7 @@ fn owner_only(path: &Path) -> io::Result<File> {
 /// 32 random bits as hex: enough to tell a server's grants apart, and unguessable enough that
 /// revoking by id cannot hit a grant by accident.
 /// A new grant id, e.g. `g-4f2a9c1e`.
-pub(crate) fn new_grant_id() -> String {
+fn new_grant_id() -> String {
     format!("g-{:08x}", random_u64() as u32)
 }
 

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use serde_json::Value;
 
 use super::db::{Database, DbError, explain};
-use crate::grants::{Grant, LONGEST_GRANT, NewGrant, new_grant_id};
+use crate::grants::{Grant, NewGrant};
 
 /// The grants of one server in the team database.
 #[derive(Debug, Clone)]
@@ -76,17 +76,7 @@ impl DbGrants {
     /// Records a new grant and returns it; expired rows of this server are pruned.
     pub async fn add(&self, new: NewGrant) -> Result<Grant, DbError> {
         let now = SystemTime::now();
-        let expires = new.lasts.map(|d| now + d.min(LONGEST_GRANT));
-        let grant = Grant {
-            id: new_grant_id(),
-            tool: new.tool,
-            caller: new.caller,
-            client: new.client,
-            arguments: new.arguments,
-            created: humantime::format_rfc3339_seconds(now).to_string(),
-            expires: expires.map(|t| humantime::format_rfc3339_seconds(t).to_string()),
-            source: new.source,
-        };
+        let (grant, expires) = new.given_at(now);
         let arguments = serde_json::to_value(&grant.arguments).unwrap_or(Value::Null);
         let client = self.db.client().await?;
         let fail = |e: tokio_postgres::Error| self.db.error(explain(&e));
