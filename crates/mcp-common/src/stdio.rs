@@ -5,13 +5,23 @@
 //! when a top-level `"id"` can be found. Everything else passes through to rmcp unchanged; rmcp
 //! answers valid JSON that is not JSON-RPC with -32600 itself.
 //!
-//! Standard output is written by one task only, so answers and framing errors never interleave
-//! within a line.
+//! The framing is rmcp's own transport ([`rmcp::transport::Transport`]), implemented here over the
+//! streams themselves: rmcp's service loop reads a line, checks and parses it in its own task, and
+//! each answer is written straight to the output. (It used to be a reader task feeding rmcp
+//! through an in-memory pipe and a writer task draining another, three task hops and two copies
+//! per message more.) Every write goes through one lock and whole lines only, so answers and
+//! framing errors never interleave within a line.
 
-use rmcp::service::ServiceExt;
+use std::sync::Arc;
+
+use rmcp::model::ErrorData;
+use rmcp::service::{RxJsonRpcMessage, ServiceExt, TxJsonRpcMessage};
+use rmcp::transport::Transport;
+use rmcp::transport::async_rw::{JsonRpcMessageCodec, JsonRpcMessageCodecError};
 use rmcp::{RoleServer, Service};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::sync::mpsc;
+use tokio_util::bytes::BytesMut;
+use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
 
 use crate::framing::{INVALID_REQUEST, Rejection, check_syntax, find_id};
@@ -99,22 +109,19 @@ where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    // rmcp reads from `server_in` and writes to `server_out`; the pumps sit on the other ends.
-    let (requests_tx, server_in) = tokio::io::duplex(256 * 1024);
-    let (server_out, responses_rx) = tokio::io::duplex(256 * 1024);
-    let (framing_errors_tx, framing_errors_rx) = mpsc::channel::<Vec<u8>>(64);
-
-    let transport =
-        rmcp::transport::async_rw::AsyncRwTransport::<RoleServer, _, _>::new(server_in, server_out)
-            .with_max_line_length(max_line_bytes.saturating_add(2));
-    let writer = tokio::spawn(write_output(responses_rx, framing_errors_rx, output));
-    let reader = tokio::spawn(read_input(
-        input,
-        requests_tx,
-        framing_errors_tx,
+    let output = Arc::new(Output::new(output));
+    let transport = LineTransport {
+        input: BufReader::with_capacity(64 * 1024, input),
+        line: Vec::new(),
+        oversized_len: None,
+        ended: false,
         max_line_bytes,
-    ));
-
+        decoder: JsonRpcMessageCodec::default(),
+        decode_buffer: BytesMut::new(),
+        unanswered: None,
+        flush_owed: false,
+        output: output.clone(),
+    };
     let running = service
         .serve_with_ct(transport, shutdown.child_token())
         .await
@@ -123,148 +130,305 @@ where
         })?;
     let quit = running.waiting().await;
     tracing::debug!(?quit, "stdio session ended");
-    reader.abort();
-    match writer.await {
-        Ok(result) => result,
-        Err(join_error) => Err(std::io::Error::other(join_error)),
+    // rmcp has sent what was in flight and closed the transport, which flushed the output.
+    output.outcome()
+}
+
+/// The output side: whole lines, written under one lock.
+struct Output<W> {
+    writer: tokio::sync::Mutex<Unwritten<W>>,
+    /// The first write that failed, reported when the session ends.
+    failure: std::sync::Mutex<Option<std::io::Error>>,
+}
+
+/// The output stream and the bytes accepted but not yet written to it. A line is appended in
+/// full before any await, and bytes leave the buffer only once written, so a write cancelled
+/// half-way (rmcp polls `receive` in a `select!`) never leaves half a line: whoever holds the
+/// lock next writes the rest first.
+struct Unwritten<W> {
+    stream: W,
+    bytes: Vec<u8>,
+}
+
+impl<W: AsyncWrite + Unpin> Output<W> {
+    fn new(stream: W) -> Output<W> {
+        Output {
+            writer: tokio::sync::Mutex::new(Unwritten {
+                stream,
+                bytes: Vec::new(),
+            }),
+            failure: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Writes `line` (which ends with a newline) after anything still unwritten.
+    async fn write_line(&self, line: &[u8]) -> std::io::Result<()> {
+        let mut writer = self.writer.lock().await;
+        writer.bytes.extend_from_slice(line);
+        let written = writer.flush().await;
+        if let Err(error) = &written {
+            self.remember(error);
+        }
+        written
+    }
+
+    /// Writes anything still unwritten.
+    async fn flush(&self) -> std::io::Result<()> {
+        let written = self.writer.lock().await.flush().await;
+        if let Err(error) = &written {
+            self.remember(error);
+        }
+        written
+    }
+
+    fn remember(&self, error: &std::io::Error) {
+        let mut failure = self
+            .failure
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if failure.is_none() {
+            *failure = Some(std::io::Error::new(error.kind(), error.to_string()));
+        }
+    }
+
+    /// The first write error of the session, if any.
+    fn outcome(&self) -> std::io::Result<()> {
+        let failure = self
+            .failure
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        match failure {
+            None => Ok(()),
+            Some(error) => Err(error),
+        }
     }
 }
 
-async fn read_input<R: AsyncRead + Unpin>(
-    input: R,
-    mut to_server: tokio::io::DuplexStream,
-    framing_errors: mpsc::Sender<Vec<u8>>,
-    max_line_bytes: usize,
-) {
-    let mut reader = BufReader::with_capacity(64 * 1024, input);
-    let mut line: Vec<u8> = Vec::new();
-    let mut oversized_len: Option<usize> = None;
-    loop {
-        let chunk = match reader.fill_buf().await {
-            Ok(chunk) => chunk,
-            Err(error) => {
-                tracing::error!(%error, "could not read standard input");
-                break;
+impl<W: AsyncWrite + Unpin> Unwritten<W> {
+    async fn flush(&mut self) -> std::io::Result<()> {
+        while !self.bytes.is_empty() {
+            let written = self.stream.write(&self.bytes).await?;
+            if written == 0 {
+                return Err(std::io::ErrorKind::WriteZero.into());
             }
-        };
-        if chunk.is_empty() {
-            // End of input: a last line without a newline still counts.
-            if !line.is_empty() || oversized_len.is_some() {
-                forward(
-                    &line,
-                    oversized_len,
-                    &mut to_server,
-                    &framing_errors,
-                    max_line_bytes,
-                )
-                .await;
-            }
-            break;
+            self.bytes.drain(..written);
         }
-        let (piece, consumed, complete) = match chunk.iter().position(|b| *b == b'\n') {
-            Some(pos) => (&chunk[..pos], pos + 1, true),
-            None => (chunk, chunk.len(), false),
-        };
-        match &mut oversized_len {
-            Some(len) => *len += piece.len(),
-            None if line.len() + piece.len() > max_line_bytes => {
-                oversized_len = Some(line.len() + piece.len());
-                let keep = ID_SEARCH_PREFIX.saturating_sub(line.len()).min(piece.len());
-                line.extend_from_slice(&piece[..keep]);
-            }
-            None => line.extend_from_slice(piece),
-        }
-        reader.consume(consumed);
-        if complete {
-            let ok = forward(
-                &line,
-                oversized_len,
-                &mut to_server,
-                &framing_errors,
-                max_line_bytes,
-            )
-            .await;
-            line.clear();
-            oversized_len = None;
-            if !ok {
-                break;
-            }
-        }
+        self.stream.flush().await
     }
-    // Dropping `to_server` tells rmcp that the client has gone.
-    let _ = to_server.shutdown().await;
 }
 
-/// Passes one complete line on, or answers it with a framing error. False when rmcp has gone.
-async fn forward(
-    line: &[u8],
+/// rmcp's transport over a line-oriented pair of streams, with the framing described in the
+/// module.
+struct LineTransport<R, W> {
+    input: BufReader<R>,
+    /// The line read so far (for an oversized line, only its start, to look for its id).
+    line: Vec<u8>,
+    /// The full length of the line being read once it is over the limit.
     oversized_len: Option<usize>,
-    to_server: &mut tokio::io::DuplexStream,
-    framing_errors: &mpsc::Sender<Vec<u8>>,
+    /// The input has ended.
+    ended: bool,
     max_line_bytes: usize,
-) -> bool {
-    if let Some(len) = oversized_len {
-        tracing::warn!(
-            bytes = len,
-            limit = max_line_bytes,
-            "rejected an oversized message"
-        );
-        let answer = error_line(&Rejection {
-            id: find_id(line),
-            code: INVALID_REQUEST,
-            message: format!(
-                "message of {len} bytes exceeds the limit of {max_line_bytes} bytes (MCP_MAX_REQUEST_BYTES)"
-            ),
-        });
-        return framing_errors.send(answer).await.is_ok();
+    /// rmcp's own decoding of a line, so messages parse exactly as rmcp parses them.
+    decoder: JsonRpcMessageCodec<RxJsonRpcMessage<RoleServer>>,
+    decode_buffer: BytesMut,
+    /// An error answer to a line that is not a message, not yet (fully) written.
+    unanswered: Option<Vec<u8>>,
+    /// A write of an error answer was cut short; its rest is still to be written.
+    flush_owed: bool,
+    output: Arc<Output<W>>,
+}
+
+impl<R, W> LineTransport<R, W>
+where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send,
+{
+    /// Reads up to the end of the next line. Cancel-safe: what has been read stays in `self`.
+    /// False at the end of the input (a last line without a newline is then complete).
+    async fn read_line(&mut self) -> bool {
+        loop {
+            let chunk = match self.input.fill_buf().await {
+                Ok(chunk) => chunk,
+                Err(error) => {
+                    tracing::error!(%error, "could not read standard input");
+                    // What was read of an unfinished line is not a message.
+                    self.line.clear();
+                    self.oversized_len = None;
+                    return false;
+                }
+            };
+            if chunk.is_empty() {
+                return false;
+            }
+            let (piece, consumed, complete) = match chunk.iter().position(|b| *b == b'\n') {
+                Some(pos) => (&chunk[..pos], pos + 1, true),
+                None => (chunk, chunk.len(), false),
+            };
+            match &mut self.oversized_len {
+                Some(len) => *len += piece.len(),
+                None if self.line.len() + piece.len() > self.max_line_bytes => {
+                    self.oversized_len = Some(self.line.len() + piece.len());
+                    let keep = ID_SEARCH_PREFIX
+                        .saturating_sub(self.line.len())
+                        .min(piece.len());
+                    self.line.extend_from_slice(&piece[..keep]);
+                }
+                None => self.line.extend_from_slice(piece),
+            }
+            self.input.consume(consumed);
+            if complete {
+                return true;
+            }
+        }
     }
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    if line.iter().all(u8::is_ascii_whitespace) {
-        return true;
+
+    /// Checks and parses the complete line in `self.line`, and clears it: the message, or
+    /// `None` when the line was answered with an error or there is nothing to pass on.
+    fn take_line(&mut self) -> Option<RxJsonRpcMessage<RoleServer>> {
+        let line = std::mem::take(&mut self.line);
+        let oversized_len = self.oversized_len.take();
+        let outcome = self.examine(&line, oversized_len);
+        // Keep the allocation for the next line.
+        self.line = line;
+        self.line.clear();
+        outcome
     }
-    // rmcp skips a UTF-8 byte order mark; the check must see what rmcp will parse.
-    let parsed = line.strip_prefix(b"\xef\xbb\xbf").unwrap_or(line);
-    if let Err(rejection) = check_syntax(parsed, "line") {
-        tracing::debug!(message = %rejection.message, "answered a line that is not JSON with a parse error");
-        return framing_errors.send(error_line(&rejection)).await.is_ok();
+
+    fn examine(
+        &mut self,
+        line: &[u8],
+        oversized_len: Option<usize>,
+    ) -> Option<RxJsonRpcMessage<RoleServer>> {
+        let max_line_bytes = self.max_line_bytes;
+        if let Some(len) = oversized_len {
+            tracing::warn!(
+                bytes = len,
+                limit = max_line_bytes,
+                "rejected an oversized message"
+            );
+            self.unanswered = Some(error_line(&Rejection {
+                id: find_id(line),
+                code: INVALID_REQUEST,
+                message: format!(
+                    "message of {len} bytes exceeds the limit of {max_line_bytes} bytes (MCP_MAX_REQUEST_BYTES)"
+                ),
+            }));
+            return None;
+        }
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return None;
+        }
+        // rmcp skips a UTF-8 byte order mark; the check must see what rmcp will parse.
+        let parsed = line.strip_prefix(b"\xef\xbb\xbf").unwrap_or(line);
+        if let Err(rejection) = check_syntax(parsed, "line") {
+            tracing::debug!(message = %rejection.message, "answered a line that is not JSON with a parse error");
+            self.unanswered = Some(error_line(&rejection));
+            return None;
+        }
+        self.decode_buffer.clear();
+        self.decode_buffer.extend_from_slice(line);
+        self.decode_buffer.extend_from_slice(b"\n");
+        match self.decoder.decode(&mut self.decode_buffer) {
+            Ok(Some(message)) => Some(message),
+            // A notification rmcp ignores for compatibility.
+            Ok(None) => None,
+            Err(error) => {
+                // JSON (the check passed) that is not a JSON-RPC message: rmcp's stream
+                // transport answers it with this error, without an id.
+                tracing::debug!(%error, "answered a message that is not JSON-RPC");
+                if let JsonRpcMessageCodecError::Serde(_) = error {
+                    let answer = TxJsonRpcMessage::<RoleServer>::error(
+                        ErrorData::invalid_request("Invalid request", None),
+                        None,
+                    );
+                    match serde_json::to_vec(&answer) {
+                        Ok(mut bytes) => {
+                            bytes.push(b'\n');
+                            self.unanswered = Some(bytes);
+                        }
+                        Err(error) => tracing::error!(%error, "could not serialise an answer"),
+                    }
+                }
+                None
+            }
+        }
     }
-    let mut framed = Vec::with_capacity(line.len() + 1);
-    framed.extend_from_slice(line);
-    framed.push(b'\n');
-    to_server.write_all(&framed).await.is_ok()
+
+    /// Writes the pending error answer, if any, and anything an earlier cancelled write left.
+    /// False when the output has failed.
+    async fn answer_pending(&mut self) -> bool {
+        if self.unanswered.is_none() && !self.flush_owed {
+            return true;
+        }
+        // Cancelled while waiting for the lock: nothing has changed, the next call starts over.
+        let mut writer = self.output.writer.lock().await;
+        if let Some(answer) = self.unanswered.take() {
+            writer.bytes.extend_from_slice(&answer);
+        }
+        // Cancelled while writing: the rest stays in the output's buffer, written by the next
+        // holder of the lock or by the next call here.
+        self.flush_owed = true;
+        let written = writer.flush().await;
+        self.flush_owed = false;
+        if let Err(error) = &written {
+            self.output.remember(error);
+        }
+        written.is_ok()
+    }
+}
+
+impl<R, W> Transport<RoleServer> for LineTransport<R, W>
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    type Error = std::io::Error;
+
+    fn send(
+        &mut self,
+        item: TxJsonRpcMessage<RoleServer>,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
+        let output = self.output.clone();
+        async move {
+            let mut bytes = serde_json::to_vec(&item)?;
+            bytes.push(b'\n');
+            output.write_line(&bytes).await
+        }
+    }
+
+    async fn receive(&mut self) -> Option<RxJsonRpcMessage<RoleServer>> {
+        loop {
+            if !self.answer_pending().await {
+                return None;
+            }
+            if self.ended {
+                return None;
+            }
+            if !self.read_line().await {
+                self.ended = true;
+                // End of input: a last line without a newline still counts.
+                if self.line.is_empty() && self.oversized_len.is_none() {
+                    return None;
+                }
+            }
+            if let Some(message) = self.take_line() {
+                return Some(message);
+            }
+        }
+    }
+
+    async fn close(&mut self) -> Result<(), Self::Error> {
+        self.answer_pending().await;
+        self.output.flush().await
+    }
 }
 
 fn error_line(rejection: &Rejection) -> Vec<u8> {
     let mut bytes = rejection.to_json().to_string().into_bytes();
     bytes.push(b'\n');
     bytes
-}
-
-async fn write_output<W: AsyncWrite + Unpin>(
-    responses: tokio::io::DuplexStream,
-    mut framing_errors: mpsc::Receiver<Vec<u8>>,
-    mut output: W,
-) -> std::io::Result<()> {
-    let mut responses = BufReader::new(responses);
-    // Kept across iterations: `read_until` appends partial reads here when another branch wins.
-    let mut line = Vec::new();
-    loop {
-        tokio::select! {
-            Some(answer) = framing_errors.recv() => {
-                output.write_all(&answer).await?;
-                output.flush().await?;
-            }
-            read = responses.read_until(b'\n', &mut line) => {
-                if read? == 0 {
-                    break;
-                }
-                output.write_all(&line).await?;
-                output.flush().await?;
-                line.clear();
-            }
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
