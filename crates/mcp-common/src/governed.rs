@@ -27,7 +27,7 @@ use crate::health::Probe;
 use crate::identity::Caller;
 use crate::metrics::Metrics;
 use crate::preview::Previews;
-use crate::schema::validate_arguments;
+use crate::schema::{ArgumentSchema, validate_arguments};
 use crate::secret::{REDACTED, Secret, redact_arguments, scrub, scrub_json};
 use crate::team::{CredentialField, SET_MY_CREDENTIALS, Team};
 
@@ -126,6 +126,8 @@ struct GovernedTool {
 pub(crate) struct Runtime {
     config: GovernConfig,
     tools: HashMap<String, GovernedTool>,
+    /// Each tool's input schema, prepared once for checking arguments.
+    schemas: HashMap<String, ArgumentSchema>,
     /// What `tools/list` answers; fixed at start-up, as the policy is.
     offered: Vec<Tool>,
     sensitive: Vec<&'static str>,
@@ -225,6 +227,10 @@ impl<S: Domain> Governed<S> {
         let offered = offered_tools(&tools, &config, |name, kind| {
             inner.withheld(name, kind).is_none()
         });
+        let schemas = tools
+            .iter()
+            .map(|(name, entry)| (name.clone(), ArgumentSchema::new(&entry.tool.input_schema)))
+            .collect();
         Ok(Governed {
             inner,
             previews: Arc::new(previews),
@@ -232,6 +238,7 @@ impl<S: Domain> Governed<S> {
                 limits: crate::limits::CallLimits::new(config.limits),
                 config,
                 tools,
+                schemas,
                 offered,
                 sensitive,
                 audit,
@@ -384,6 +391,7 @@ impl<S: Domain> Governed<S> {
         &self,
         mut request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
+        caller: &Caller,
     ) -> Verdict {
         let name = request.name.to_string();
         let runtime = &self.runtime;
@@ -411,7 +419,7 @@ impl<S: Domain> Governed<S> {
             team.seen(&principal_of(&context));
         }
         // Held until the call has finished.
-        let _running = match runtime.limits.admit(&Caller::of(&context)) {
+        let _running = match runtime.limits.admit(caller) {
             Ok(permit) => permit,
             Err(refusal) => return Verdict::tool_error(refusal.outcome(), refusal.message()),
         };
@@ -440,7 +448,18 @@ impl<S: Domain> Governed<S> {
                 }
             }
         };
-        let problems = validate_arguments(&entry.tool.input_schema, &arguments);
+        // Checked in place against the schema prepared at start-up: neither is copied.
+        let wrapped = Value::Object(std::mem::take(&mut arguments));
+        let problems = match runtime.schemas.get(&name) {
+            Some(schema) => schema.validate(&wrapped),
+            None => match &wrapped {
+                Value::Object(map) => validate_arguments(&entry.tool.input_schema, map),
+                _ => Vec::new(),
+            },
+        };
+        if let Value::Object(map) = wrapped {
+            arguments = map;
+        }
         if !problems.is_empty() {
             let listed: Vec<String> = problems.iter().map(ToString::to_string).collect();
             return Verdict::tool_error(
@@ -1025,12 +1044,12 @@ fn summary_of(response: &Result<CallToolResponse, McpError>) -> Option<String> {
         .iter()
         .find_map(|block| block.as_text().map(|t| t.text.as_str()))?;
     // Scrubbed before it is cut, so that no cut leaves part of a secret unrecognised.
-    Some(
-        scrub(text)
-            .chars()
-            .take(crate::audit::RESULT_SUMMARY_CHARS)
-            .collect(),
-    )
+    let scrubbed = scrub(text);
+    let end = scrubbed
+        .char_indices()
+        .nth(crate::audit::RESULT_SUMMARY_CHARS)
+        .map_or(scrubbed.len(), |(end, _)| end);
+    Some(scrubbed[..end].to_owned())
 }
 
 fn first_text(response: &Result<CallToolResponse, McpError>) -> Option<String> {
@@ -1083,7 +1102,7 @@ impl<S: Domain> Governed<S> {
             .map(Value::Object)
             .unwrap_or(Value::Null);
         let (verdict, notes) =
-            crate::audit::collecting_notes(Box::pin(self.govern(request, context))).await;
+            crate::audit::collecting_notes(Box::pin(self.govern(request, context, &caller))).await;
         let mut notes = Value::Object(notes);
         scrub_json(&mut notes);
         let notes = match notes {

@@ -237,28 +237,59 @@ impl std::fmt::Display for ArgumentProblem {
 
 /// Checks `arguments` against a tool's input schema. Properties the schema does not declare are
 /// reported at the top level (a misspelt optional argument would otherwise be silently ignored).
+/// A server checking many calls against the same schema should build an [`ArgumentSchema`] once.
 pub fn validate_arguments(schema: &JsonObject, arguments: &JsonObject) -> Vec<ArgumentProblem> {
-    let root = Value::Object(schema.clone());
-    let mut problems = Vec::new();
-    let value = Value::Object(arguments.clone());
-    check(&value, &root, &root, "", &mut problems, 0);
-    if let Some(Value::Object(properties)) = schema.get("properties") {
-        for key in arguments.keys() {
-            if !properties.contains_key(key) {
-                let known: Vec<String> = properties.keys().map(|k| format!("`{k}`")).collect();
-                let expected = if known.is_empty() {
-                    "this tool takes no arguments".to_owned()
-                } else {
-                    format!("expected one of {}", known.join(", "))
-                };
-                problems.push(ArgumentProblem {
-                    path: key.clone(),
-                    message: format!("unknown argument; {expected}"),
-                });
+    ArgumentSchema::new(schema).validate(&Value::Object(arguments.clone()))
+}
+
+/// A tool's input schema prepared once for checking every call's arguments: the schema as a
+/// JSON value (the root `$ref`s resolve against) and its declared top-level properties, so a
+/// call copies neither the schema nor the arguments.
+#[derive(Debug, Clone)]
+pub struct ArgumentSchema {
+    root: Value,
+    /// The declared top-level properties, as the unknown-argument message lists them; `None`
+    /// when the schema declares no `properties` object (then any argument is let through).
+    known: Option<String>,
+}
+
+impl ArgumentSchema {
+    /// Prepares `schema` for [`ArgumentSchema::validate`].
+    pub fn new(schema: &JsonObject) -> ArgumentSchema {
+        let known = match schema.get("properties") {
+            Some(Value::Object(properties)) if properties.is_empty() => {
+                Some("this tool takes no arguments".to_owned())
             }
+            Some(Value::Object(properties)) => {
+                let known: Vec<String> = properties.keys().map(|k| format!("`{k}`")).collect();
+                Some(format!("expected one of {}", known.join(", ")))
+            }
+            _ => None,
+        };
+        ArgumentSchema {
+            root: Value::Object(schema.clone()),
+            known,
         }
     }
-    problems
+
+    /// Checks `arguments` (the call's arguments object) as [`validate_arguments`] does.
+    pub fn validate(&self, arguments: &Value) -> Vec<ArgumentProblem> {
+        let mut problems = Vec::new();
+        check(arguments, &self.root, &self.root, "", &mut problems, 0);
+        if let (Some(expected), Some(Value::Object(properties)), Value::Object(arguments)) =
+            (&self.known, self.root.get("properties"), arguments)
+        {
+            for key in arguments.keys() {
+                if !properties.contains_key(key) {
+                    problems.push(ArgumentProblem {
+                        path: key.clone(),
+                        message: format!("unknown argument; {expected}"),
+                    });
+                }
+            }
+        }
+        problems
+    }
 }
 
 const MAX_DEPTH: usize = 64;
