@@ -595,10 +595,14 @@ where
     if let Err(error) = startup.check_exposure() {
         return fail(&binary, &error, 2);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // One client over stdio sends one line at a time: a single-threaded runtime serves it with
+    // no wake-ups across threads (blocking work still goes to the blocking pool). HTTP serves
+    // many clients at once on every core.
+    let mut builder = match startup.transport {
+        TransportKind::Stdio => tokio::runtime::Builder::new_current_thread(),
+        TransportKind::Http => tokio::runtime::Builder::new_multi_thread(),
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             return fail(
