@@ -607,3 +607,42 @@ fn with_shared_credentials_a_caller_without_its_own_uses_the_servers() {
         &configured[configured.len() - 4..]
     );
 }
+
+#[test]
+fn each_caller_reaches_twilio_as_its_own_account_or_key() {
+    let Some(pg) = PgCluster::for_tests() else {
+        return;
+    };
+    let setup = Setup::new(pg, "twilio", &[]);
+    let server = setup.start();
+    let mut alice = Session::open(&server, ALICE);
+    let mut bob = Session::open(&server, BOB);
+    // Alice brings an API key of the account; Bob the account's SID with a token Twilio
+    // refuses (the stand-in refuses secrets containing "invalid").
+    alice.ok(
+        "set_my_credentials",
+        json!({
+            "account_sid": "ACa1b2c3d4e5f60718293a4b5c6d7e8f90",
+            "api_key_sid": "SK0123456789abcdef0123456789abcdef",
+            "auth_token": "alice-api-key-secret",
+            "confirm": true
+        }),
+    );
+    let partial = bob.err(
+        "set_my_credentials",
+        json!({"auth_token": "bob-invalid-token", "confirm": true}),
+    );
+    assert!(partial.contains("account_sid"), "{partial}");
+    bob.ok(
+        "set_my_credentials",
+        json!({
+            "account_sid": "ACa1b2c3d4e5f60718293a4b5c6d7e8f90",
+            "auth_token": "bob-invalid-token",
+            "confirm": true
+        }),
+    );
+    alice.ok("list_messages", json!({}));
+    let refused = bob.err("list_messages", json!({}));
+    assert!(!refused.contains("bob-invalid-token"), "{refused}");
+    alice.ok("list_messages", json!({}));
+}
