@@ -636,7 +636,14 @@ where
     let team = match &team_config {
         None => None,
         Some(config) => match Team::open(config, keyring, identity.name).await {
-            Ok(team) => Some(Arc::new(team)),
+            Ok(team) => {
+                if !identity.credentials.is_empty() && team.credentials.key_id().is_none() {
+                    tracing::warn!(
+                        "team mode without MCP_CREDENTIALS_KEY: callers cannot keep credentials of their own (set_my_credentials and `credentials set` will fail)"
+                    );
+                }
+                Some(Arc::new(team))
+            }
             Err(error) => return fail(&binary, &format!("team mode: {error}"), 1),
         },
     };

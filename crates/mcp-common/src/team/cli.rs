@@ -183,14 +183,17 @@ async fn set_from_stdin(
     let mut lines = stdin.lock().lines();
     let mut values = BTreeMap::new();
     for field in &fields {
-        if interactive {
-            eprint!("{field} for {principal}: ");
-        }
-        let line = lines
-            .next()
-            .transpose()
-            .map_err(|e| format!("could not read standard input: {e}"))?
-            .ok_or_else(|| format!("standard input ended before the value of `{field}`"))?;
+        let line = if interactive {
+            // At a terminal the value is typed with echo off, so it never shows on screen.
+            rpassword::prompt_password(format!("{field} for {principal}: "))
+                .map_err(|e| format!("could not read the terminal: {e}"))?
+        } else {
+            lines
+                .next()
+                .transpose()
+                .map_err(|e| format!("could not read standard input: {e}"))?
+                .ok_or_else(|| format!("standard input ended before the value of `{field}`"))?
+        };
         let value = line.trim();
         if value.is_empty() {
             return Err(format!("the value of `{field}` is empty"));
