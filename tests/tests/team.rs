@@ -28,7 +28,7 @@ struct Setup {
     database: String,
     /// The stand-in's base URL, for servers that have one.
     standin: String,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Setup {
@@ -60,7 +60,7 @@ impl Setup {
             env,
             database,
             standin,
-            _dir: dir,
+            dir,
         }
     }
 
@@ -300,8 +300,15 @@ fn each_caller_reaches_openai_with_its_own_key_and_a_wrong_key_breaks_only_its_o
     assert_eq!(sets.len(), 2, "{sets:?}");
     let trail =
         serde_json::to_string(&query(&database, "SELECT * FROM mcp_tool_executions")).unwrap();
+    let stderr = server.stderr();
     for secret in [alice_key, bob_key] {
         assert!(!trail.contains(secret), "{secret} in the audit trail");
+        assert!(!stderr.contains(secret), "{secret} in stderr:\n{stderr}");
+    }
+    let audit_file = std::fs::read_to_string(setup.dir.path().join("audit.jsonl")).unwrap();
+    assert!(audit_file.contains("set_my_credentials"), "{audit_file}");
+    for secret in [alice_key, bob_key] {
+        assert!(!audit_file.contains(secret), "{secret} in the audit file");
     }
 
     // The server and its tools are registered.
