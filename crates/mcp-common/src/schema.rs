@@ -51,7 +51,7 @@ pub fn tool_problems(tool: &Tool) -> Vec<String> {
         ));
     }
     let mut bad_keys = Vec::new();
-    collect_bad_keys(&Value::Object((*tool.input_schema).clone()), &mut bad_keys);
+    collect_bad_keys_in(&tool.input_schema, &mut bad_keys);
     match &tool.output_schema {
         None => problems.push(format!(
             "tool `{name}` has no output schema: return Json<T>"
@@ -62,7 +62,7 @@ pub fn tool_problems(tool: &Tool) -> Vec<String> {
                     "tool `{name}`: the output schema must have type object"
                 ));
             }
-            collect_bad_keys(&Value::Object((**schema).clone()), &mut bad_keys);
+            collect_bad_keys_in(schema, &mut bad_keys);
         }
     }
     for key in bad_keys {
@@ -79,7 +79,13 @@ pub fn tool_problems(tool: &Tool) -> Vec<String> {
 }
 
 fn collect_bad_keys(schema: &Value, bad: &mut Vec<String>) {
-    let Value::Object(map) = schema else { return };
+    if let Value::Object(map) = schema {
+        collect_bad_keys_in(map, bad);
+    }
+}
+
+/// [`collect_bad_keys`] of an object schema, read in place (a tool's schemas are not copied).
+fn collect_bad_keys_in(map: &serde_json::Map<String, Value>, bad: &mut Vec<String>) {
     if let Some(Value::Object(properties)) = map.get("properties") {
         for (key, inner) in properties {
             if !is_valid_property_key(key) {
