@@ -535,6 +535,22 @@ fn stopping_postgresql_under_load_loses_no_audit_record() {
         "SELECT count(DISTINCT request_id) AS count FROM mcp_tool_executions",
     );
     assert_eq!(distinct[0]["count"].as_i64().unwrap(), calls);
+    // The server's own count of rows written agrees.
+    let metrics = server
+        .client
+        .get(format!("{}/metrics", server.base))
+        .header("authorization", format!("Bearer {ALICE}"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let written: i64 = metrics
+        .lines()
+        .find(|line| line.starts_with("mcp_audit_written_records_total{"))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no written count in {metrics}"));
+    assert_eq!(written, calls);
 }
 
 #[test]

@@ -132,25 +132,28 @@ impl Metrics {
         drop(tools);
         let audit = self.audit.lock().unwrap_or_else(|p| p.into_inner()).clone();
         if let Some(audit) = audit {
-            let _ = writeln!(
-                out,
-                "# HELP mcp_audit_spooled_records Audit records waiting in the local spool for the database."
+            let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
+                let _ = writeln!(out, "# HELP {name} {help}");
+                let _ = writeln!(out, "# TYPE {name} {kind}");
+                let _ = writeln!(out, "{name}{{server=\"{server}\"}} {value}");
+            };
+            metric(
+                "mcp_audit_written_records_total",
+                "counter",
+                "Audit records this process wrote to the database since start.",
+                audit.written(),
             );
-            let _ = writeln!(out, "# TYPE mcp_audit_spooled_records gauge");
-            let _ = writeln!(
-                out,
-                "mcp_audit_spooled_records{{server=\"{server}\"}} {}",
-                audit.spooled()
+            metric(
+                "mcp_audit_spooled_records",
+                "gauge",
+                "Audit records waiting in the local spool for the database.",
+                audit.spooled(),
             );
-            let _ = writeln!(
-                out,
-                "# HELP mcp_audit_dropped_records Audit records lost to the database trail since start because the spool was full."
-            );
-            let _ = writeln!(out, "# TYPE mcp_audit_dropped_records gauge");
-            let _ = writeln!(
-                out,
-                "mcp_audit_dropped_records{{server=\"{server}\"}} {}",
-                audit.dropped()
+            metric(
+                "mcp_audit_dropped_records",
+                "gauge",
+                "Audit records lost to the database trail since start because the spool was full.",
+                audit.dropped(),
             );
         }
         out

@@ -202,11 +202,6 @@ fn key_of(bytes: &[u8; KEY_BYTES]) -> Key {
     }
 }
 
-/// Keeps a [`Secret`]'s bytes out of reach of accidental printing while it is sealed.
-pub fn seal_secret(keyring: &Keyring, row: &str, value: &Secret) -> Result<Sealed, OpenError> {
-    keyring.seal(row, value.expose().as_bytes())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

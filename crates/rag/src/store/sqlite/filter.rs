@@ -16,6 +16,24 @@ pub(super) struct SqlFilter {
     pub params: Vec<SqlValue>,
 }
 
+/// The keys of a collection's chunks that pass `condition`, in whatever collection the caller
+/// wants (a set to admit during a graph search, a list to delete).
+pub(super) fn matching_pks<C: FromIterator<i64>>(
+    connection: &rusqlite::Connection,
+    collection_id: i64,
+    condition: &SqlFilter,
+) -> rusqlite::Result<C> {
+    let mut values = vec![SqlValue::Integer(collection_id)];
+    values.extend(condition.params.iter().cloned());
+    let mut statement = connection.prepare_cached(&format!(
+        "SELECT c.pk FROM chunks AS c WHERE c.collection_id = ?{}",
+        condition.sql
+    ))?;
+    statement
+        .query_map(rusqlite::params_from_iter(values), |row| row.get(0))?
+        .collect()
+}
+
 /// Builds the SQL for `filter`, or says which condition is unusable.
 ///
 /// A metadata key is read with `json_each(c.metadata, '$."key"')`, which yields the value itself

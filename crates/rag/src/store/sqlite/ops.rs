@@ -1,8 +1,7 @@
 //! The store's operations other than search, as synchronous functions on a connection that is
 //! already inside a transaction (the caller commits).
 
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::error::Context;
 use super::{filter, schema};
@@ -380,19 +379,7 @@ pub(super) fn delete(
                 )));
             }
             let condition = filter::to_sql(Some(selected))?;
-            let mut values = vec![SqlValue::Integer(collection.id)];
-            values.extend(condition.params);
-            connection
-                .prepare(&format!(
-                    "SELECT c.pk FROM chunks AS c WHERE c.collection_id = ?{}",
-                    condition.sql
-                ))
-                .and_then(|mut statement| {
-                    statement
-                        .query_map(params_from_iter(values), |row| row.get(0))?
-                        .collect()
-                })
-                .context(failed)?
+            filter::matching_pks(connection, collection.id, &condition).context(failed)?
         }
     };
     let mut delete_chunk = connection

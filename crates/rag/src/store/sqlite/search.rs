@@ -207,7 +207,8 @@ fn dense(
         let allowed = if condition.sql.is_empty() {
             None
         } else {
-            let allowed = matching(connection, collection, condition)?;
+            let allowed: HashSet<i64> = filter::matching_pks(connection, collection.id, condition)
+                .context(|| "the filter could not be applied")?;
             // A selective filter leaves few chunks: scanning them exactly is cheap, while the
             // graph would wander through many non-matching nodes to find k matching ones.
             if allowed.len().saturating_mul(SELECTIVE_SHARE) < graph.live() {
@@ -228,27 +229,6 @@ fn dense(
 
 /// A filter letting through fewer than one chunk in this many is answered by the exact scan.
 const SELECTIVE_SHARE: usize = 20;
-
-/// The keys of the collection's chunks that pass the filter.
-fn matching(
-    connection: &Connection,
-    collection: &CollectionRow,
-    condition: &SqlFilter,
-) -> Result<HashSet<i64>, StoreError> {
-    let mut values = vec![SqlValue::Integer(collection.id)];
-    values.extend(condition.params.iter().cloned());
-    connection
-        .prepare_cached(&format!(
-            "SELECT c.pk FROM chunks AS c WHERE c.collection_id = ?{}",
-            condition.sql
-        ))
-        .and_then(|mut statement| {
-            statement
-                .query_map(params_from_iter(values), |row| row.get(0))?
-                .collect()
-        })
-        .context(|| "the filter could not be applied")
-}
 
 /// The `depth` nearest chunks by sqlite-vec's exact scan.
 ///
