@@ -40,10 +40,11 @@ rag settings:
   RAG_STORE                   sqlite (default; the embedded store) or qdrant (default when QDRANT_URL is set)
   RAG_DB_PATH                 the embedded store's file (default: $XDG_DATA_HOME/mcp-rag/rag.db,
                               else ~/.local/share/mcp-rag/rag.db)
-  RAG_ANN_MIN_CHUNKS          collections of the embedded store with at least this many chunks get an
-                              HNSW index for dense search (default: none, exact scans; 5000 is a good
-                              value; the index is built when the store opens, which takes minutes at
-                              100k chunks, and slows storing)
+  RAG_ANN_MIN_CHUNKS          collections of the embedded store with at least this many chunks get
+                              in-memory indexes: an HNSW graph for dense search and BM25 postings for
+                              lexical search (default 5000; off: none, SQLite's exact scan and FTS5).
+                              They are built in the background, SQLite answering meanwhile, and kept
+                              in step with every write; the graph is saved beside the database file
   RAG_DEFAULT_COLLECTION      collection used when a tool names none (default memory)
   RAG_DEFAULT_K               passages returned when a search gives no k (default 5, at most 50)
   RAG_MIN_RELEVANCE           passages less relevant than this, from 0 to 1, are left out of results

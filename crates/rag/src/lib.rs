@@ -54,12 +54,18 @@ pub async fn open(env: Env) -> Result<Rag, StartError> {
     let embed_config = embed::EmbedConfig::from_env(&env)?;
     let (store, store_label): (Arc<dyn Store>, String) = match &config.store {
         StoreChoice::Sqlite { path } => {
-            // Off unless asked: building the graph blocks opening (minutes at 100k chunks) and
-            // slows storing tenfold, for dense searches 8x faster at 100k (README, Performance).
+            // Built in the background (SQLite answers meanwhile) and kept in step with writes;
+            // RAG_ANN_MIN_CHUNKS moves the threshold, or turns them off with "off".
+            let defaults = store::sqlite::IndexSettings::default();
+            let min_chunks = match env.get("RAG_ANN_MIN_CHUNKS") {
+                Some(value) if value.trim().eq_ignore_ascii_case("off") => usize::MAX,
+                _ => env
+                    .parse::<usize>("RAG_ANN_MIN_CHUNKS", "a number of chunks, or off")?
+                    .unwrap_or(defaults.min_chunks),
+            };
             let index = store::sqlite::IndexSettings {
-                min_chunks: env
-                    .parse::<usize>("RAG_ANN_MIN_CHUNKS", "a number of chunks")?
-                    .unwrap_or(usize::MAX),
+                min_chunks,
+                ..defaults
             };
             let store = store::sqlite::SqliteStore::open_with(path.clone(), index)
                 .await

@@ -16,6 +16,22 @@ const MAX_TERMS: usize = 32;
 /// Only letters and digits reach the query, each inside double quotes, so operators (`AND`,
 /// `NEAR`), `*`, `^`, `:`, `-`, parentheses and quotes in the input are never FTS5 syntax.
 pub(super) fn any_term_query(text: &str) -> Option<String> {
+    let terms = any_terms(text);
+    if terms.is_empty() {
+        return None;
+    }
+    Some(
+        terms
+            .iter()
+            .map(|term| quoted(term))
+            .collect::<Vec<_>>()
+            .join(" OR "),
+    )
+}
+
+/// The terms of [`any_term_query`], in its order: phrases (a split word's tokens, joined by
+/// spaces) and single words, each of which FTS5 reads as one quoted phrase.
+pub(super) fn any_terms(text: &str) -> Vec<String> {
     let mut terms: Vec<String> = Vec::new();
     let mut seen = HashSet::new();
     let mut add = |term: String, terms: &mut Vec<String>| {
@@ -44,16 +60,7 @@ pub(super) fn any_term_query(text: &str) -> Option<String> {
             add(token, &mut terms);
         }
     }
-    if terms.is_empty() {
-        return None;
-    }
-    Some(
-        terms
-            .iter()
-            .map(|term| quoted(term))
-            .collect::<Vec<_>>()
-            .join(" OR "),
-    )
+    terms
 }
 
 /// Splits a word into runs of letters and digits, the way the unicode61 tokenizer would.
@@ -75,7 +82,7 @@ fn tokens(word: &str) -> Vec<String> {
 }
 
 /// Quotes a term as an FTS5 string, so words such as NOT or OR are matched as plain text.
-fn quoted(term: &str) -> String {
+pub(super) fn quoted(term: &str) -> String {
     format!("\"{}\"", term.replace('"', "\"\""))
 }
 

@@ -6,14 +6,19 @@
 //! blocking thread; every write is one transaction, so a crash leaves each upsert or delete
 //! either whole or absent.
 //!
-//! Dense search in a large collection goes through an HNSW graph kept in memory and saved beside
-//! the file (`ann`); the exact scan serves small collections, stays the fallback, and is
-//! reachable as the oracle ([`SqliteStore::search_exact`]).
+//! A large collection also gets indexes derived from its rows (`derived`), built in the
+//! background and kept in step with every write: an HNSW graph for dense search, kept in memory
+//! and saved beside the file (`ann`), and its FTS5 postings in memory for lexical search
+//! (`lexicon`). SQLite answers until they are ready and whenever they are behind: the exact scan
+//! and FTS5 serve small collections, stay the fallback, and are reachable as the oracle
+//! ([`SqliteStore::search_exact`]).
 
 mod ann;
+mod derived;
 mod error;
 mod filter;
 mod fts;
+mod lexicon;
 mod ops;
 mod schema;
 mod search;
@@ -23,6 +28,8 @@ mod upgrade;
 mod tests;
 #[cfg(test)]
 mod tests_ann;
+#[cfg(test)]
+mod tests_lexicon;
 
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
@@ -31,9 +38,13 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use futures::future::BoxFuture;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
-pub use self::ann::{IndexInfo, IndexSettings};
-use self::ann::{Indexes, VectorChange};
+pub use self::ann::IndexInfo;
+use self::ann::Indexes;
+use self::derived::Change;
+pub use self::derived::IndexSettings;
 use self::error::Context;
+pub use self::lexicon::LexicalInfo;
+use self::lexicon::Lexicons;
 use crate::model::{Chunk, CollectionInfo, EmbedderId, Hit, SearchRequest, Selector, SourceInfo};
 use crate::store::{Embedded, Store, StoreError};
 
@@ -66,15 +77,44 @@ struct Inner {
     writer: Mutex<Connection>,
     /// Read-only connections.
     readers: Pool,
-    /// The collections' HNSW graphs; changed only by the thread holding `writer`.
+    /// The collections' HNSW graphs; changed only by the thread holding `writer` and by
+    /// their builds.
     indexes: Indexes,
+    /// The collections' lexical indexes, likewise.
+    lexicons: Lexicons,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
         // The last clone is gone: keep the graphs for the next open (a crash instead leaves
-        // stale files, which the next open rebuilds from SQLite).
-        self.indexes.save_all();
+        // the last saved files, which the next open rebuilds from SQLite when stale).
+        self.indexes.close();
+        self.lexicons.close();
+    }
+}
+
+/// What a search may use besides SQLite.
+pub(super) struct Derivations<'a> {
+    /// The HNSW graphs.
+    graphs: &'a Indexes,
+    /// The lexical indexes.
+    lexicons: &'a Lexicons,
+}
+
+impl Inner {
+    /// The derived indexes, for a search.
+    fn derivations(&self) -> Derivations<'_> {
+        Derivations {
+            graphs: &self.indexes,
+            lexicons: &self.lexicons,
+        }
+    }
+
+    /// Applies a committed change to the derived indexes.
+    fn apply(&self, connection: &Connection, change: Change) -> Result<(), StoreError> {
+        let change = Arc::new(change);
+        self.indexes.apply(connection, Arc::clone(&change))?;
+        self.lexicons.apply(connection, change)
     }
 }
 
@@ -105,7 +145,8 @@ impl SqliteStore {
     }
 
     /// Like [`SqliteStore::open_with`], on the calling thread. Loads the saved HNSW graph of
-    /// each large collection, or builds it from the vectors when it is missing or stale.
+    /// each large collection, and builds (in the background, by default) the graphs missing or
+    /// stale and the lexical indexes.
     pub fn open_blocking_with(
         path: &Path,
         settings: IndexSettings,
@@ -140,14 +181,17 @@ impl SqliteStore {
                 Ok(reader)
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let indexes = Indexes::new(path, settings);
+        let indexes = Indexes::new(path, "hnsw", settings);
         indexes.open_all(&writer)?;
+        let lexicons = Lexicons::new(path, "lexicon", settings);
+        lexicons.open_all(&writer)?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
                 writer: Mutex::new(writer),
                 readers: Pool::new(readers),
                 indexes,
+                lexicons,
             }),
         })
     }
@@ -181,8 +225,8 @@ impl SqliteStore {
         })
     }
 
-    /// Dense search by the exact scan alone, never the HNSW graph: the oracle the graph is
-    /// measured against (tests, the bench). Other modes run as [`Store::search`] does.
+    /// Search by SQLite alone, never the derived indexes: the exact scan and FTS5, the oracles
+    /// the HNSW graph and the lexical index are measured against (tests, the bench).
     pub fn search_exact<'a>(
         &'a self,
         collection: &'a str,
@@ -193,6 +237,36 @@ impl SqliteStore {
         }
         let name = collection.to_owned();
         self.read(move |connection| search::search(connection, &name, &request, None))
+    }
+
+    /// Waits until no derived index is being built (tests and the bench, which measure them).
+    pub async fn wait_for_indexes(&self) {
+        let inner = Arc::clone(&self.inner);
+        let _ = tokio::task::spawn_blocking(move || {
+            inner.indexes.wait_for_builds();
+            inner.lexicons.wait_for_builds();
+        })
+        .await;
+    }
+
+    /// What the lexical index of `collection` holds; `None` when it has none (small, or not
+    /// built yet), so FTS5 answers.
+    pub fn lexical_info(
+        &self,
+        collection: &str,
+    ) -> BoxFuture<'_, Result<Option<LexicalInfo>, StoreError>> {
+        if let Err(err) = check_name(collection) {
+            return refuse(err);
+        }
+        let name = collection.to_owned();
+        let inner = Arc::clone(&self.inner);
+        self.read(move |connection| {
+            let collection = ops::collection_row(connection, &name)?;
+            Ok(inner
+                .lexicons
+                .get(collection.id)
+                .map(|lexicon| derived::read(&lexicon).info()))
+        })
     }
 
     /// What the HNSW index of `collection` holds; `None` when it has none (small, lexical-only
@@ -208,13 +282,16 @@ impl SqliteStore {
         let inner = Arc::clone(&self.inner);
         self.read(move |connection| {
             let collection = ops::collection_row(connection, &name)?;
-            Ok(inner.indexes.get(collection.id).map(|graph| graph.info()))
+            Ok(inner
+                .indexes
+                .get(collection.id)
+                .map(|graph| derived::read(&graph).info()))
         })
     }
 
     /// The directory the HNSW indexes are saved in (`<database>.hnsw`).
     pub fn index_dir(&self) -> Option<PathBuf> {
-        self.inner.indexes.dir().map(Path::to_owned)
+        Some(self.inner.indexes.dir().to_owned())
     }
 
     /// Runs `op` in one immediate write transaction on a blocking thread, committing if it
@@ -228,14 +305,14 @@ impl SqliteStore {
     }
 
     /// Like [`SqliteStore::write`], then runs `after` on the committed outcome while still
-    /// holding the writer, so the HNSW graphs take changes in commit order. A failure of
+    /// holding the writer, so the derived indexes take changes in commit order. A failure of
     /// `after` is reported although the write stands.
     fn write_then<T, U, F, A>(&self, op: F, after: A) -> BoxFuture<'static, Result<U, StoreError>>
     where
         T: Send + 'static,
         U: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
-        A: FnOnce(&Connection, &Indexes, T) -> Result<U, StoreError> + Send + 'static,
+        A: FnOnce(&Connection, &Inner, T) -> Result<U, StoreError> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
         Box::pin(async move {
@@ -250,7 +327,7 @@ impl SqliteStore {
                 transaction
                     .commit()
                     .context(|| "could not commit the write")?;
-                after(&connection, &inner.indexes, outcome)
+                after(&connection, &inner, outcome)
             })
             .await
             .map_err(worker_failed)?
@@ -390,9 +467,10 @@ impl Store for SqliteStore {
                     .map(|row| row.id);
                 Ok((ops::drop_collection(connection, &name)?, id))
             },
-            |_, indexes, (existed, id)| {
+            |_, inner, (existed, id)| {
                 if let Some(id) = id {
-                    indexes.forget(id);
+                    inner.indexes.forget(id);
+                    inner.lexicons.forget(id);
                 }
                 Ok(existed)
             },
@@ -426,20 +504,19 @@ impl Store for SqliteStore {
                 let collection = ops::collection_row(connection, &name)?;
                 ops::check_vectors(&name, &collection, &chunks, &vectors)?;
                 let pks = ops::upsert(connection, &name, &collection, &chunks, &vectors)?;
-                if vectors.is_empty() {
-                    return Ok(None);
-                }
-                Ok(Some(VectorChange {
+                Ok(Change {
                     collection_id: collection.id,
                     generations: ops::bump_generation(connection, collection.id)?,
-                    upserted: pks.into_iter().zip(vectors).collect(),
+                    texts: pks
+                        .iter()
+                        .copied()
+                        .zip(chunks.into_iter().map(|chunk| chunk.text))
+                        .collect(),
+                    vectors: pks.into_iter().zip(vectors).collect(),
                     deleted: Vec::new(),
-                }))
+                })
             },
-            |connection, indexes, change| match change {
-                Some(change) => indexes.apply(connection, change),
-                None => Ok(()),
-            },
+            |connection, inner, change| inner.apply(connection, change),
         )
     }
 
@@ -456,20 +533,20 @@ impl Store for SqliteStore {
             move |connection| {
                 let collection = ops::collection_row(connection, &name)?;
                 let deleted = ops::delete(connection, &name, &collection, &selector)?;
-                if collection.embedder.is_none() || deleted.is_empty() {
-                    return Ok((deleted.len() as u64, None));
+                if deleted.is_empty() {
+                    return Ok((0, None));
                 }
-                let change = VectorChange {
+                let change = Change {
                     collection_id: collection.id,
                     generations: ops::bump_generation(connection, collection.id)?,
-                    upserted: Vec::new(),
                     deleted,
+                    ..Change::default()
                 };
                 Ok((change.deleted.len() as u64, Some(change)))
             },
-            |connection, indexes, (count, change)| {
+            |connection, inner, (count, change)| {
                 if let Some(change) = change {
-                    indexes.apply(connection, change)?;
+                    inner.apply(connection, change)?;
                 }
                 Ok(count)
             },
@@ -487,7 +564,7 @@ impl Store for SqliteStore {
         let name = collection.to_owned();
         let inner = Arc::clone(&self.inner);
         self.read(move |connection| {
-            search::search(connection, &name, &request, Some(&inner.indexes))
+            search::search(connection, &name, &request, Some(&inner.derivations()))
         })
     }
 
@@ -547,9 +624,9 @@ impl Store for SqliteStore {
         let embedder = embedder.clone();
         self.write_then(
             move |connection| upgrade::add_vectors(connection, &name, &embedder, &vectors),
-            |connection, indexes, (missing, change)| {
+            |connection, inner, (missing, change)| {
                 if let Some(change) = change {
-                    indexes.apply(connection, change)?;
+                    inner.apply(connection, change)?;
                 }
                 Ok(missing)
             },

@@ -15,7 +15,7 @@ pub(super) struct CollectionRow {
     pub id: i64,
     /// Its embedder; `None` for lexical-only.
     pub embedder: Option<EmbedderId>,
-    /// How many writes have changed its vectors (see `ann`).
+    /// How many writes have changed its chunks or vectors (see `derived`).
     pub generation: i64,
 }
 
@@ -323,8 +323,8 @@ pub(super) fn upsert(
     Ok(pks)
 }
 
-/// Records in the write's transaction that collection `id`'s vectors changed; the generations
-/// before and after.
+/// Records in the write's transaction that collection `id`'s chunks or vectors changed; the
+/// generations before and after.
 pub(super) fn bump_generation(connection: &Connection, id: i64) -> Result<(i64, i64), StoreError> {
     let after: i64 = connection
         .prepare_cached(

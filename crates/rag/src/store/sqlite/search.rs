@@ -2,14 +2,18 @@
 
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, params_from_iter};
 
-use super::ann::Indexes;
+use super::Derivations;
+use super::ann;
+use super::derived;
 use super::error::Context;
 use super::filter::{self, SqlFilter};
 use super::fts;
+use super::lexicon::Lexicon;
 use super::ops::{self, CHUNK_COLUMNS, CollectionRow};
 use super::schema;
 use crate::model::{Hit, SearchMode, SearchRequest};
@@ -27,13 +31,13 @@ const MAX_DENSE_DEPTH: usize = 4096;
 /// One ranking: chunk keys (`chunks.pk`) best first, with their scores.
 type Ranking = Vec<(i64, f64)>;
 
-/// Runs a search in the collection `name`; dense rankings go through the HNSW graph in
-/// `indexes` where one serves, else by the exact scan (always, with `None`).
+/// Runs a search in the collection `name`; rankings go through the derived indexes (the HNSW
+/// graph, the lexical index) where they serve, else through SQLite (always, with `None`).
 pub(super) fn search(
     connection: &Connection,
     name: &str,
     request: &SearchRequest,
-    indexes: Option<&Indexes>,
+    derivations: Option<&Derivations<'_>>,
 ) -> Result<Vec<Hit>, StoreError> {
     let collection = ops::collection_row(connection, name)?;
     let condition = filter::to_sql(request.filter.as_ref())?;
@@ -41,22 +45,30 @@ pub(super) fn search(
     if request.k == 0 {
         return Ok(Vec::new());
     }
+    let indexes = Indexes::of(connection, &collection, &condition, derivations)?;
     let k = request.k;
     // Cosine similarity by chunk, from the dense ranking: the calibrated signal behind relevance.
     let mut similarities: HashMap<i64, f64> = HashMap::new();
     let mut hits = match mode {
-        Effective::Lexical => lexical(connection, &collection, &request.text, &condition, k)?
-            .into_iter()
-            .enumerate()
-            .map(|(rank, (pk, score))| (pk, score, Some(rank_number(rank)), None))
-            .collect::<Vec<_>>(),
+        Effective::Lexical => lexical(
+            connection,
+            &collection,
+            &request.text,
+            &condition,
+            k,
+            &indexes,
+        )?
+        .into_iter()
+        .enumerate()
+        .map(|(rank, (pk, score))| (pk, score, Some(rank_number(rank)), None))
+        .collect::<Vec<_>>(),
         Effective::Dense(vector) => dense(
             connection,
             &collection,
             vector,
             &condition,
             k.min(MAX_DENSE_DEPTH),
-            indexes,
+            &indexes,
         )?
         .into_iter()
         .inspect(|(pk, score)| {
@@ -67,14 +79,21 @@ pub(super) fn search(
         .collect(),
         Effective::Hybrid(vector) => {
             let depth = k.saturating_mul(HYBRID_DEPTH_FACTOR).max(HYBRID_MIN_DEPTH);
-            let lexical = lexical(connection, &collection, &request.text, &condition, depth)?;
+            let lexical = lexical(
+                connection,
+                &collection,
+                &request.text,
+                &condition,
+                depth,
+                &indexes,
+            )?;
             let dense = dense(
                 connection,
                 &collection,
                 vector,
                 &condition,
                 depth.min(MAX_DENSE_DEPTH),
-                indexes,
+                &indexes,
             )?;
             similarities.extend(dense.iter().copied());
             fuse(&lexical, &dense)
@@ -159,14 +178,64 @@ fn mode_name(mode: SearchMode) -> &'static str {
     }
 }
 
-/// The best `depth` chunks by BM25, reported positive (FTS5's `bm25()` is lower-is-better).
+/// The derived indexes of the searched collection, and the chunks its filter lets through
+/// (read once, for both rankings) when one of them serves.
+struct Indexes {
+    /// The HNSW graph.
+    graph: Option<ann::Shared>,
+    /// The lexical index.
+    lexicon: Option<Arc<RwLock<Lexicon>>>,
+    /// The chunks the filter admits; `None` without a filter or without derived indexes.
+    allowed: Option<HashSet<i64>>,
+}
+
+impl Indexes {
+    /// Those of `collection` in `derivations`.
+    fn of(
+        connection: &Connection,
+        collection: &CollectionRow,
+        condition: &SqlFilter,
+        derivations: Option<&Derivations<'_>>,
+    ) -> Result<Indexes, StoreError> {
+        let graph = derivations.and_then(|derived| derived.graphs.get(collection.id));
+        let lexicon = derivations.and_then(|derived| derived.lexicons.get(collection.id));
+        let allowed = if condition.sql.is_empty() || (graph.is_none() && lexicon.is_none()) {
+            None
+        } else {
+            Some(
+                filter::matching_pks(connection, collection.id, condition)
+                    .context(|| "the filter could not be applied")?,
+            )
+        };
+        Ok(Indexes {
+            graph,
+            lexicon,
+            allowed,
+        })
+    }
+}
+
+/// The best `depth` chunks by BM25, reported positive (FTS5's `bm25()` is lower-is-better):
+/// from the lexical index when it reflects this read's snapshot, else from FTS5.
 fn lexical(
     connection: &Connection,
     collection: &CollectionRow,
     text: &str,
     condition: &SqlFilter,
     depth: usize,
+    indexes: &Indexes,
 ) -> Result<Ranking, StoreError> {
+    if let Some(lexicon) = &indexes.lexicon
+        && let Some(found) = derived::read(lexicon).search(
+            connection,
+            collection.generation,
+            text,
+            indexes.allowed.as_ref(),
+            depth,
+        )?
+    {
+        return Ok(found);
+    }
     let Some(query) = fts::any_term_query(text) else {
         return Ok(Vec::new());
     };
@@ -201,23 +270,21 @@ fn dense(
     vector: &[f32],
     condition: &SqlFilter,
     depth: usize,
-    indexes: Option<&Indexes>,
+    indexes: &Indexes,
 ) -> Result<Ranking, StoreError> {
-    if let Some(graph) = indexes.and_then(|indexes| indexes.get(collection.id)) {
-        let allowed = if condition.sql.is_empty() {
-            None
-        } else {
-            let allowed: HashSet<i64> = filter::matching_pks(connection, collection.id, condition)
-                .context(|| "the filter could not be applied")?;
-            // A selective filter leaves few chunks: scanning them exactly is cheap, while the
-            // graph would wander through many non-matching nodes to find k matching ones.
-            if allowed.len().saturating_mul(SELECTIVE_SHARE) < graph.live() {
-                return exact(connection, collection, vector, condition, depth);
-            }
-            Some(allowed)
-        };
-        let exist = allowed.as_ref().map_or(graph.live(), HashSet::len);
-        if let Some(found) = graph.search(collection.generation, vector, depth, allowed.as_ref())
+    if let Some(graph) = &indexes.graph {
+        let graph = derived::read(graph);
+        let allowed = indexes.allowed.as_ref();
+        // A selective filter leaves few chunks: scanning them exactly is cheap, while the
+        // graph would wander through many non-matching nodes to find k matching ones.
+        if allowed
+            .is_some_and(|allowed| allowed.len().saturating_mul(SELECTIVE_SHARE) < graph.live())
+        {
+            drop(graph);
+            return exact(connection, collection, vector, condition, depth);
+        }
+        let exist = allowed.map_or(graph.live(), HashSet::len);
+        if let Some(found) = graph.search(collection.generation, vector, depth, allowed)
             // Never fewer than asked when that many exist: the scan makes up for a short answer.
             && found.len() >= depth.min(exist)
         {

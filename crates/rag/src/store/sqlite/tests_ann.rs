@@ -33,7 +33,15 @@ mod indexed {
 const DIMENSION: usize = 384;
 
 fn every_collection() -> IndexSettings {
-    IndexSettings { min_chunks: 1 }
+    at_once(1)
+}
+
+/// Derived indexes from `min_chunks` up, built on the thread that asks (so at once).
+fn at_once(min_chunks: usize) -> IndexSettings {
+    IndexSettings {
+        min_chunks,
+        build_in_background: false,
+    }
 }
 
 fn embedder() -> EmbedderId {
@@ -194,6 +202,8 @@ async fn approximate_dense_recall_against_the_exact_scan() {
     // 12k: past the threshold with room to grow (the bench measures 100k); more makes this
     // debug-build test minutes long, most of it in the unoptimised exact scan it compares with.
     filled(&store, 12_000, &mut vectors).await;
+    // Built in the background once past the threshold, then kept in step.
+    store.wait_for_indexes().await;
     let info = store.index_info("ann").await.unwrap().unwrap();
     assert_eq!((info.live, info.tombstones), (12_000, 0));
     let queries: Vec<Vec<f32>> = (0..50).map(|_| vectors.clustered()).collect();
@@ -216,12 +226,9 @@ async fn small_collections_are_scanned_exactly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleted_chunks_never_come_back_and_upserts_show_at_once() {
     let directory = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open_with(
-        directory.path().join("rag.db"),
-        IndexSettings { min_chunks: 100 },
-    )
-    .await
-    .unwrap();
+    let store = SqliteStore::open_with(directory.path().join("rag.db"), at_once(100))
+        .await
+        .unwrap();
     let mut vectors = Vectors::new(11);
     let all = filled(&store, 2_000, &mut vectors).await;
     // Delete by id, by source and by filter; then ask for each deleted vector itself.
@@ -281,12 +288,9 @@ async fn deleted_chunks_never_come_back_and_upserts_show_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn filters_never_lose_results() {
     let directory = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open_with(
-        directory.path().join("rag.db"),
-        IndexSettings { min_chunks: 100 },
-    )
-    .await
-    .unwrap();
+    let store = SqliteStore::open_with(directory.path().join("rag.db"), at_once(100))
+        .await
+        .unwrap();
     let mut vectors = Vectors::new(5);
     filled(&store, 3_000, &mut vectors).await;
     // One chunk in ten (through the graph), one in a hundred (the scan), a value no chunk has.
@@ -336,7 +340,7 @@ fn saved_at(dir: &Path) -> std::time::SystemTime {
 async fn a_saved_index_is_reloaded_and_a_corrupt_one_rebuilt() {
     let directory = tempfile::tempdir().unwrap();
     let path = directory.path().join("rag.db");
-    let settings = IndexSettings { min_chunks: 100 };
+    let settings = at_once(100);
     let mut vectors = Vectors::new(13);
     let queries: Vec<Vec<f32>> = (0..20).map(|_| vectors.clustered()).collect();
     let store = SqliteStore::open_with(&path, settings).await.unwrap();

@@ -8,7 +8,7 @@
 
 use rusqlite::{Connection, params};
 
-use super::ann::VectorChange;
+use super::derived::Change;
 use super::error::Context;
 use super::ops::{self, CHUNK_COLUMNS, check_vector, vector_blob};
 use super::schema;
@@ -22,7 +22,7 @@ pub(super) fn add_vectors(
     name: &str,
     embedder: &EmbedderId,
     vectors: &Embedded,
-) -> Result<(Vec<Chunk>, Option<VectorChange>), StoreError> {
+) -> Result<(Vec<Chunk>, Option<Change>), StoreError> {
     let collection = ops::collection_row(connection, name)?;
     match &collection.embedder {
         None => {}
@@ -112,11 +112,10 @@ pub(super) fn add_vectors(
         .context(failed)?;
     // The index is built from SQLite once the collection is large enough; the vectors are not
     // needed here.
-    let change = VectorChange {
+    let change = Change {
         collection_id: collection.id,
         generations: ops::bump_generation(connection, collection.id)?,
-        upserted: Vec::new(),
-        deleted: Vec::new(),
+        ..Change::default()
     };
     Ok((Vec::new(), Some(change)))
 }

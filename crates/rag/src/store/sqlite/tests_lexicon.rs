@@ -1,0 +1,174 @@
+//! The lexical index against FTS5 (its oracle): the same chunks in the same order with the same
+//! scores, for short and long queries, split words, accents, filters, and after upserts and
+//! deletes.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use super::{IndexSettings, SqliteStore};
+use crate::model::{Chunk, Condition, Filter, Position, SearchMode, SearchRequest, Selector};
+use crate::store::Store;
+
+/// A word list with accents, codes that the tokenizer splits, and words of every frequency.
+const WORDS: &[&str] = &[
+    "protein",
+    "cell",
+    "cells",
+    "patients",
+    "risk",
+    "cancer",
+    "mouse",
+    "gene",
+    "expression",
+    "café",
+    "cafe",
+    "Facturación",
+    "naïve",
+    "INV-2024-0042",
+    "e-mail",
+    "covid-19",
+    "T-cell",
+    "the",
+    "of",
+    "and",
+    "in",
+    "with",
+    "increased",
+    "reduced",
+    "therapy",
+    "dose",
+    "mortality",
+    "β-catenin",
+    "İstanbul",
+    "straße",
+    "ΑΘΗΝΑ",
+    "日本語",
+    "x",
+    "NOT",
+    "OR",
+    "NEAR",
+    "*",
+    "\"quoted\"",
+];
+
+/// Seeded text of `length` words, skewed towards the first words of [`WORDS`].
+fn text(state: &mut u64, length: usize) -> String {
+    (0..length)
+        .map(|_| {
+            *state ^= *state << 13;
+            *state ^= *state >> 7;
+            *state ^= *state << 17;
+            let skewed = ((*state % 1000) as f64 / 1000.0).powi(2);
+            WORDS[(skewed * WORDS.len() as f64) as usize % WORDS.len()]
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn chunk(i: usize, text: String) -> Chunk {
+    let metadata: BTreeMap<String, serde_json::Value> =
+        serde_json::from_value(json!({ "group": i % 4 })).unwrap();
+    Chunk {
+        id: format!("c{i}"),
+        text,
+        source: None,
+        position: Position::default(),
+        metadata,
+        content_hash: None,
+    }
+}
+
+fn lexical(text: &str, k: usize, filter: Option<Filter>) -> SearchRequest {
+    SearchRequest {
+        text: text.to_owned(),
+        vector: None,
+        k,
+        filter,
+        mode: SearchMode::Lexical,
+        score_threshold: None,
+    }
+}
+
+/// Asserts that the index and FTS5 answer `request` alike, to the last bit of every score.
+async fn same_as_fts5(store: &SqliteStore, request: SearchRequest) {
+    let indexed = store.search("lex", request.clone()).await.unwrap();
+    let oracle = store.search_exact("lex", request.clone()).await.unwrap();
+    let shown = |hits: &[crate::model::Hit]| -> Vec<(String, f64)> {
+        hits.iter().map(|h| (h.chunk.id.clone(), h.score)).collect()
+    };
+    assert_eq!(shown(&indexed), shown(&oracle), "query {:?}", request.text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lexicon_matches_fts5() {
+    let directory = tempfile::tempdir().unwrap();
+    let settings = IndexSettings {
+        min_chunks: 100,
+        build_in_background: false,
+    };
+    let store = SqliteStore::open_with(directory.path().join("rag.db"), settings)
+        .await
+        .unwrap();
+    store.create_collection("lex", None).await.unwrap();
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut chunks: Vec<Chunk> = (0..600)
+        .map(|i| {
+            let length = 5 + (i * 37) % 120;
+            chunk(i, text(&mut state, length))
+        })
+        .collect();
+    // A word 300 times in one chunk (counts past 255), and an empty one.
+    chunks.push(chunk(600, vec!["protein"; 300].join(" ")));
+    chunks.push(chunk(601, String::new()));
+    for batch in chunks.chunks(64) {
+        store
+            .upsert("lex", batch.to_vec(), Vec::new())
+            .await
+            .unwrap();
+    }
+    let info = store.lexical_info("lex").await.unwrap().unwrap();
+    assert_eq!(info.live, 602);
+
+    let mut queries: Vec<String> = WORDS.iter().map(|w| (*w).to_owned()).collect();
+    queries.extend((0..40).map(|i| text(&mut state, 2 + i)));
+    queries.push("INV-2024-0042 e-mail covid-19 about nothing stored: zzz".to_owned());
+    queries.push("CAFE naive facturacion STRASSE istanbul".to_owned());
+    let check = |store: &SqliteStore, queries: Vec<String>| {
+        let store = store.clone();
+        async move {
+            for query in &queries {
+                same_as_fts5(&store, lexical(query, 50, None)).await;
+                same_as_fts5(&store, lexical(query, 3, None)).await;
+                let group = Filter {
+                    must: vec![Condition {
+                        key: "group".to_owned(),
+                        any_of: vec![json!(1)],
+                        gte: None,
+                        lte: None,
+                    }],
+                };
+                same_as_fts5(&store, lexical(query, 20, Some(group))).await;
+            }
+        }
+    };
+    check(&store, queries.clone()).await;
+    let used = store.lexical_info("lex").await.unwrap().unwrap().searches;
+    assert_eq!(used, 3 * queries.len() as u64, "some searches went to FTS5");
+
+    // Kept in step: replaced texts, deleted chunks, new chunks.
+    let replaced: Vec<Chunk> = (0..100)
+        .step_by(3)
+        .map(|i| chunk(i, text(&mut state, 40)))
+        .collect();
+    store.upsert("lex", replaced, Vec::new()).await.unwrap();
+    let gone: Vec<String> = (100..200).step_by(2).map(|i| format!("c{i}")).collect();
+    store.delete("lex", Selector::Ids(gone)).await.unwrap();
+    let fresh: Vec<Chunk> = (700..760).map(|i| chunk(i, text(&mut state, 30))).collect();
+    store.upsert("lex", fresh, Vec::new()).await.unwrap();
+    let info = store.lexical_info("lex").await.unwrap().unwrap();
+    assert_eq!(info.live, 602 - 50 + 60);
+    check(&store, queries.clone()).await;
+    let after = store.lexical_info("lex").await.unwrap().unwrap().searches;
+    assert_eq!(after - used, 3 * queries.len() as u64);
+}
