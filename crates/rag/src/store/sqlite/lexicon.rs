@@ -479,21 +479,37 @@ impl Derived for Lexicon {
             .and_then(|mut statement| {
                 let mut rows = statement.query([])?;
                 let mut current: Option<(usize, u32, u32)> = None;
+                // Rows come term by term and, within a term, chunk by chunk: look each up once.
+                let (mut last_pk, mut last_slot) = (0i64, None::<u32>);
+                let (mut last_term, mut last_number) = (String::new(), None::<usize>);
                 while let Some(row) = rows.next()? {
                     let pk: i64 = row.get(1)?;
-                    let Some(&slot) = lexicon.slot_of.get(&pk) else {
+                    if pk != last_pk || last_slot.is_none() {
+                        last_pk = pk;
+                        last_slot = lexicon.slot_of.get(&pk).copied();
+                    }
+                    let Some(slot) = last_slot else {
                         continue;
                     };
                     let term = row.get_ref(0)?.as_str()?;
                     if let Some(length) = lexicon.length_of.get_mut(slot as usize) {
                         *length += 1;
                     }
-                    let number = match lexicon.terms.get(term) {
-                        Some(number) => *number as usize,
-                        None => {
-                            let number = lexicon.postings.len();
-                            lexicon.terms.insert(term.into(), number as u32);
-                            lexicon.postings.push(Postings::default());
+                    let number = match last_number {
+                        Some(number) if last_term == term => number,
+                        _ => {
+                            let number = match lexicon.terms.get(term) {
+                                Some(number) => *number as usize,
+                                None => {
+                                    let number = lexicon.postings.len();
+                                    lexicon.terms.insert(term.into(), number as u32);
+                                    lexicon.postings.push(Postings::default());
+                                    number
+                                }
+                            };
+                            last_term.clear();
+                            last_term.push_str(term);
+                            last_number = Some(number);
                             number
                         }
                     };
