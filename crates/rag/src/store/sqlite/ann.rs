@@ -37,8 +37,9 @@ const MAX_CONNECTIONS: usize = 16;
 /// recall@10 at 0.99 or more on the bench's 100k clustered vectors at half the cost of 200.
 const EF_CONSTRUCTION: usize = 100;
 /// The candidate list while searching, at least: sets recall against the exact scan
-/// (the `approximate_dense_recall` test and the bench measure it).
-const EF_SEARCH: usize = 128;
+/// (the `approximate_dense_recall` test and the bench measure it). On the bench's 100k clustered
+/// vectors recall@10 stayed 1.000 from 32 to 128, and 64 searched in about half the time of 128.
+const EF_SEARCH: usize = 64;
 /// hnsw_rs's cap on layers.
 const MAX_LAYERS: usize = 16;
 /// The description's format; a file of another format is rebuilt, never read. 2: normalised
