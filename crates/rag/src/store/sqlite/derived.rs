@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use super::error::Context;
 use crate::store::StoreError;
@@ -85,6 +85,11 @@ pub(super) trait Derived: Sized + Send + Sync + 'static {
     /// Builds collection `snapshot.id`'s index from what `connection` (inside a read
     /// transaction) sees; `None` when the collection does not get this kind of index.
     fn build(connection: &Connection, snapshot: &Snapshot) -> Result<Option<Self>, StoreError>;
+
+    /// Whether a collection with vectors of this dimension (`None`: lexical-only) gets one.
+    fn wanted(_dimension: Option<usize>) -> bool {
+        true
+    }
 
     /// The `vector_generation` it reflects.
     fn generation(&self) -> i64;
@@ -171,7 +176,7 @@ impl<T: Derived> Registry<T> {
     /// At open: loads the saved index of every collection large enough, and builds the others.
     pub(super) fn open_all(&self, connection: &Connection) -> Result<(), StoreError> {
         for snapshot in snapshots(connection, None)? {
-            if snapshot.chunks < self.shared.settings.min_chunks {
+            if snapshot.chunks < self.shared.settings.min_chunks || !T::wanted(snapshot.dimension) {
                 continue;
             }
             match T::load(&self.shared.dir, &snapshot) {
@@ -223,6 +228,7 @@ impl<T: Derived> Registry<T> {
                 }
                 None => {
                     !building.contains_key(&id)
+                        && T::wanted(dimension(connection, id)?)
                         && chunk_count(connection, id)? >= self.shared.settings.min_chunks
                 }
             }
@@ -428,6 +434,19 @@ fn snapshots(connection: &Connection, only: Option<i64>) -> Result<Vec<Snapshot>
                 .collect()
         })
         .context(|| "could not list the collections to index")
+}
+
+/// Collection `id`'s vectors' dimension; `None` when lexical-only (or gone).
+fn dimension(connection: &Connection, id: i64) -> Result<Option<usize>, StoreError> {
+    connection
+        .prepare_cached("SELECT dimension FROM collections WHERE id = ?")
+        .and_then(|mut statement| {
+            statement
+                .query_row([id], |row| row.get::<_, Option<i64>>(0))
+                .optional()
+        })
+        .map(|dimension| dimension.flatten().and_then(|d| usize::try_from(d).ok()))
+        .context(|| "could not read the collection's dimension")
 }
 
 /// Collection `id`'s chunks.
