@@ -17,7 +17,8 @@
 //!   share of the sum.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
@@ -335,7 +336,8 @@ impl Lexicon {
         Ok(())
     }
 
-    /// The best `depth` touched chunks that `allowed` admits: score descending, then pk.
+    /// The best `depth` touched chunks that `allowed` admits: score descending, then pk. Kept
+    /// in a heap of `depth` (the worst on top), so the chunks touched are never all sorted.
     fn best(
         &self,
         scores: &[f64],
@@ -343,21 +345,32 @@ impl Lexicon {
         allowed: Option<&HashSet<i64>>,
         depth: usize,
     ) -> Vec<(i64, f64)> {
-        let mut found: Vec<(i64, f64)> = touched
-            .iter()
-            .filter_map(|&slot| {
-                let pk = *self.pk_of.get(slot as usize)?;
-                let admitted = allowed.is_none_or(|allowed| allowed.contains(&pk));
-                admitted.then(|| (pk, scores.get(slot as usize).copied().unwrap_or(0.0)))
-            })
-            .collect();
-        let order = |a: &(i64, f64), b: &(i64, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
-        if found.len() > depth {
-            found.select_nth_unstable_by(depth, order);
-            found.truncate(depth);
+        let mut kept: BinaryHeap<Reverse<Ranked>> = BinaryHeap::with_capacity(depth + 1);
+        for &slot in touched {
+            let Some(&pk) = self.pk_of.get(slot as usize) else {
+                continue;
+            };
+            let score = scores.get(slot as usize).copied().unwrap_or(0.0);
+            let candidate = Ranked { score, pk };
+            if kept.len() == depth {
+                match kept.peek() {
+                    Some(Reverse(worst)) if candidate > *worst => {}
+                    _ => continue,
+                }
+            }
+            if allowed.is_some_and(|allowed| !allowed.contains(&pk)) {
+                continue;
+            }
+            kept.push(Reverse(candidate));
+            if kept.len() > depth {
+                kept.pop();
+            }
         }
-        found.sort_unstable_by(order);
-        found
+        // Ascending by `Reverse`: the best first.
+        kept.into_sorted_vec()
+            .into_iter()
+            .map(|Reverse(ranked)| (ranked.pk, ranked.score))
+            .collect()
     }
 
     /// Whether `slot` holds a live chunk.
@@ -422,6 +435,38 @@ impl Lexicon {
         Ok(())
     }
 }
+
+/// A chunk's score, ordered as FTS5's `ORDER BY bm25(), pk` ranks: a higher score is better,
+/// and between equal scores the lower pk.
+#[derive(Debug, Clone, Copy)]
+struct Ranked {
+    /// BM25, positive.
+    score: f64,
+    /// The chunk.
+    pk: i64,
+}
+
+impl Ord for Ranked {
+    fn cmp(&self, other: &Ranked) -> std::cmp::Ordering {
+        self.score
+            .total_cmp(&other.score)
+            .then(other.pk.cmp(&self.pk))
+    }
+}
+
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Ranked) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Ranked {
+    fn eq(&self, other: &Ranked) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl Eq for Ranked {}
 
 /// FTS5's IDF of a phrase held by `holding` of `rows` rows.
 fn idf(rows: usize, holding: usize) -> f64 {
