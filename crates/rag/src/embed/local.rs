@@ -1,5 +1,5 @@
-//! all-MiniLM-L6-v2 in-process: candle's BERT on the CPU, a pure-Rust tokenizer, mean pooling
-//! over real tokens and L2 normalisation, which reproduces sentence-transformers' output.
+//! all-MiniLM-L6-v2 in-process: BERT on the CPU ([`super::bert`]), a pure-Rust tokenizer, mean
+//! pooling over real tokens and L2 normalisation, which reproduces sentence-transformers' output.
 //!
 //! The model is found in `RAG_MODEL_DIR`, else in the data directory, else downloaded there once
 //! from the Hugging Face Hub; without any, [`resolve`] answers "no embedder" with a note.
@@ -9,14 +9,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config as BertConfig};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use tokenizers::{Tokenizer, TruncationParams};
 use tokio::io::AsyncWriteExt;
 
+use super::bert::{BertConfig, Encoder};
 use super::{EmbedConfig, EmbedError, Embedder, Embedding, Resolution, prefixed, root_cause};
 use crate::model::EmbedderId;
 
@@ -52,8 +50,9 @@ pub struct LocalEmbedder {
     id: EmbedderId,
     model: Arc<Model>,
     batch: usize,
-    /// One forward pass at a time: on a few cores, parallel passes only slow each other down,
-    /// and taking turns per batch lets a query slip in between the batches of a large ingest.
+    /// One forward pass at a time: each pass already uses every core, parallel passes only slow
+    /// each other down, and taking turns per batch lets a query slip in between the batches of a
+    /// large ingest.
     turn: Arc<tokio::sync::Mutex<()>>,
     query_prefix: String,
     document_prefix: String,
@@ -62,11 +61,8 @@ pub struct LocalEmbedder {
 
 /// The loaded weights and tokenizer.
 struct Model {
-    bert: BertModel,
+    encoder: Encoder,
     tokenizer: Tokenizer,
-    pad_id: u32,
-    device: Device,
-    dimension: usize,
 }
 
 impl LocalEmbedder {
@@ -143,7 +139,8 @@ impl LocalEmbedder {
     }
 
     async fn embed_all(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        // Batches are padded to their longest text, so texts of similar length go together.
+        // Texts of similar length go together, so that attention, which runs one text per core,
+        // keeps the cores equally busy.
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&idx| Reverse(texts[idx].len()));
         let mut vectors = vec![Vec::new(); texts.len()];
@@ -199,8 +196,8 @@ impl Model {
 
         let mut tokenizer_model =
             Tokenizer::from_file(tokenizer).map_err(|e| named(tokenizer, &e))?;
-        // The packaged tokenizer pads every text to 128 tokens; padding is done per batch below,
-        // to the batch's longest text, and pad positions are masked out of the pooling.
+        // The packaged tokenizer pads every text to 128 tokens; the encoder packs the texts of a
+        // batch end to end instead, so no text is padded.
         tokenizer_model.with_padding(None);
         tokenizer_model
             .with_truncation(Some(TruncationParams {
@@ -209,34 +206,21 @@ impl Model {
             }))
             .map_err(|e| named(tokenizer, &e))?;
 
-        let device = Device::Cpu;
         if !weights.is_file() {
             return Err(named(weights, &"not found"));
         }
-        // SAFETY: mapping a file is unsound only if the file changes while it is mapped. The
-        // mapping lives only inside this function (loading copies every tensor into memory, and
-        // the VarBuilder holding the map is dropped before returning), this module never
-        // rewrites a model file in place (downloads are renamed over it, which leaves a mapped
-        // inode untouched), and candle checks the header against the file's length.
-        #[allow(unsafe_code)]
-        let builder =
-            unsafe { VarBuilder::from_mmaped_safetensors(&[weights], DType::F32, &device) }
-                .map_err(|e| named(weights, &e))?;
-        let bert = BertModel::load(builder, &config_values).map_err(|e| named(weights, &e))?;
+        let encoder = Encoder::load(config_values, weights).map_err(|e| named(weights, &e))?;
         Ok(Model {
-            bert,
+            encoder,
             tokenizer: tokenizer_model,
-            pad_id: u32::try_from(config_values.pad_token_id).unwrap_or(0),
-            device,
-            dimension: config_values.hidden_size,
         })
     }
 
     fn dimension(&self) -> usize {
-        self.dimension
+        self.encoder.dimension()
     }
 
-    /// Tokenises, runs BERT, mean-pools the real tokens and normalises: one unit vector per text.
+    /// Tokenises, runs BERT, mean-pools the tokens and normalises: one unit vector per text.
     fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, String> {
         if texts.is_empty() {
             return Ok(Vec::new());
@@ -245,43 +229,10 @@ impl Model {
             .tokenizer
             .encode_batch(texts, true)
             .map_err(|e| format!("tokenizing failed: {e}"))?;
-        let rows = encodings.len();
-        let longest = encodings.iter().map(|e| e.len()).max().unwrap_or(0);
-        let mut ids = Vec::with_capacity(rows * longest);
-        let mut type_ids = Vec::with_capacity(rows * longest);
-        let mut mask = Vec::with_capacity(rows * longest);
-        for encoding in &encodings {
-            let padding = longest - encoding.len();
-            ids.extend_from_slice(encoding.get_ids());
-            ids.extend(std::iter::repeat_n(self.pad_id, padding));
-            type_ids.extend_from_slice(encoding.get_type_ids());
-            type_ids.extend(std::iter::repeat_n(0, padding));
-            mask.extend_from_slice(encoding.get_attention_mask());
-            mask.extend(std::iter::repeat_n(0, padding));
-        }
-        self.forward(ids, type_ids, mask, (rows, longest))
+        let ids: Vec<&[u32]> = encodings.iter().map(|e| e.get_ids()).collect();
+        self.encoder
+            .embed(&ids)
             .map_err(|e| format!("the forward pass failed: {e}"))
-    }
-
-    fn forward(
-        &self,
-        ids: Vec<u32>,
-        type_ids: Vec<u32>,
-        mask: Vec<u32>,
-        shape: (usize, usize),
-    ) -> candle_core::Result<Vec<Vec<f32>>> {
-        let ids = Tensor::from_vec(ids, shape, &self.device)?;
-        let type_ids = Tensor::from_vec(type_ids, shape, &self.device)?;
-        let mask = Tensor::from_vec(mask, shape, &self.device)?;
-        // (rows, tokens, hidden)
-        let hidden = self.bert.forward(&ids, &type_ids, Some(&mask))?;
-        // Mean over real tokens only: sentence-transformers' pooling, blind to the padding.
-        let weights = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
-        let summed = hidden.broadcast_mul(&weights)?.sum(1)?;
-        let counts = weights.sum(1)?.maximum(1.0)?;
-        let mean = summed.broadcast_div(&counts)?;
-        let norms = mean.sqr()?.sum_keepdim(1)?.sqrt()?.maximum(1e-12)?;
-        mean.broadcast_div(&norms)?.to_vec2::<f32>()
     }
 }
 
