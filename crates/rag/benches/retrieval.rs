@@ -12,8 +12,14 @@
 //!   size and memory. The vectors are clustered (points around 1,000 random centres), as embeddings of
 //!   related texts are; uniformly random 384-d vectors have no near neighbours to find.
 //!
-//! `cargo bench -p mcp-rag --bench retrieval -- <collection dir> [--model DIR] [--speed-only]`
-//! (`--speed-only` skips the quality part and the model: it embeds the corpus, ~20 min on 2 cores).
+//! `cargo bench -p mcp-rag --bench retrieval -- <collection dir> [--model DIR] [--speed-only]
+//! [--split NAME] [--vectors FILE] [--rankings FILE]`
+//! (`--speed-only` skips the quality part and the model: it embeds the corpus, 15 min on 2 busy cores).
+//! `--split train` judges the queries of `qrels/train.tsv` instead of `qrels/test.tsv`.
+//! `--vectors FILE` keeps the corpus vectors in FILE: written after embedding, read instead of
+//! embedding when FILE holds vectors of the same model for the same documents (the ingestion rate
+//! is then not measured). `--rankings FILE` writes, per judged query of both splits, the lexical
+//! and dense rankings the hybrid mode fuses (as JSON lines, for studying fusion offline).
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A benchmark: its output is the product, and it stops loudly.
 
@@ -111,11 +117,22 @@ async fn main() {
     );
     let mut model = default_model_dir();
     let mut speed_only = false;
+    let mut options = QualityOptions {
+        split: "test".to_owned(),
+        vectors: None,
+        rankings: None,
+    };
     while let Some(flag) = args.next() {
         if flag == "--model" {
             model = PathBuf::from(args.next().expect("--model DIR"));
         } else if flag == "--speed-only" {
             speed_only = true;
+        } else if flag == "--split" {
+            options.split = args.next().expect("--split NAME");
+        } else if flag == "--vectors" {
+            options.vectors = Some(PathBuf::from(args.next().expect("--vectors FILE")));
+        } else if flag == "--rankings" {
+            options.rankings = Some(PathBuf::from(args.next().expect("--rankings FILE")));
         }
     }
     let corpus = read_jsonl(&collection.join("corpus.jsonl"));
@@ -132,8 +149,8 @@ async fn main() {
             )
         })
         .collect();
-    let relevant = qrels(&collection.join("qrels/test.tsv"));
-    let queries: Vec<(String, String)> = read_jsonl(&collection.join("queries.jsonl"))
+    let relevant = qrels(&collection.join(format!("qrels/{}.tsv", options.split)));
+    let all_queries: Vec<(String, String)> = read_jsonl(&collection.join("queries.jsonl"))
         .into_iter()
         .map(|q| {
             (
@@ -141,7 +158,11 @@ async fn main() {
                 q["text"].as_str().unwrap().to_owned(),
             )
         })
+        .collect();
+    let queries: Vec<(String, String)> = all_queries
+        .iter()
         .filter(|(id, _)| relevant.contains_key(id))
+        .cloned()
         .collect();
     let dir = tempfile::tempdir().unwrap();
     let (id, figures, ingest_rate) = if speed_only {
@@ -152,7 +173,26 @@ async fn main() {
         };
         (id, Vec::new(), None)
     } else {
-        quality(&model, dir.path(), &documents, &queries, &relevant).await
+        let judged = Judged {
+            queries: &queries,
+            relevant: &relevant,
+        };
+        let rankings = options.rankings.as_ref().map(|file| {
+            let mut judged_anywhere = HashSet::new();
+            for split in ["test", "train", "dev"] {
+                let path = collection.join(format!("qrels/{split}.tsv"));
+                if path.is_file() {
+                    judged_anywhere.extend(qrels(&path).into_keys());
+                }
+            }
+            let queries = all_queries
+                .iter()
+                .filter(|(id, _)| judged_anywhere.contains(id))
+                .cloned()
+                .collect();
+            (file.as_path(), queries)
+        });
+        quality(&model, dir.path(), &documents, judged, &options, rankings).await
     };
     speed(dir.path(), &id, &documents, &queries).await;
     for (label, ndcg, recall) in figures {
@@ -165,15 +205,34 @@ async fn main() {
     println!("bench: peak RSS = {:.1} MiB", rss_mib("VmHWM:"));
 }
 
-/// The quality part: SciFact embedded with the local model, every test query in each mode.
-/// Answers the embedder's id, (mode, nDCG@10, recall@10) and documents embedded per second.
+/// How the quality part runs (`--split`, `--vectors`, `--rankings`).
+struct QualityOptions {
+    /// The qrels file judged: `qrels/<split>.tsv`.
+    split: String,
+    /// Where the corpus vectors are kept between runs.
+    vectors: Option<PathBuf>,
+    /// Where the rankings the hybrid mode fuses are written.
+    rankings: Option<PathBuf>,
+}
+
+/// The judged queries and their relevant documents.
+struct Judged<'a> {
+    queries: &'a [(String, String)],
+    relevant: &'a HashMap<String, HashSet<String>>,
+}
+
+/// The quality part: SciFact embedded with the local model, every judged query in each mode.
+/// Answers the embedder's id, (mode, nDCG@10, recall@10) and documents embedded per second (none
+/// when the vectors were read from `--vectors`).
 async fn quality(
     model: &Path,
     dir: &Path,
     documents: &[(String, String)],
-    queries: &[(String, String)],
-    relevant: &HashMap<String, HashSet<String>>,
+    judged: Judged<'_>,
+    options: &QualityOptions,
+    rankings: Option<(&Path, Vec<(String, String)>)>,
 ) -> (EmbedderId, Vec<(&'static str, f64, f64)>, Option<f64>) {
+    let Judged { queries, relevant } = judged;
     let env = Env::from_pairs([
         ("RAG_MODEL_DIR", model.to_string_lossy().into_owned()),
         ("RAG_MODEL_DOWNLOAD", "false".into()),
@@ -193,11 +252,23 @@ async fn quality(
     let id: EmbedderId = embedder.id().clone();
     store.create_collection("scifact", Some(&id)).await.unwrap();
 
-    // Quality: index the corpus once, then every test query in each mode.
+    // Quality: index the corpus once, then every judged query in each mode.
+    let cached = options
+        .vectors
+        .as_deref()
+        .and_then(|file| read_vectors(file, &id, documents));
     let started = Instant::now();
-    for batch in documents.chunks(64) {
-        let texts: Vec<String> = batch.iter().map(|(_, t)| t.clone()).collect();
-        let vectors = embedder.embed_documents(&texts).await.unwrap();
+    let mut computed = Vec::new();
+    for (idx, batch) in documents.chunks(64).enumerate() {
+        let vectors = match &cached {
+            Some(cached) => cached[idx * 64..idx * 64 + batch.len()].to_vec(),
+            None => {
+                let texts: Vec<String> = batch.iter().map(|(_, t)| t.clone()).collect();
+                let vectors = embedder.embed_documents(&texts).await.unwrap();
+                computed.extend(vectors.iter().cloned());
+                vectors
+            }
+        };
         let chunks = batch
             .iter()
             .map(|(id, text)| chunk(id.clone(), text.clone()))
@@ -205,19 +276,41 @@ async fn quality(
         store.upsert("scifact", chunks, vectors).await.unwrap();
     }
     let ingest_secs = started.elapsed().as_secs_f64();
-    println!(
-        "indexed {} documents in {ingest_secs:.1} s ({:.1} documents/s, embedding included)",
-        documents.len(),
-        documents.len() as f64 / ingest_secs
-    );
+    // Queries run against the store as it settles: the derived indexes built in the background.
+    store.wait_for_indexes().await;
+    let ingest_rate = if cached.is_some() {
+        println!(
+            "indexed {} documents in {ingest_secs:.1} s with the vectors read from {}",
+            documents.len(),
+            options
+                .vectors
+                .as_deref()
+                .unwrap_or(Path::new(""))
+                .display()
+        );
+        None
+    } else {
+        println!(
+            "indexed {} documents in {ingest_secs:.1} s ({:.1} documents/s, embedding included)",
+            documents.len(),
+            documents.len() as f64 / ingest_secs
+        );
+        if let Some(file) = &options.vectors {
+            write_vectors(file, &id, documents, &computed);
+        }
+        Some(documents.len() as f64 / ingest_secs)
+    };
     println!();
-    println!("| mode | nDCG@10 | recall@10 | queries |");
+    println!(
+        "| mode | nDCG@10 | recall@10 | queries ({}) |",
+        options.split
+    );
     println!("|---|---:|---:|---:|");
     let mut figures = Vec::new();
     for (label, mode) in [
         ("lexical (BM25)", SearchMode::Lexical),
         ("dense (all-MiniLM-L6-v2)", SearchMode::Dense),
-        ("hybrid (RRF)", SearchMode::Hybrid),
+        ("hybrid", SearchMode::Hybrid),
     ] {
         let (mut ndcg, mut recall) = (0.0, 0.0);
         for (query_id, text) in queries {
@@ -225,16 +318,8 @@ async fn quality(
                 SearchMode::Lexical => None,
                 _ => Some(embedder.embed_query(text).await.unwrap()),
             };
-            let request = SearchRequest {
-                text: text.clone(),
-                vector,
-                k: 10,
-                filter: None,
-                mode,
-                score_threshold: None,
-            };
             let ranked: Vec<String> = store
-                .search("scifact", request)
+                .search("scifact", request(text.clone(), vector, mode))
                 .await
                 .unwrap()
                 .into_iter()
@@ -248,8 +333,99 @@ async fn quality(
         println!("| {label} | {ndcg:.3} | {recall:.3} | {} |", queries.len());
         figures.push((label, ndcg, recall));
     }
+    if let Some((file, queries)) = rankings {
+        write_rankings(file, &store, embedder.as_ref(), &queries).await;
+    }
 
-    (id, figures, Some(documents.len() as f64 / ingest_secs))
+    (id, figures, ingest_rate)
+}
+
+/// The first line of a `--vectors` file: what the vectors are of.
+fn vectors_header(id: &EmbedderId, documents: &[(String, String)]) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    documents.hash(&mut hasher);
+    format!(
+        "{} {} {} {} {:016x}\n",
+        id.provider,
+        id.model,
+        id.dimension,
+        documents.len(),
+        hasher.finish()
+    )
+}
+
+/// The corpus vectors kept in `file`, when they are of this model and these documents.
+fn read_vectors(
+    file: &Path,
+    id: &EmbedderId,
+    documents: &[(String, String)],
+) -> Option<Vec<Vec<f32>>> {
+    let bytes = std::fs::read(file).ok()?;
+    let header = vectors_header(id, documents);
+    let body = bytes.strip_prefix(header.as_bytes())?;
+    if body.len() != documents.len() * id.dimension * 4 {
+        return None;
+    }
+    let floats: Vec<f32> = body
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    Some(floats.chunks(id.dimension).map(<[f32]>::to_vec).collect())
+}
+
+/// Keeps the corpus vectors in `file` for the next run.
+fn write_vectors(
+    file: &Path,
+    id: &EmbedderId,
+    documents: &[(String, String)],
+    vectors: &[Vec<f32>],
+) {
+    let mut bytes = vectors_header(id, documents).into_bytes();
+    for value in vectors.iter().flatten() {
+        bytes.extend_from_slice(&value.to_le_bytes());
+    }
+    std::fs::write(file, bytes).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    println!("corpus vectors written to {}", file.display());
+}
+
+/// Writes one JSON line per query: its id and the lexical and dense rankings (document id and
+/// score, best first) at the depth the hybrid mode fuses for k = 10.
+async fn write_rankings(
+    file: &Path,
+    store: &SqliteStore,
+    embedder: &dyn mcp_rag::embed::Embedder,
+    queries: &[(String, String)],
+) {
+    let depth = 50;
+    let mut lines = String::new();
+    for (query_id, text) in queries {
+        let vector = embedder.embed_query(text).await.unwrap();
+        let mut line = serde_json::json!({ "query": query_id });
+        for (key, mode) in [
+            ("lexical", SearchMode::Lexical),
+            ("dense", SearchMode::Dense),
+        ] {
+            let mut request = request(text.clone(), Some(vector.clone()), mode);
+            request.k = depth;
+            let hits: Vec<Value> = store
+                .search("scifact", request)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|h| serde_json::json!([h.chunk.id, h.score]))
+                .collect();
+            line[key] = Value::Array(hits);
+        }
+        lines.push_str(&line.to_string());
+        lines.push('\n');
+    }
+    std::fs::write(file, lines).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    println!(
+        "rankings of {} queries written to {}",
+        queries.len(),
+        file.display()
+    );
 }
 
 /// Seeded unit vectors clustered around 1,000 random centres.
