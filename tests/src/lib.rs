@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Value, json};
 
+pub mod http1;
 pub mod oauth;
 pub mod overhead;
 pub mod results;
@@ -527,6 +528,17 @@ impl HttpAnswer {
         let session = header("mcp-session-id");
         let mut body = String::new();
         response.read_to_string(&mut body)?;
+        Ok(HttpAnswer::new(status, content_type, session, body))
+    }
+
+    /// An answer from its parts, its messages parsed from `body` (one JSON message, or the
+    /// `data:` lines of an SSE stream).
+    pub fn new(
+        status: u16,
+        content_type: String,
+        session: Option<String>,
+        body: String,
+    ) -> HttpAnswer {
         let messages = if content_type.starts_with("text/event-stream") {
             body.lines()
                 .filter_map(|line| line.strip_prefix("data:"))
@@ -537,13 +549,13 @@ impl HttpAnswer {
                 .map(|v| vec![v])
                 .unwrap_or_default()
         };
-        Ok(HttpAnswer {
+        HttpAnswer {
             status,
             content_type,
             session,
             body,
             messages,
-        })
+        }
     }
 
     /// The message answering `id`.

@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use mcp_conformance::{
-    ANSWER_TIMEOUT, HttpAnswer, HttpServer, PROTOCOL_VERSION, StdioServer, result_text,
+    ANSWER_TIMEOUT, HttpAnswer, HttpServer, PROTOCOL_VERSION, StdioServer, http1, result_text,
 };
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -736,7 +736,7 @@ fn http_worker(
     let connected = connect_worker(server, options, mode);
     // Every worker reaches the barrier exactly once, connected or not, so the level cannot hang.
     barrier.wait();
-    let (client, session) = match connected {
+    let (client, mut connection, session) = match connected {
         Ok(connected) => connected,
         Err(error) => {
             outcome
@@ -752,9 +752,9 @@ fn http_worker(
         && outcome.errors.count < MAX_ERRORS_PER_WORKER
     {
         id += 1;
-        let body = tool_call_body(id, options);
+        let body = tool_call_body(id, options).to_string();
         let start = Instant::now();
-        let answer = server.post_with(&client, &body, session.as_deref(), &[]);
+        let answer = connection.post(body.as_bytes(), session.as_deref());
         let took = start.elapsed();
         match check_http_answer(answer, id) {
             Ok(()) => outcome.latencies.push(took),
@@ -767,13 +767,14 @@ fn http_worker(
     outcome
 }
 
-/// A keep-alive client of its own, its session when stateful, and one untimed call so the
-/// connection is open before the clock starts.
+/// A keep-alive connection of its own for the timed calls, its session when stateful (opened
+/// with a reqwest client, which also ends it), and one untimed call so the connection is open
+/// before the clock starts.
 fn connect_worker(
     server: &HttpServer,
     options: &Options,
     mode: Mode,
-) -> Result<(reqwest::blocking::Client, Option<String>)> {
+) -> Result<(reqwest::blocking::Client, http1::Connection, Option<String>)> {
     let client = reqwest::blocking::Client::builder()
         .timeout(ANSWER_TIMEOUT)
         .build()
@@ -782,18 +783,17 @@ fn connect_worker(
         Mode::Stateful => Some(open_session(server, &client)?),
         Mode::Stateless => None,
     };
+    let mut connection = http1::Connection::open(&server.base, "/mcp", ANSWER_TIMEOUT)?;
     let id = 2;
     check_http_answer(
-        server.post_with(
-            &client,
-            &tool_call_body(id, options),
+        connection.post(
+            tool_call_body(id, options).to_string().as_bytes(),
             session.as_deref(),
-            &[],
         ),
         id,
     )
     .map_err(|why| anyhow!("first call: {why}"))?;
-    Ok((client, session))
+    Ok((client, connection, session))
 }
 
 /// `initialize` and `notifications/initialized` over `client`; returns the session id.
