@@ -140,6 +140,9 @@ pub(crate) struct Runtime {
     limits: crate::limits::CallLimits,
     /// The credentials callers may bring (team mode only; empty otherwise).
     credential_fields: Vec<CredentialField>,
+    /// What `initialize` answers, composed on first use: stateless HTTP asks for it on every
+    /// request, and it cannot change while the server runs.
+    info: std::sync::OnceLock<ServerConfig>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -245,6 +248,7 @@ impl<S: Domain> Governed<S> {
                 metrics,
                 asked: ConsentRequests::default(),
                 credential_fields,
+                info: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -1147,8 +1151,9 @@ impl<S: Domain> Governed<S> {
     }
 }
 
-impl<S: Domain> ServerHandler for Governed<S> {
-    fn get_info(&self) -> ServerConfig {
+impl<S: Domain> Governed<S> {
+    /// The domain's `initialize` answer with the runtime's identity, logging and consent note.
+    fn composed_info(&self) -> ServerConfig {
         let mut info = self.inner.get_info();
         // The identity is written once, in the server's `main`; the domain's `get_info` says only
         // what it serves.
@@ -1176,6 +1181,15 @@ impl<S: Domain> ServerHandler for Governed<S> {
             });
         }
         info
+    }
+}
+
+impl<S: Domain> ServerHandler for Governed<S> {
+    fn get_info(&self) -> ServerConfig {
+        self.runtime
+            .info
+            .get_or_init(|| self.composed_info())
+            .clone()
     }
 
     fn supported_protocol_versions(&self) -> std::borrow::Cow<'static, [ProtocolVersion]> {

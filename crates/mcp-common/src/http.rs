@@ -48,6 +48,7 @@ use crate::health::Readiness;
 use crate::identity::{Principal, RemoteAddr, Scopes};
 use crate::metrics::Metrics;
 use crate::oauth::{Challenge, OAuth, OAuthConfig, ScopeNames, Verdict};
+use axum::body::Bytes;
 
 /// How long open connections (SSE streams) get to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -740,14 +741,8 @@ fn bad_message(rejection: &Rejection) -> Response {
     (StatusCode::BAD_REQUEST, axum::Json(rejection.to_json())).into_response()
 }
 
-/// Reads the body (within `max_body_bytes`) and checks that rmcp can parse it, so that a body it
-/// cannot gets a JSON-RPC error with the request's id, not rmcp's plain-text 415; then hands the
-/// request on with the same body.
-async fn checked_body(
-    request: Request<Body>,
-    max_body_bytes: usize,
-) -> Result<(Request<Body>, Target), Response> {
-    let (parts, body) = request.into_parts();
+/// Reads the body, within `max_body_bytes`.
+async fn read_body(body: Body, max_body_bytes: usize) -> Result<Bytes, Response> {
     let mut collected = Vec::new();
     let mut chunks = body.into_data_stream();
     while let Some(chunk) = chunks.next().await {
@@ -768,25 +763,29 @@ async fn checked_body(
         }
         collected.extend_from_slice(&chunk);
     }
-    if let Err(rejection) = check_syntax(&collected, "request body") {
+    Ok(Bytes::from(collected))
+}
+
+/// Why rmcp cannot parse `body`, as a JSON-RPC error with the request's id (rmcp itself answers
+/// with a plain-text 415); `None` if it can.
+fn unparsable(body: &[u8]) -> Option<Response> {
+    if let Err(rejection) = check_syntax(body, "request body") {
         tracing::debug!(message = %rejection.message, "answered a body that is not JSON with a parse error");
-        return Err(bad_message(&rejection));
+        return Some(bad_message(&rejection));
     }
-    // The same parse rmcp makes next; the few microseconds buy an answer with the id, and the
-    // target whose scope an OAuth caller needs.
-    let target = match serde_json::from_slice::<ClientJsonRpcMessage>(&collected) {
-        Ok(message) => Target::of(&message),
-        Err(error) => {
-            return Err(bad_message(&Rejection {
-                id: find_id(&collected),
-                code: INVALID_REQUEST,
-                message: format!(
-                    "Invalid Request: the body is not a JSON-RPC request, notification or response ({error})"
-                ),
-            }));
-        }
-    };
-    Ok((Request::from_parts(parts, Body::from(collected)), target))
+    let error = serde_json::from_slice::<ClientJsonRpcMessage>(body).err()?;
+    Some(invalid_request(body, &error))
+}
+
+/// A JSON body that is not a JSON-RPC message, answered with the request's id.
+fn invalid_request(body: &[u8], error: &serde_json::Error) -> Response {
+    bad_message(&Rejection {
+        id: find_id(body),
+        code: INVALID_REQUEST,
+        message: format!(
+            "Invalid Request: the body is not a JSON-RPC request, notification or response ({error})"
+        ),
+    })
 }
 
 /// Splits a Host header into host and optional port, handling `[::1]:8080`.
@@ -912,32 +911,51 @@ async fn guard_request(
         request.extensions_mut().insert(RemoteAddr(addr));
     }
     if guard.json_rpc_bodies && request.method() == Method::POST && is_json(request.headers()) {
-        let target;
-        (request, target) = match checked_body(request, guard.max_body_bytes).await {
-            Ok(checked) => checked,
+        let (parts, body) = request.into_parts();
+        let body = match read_body(body, guard.max_body_bytes).await {
+            Ok(body) => body,
             Err(response) => return response,
         };
-        // Only OAuth callers carry scopes; static token holders are not limited by them.
-        if let (Some(oauth), Some(granted)) = (&guard.oauth, request.extensions().get::<Scopes>())
-            && let Some((scope, why)) = needed_scope(&target, &guard.kinds, oauth.scopes())
-            && !granted.contains(scope)
-        {
-            let principal = request
-                .extensions()
-                .get::<Principal>()
-                .map(|p| p.0.clone())
-                .unwrap_or_default();
-            tracing::warn!(%principal, scope, %why, "refused a request lacking a scope");
-            let message = format!("Forbidden: {why}, which needs the scope {scope}");
-            return challenge(
-                oauth,
-                &Challenge::InsufficientScope {
-                    scope: scope.to_owned(),
-                    description: format!("{why}, which needs the scope {scope}"),
-                },
-                message,
-            );
+        // Only OAuth callers carry scopes; static token holders are not limited by them. The
+        // scope follows what the message asks for, so it is parsed here once more than rmcp does.
+        if let (Some(oauth), Some(granted)) = (&guard.oauth, parts.extensions.get::<Scopes>()) {
+            let target = match serde_json::from_slice::<ClientJsonRpcMessage>(&body) {
+                Ok(message) => Target::of(&message),
+                Err(error) => {
+                    return unparsable(&body).unwrap_or_else(|| invalid_request(&body, &error));
+                }
+            };
+            if let Some((scope, why)) = needed_scope(&target, &guard.kinds, oauth.scopes())
+                && !granted.contains(scope)
+            {
+                let principal = parts
+                    .extensions
+                    .get::<Principal>()
+                    .map(|p| p.0.clone())
+                    .unwrap_or_default();
+                tracing::warn!(%principal, scope, %why, "refused a request lacking a scope");
+                let message = format!("Forbidden: {why}, which needs the scope {scope}");
+                return challenge(
+                    oauth,
+                    &Challenge::InsufficientScope {
+                        scope: scope.to_owned(),
+                        description: format!("{why}, which needs the scope {scope}"),
+                    },
+                    message,
+                );
+            }
         }
+        let response = next
+            .run(Request::from_parts(parts, Body::from(body.clone())))
+            .await;
+        // The content type is JSON, so rmcp's 415 means it could not parse the body: the happy
+        // path parses once (in rmcp), and only a bad body is examined again for a precise answer.
+        if response.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE
+            && let Some(answer) = unparsable(&body)
+        {
+            return answer;
+        }
+        return response;
     }
     let is_delete = request.method() == Method::DELETE;
     let mut response = next.run(request).await;
