@@ -322,6 +322,9 @@ where
         }
         // rmcp skips a UTF-8 byte order mark; the check must see what rmcp will parse.
         let parsed = line.strip_prefix(b"\xef\xbb\xbf").unwrap_or(line);
+        if let Some(call) = plain_tool_call(parsed) {
+            return Some(call);
+        }
         if let Err(rejection) = check_syntax(parsed, "line") {
             tracing::debug!(message = %rejection.message, "answered a line that is not JSON with a parse error");
             self.unanswered = Some(error_line(&rejection));
@@ -425,6 +428,48 @@ where
     }
 }
 
+/// A `tools/call` request with nothing but a tool name and arguments, the message a session
+/// mostly consists of, parsed in one pass into the message rmcp's parse would give; `None` for
+/// anything else (metadata, other fields, other methods, escapes in the method), which then takes
+/// the general path: the syntax check and rmcp's parse. That parse tries the message kinds and
+/// request types one after another over a buffered copy, which profiled at a fifth of a call's
+/// instructions.
+fn plain_tool_call(line: &[u8]) -> Option<RxJsonRpcMessage<RoleServer>> {
+    use rmcp::model::{
+        CallToolRequest, CallToolRequestParams, ClientJsonRpcMessage, ClientRequest, JsonObject,
+        JsonRpcRequest, JsonRpcVersion2_0, RequestId,
+    };
+
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct PlainCall<'a> {
+        #[allow(dead_code, reason = "checked by its type: only \"2.0\" parses")]
+        jsonrpc: JsonRpcVersion2_0,
+        id: RequestId,
+        #[serde(borrow)]
+        method: &'a str,
+        params: PlainParams,
+    }
+
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct PlainParams {
+        name: String,
+        arguments: Option<JsonObject>,
+    }
+
+    let call: PlainCall = serde_json::from_slice(line).ok()?;
+    if call.method != "tools/call" {
+        return None;
+    }
+    let mut params = CallToolRequestParams::new(call.params.name);
+    params.arguments = call.params.arguments;
+    Some(ClientJsonRpcMessage::Request(JsonRpcRequest::new(
+        call.id,
+        ClientRequest::CallToolRequest(CallToolRequest::new(params)),
+    )))
+}
+
 fn error_line(rejection: &Rejection) -> Vec<u8> {
     let mut bytes = rejection.to_json().to_string().into_bytes();
     bytes.push(b'\n');
@@ -441,6 +486,44 @@ mod tests {
     struct Bare;
 
     impl rmcp::ServerHandler for Bare {}
+
+    /// The one-pass parse of a plain `tools/call` gives exactly rmcp's message, and declines
+    /// every line that is not one (which rmcp then parses as always).
+    #[test]
+    fn plain_tool_calls_parse_as_rmcp_parses_them() {
+        let taken = [
+            r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"t","arguments":{"a":1,"b":["x"]}}}"#,
+            r#"{"id":"abc","method":"tools/call","jsonrpc":"2.0","params":{"arguments":{},"name":"t"}}"#,
+            r#"{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"t"}}"#,
+            r#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"té","arguments":null}}"#,
+            " {\"jsonrpc\":\"2.0\",\"id\":10,\"method\":\"tools/call\",\"params\":{\"name\":\"t\"}} ",
+        ];
+        for line in taken {
+            let rmcp: RxJsonRpcMessage<RoleServer> = serde_json::from_str(line).unwrap();
+            let ours = plain_tool_call(line.as_bytes())
+                .unwrap_or_else(|| panic!("declined a plain call: {line}"));
+            assert_eq!(
+                serde_json::to_value(&ours).unwrap(),
+                serde_json::to_value(&rmcp).unwrap(),
+                "{line}"
+            );
+        }
+        let declined = [
+            // Metadata (a progress token) and the fields of a retried call take rmcp's parse.
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","_meta":{"progressToken":1}}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","requestState":"s"}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t"},"extra":1}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"name":"t"}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools\/call","params":{"name":"t"}}"#,
+            r#"{"jsonrpc":"1.0","id":1,"method":"tools/call","params":{"name":"t"}}"#,
+            r#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"t"}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"id":2,"method":"tools/call","params":{"name":"t"}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t"}} x"#,
+        ];
+        for line in declined {
+            assert!(plain_tool_call(line.as_bytes()).is_none(), "{line}");
+        }
+    }
 
     /// Lines rmcp would drop without an answer get a parse error carrying the request's id.
     #[tokio::test]
