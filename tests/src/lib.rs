@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Value, json};
 
+pub mod baseline;
 pub mod http1;
 pub mod oauth;
 pub mod overhead;

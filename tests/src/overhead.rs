@@ -71,6 +71,7 @@ pub fn print_table(server: &str, direct: &str, calls: usize, rows: Vec<Row>) {
         "| call | direct p50 | direct p99 | {server} p50 | {server} p99 | overhead p50 | overhead p99 |"
     );
     println!("|---|---|---|---|---|---|---|");
+    let mut figures = Vec::new();
     for (name, mut direct, mut through) in rows {
         let (d50, d99) = p50_p99_micros(&mut direct);
         let (m50, m99) = p50_p99_micros(&mut through);
@@ -79,6 +80,23 @@ pub fn print_table(server: &str, direct: &str, calls: usize, rows: Vec<Row>) {
             m50 - d50,
             m99 - d99
         );
+        for (what, value) in [
+            ("direct_p50", d50),
+            ("direct_p99", d99),
+            ("overhead_p50", m50 - d50),
+            ("overhead_p99", m99 - d99),
+        ] {
+            figures.push(crate::baseline::Figure::new(
+                format!("{server}_{name}_{what}"),
+                value,
+                "µs",
+            ));
+        }
+    }
+    // One line per figure, for `bench-compare` against the README's previous figures.
+    println!();
+    for figure in figures {
+        println!("{}", figure.line());
     }
 }
 

@@ -37,6 +37,7 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
+use mcp_conformance::baseline::{self, Figure};
 use mcp_conformance::{
     ANSWER_TIMEOUT, HttpAnswer, HttpServer, PROTOCOL_VERSION, StdioServer, http1, result_text,
 };
@@ -128,8 +129,8 @@ fn run() -> Result<Outcome> {
         eprintln!("mcp-bench: wrote {}", path.display());
     }
     if let Some(path) = &options.baseline {
-        let baseline = read_baseline(path)?;
-        print_comparison(path, &baseline, &figures);
+        let previous = baseline::read(path)?;
+        print!("{}", baseline::comparison(path, &previous, &figures));
     }
     if let Some(path) = &options.save_baseline {
         write_baseline(path, &report.machine, &figures)?;
@@ -915,42 +916,6 @@ struct Report {
     http: Vec<HttpFigures>,
 }
 
-/// One `bench:` line.
-#[derive(Debug)]
-struct Figure {
-    name: String,
-    value: f64,
-    unit: &'static str,
-}
-
-impl Figure {
-    fn new(name: impl Into<String>, value: f64, unit: &'static str) -> Figure {
-        Figure {
-            name: name.into(),
-            value,
-            unit,
-        }
-    }
-
-    fn line(&self) -> String {
-        format!(
-            "bench: {} = {} {}",
-            self.name,
-            format_value(self.value, self.unit),
-            self.unit
-        )
-    }
-}
-
-/// A value with as many decimals as its unit deserves.
-fn format_value(value: f64, unit: &str) -> String {
-    match unit {
-        "ms" => format!("{value:.2}"),
-        "MiB" => format!("{value:.1}"),
-        _ => format!("{value:.0}"),
-    }
-}
-
 impl Report {
     /// Every figure, in the order of the tables.
     fn figures(&self) -> Vec<Figure> {
@@ -1247,103 +1212,21 @@ fn http_errors_json(http: &HttpFigures) -> Value {
 // ---------------------------------------------------------------------------------------------
 // Baseline
 
-/// How far a figure may move before the comparison calls it better or worse.
-const NOTEWORTHY_PERCENT: f64 = 5.0;
-
-/// The previous figures: name → (value, unit).
-type Baseline = std::collections::BTreeMap<String, (f64, String)>;
-
-/// Reads a baseline written by `--save-baseline` (`{"figures": {"name": {"value", "unit"}}}`).
-fn read_baseline(path: &Path) -> Result<Baseline> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the baseline {}", path.display()))?;
-    parse_baseline(&text).with_context(|| format!("the baseline {}", path.display()))
-}
-
-fn parse_baseline(text: &str) -> Result<Baseline> {
-    let document: Value = serde_json::from_str(text).context("not JSON")?;
-    let figures = document["figures"]
-        .as_object()
-        .context("no \"figures\" object")?;
-    let mut baseline = Baseline::new();
-    for (name, figure) in figures {
-        let value = figure["value"]
-            .as_f64()
-            .with_context(|| format!("{name} has no numeric \"value\""))?;
-        let unit = figure["unit"].as_str().unwrap_or_default().to_owned();
-        baseline.insert(name.clone(), (value, unit));
-    }
-    Ok(baseline)
-}
-
-/// Whether a bigger value of this figure is better (throughput) or worse (time, memory,
-/// failures).
-fn higher_is_better(name: &str) -> bool {
-    name.ends_with("_throughput")
-}
-
-/// One figure beside its previous value.
-fn comparison_line(figure: &Figure, previous: Option<&(f64, String)>) -> String {
-    let now = format!(
-        "{} {}",
-        format_value(figure.value, figure.unit),
-        figure.unit
-    );
-    let Some((before, unit)) = previous else {
-        return format!(
-            "vs baseline: {}: no previous figure → now {now}",
-            figure.name
-        );
-    };
-    let was = format!("{} {unit}", format_value(*before, unit));
-    if unit != figure.unit {
-        return format!(
-            "vs baseline: {}: previous {was} → now {now} (units differ)",
-            figure.name
-        );
-    }
-    if *before == 0.0 {
-        return format!("vs baseline: {}: previous {was} → now {now}", figure.name);
-    }
-    let percent = (figure.value - before) / before.abs() * 100.0;
-    let verdict = if percent.abs() <= NOTEWORTHY_PERCENT {
-        ""
-    } else if (percent > 0.0) == higher_is_better(&figure.name) {
-        ", better"
-    } else {
-        ", worse"
-    };
-    format!(
-        "vs baseline: {}: previous {was} → now {now} ({percent:+.1}%{verdict})",
-        figure.name
-    )
-}
-
-fn print_comparison(path: &Path, baseline: &Baseline, figures: &[Figure]) {
-    println!();
-    println!("### Against the baseline ({})", path.display());
-    println!();
-    for figure in figures {
-        println!("{}", comparison_line(figure, baseline.get(&figure.name)));
-    }
-}
-
 /// Writes this run's figures as a baseline, with what produced them.
 fn write_baseline(path: &Path, machine: &Machine, figures: &[Figure]) -> Result<()> {
     let command: Vec<String> = std::env::args().collect();
-    let figures: serde_json::Map<String, Value> = figures
-        .iter()
-        .map(|f| (f.name.clone(), json!({"value": f.value, "unit": f.unit})))
-        .collect();
-    let document = json!({
-        "date": machine.date,
-        "machine": format!("{}, {} CPUs ({})", machine.uname, machine.cpus, machine.cpu_model),
-        "server": machine.server,
-        "command": command.join(" "),
-        "figures": figures,
-    });
-    let text = serde_json::to_string_pretty(&document)?;
-    std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))
+    let mut about = serde_json::Map::new();
+    about.insert("date".into(), json!(machine.date));
+    about.insert(
+        "machine".into(),
+        json!(format!(
+            "{}, {} CPUs ({})",
+            machine.uname, machine.cpus, machine.cpu_model
+        )),
+    );
+    about.insert("server".into(), json!(machine.server));
+    about.insert("command".into(), json!(command.join(" ")));
+    baseline::write(path, about, figures)
 }
 
 #[cfg(test)]
@@ -1368,36 +1251,6 @@ mod tests {
             Duration::from_millis(3)
         );
         assert_eq!(percentile(&[], 50.0), Duration::ZERO);
-    }
-
-    #[test]
-    fn figures_are_compared_with_the_baseline() {
-        let baseline = parse_baseline(
-            r#"{"figures": {"stdio_p50": {"value": 150, "unit": "µs"},
-                "stdio_throughput": {"value": 5000, "unit": "calls/s"},
-                "rss_idle": {"value": 12.0, "unit": "MiB"}}}"#,
-        )
-        .unwrap();
-        let line = |name: &str, value: f64, unit: &'static str| {
-            comparison_line(&Figure::new(name, value, unit), baseline.get(name))
-        };
-        assert_eq!(
-            line("stdio_p50", 60.0, "µs"),
-            "vs baseline: stdio_p50: previous 150 µs → now 60 µs (-60.0%, better)"
-        );
-        assert_eq!(
-            line("stdio_throughput", 4000.0, "calls/s"),
-            "vs baseline: stdio_throughput: previous 5000 calls/s → now 4000 calls/s (-20.0%, worse)"
-        );
-        assert_eq!(
-            line("rss_idle", 12.3, "MiB"),
-            "vs baseline: rss_idle: previous 12.0 MiB → now 12.3 MiB (+2.5%)"
-        );
-        assert_eq!(
-            line("startup_median", 1.5, "ms"),
-            "vs baseline: startup_median: no previous figure → now 1.50 ms"
-        );
-        assert!(parse_baseline("{}").is_err());
     }
 
     #[test]
