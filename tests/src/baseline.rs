@@ -182,29 +182,34 @@ mod tests {
                 "scifact hybrid ndcg@10": {"value": 0.699, "unit": ""}}}"#,
         )
         .unwrap();
-        let line = |name: &str, value: f64, unit: &str| {
-            comparison_line(&Figure::new(name, value, unit), baseline.get(name))
-        };
-        assert_eq!(
-            line("stdio_p50", 60.0, "µs"),
-            "vs baseline: stdio_p50: previous 150 µs → now 60 µs (-60.0%, better)"
-        );
-        assert_eq!(
-            line("stdio_throughput", 4000.0, "calls/s"),
-            "vs baseline: stdio_throughput: previous 5000 calls/s → now 4000 calls/s (-20.0%, worse)"
-        );
-        assert_eq!(
-            line("rss_idle", 12.3, "MiB"),
-            "vs baseline: rss_idle: previous 12.0 MiB → now 12.3 MiB (+2.5%)"
-        );
-        assert_eq!(
-            line("scifact hybrid ndcg@10", 0.75, ""),
-            "vs baseline: scifact hybrid ndcg@10: previous 0.699 → now 0.750 (+7.3%, better)"
-        );
-        assert_eq!(
-            line("startup_median", 1.5, "ms"),
-            "vs baseline: startup_median: no previous figure → now 1.50 ms"
-        );
+        let cases = [
+            (
+                Figure::new("stdio_p50", 60.0, "µs"),
+                "vs baseline: stdio_p50: previous 150 µs → now 60 µs (-60.0%, better)",
+            ),
+            (
+                Figure::new("stdio_throughput", 4000.0, "calls/s"),
+                "vs baseline: stdio_throughput: previous 5000 calls/s → now 4000 calls/s (-20.0%, worse)",
+            ),
+            (
+                Figure::new("rss_idle", 12.3, "MiB"),
+                "vs baseline: rss_idle: previous 12.0 MiB → now 12.3 MiB (+2.5%)",
+            ),
+            (
+                Figure::new("scifact hybrid ndcg@10", 0.75, ""),
+                "vs baseline: scifact hybrid ndcg@10: previous 0.699 → now 0.750 (+7.3%, better)",
+            ),
+            (
+                Figure::new("startup_median", 1.5, "ms"),
+                "vs baseline: startup_median: no previous figure → now 1.50 ms",
+            ),
+        ];
+        for (figure, expected) in cases {
+            assert_eq!(
+                comparison_line(&figure, baseline.get(&figure.name)),
+                expected
+            );
+        }
         assert!(parse("{}").is_err());
     }
 
