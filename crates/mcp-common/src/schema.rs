@@ -281,7 +281,15 @@ impl ArgumentSchema {
     /// Checks `arguments` (the call's arguments object) as [`validate_arguments`] does.
     pub fn validate(&self, arguments: &Value) -> Vec<ArgumentProblem> {
         let mut problems = Vec::new();
-        check(arguments, &self.root, &self.root, "", &mut problems, 0);
+        check(
+            arguments,
+            &self.root,
+            &self.root,
+            "",
+            &mut problems,
+            0,
+            false,
+        );
         if let (Some(expected), Some(Value::Object(properties)), Value::Object(arguments)) =
             (&self.known, self.root.get("properties"), arguments)
         {
@@ -317,14 +325,10 @@ fn resolve<'a>(schema: &'a Value, root: &'a Value) -> &'a Value {
     current
 }
 
-fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{path}.{key}")
-    }
-}
-
+/// Checks `value` against `schema`, adding what is wrong to `problems`. `quiet` only counts
+/// problems (each an empty entry, no message composed, no path built): `anyOf` options are tried
+/// quietly first, since most of them fail on a valid value and composing those messages was most
+/// of a call's validation.
 fn check(
     value: &Value,
     schema: &Value,
@@ -332,6 +336,7 @@ fn check(
     path: &str,
     problems: &mut Vec<ArgumentProblem>,
     depth: usize,
+    quiet: bool,
 ) {
     if depth > MAX_DEPTH {
         return;
@@ -339,38 +344,67 @@ fn check(
     let schema = resolve(schema, root);
     let Value::Object(rules) = schema else {
         if schema == &Value::Bool(false) {
-            problems.push(ArgumentProblem {
-                path: path.to_owned(),
-                message: "not allowed".into(),
-            });
+            problems.push(problem(quiet, || (path.to_owned(), "not allowed".into())));
         }
         return;
     };
     macro_rules! report {
         ($($message:tt)*) => {
-            problems.push(ArgumentProblem { path: path.to_owned(), message: format!($($message)*) })
+            problems.push(problem(quiet, || (path.to_owned(), format!($($message)*))))
         };
     }
+    // A child's path, built only when messages are.
+    let child = |key: &dyn std::fmt::Display| {
+        if quiet {
+            String::new()
+        } else if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
 
     for keyword in ["anyOf", "oneOf"] {
         let Some(Value::Array(options)) = rules.get(keyword) else {
             continue;
         };
-        // Each failing option's problems, and whether it is of the value's JSON type.
-        let mut failures: Vec<(bool, Vec<ArgumentProblem>)> = Vec::new();
-        let mut matched = false;
-        for option in options {
+        let accepts = |option: &Value| {
             let mut option_problems = Vec::new();
-            check(value, option, root, path, &mut option_problems, depth + 1);
-            if option_problems.is_empty() {
-                matched = true;
-                break;
-            }
-            failures.push((type_matches(value, resolve(option, root)), option_problems));
-        }
-        if matched {
+            check(
+                value,
+                option,
+                root,
+                path,
+                &mut option_problems,
+                depth + 1,
+                true,
+            );
+            option_problems.is_empty()
+        };
+        if options.iter().any(accepts) {
             continue;
         }
+        if quiet {
+            report!("");
+            return;
+        }
+        // Each option's problems, and whether it is of the value's JSON type.
+        let failures: Vec<(bool, Vec<ArgumentProblem>)> = options
+            .iter()
+            .map(|option| {
+                let mut option_problems = Vec::new();
+                check(
+                    value,
+                    option,
+                    root,
+                    path,
+                    &mut option_problems,
+                    depth + 1,
+                    false,
+                );
+                (type_matches(value, resolve(option, root)), option_problems)
+            })
+            .collect();
         // A choice among fixed values (a Rust enum, maybe optional): name every value, not the
         // last option tried.
         if constants(schema, root, 0).is_some() {
@@ -400,7 +434,7 @@ fn check(
     }
     if let Some(Value::Array(all)) = rules.get("allOf") {
         for inner in all {
-            check(value, inner, root, path, problems, depth + 1);
+            check(value, inner, root, path, problems, depth + 1, quiet);
         }
     }
     if let Some(Value::Array(allowed)) = rules.get("enum") {
@@ -503,13 +537,19 @@ fn check(
             }
             if let Some(item_schema) = rules.get("items") {
                 for (idx, item) in items.iter().enumerate() {
+                    let item_path = if quiet {
+                        String::new()
+                    } else {
+                        format!("{path}[{idx}]")
+                    };
                     check(
                         item,
                         item_schema,
                         root,
-                        &format!("{path}[{idx}]"),
+                        &item_path,
                         problems,
                         depth + 1,
+                        quiet,
                     );
                 }
             }
@@ -519,14 +559,18 @@ fn check(
             if let Some(Value::Array(required)) = rules.get("required") {
                 for key in required.iter().filter_map(Value::as_str) {
                     if !map.contains_key(key) {
-                        let expected = properties
-                            .and_then(|p| p.get(key))
-                            .map(|s| describe(s, root, 0))
-                            .unwrap_or_else(|| "a value".into());
-                        problems.push(ArgumentProblem {
-                            path: join(path, key),
-                            message: format!("missing required argument (expected {expected})"),
-                        });
+                        let expected = || {
+                            properties
+                                .and_then(|p| p.get(key))
+                                .map(|s| describe(s, root, 0))
+                                .unwrap_or_else(|| "a value".into())
+                        };
+                        problems.push(problem(quiet, || {
+                            (
+                                child(&key),
+                                format!("missing required argument (expected {})", expected()),
+                            )
+                        }));
                     }
                 }
             }
@@ -536,22 +580,27 @@ fn check(
                         inner,
                         property_schema,
                         root,
-                        &join(path, key),
+                        &child(key),
                         problems,
                         depth + 1,
+                        quiet,
                     ),
                     None => {
                         // Only nested objects are checked here; unknown top-level arguments are
                         // reported by `validate_arguments` with the list of known ones.
                         if !path.is_empty() {
                             match rules.get("additionalProperties") {
-                                Some(Value::Bool(false)) => problems.push(ArgumentProblem {
-                                    path: join(path, key),
-                                    message: "unknown field".into(),
-                                }),
-                                Some(extra @ Value::Object(_)) => {
-                                    check(inner, extra, root, &join(path, key), problems, depth + 1)
-                                }
+                                Some(Value::Bool(false)) => problems
+                                    .push(problem(quiet, || (child(key), "unknown field".into()))),
+                                Some(extra @ Value::Object(_)) => check(
+                                    inner,
+                                    extra,
+                                    root,
+                                    &child(key),
+                                    problems,
+                                    depth + 1,
+                                    quiet,
+                                ),
                                 _ => {}
                             }
                         }
@@ -561,6 +610,16 @@ fn check(
         }
         Value::Null | Value::Bool(_) => {}
     }
+}
+
+/// A problem, or (`quiet`) an empty entry that only counts.
+fn problem(quiet: bool, compose: impl FnOnce() -> (String, String)) -> ArgumentProblem {
+    let (path, message) = if quiet {
+        (String::new(), String::new())
+    } else {
+        compose()
+    };
+    ArgumentProblem { path, message }
 }
 
 fn type_matches(value: &Value, schema: &Value) -> bool {
