@@ -133,11 +133,18 @@ impl Policy {
     }
 
     /// Whether a field, or any step of a dotted path such as `user_id.password`, is sensitive.
+    /// Asked for every field of a model on every read, so it compares in place (ASCII case
+    /// folded, as the configured names are) instead of lowercasing a copy of each name.
     pub fn is_sensitive(&self, field: &str) -> bool {
         field.split('.').any(|part| {
-            let lower = part.to_ascii_lowercase();
-            SENSITIVE_FIELD_MARKERS.iter().any(|m| lower.contains(m))
-                || self.sensitive_fields.contains(&lower)
+            let part = part.as_bytes();
+            SENSITIVE_FIELD_MARKERS
+                .iter()
+                .any(|marker| contains_ignoring_ascii_case(part, marker.as_bytes()))
+                || self
+                    .sensitive_fields
+                    .iter()
+                    .any(|name| name.as_bytes().eq_ignore_ascii_case(part))
         })
     }
 
@@ -465,6 +472,13 @@ fn instances_from_file(env: &Env, path: &Path) -> Result<(Vec<Connection>, Strin
         )));
     }
     Ok((connections, default))
+}
+
+/// Whether `needle` (lowercase ASCII) occurs in `haystack`, ignoring ASCII case.
+fn contains_ignoring_ascii_case(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window.eq_ignore_ascii_case(needle))
 }
 
 #[cfg(test)]
