@@ -54,7 +54,7 @@ pub struct Chunk {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SearchMode {
-    /// BM25 and dense rankings fused with reciprocal rank fusion (the default).
+    /// BM25 and dense rankings fused (the default): the embedded store adds their min-max normalised scores, Qdrant fuses them by reciprocal rank.
     #[default]
     Hybrid,
     /// Vector similarity only.
@@ -108,7 +108,7 @@ pub struct SearchRequest {
 pub struct Hit {
     /// The chunk found.
     pub chunk: Chunk,
-    /// Higher is better: the RRF score (hybrid), cosine similarity (dense) or BM25 score (lexical).
+    /// Higher is better: the fused score (hybrid), cosine similarity (dense) or BM25 score (lexical).
     pub score: f64,
     /// 1-based rank in the BM25 ranking, if it was there.
     pub lexical_rank: Option<u32>,

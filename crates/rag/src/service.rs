@@ -61,7 +61,7 @@ pub struct Passage {
     pub rank: u32,
     /// The passage text
     pub text: String,
-    /// Ranking score in the search mode's scale (reciprocal rank fusion for hybrid): orders the passages but says nothing of relevance on its own
+    /// Ranking score in the search mode's scale (the fused score for hybrid): orders the passages but says nothing of relevance on its own
     pub score: f64,
     /// How relevant the passage is, from 0 to 1: cosine similarity for vectors, squared share of the query's words for BM25, the stronger of the two in hybrid mode
     pub relevance: f64,

@@ -539,7 +539,7 @@ impl Rag {
     }
 
     #[tool(
-        description = "Search a collection: hybrid by default (BM25 and vectors fused by reciprocal rank), or dense or lexical, with metadata filters. Each passage comes with its relevance from 0 to 1 and its source and position for citation; passages less relevant than score_threshold (default RAG_MIN_RELEVANCE) are left out, and when none is left the answer says nothing relevant was found.",
+        description = "Search a collection: hybrid by default (BM25 and vector rankings fused), or dense or lexical, with metadata filters. Each passage comes with its relevance from 0 to 1 and its source and position for citation; passages less relevant than score_threshold (default RAG_MIN_RELEVANCE) are left out, and when none is left the answer says nothing relevant was found.",
         output_schema = schema_for_output::<SearchResult>(),
         annotations(title = "Search", read_only_hint = true, open_world_hint = false)
     )]
