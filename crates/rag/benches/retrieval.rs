@@ -652,8 +652,10 @@ async fn speed(
         rss_mib("VmHWM:")
     );
     println!("bench: store without embedding = {store_rate:.0} chunks/s");
+    // One figure per line, `bench: <name> = <value> <unit>`, as bench-compare reads them.
     for (chunks, label, p50, p99) in speed {
-        println!("bench: search {label} at {chunks} chunks p50 = {p50:.2} ms, p99 = {p99:.2} ms");
+        println!("bench: search {label} at {chunks} chunks p50 = {p50:.2} ms");
+        println!("bench: search {label} at {chunks} chunks p99 = {p99:.2} ms");
     }
     for (chunks, build, load, file, rss, lexical, recall) in index_figures {
         println!(
