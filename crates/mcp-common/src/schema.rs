@@ -368,7 +368,7 @@ fn check(
         let Some(Value::Array(options)) = rules.get(keyword) else {
             continue;
         };
-        let accepts = |option: &Value| {
+        let problems_of = |option: &Value, quiet: bool| {
             let mut option_problems = Vec::new();
             check(
                 value,
@@ -377,11 +377,14 @@ fn check(
                 path,
                 &mut option_problems,
                 depth + 1,
-                true,
+                quiet,
             );
-            option_problems.is_empty()
+            option_problems
         };
-        if options.iter().any(accepts) {
+        if options
+            .iter()
+            .any(|option| problems_of(option, true).is_empty())
+        {
             continue;
         }
         if quiet {
@@ -392,17 +395,10 @@ fn check(
         let failures: Vec<(bool, Vec<ArgumentProblem>)> = options
             .iter()
             .map(|option| {
-                let mut option_problems = Vec::new();
-                check(
-                    value,
-                    option,
-                    root,
-                    path,
-                    &mut option_problems,
-                    depth + 1,
-                    false,
-                );
-                (type_matches(value, resolve(option, root)), option_problems)
+                (
+                    type_matches(value, resolve(option, root)),
+                    problems_of(option, false),
+                )
             })
             .collect();
         // A choice among fixed values (a Rust enum, maybe optional): name every value, not the
