@@ -495,20 +495,7 @@ fn stopping_postgresql_under_load_loses_no_audit_record() {
         alice.ok("consultar_empresa", json!({"nombre": "Empresa X"}));
         calls += 1;
         if !pg.is_running() && calls % 10 == 0 {
-            let metrics = server
-                .client
-                .get(format!("{}/metrics", server.base))
-                .header("authorization", format!("Bearer {ALICE}"))
-                .send()
-                .unwrap()
-                .text()
-                .unwrap();
-            let spooled: u64 = metrics
-                .lines()
-                .find(|line| line.starts_with("mcp_audit_spooled_records{"))
-                .and_then(|line| line.rsplit(' ').next())
-                .and_then(|n| n.trim().parse().ok())
-                .unwrap_or(0);
+            let spooled = metric(&server, "mcp_audit_spooled_records").unwrap_or(0);
             spooled_seen = spooled_seen.max(spooled);
         }
     }
@@ -536,6 +523,13 @@ fn stopping_postgresql_under_load_loses_no_audit_record() {
     );
     assert_eq!(distinct[0]["count"].as_i64().unwrap(), calls);
     // The server's own count of rows written agrees.
+    let written = metric(&server, "mcp_audit_written_records_total")
+        .unwrap_or_else(|| panic!("no mcp_audit_written_records_total in /metrics"));
+    assert_eq!(written, calls);
+}
+
+/// The value of the audit metric `name` in the server's `/metrics`, read as Alice.
+fn metric(server: &HttpServer, name: &str) -> Option<i64> {
     let metrics = server
         .client
         .get(format!("{}/metrics", server.base))
@@ -544,13 +538,11 @@ fn stopping_postgresql_under_load_loses_no_audit_record() {
         .unwrap()
         .text()
         .unwrap();
-    let written: i64 = metrics
+    metrics
         .lines()
-        .find(|line| line.starts_with("mcp_audit_written_records_total{"))
+        .find(|line| line.starts_with(&format!("{name}{{")))
         .and_then(|line| line.rsplit(' ').next())
         .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no written count in {metrics}"));
-    assert_eq!(written, calls);
 }
 
 #[test]
