@@ -255,17 +255,11 @@ impl SqliteStore {
         &self,
         collection: &str,
     ) -> BoxFuture<'_, Result<Option<LexicalInfo>, StoreError>> {
-        if let Err(err) = check_name(collection) {
-            return refuse(err);
-        }
-        let name = collection.to_owned();
-        let inner = Arc::clone(&self.inner);
-        self.read(move |connection| {
-            let collection = ops::collection_row(connection, &name)?;
-            Ok(inner
+        self.derived_info(collection, |inner, id| {
+            inner
                 .lexicons
-                .get(collection.id)
-                .map(|lexicon| derived::read(&lexicon).info()))
+                .get(id)
+                .map(|lexicon| derived::read(&lexicon).info())
         })
     }
 
@@ -275,6 +269,21 @@ impl SqliteStore {
         &self,
         collection: &str,
     ) -> BoxFuture<'_, Result<Option<IndexInfo>, StoreError>> {
+        self.derived_info(collection, |inner, id| {
+            inner
+                .indexes
+                .get(id)
+                .map(|graph| derived::read(&graph).info())
+        })
+    }
+
+    /// What `info` says of `collection`'s entry among the derived indexes, read once the
+    /// collection is looked up in a read transaction.
+    fn derived_info<T: Send + 'static>(
+        &self,
+        collection: &str,
+        info: fn(&Inner, i64) -> Option<T>,
+    ) -> BoxFuture<'_, Result<Option<T>, StoreError>> {
         if let Err(err) = check_name(collection) {
             return refuse(err);
         }
@@ -282,10 +291,7 @@ impl SqliteStore {
         let inner = Arc::clone(&self.inner);
         self.read(move |connection| {
             let collection = ops::collection_row(connection, &name)?;
-            Ok(inner
-                .indexes
-                .get(collection.id)
-                .map(|graph| derived::read(&graph).info()))
+            Ok(info(&inner, collection.id))
         })
     }
 
