@@ -13,13 +13,17 @@
 //!   related texts are; uniformly random 384-d vectors have no near neighbours to find.
 //!
 //! `cargo bench -p mcp-rag --bench retrieval -- <collection dir> [--model DIR] [--speed-only]
-//! [--split NAME] [--vectors FILE] [--rankings FILE]`
+//! [--split NAME] [--vectors FILE] [--rankings FILE] [--million] [--lexical-only [--keep DIR]]`
 //! (`--speed-only` skips the quality part and the model: it embeds the corpus, 15 min on 2 busy cores).
 //! `--split train` judges the queries of `qrels/train.tsv` instead of `qrels/test.tsv`.
 //! `--vectors FILE` keeps the corpus vectors in FILE: written after embedding, read instead of
 //! embedding when FILE holds vectors of the same model for the same documents (the ingestion rate
 //! is then not measured). `--rankings FILE` writes, per judged query of both splits, the lexical
 //! and dense rankings the hybrid mode fuses (as JSON lines, for studying fusion offline).
+//! `--lexical-only` measures only lexical search through the in-memory index, at 100k chunks (and
+//! 1M with `--million`) of a collection without vectors, three rounds of the claims, and prints a
+//! digest of the rankings (to compare two builds); `--keep DIR` keeps those stores in DIR for the
+//! next run instead of storing the chunks again.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A benchmark: its output is the product, and it stops loudly.
 
@@ -122,8 +126,14 @@ async fn main() {
         vectors: None,
         rankings: None,
     };
+    let mut lexical_only = false;
+    let mut keep = None;
     while let Some(flag) = args.next() {
-        if flag == "--model" {
+        if flag == "--lexical-only" {
+            lexical_only = true;
+        } else if flag == "--keep" {
+            keep = Some(PathBuf::from(args.next().expect("--keep DIR")));
+        } else if flag == "--model" {
             model = PathBuf::from(args.next().expect("--model DIR"));
         } else if flag == "--speed-only" {
             speed_only = true;
@@ -165,6 +175,11 @@ async fn main() {
         .cloned()
         .collect();
     let dir = tempfile::tempdir().unwrap();
+    if lexical_only {
+        let base = keep.unwrap_or_else(|| dir.path().to_owned());
+        lexical_speed(&base, &documents, &queries).await;
+        return;
+    }
     let (id, figures, ingest_rate) = if speed_only {
         let id = EmbedderId {
             provider: "bench".to_owned(),
@@ -661,6 +676,90 @@ async fn speed(
         println!(
             "bench: derived indexes at {chunks} chunks: built {build:.1} s, graph loaded {load:.2} s, graph file {file:.0} MiB, resident ~{rss:.0} MiB (lexical {lexical:.0} MiB), recall@10 vs exact {recall:.3}"
         );
+    }
+}
+
+/// `--lexical-only`: lexical latency through the in-memory index alone, at 100k chunks (and 1M
+/// with `--million`) of a collection without vectors, stored in `base` (or found there).
+async fn lexical_speed(base: &Path, documents: &[(String, String)], queries: &[(String, String)]) {
+    use std::hash::{Hash, Hasher};
+    let million = std::env::args().any(|arg| arg == "--million");
+    let targets: &[usize] = if million {
+        &[100_000, 1_000_000]
+    } else {
+        &[100_000]
+    };
+    std::fs::create_dir_all(base).unwrap();
+    println!("| chunks | mode | p50 | p99 |");
+    println!("|---:|---|---:|---:|");
+    let mut figures = Vec::new();
+    for &target in targets {
+        let path = base.join(format!("lexical-{target}.db"));
+        let done = base.join(format!("lexical-{target}.done"));
+        if !done.exists() {
+            let off = IndexSettings {
+                min_chunks: usize::MAX,
+                ..IndexSettings::default()
+            };
+            let store = SqliteStore::open_with(&path, off).await.unwrap();
+            store.create_collection("speed", None).await.unwrap();
+            let started = Instant::now();
+            for start in (0..target).step_by(2000) {
+                let batch: Vec<Chunk> = (start..(start + 2000).min(target))
+                    .map(|i| chunk(format!("c{i}"), documents[i % documents.len()].1.clone()))
+                    .collect();
+                store.upsert("speed", batch, Vec::new()).await.unwrap();
+            }
+            println!(
+                "stored {target} chunks in {:.0} s",
+                started.elapsed().as_secs_f64()
+            );
+            drop(store);
+            std::fs::write(&done, b"").unwrap();
+        }
+        let started = Instant::now();
+        let store = SqliteStore::open(&path).await.unwrap();
+        store.wait_for_indexes().await;
+        let build_secs = started.elapsed().as_secs_f64();
+        let info = store.lexical_info("speed").await.unwrap().unwrap();
+        println!(
+            "| {target} | lexical index built in {build_secs:.1} s, {:.0} MiB | | |",
+            info.bytes as f64 / (1024.0 * 1024.0)
+        );
+        // k = 10 as a lexical search asks, and k = 50: the depth of hybrid's lexical ranking.
+        for (label, k) in [("lexical", 10), ("lexical at hybrid's depth", 50)] {
+            let mut samples = Vec::new();
+            let mut digest = std::collections::hash_map::DefaultHasher::new();
+            for round in 0..3 {
+                for (_, text) in queries.iter().take(200) {
+                    let mut request = request(text.clone(), None, SearchMode::Lexical);
+                    request.k = k;
+                    let started = Instant::now();
+                    let hits = store.search("speed", request).await.unwrap();
+                    samples.push(started.elapsed());
+                    if round == 0 {
+                        for hit in hits {
+                            hit.chunk.id.hash(&mut digest);
+                            hit.score.to_bits().hash(&mut digest);
+                        }
+                    }
+                }
+            }
+            let (p50, p99) = (
+                percentile(&mut samples, 0.5),
+                percentile(&mut samples, 0.99),
+            );
+            println!("| {target} | {label} | {p50:.2} ms | {p99:.2} ms |");
+            println!(
+                "{label} rankings digest at {target} chunks: {:016x}",
+                digest.finish()
+            );
+            figures.push((target, label, p50, p99));
+        }
+    }
+    for (chunks, label, p50, p99) in figures {
+        println!("bench: search {label} at {chunks} chunks p50 = {p50:.2} ms");
+        println!("bench: search {label} at {chunks} chunks p99 = {p99:.2} ms");
     }
 }
 
