@@ -15,10 +15,31 @@
 //! - a query phrase of several tokens (a word the tokenizer splits, such as `INV-2024-0042`) is
 //!   asked of FTS5 alone: its rows are few, and a one-phrase `bm25()` is exactly that phrase's
 //!   share of the sum.
+//!
+//! Long queries do not walk every posting of every term (MaxScore pruning, which at a million
+//! chunks skips most of the postings of common words):
+//!
+//! - each single-token term has an upper bound on its share of any chunk's score: its IDF times
+//!   `k1 + 1` times the largest term-frequency factor among its postings (kept per term at the
+//!   build's average length, and scaled when the average has grown since);
+//! - phrases are added whole first, then the tokens from the highest bound down; before a token
+//!   whose postings outnumber the chunks touched so far, the k-th best partial score among the
+//!   chunks `allowed` admits (a lower bound on the final k-th score, every share being positive)
+//!   is compared with the sum of the bounds of the tokens left: once it is certainly above, no
+//!   chunk untouched so far can reach the top `depth`;
+//! - from there the tokens left are only looked up (galloping through their ascending slots) for
+//!   the candidates that still could, and a candidate is dropped as soon as its partial score
+//!   plus the bounds left is certainly below the k-th best;
+//! - the partial scores were summed in another order than FTS5's, so the candidates near the
+//!   k-th are scored again term by term in the query's order, and ranked by those scores.
+//!
+//! "Certainly" means with a relative slack ([`PRUNING_SLACK`]) far wider than the few ulps a
+//! different order of summing moves a score by, so the ranking is the exhaustive one, bit for
+//! bit (the `pruned_search_matches_exhaustive` test compares the two).
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
@@ -38,6 +59,10 @@ const B: f64 = 0.75;
 const MIN_IDF: f64 = 1e-6;
 /// Query terms remembered with their tokens, per collection, before the memory is cleared.
 const MAX_REMEMBERED_TERMS: usize = 10_000;
+/// Relative slack on every pruning comparison: a score summed in another order than FTS5's is
+/// off by a few ulps (under 1e-14 relative for 32 terms), so a chunk is set aside only when it is
+/// below the k-th best by more than this.
+const PRUNING_SLACK: f64 = 1e-9;
 
 /// One collection's postings.
 pub(super) struct Lexicon {
@@ -57,10 +82,17 @@ pub(super) struct Lexicon {
     slot_of: HashMap<i64, u32>,
     /// Tokens in the live chunks.
     live_tokens: u64,
+    /// The slots of replaced and deleted chunks (still listed in the postings), ascending.
+    tombstones: BTreeSet<u32>,
+    /// The average chunk length when the index was built, against which each term's
+    /// [`Postings::peak`] is kept.
+    reference_length: f64,
     /// FTS5's tokenizer, for texts written and for queries.
     tokenizer: Mutex<Tokenizer>,
     /// Rankings answered from the postings.
     searches: AtomicU64,
+    /// Rankings that skipped postings (see the module's doc).
+    pruned: AtomicU64,
 }
 
 /// What a collection's lexical index holds, for tests, the bench and operators.
@@ -83,6 +115,9 @@ struct Postings {
     counts: Vec<u8>,
     /// Counts of 255 and more, by slot (rare).
     large: HashMap<u32, u32>,
+    /// The largest term-frequency factor of BM25 ([`frequency_factor`]) among the slots, at the
+    /// lexicon's reference length: a chunk removed since leaves it an upper bound still.
+    peak: f64,
 }
 
 impl Postings {
@@ -109,6 +144,15 @@ impl Postings {
                 .unwrap_or(u32::from(u8::MAX)),
             Some(&count) => u32::from(count),
             None => 0,
+        }
+    }
+
+    /// Raises [`Postings::peak`] to cover a chunk of `length` tokens holding the token `count`
+    /// times.
+    fn cover(&mut self, count: u32, length: u32, reference_length: f64) {
+        let factor = frequency_factor(f64::from(count), f64::from(length), reference_length);
+        if factor > self.peak {
+            self.peak = factor;
         }
     }
 
@@ -213,6 +257,44 @@ thread_local! {
     static SCORES: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
 }
 
+/// A query's terms resolved against the postings, in the query's order.
+struct Query<'a> {
+    /// Each term, in the query's order (FTS5's order of summing).
+    terms: Vec<Resolved<'a>>,
+    /// The average chunk length BM25 uses.
+    average_length: f64,
+}
+
+/// One query term, as the postings answer it.
+enum Resolved<'a> {
+    /// No live chunk holds it (no token, or a token no live chunk holds).
+    Nowhere,
+    /// A single token.
+    Token(Token<'a>),
+    /// Several tokens, asked of FTS5: each live chunk holding the phrase and its share, by slot
+    /// ascending.
+    Phrase(Vec<(u32, f64)>),
+}
+
+/// A single-token query term.
+struct Token<'a> {
+    /// Its postings.
+    postings: &'a Postings,
+    /// FTS5's IDF for it.
+    idf: f64,
+    /// At least the largest share of the score it gives any chunk.
+    bound: f64,
+}
+
+/// What a ranking keeps: `depth` chunks that `allowed` admits.
+#[derive(Clone, Copy)]
+struct Wanted<'a> {
+    /// The chunks admitted; `None` for all.
+    allowed: Option<&'a HashSet<i64>>,
+    /// How many.
+    depth: usize,
+}
+
 impl Lexicon {
     /// The best `depth` chunks for `text` by FTS5's BM25 (best first, ties to the lower pk),
     /// restricted to `allowed`, if the postings reflect `generation`; `None` when they do not
@@ -230,62 +312,395 @@ impl Lexicon {
         }
         self.searches.fetch_add(1, Ordering::Relaxed);
         let terms = fts::any_terms(text);
-        let live = self.slot_of.len();
-        if terms.is_empty() || live == 0 || depth == 0 {
+        if terms.is_empty() || self.live() == 0 || depth == 0 {
             return Ok(Some(Vec::new()));
+        }
+        let query = self.resolve(connection, &terms)?;
+        let wanted = Wanted { allowed, depth };
+        let ranking = SCORES.with_borrow_mut(|scores| {
+            if scores.len() < self.pk_of.len() {
+                scores.resize(self.pk_of.len(), 0.0);
+            }
+            let mut touched: Vec<u32> = Vec::new();
+            let ranking = self.rank(&query, wanted, scores, &mut touched);
+            for slot in touched {
+                if let Some(score) = scores.get_mut(slot as usize) {
+                    *score = 0.0;
+                }
+            }
+            ranking
+        });
+        Ok(Some(ranking))
+    }
+
+    /// Each query term's postings, IDF and bound, or its rows when it is a phrase.
+    fn resolve(&self, connection: &Connection, terms: &[String]) -> Result<Query<'_>, StoreError> {
+        let tokens = self
+            .tokenizer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .query_tokens(terms)?;
+        let live = self.live();
+        let average_length = self.live_tokens as f64 / live as f64;
+        // The peaks were taken at the reference length; a longer average makes every chunk
+        // relatively shorter, which raises the factor by at most the ratio.
+        let drift = (average_length / self.reference_length).max(1.0);
+        let mut resolved = Vec::with_capacity(terms.len());
+        for (term, tokens) in terms.iter().zip(&tokens) {
+            resolved.push(match tokens.as_slice() {
+                [] => Resolved::Nowhere,
+                [token] => match self
+                    .terms
+                    .get(token)
+                    .and_then(|number| self.postings.get(*number as usize))
+                {
+                    Some(postings) => match self.holding(postings) {
+                        0 => Resolved::Nowhere,
+                        holding => {
+                            let idf = idf(live, holding);
+                            let factor = (postings.peak * drift).min(1.0);
+                            Resolved::Token(Token {
+                                postings,
+                                idf,
+                                bound: idf * (K1 + 1.0) * factor * (1.0 + PRUNING_SLACK),
+                            })
+                        }
+                    },
+                    None => Resolved::Nowhere,
+                },
+                _ => {
+                    let mut rows = self.phrase_rows(connection, term)?;
+                    rows.sort_unstable_by_key(|(slot, _)| *slot);
+                    Resolved::Phrase(rows)
+                }
+            });
+        }
+        Ok(Query {
+            terms: resolved,
+            average_length,
+        })
+    }
+
+    /// The live chunks holding the phrase `term`, with its share of their score, from FTS5.
+    fn phrase_rows(
+        &self,
+        connection: &Connection,
+        term: &str,
+    ) -> Result<Vec<(u32, f64)>, StoreError> {
+        let failed = || "the full-text search of a phrase failed";
+        let fts = schema::fts_table(self.collection_id);
+        let mut statement = connection
+            .prepare_cached(&format!(
+                "SELECT rowid, -bm25({fts}) FROM {fts} WHERE {fts} MATCH ?"
+            ))
+            .context(failed)?;
+        let mut rows = statement.query([fts::quoted(term)]).context(failed)?;
+        let mut found = Vec::new();
+        while let Some(row) = rows.next().context(failed)? {
+            let pk: i64 = row.get(0).context(|| "a phrase's row is unreadable")?;
+            let share: f64 = row.get(1).context(|| "a phrase's row is unreadable")?;
+            if let Some(&slot) = self.slot_of.get(&pk) {
+                found.push((slot, share));
+            }
+        }
+        Ok(found)
+    }
+
+    /// How many live chunks `postings` lists.
+    fn holding(&self, postings: &Postings) -> usize {
+        let listed = postings.slots.len();
+        if self.tombstones.is_empty() {
+            return listed;
+        }
+        // Look the tombstones up in the postings when that is cheaper than walking them.
+        let lookups = self
+            .tombstones
+            .len()
+            .saturating_mul(listed.max(2).ilog2() as usize + 1);
+        if lookups < listed {
+            let mut at = 0;
+            let mut dead = 0;
+            for &slot in &self.tombstones {
+                at = seek(&postings.slots, at, slot);
+                if postings.slots.get(at) == Some(&slot) {
+                    dead += 1;
+                }
+            }
+            listed - dead
+        } else {
+            postings
+                .slots
+                .iter()
+                .filter(|slot| self.is_live(**slot))
+                .count()
+        }
+    }
+
+    /// The ranking, pruned (see the module's doc): phrases whole, then tokens from the highest
+    /// bound down until the tokens left cannot bring in a new chunk, then those only for the
+    /// candidates left; the best candidates scored again in the query's order.
+    fn rank(
+        &self,
+        query: &Query<'_>,
+        wanted: Wanted<'_>,
+        scores: &mut [f64],
+        touched: &mut Vec<u32>,
+    ) -> Vec<(i64, f64)> {
+        for term in &query.terms {
+            if let Resolved::Phrase(rows) = term {
+                for &(slot, share) in rows {
+                    add_share(slot, share, scores, touched);
+                }
+            }
+        }
+        let mut tokens: Vec<&Token<'_>> = query
+            .terms
+            .iter()
+            .filter_map(|term| match term {
+                Resolved::Token(token) => Some(token),
+                _ => None,
+            })
+            .collect();
+        tokens.sort_by(|a, b| b.bound.total_cmp(&a.bound));
+        // `left[i]`: the most the tokens from the i-th on can add to a chunk's score.
+        let mut left = vec![0.0; tokens.len() + 1];
+        for index in (0..tokens.len()).rev() {
+            left[index] = left[index + 1] + tokens[index].bound;
+        }
+        let mut narrowed = None;
+        for (index, token) in tokens.iter().enumerate() {
+            // Finding the k-th best costs a pass over the chunks touched: worth it only before
+            // a token with more postings than that.
+            if touched.len() <= token.postings.slots.len()
+                && let Some(threshold) = self.kth_best(scores, touched, wanted)
+                && certainly_below(left[index], threshold)
+            {
+                let candidates = self.narrow(
+                    query,
+                    (&tokens[index..], &left[index..]),
+                    threshold,
+                    wanted,
+                    scores,
+                    touched,
+                );
+                narrowed = Some(candidates);
+                break;
+            }
+            self.add_postings(token, query.average_length, scores, touched);
+        }
+        if narrowed.is_some() {
+            self.pruned.fetch_add(1, Ordering::Relaxed);
+        }
+        let pool = narrowed.as_deref().unwrap_or(touched);
+        self.best_exact(query, pool, wanted, scores)
+    }
+
+    /// Adds a token's share to every live chunk holding it.
+    fn add_postings(
+        &self,
+        token: &Token<'_>,
+        average_length: f64,
+        scores: &mut [f64],
+        touched: &mut Vec<u32>,
+    ) {
+        let all_live = self.tombstones.is_empty();
+        for (index, &slot) in token.postings.slots.iter().enumerate() {
+            if !all_live && !self.is_live(slot) {
+                continue;
+            }
+            let count = f64::from(token.postings.count(index));
+            let length = f64::from(self.length_of[slot as usize]);
+            add_share(
+                slot,
+                share(token.idf, count, length, average_length),
+                scores,
+                touched,
+            );
+        }
+    }
+
+    /// The touched chunks that can still reach the top `depth` once `tokens` (with `left`, the
+    /// most each suffix of them can add) are added, given a k-th best partial score of
+    /// `threshold`: slots ascending, each token looked up for them only, the hopeless dropped
+    /// as the k-th best rises. Stops early when no more than `depth` are left.
+    fn narrow(
+        &self,
+        query: &Query<'_>,
+        (tokens, left): (&[&Token<'_>], &[f64]),
+        threshold: f64,
+        wanted: Wanted<'_>,
+        scores: &mut [f64],
+        touched: &[u32],
+    ) -> Vec<u32> {
+        let score = |scores: &[f64], slot: u32| scores.get(slot as usize).copied().unwrap_or(0.0);
+        let mut candidates: Vec<u32> = touched
+            .iter()
+            .copied()
+            .filter(|&slot| !certainly_below(score(scores, slot) + left[0], threshold))
+            .filter(|&slot| self.admits(slot, wanted.allowed))
+            .collect();
+        candidates.sort_unstable();
+        let admitted = Wanted {
+            allowed: None,
+            depth: wanted.depth,
+        };
+        for (index, token) in tokens.iter().enumerate() {
+            if candidates.len() <= wanted.depth {
+                break;
+            }
+            let mut at = 0;
+            for &slot in &candidates {
+                at = seek(&token.postings.slots, at, slot);
+                if token.postings.slots.get(at) == Some(&slot) {
+                    let count = f64::from(token.postings.count(at));
+                    let length = f64::from(self.length_of[slot as usize]);
+                    let share = share(token.idf, count, length, query.average_length);
+                    if let Some(score) = scores.get_mut(slot as usize) {
+                        *score += share;
+                    }
+                }
+            }
+            let Some(threshold) = self.kth_best(scores, &candidates, admitted) else {
+                break;
+            };
+            let after = left[index + 1];
+            candidates.retain(|&slot| !certainly_below(score(scores, slot) + after, threshold));
+        }
+        candidates
+    }
+
+    /// The best `depth` of `pool` that `allowed` admits, by their exact scores: those whose
+    /// partial score is near the k-th best or above, scored again in the query's order.
+    fn best_exact(
+        &self,
+        query: &Query<'_>,
+        pool: &[u32],
+        wanted: Wanted<'_>,
+        scores: &[f64],
+    ) -> Vec<(i64, f64)> {
+        let threshold = self.kth_best(scores, pool, wanted);
+        let mut ranked: Vec<Ranked> = pool
+            .iter()
+            .filter(|&&slot| {
+                threshold.is_none_or(|threshold| {
+                    !certainly_below(scores.get(slot as usize).copied().unwrap_or(0.0), threshold)
+                })
+            })
+            .filter(|&&slot| self.admits(slot, wanted.allowed))
+            .filter_map(|&slot| {
+                let pk = *self.pk_of.get(slot as usize)?;
+                Some(Ranked {
+                    score: self.exact_score(query, slot),
+                    pk,
+                })
+            })
+            .collect();
+        ranked.sort_unstable_by(|a, b| b.cmp(a));
+        ranked.truncate(wanted.depth);
+        ranked
+            .into_iter()
+            .map(|ranked| (ranked.pk, ranked.score))
+            .collect()
+    }
+
+    /// Chunk `slot`'s score, summed as FTS5 sums it: each term's share in the query's order.
+    fn exact_score(&self, query: &Query<'_>, slot: u32) -> f64 {
+        let mut score = 0.0;
+        for term in &query.terms {
+            match term {
+                Resolved::Nowhere => {}
+                Resolved::Token(token) => {
+                    if let Ok(index) = token.postings.slots.binary_search(&slot) {
+                        let count = f64::from(token.postings.count(index));
+                        let length = f64::from(self.length_of[slot as usize]);
+                        score += share(token.idf, count, length, query.average_length);
+                    }
+                }
+                Resolved::Phrase(rows) => {
+                    if let Ok(index) = rows.binary_search_by_key(&slot, |(slot, _)| *slot) {
+                        score += rows[index].1;
+                    }
+                }
+            }
+        }
+        score
+    }
+
+    /// The `depth`-th best score among `slots` that `allowed` admits; `None` when fewer are.
+    fn kth_best(&self, scores: &[f64], slots: &[u32], wanted: Wanted<'_>) -> Option<f64> {
+        let kept = self.top(scores, slots, wanted);
+        match kept.peek() {
+            Some(Reverse(worst)) if kept.len() == wanted.depth => Some(worst.score),
+            _ => None,
+        }
+    }
+
+    /// The best `depth` of `slots` that `allowed` admits: score descending, then pk. Kept in a
+    /// heap of `depth` (the worst on top), so the slots are never all sorted.
+    fn top(
+        &self,
+        scores: &[f64],
+        slots: &[u32],
+        wanted: Wanted<'_>,
+    ) -> BinaryHeap<Reverse<Ranked>> {
+        let mut kept: BinaryHeap<Reverse<Ranked>> = BinaryHeap::with_capacity(wanted.depth + 1);
+        for &slot in slots {
+            let Some(&pk) = self.pk_of.get(slot as usize) else {
+                continue;
+            };
+            let score = scores.get(slot as usize).copied().unwrap_or(0.0);
+            let candidate = Ranked { score, pk };
+            if kept.len() == wanted.depth {
+                match kept.peek() {
+                    Some(Reverse(worst)) if candidate > *worst => {}
+                    _ => continue,
+                }
+            }
+            if wanted.allowed.is_some_and(|allowed| !allowed.contains(&pk)) {
+                continue;
+            }
+            kept.push(Reverse(candidate));
+            if kept.len() > wanted.depth {
+                kept.pop();
+            }
+        }
+        kept
+    }
+
+    /// Whether `allowed` admits the chunk in `slot`.
+    fn admits(&self, slot: u32, allowed: Option<&HashSet<i64>>) -> bool {
+        allowed.is_none_or(|allowed| {
+            self.pk_of
+                .get(slot as usize)
+                .is_some_and(|pk| allowed.contains(pk))
+        })
+    }
+
+    /// The same ranking as [`Lexicon::search`], exhaustively: every posting of every term
+    /// added in the query's order, as before pruning (the tests' oracle for it).
+    #[cfg(test)]
+    pub(super) fn search_exhaustive(
+        &self,
+        connection: &Connection,
+        text: &str,
+        allowed: Option<&HashSet<i64>>,
+        depth: usize,
+    ) -> Result<Vec<(i64, f64)>, StoreError> {
+        let terms = fts::any_terms(text);
+        if terms.is_empty() || self.live() == 0 || depth == 0 {
+            return Ok(Vec::new());
         }
         let tokens = self
             .tokenizer
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .query_tokens(&terms)?;
-        let rows = live as f64;
-        let average_length = self.live_tokens as f64 / rows;
-        SCORES.with_borrow_mut(|scores| {
-            if scores.len() < self.pk_of.len() {
-                scores.resize(self.pk_of.len(), 0.0);
-            }
-            let mut touched: Vec<u32> = Vec::new();
-            let outcome = self.accumulate(
-                connection,
-                &terms,
-                &tokens,
-                (live, average_length),
-                scores,
-                &mut touched,
-            );
-            let ranking = outcome.map(|()| self.best(scores, &touched, allowed, depth));
-            for slot in touched {
-                if let Some(score) = scores.get_mut(slot as usize) {
-                    *score = 0.0;
-                }
-            }
-            ranking.map(Some)
-        })
-    }
-
-    /// Adds each query phrase's share of BM25 to the scores of the chunks holding it, phrase by
-    /// phrase in the query's order (FTS5's order of summing).
-    fn accumulate(
-        &self,
-        connection: &Connection,
-        terms: &[String],
-        tokens: &[Vec<Box<str>>],
-        (live, average_length): (usize, f64),
-        scores: &mut [f64],
-        touched: &mut Vec<u32>,
-    ) -> Result<(), StoreError> {
-        let mut add = |slot: u32, share: f64, scores: &mut [f64]| {
-            if let Some(score) = scores.get_mut(slot as usize) {
-                if *score == 0.0 {
-                    touched.push(slot);
-                }
-                *score += share;
-            }
-        };
-        for (term, tokens) in terms.iter().zip(tokens) {
+        let live = self.live();
+        let average_length = self.live_tokens as f64 / live as f64;
+        let mut scores = vec![0.0; self.pk_of.len()];
+        let mut touched = Vec::new();
+        for (term, tokens) in terms.iter().zip(&tokens) {
             match tokens.as_slice() {
-                // Nothing FTS5 would index: the phrase matches no row.
                 [] => {}
                 [token] => {
                     let Some(postings) = self
@@ -307,70 +722,33 @@ impl Lexicon {
                         }
                         let count = f64::from(postings.count(index));
                         let length = f64::from(self.length_of[slot as usize]);
-                        add(slot, share(idf, count, length, average_length), scores);
+                        add_share(
+                            slot,
+                            share(idf, count, length, average_length),
+                            &mut scores,
+                            &mut touched,
+                        );
                     }
                 }
                 _ => {
-                    let fts = schema::fts_table(self.collection_id);
-                    let mut statement = connection
-                        .prepare_cached(&format!(
-                            "SELECT rowid, -bm25({fts}) FROM {fts} WHERE {fts} MATCH ?"
-                        ))
-                        .context(|| "the full-text search of a phrase failed")?;
-                    let mut rows = statement
-                        .query([fts::quoted(term)])
-                        .context(|| "the full-text search of a phrase failed")?;
-                    while let Some(row) = rows
-                        .next()
-                        .context(|| "the full-text search of a phrase failed")?
-                    {
-                        let pk: i64 = row.get(0).context(|| "a phrase's row is unreadable")?;
-                        let share: f64 = row.get(1).context(|| "a phrase's row is unreadable")?;
-                        if let Some(&slot) = self.slot_of.get(&pk) {
-                            add(slot, share, scores);
-                        }
+                    for (slot, share) in self.phrase_rows(connection, term)? {
+                        add_share(slot, share, &mut scores, &mut touched);
                     }
                 }
             }
         }
-        Ok(())
-    }
-
-    /// The best `depth` touched chunks that `allowed` admits: score descending, then pk. Kept
-    /// in a heap of `depth` (the worst on top), so the chunks touched are never all sorted.
-    fn best(
-        &self,
-        scores: &[f64],
-        touched: &[u32],
-        allowed: Option<&HashSet<i64>>,
-        depth: usize,
-    ) -> Vec<(i64, f64)> {
-        let mut kept: BinaryHeap<Reverse<Ranked>> = BinaryHeap::with_capacity(depth + 1);
-        for &slot in touched {
-            let Some(&pk) = self.pk_of.get(slot as usize) else {
-                continue;
-            };
-            let score = scores.get(slot as usize).copied().unwrap_or(0.0);
-            let candidate = Ranked { score, pk };
-            if kept.len() == depth {
-                match kept.peek() {
-                    Some(Reverse(worst)) if candidate > *worst => {}
-                    _ => continue,
-                }
-            }
-            if allowed.is_some_and(|allowed| !allowed.contains(&pk)) {
-                continue;
-            }
-            kept.push(Reverse(candidate));
-            if kept.len() > depth {
-                kept.pop();
-            }
-        }
-        // Ascending by `Reverse`: the best first.
-        kept.into_sorted_vec()
+        let kept = self.top(&scores, &touched, Wanted { allowed, depth });
+        Ok(kept
+            .into_sorted_vec()
             .into_iter()
             .map(|Reverse(ranked)| (ranked.pk, ranked.score))
-            .collect()
+            .collect())
+    }
+
+    /// Rankings that skipped postings since the store opened.
+    #[cfg(test)]
+    pub(super) fn pruned_searches(&self) -> u64 {
+        self.pruned.load(Ordering::Relaxed)
     }
 
     /// Whether `slot` holds a live chunk.
@@ -400,6 +778,7 @@ impl Lexicon {
             if let Some(entry) = self.pk_of.get_mut(slot as usize) {
                 *entry = 0;
             }
+            self.tombstones.insert(slot);
             let length = self.length_of.get(slot as usize).copied().unwrap_or(0);
             self.live_tokens -= u64::from(length);
         }
@@ -409,6 +788,7 @@ impl Lexicon {
     fn add(&mut self, pk: i64, tokens: &[Box<str>]) -> Result<(), StoreError> {
         let slot = u32::try_from(self.pk_of.len())
             .map_err(|_| StoreError::Backend("the lexical index is full".to_owned()))?;
+        let length = u32::try_from(tokens.len()).unwrap_or(u32::MAX);
         let mut counts: HashMap<&str, u32> = HashMap::new();
         for token in tokens {
             *counts.entry(token).or_default() += 1;
@@ -425,9 +805,9 @@ impl Lexicon {
             };
             if let Some(postings) = self.postings.get_mut(number) {
                 postings.push(slot, count);
+                postings.cover(count, length, self.reference_length);
             }
         }
-        let length = u32::try_from(tokens.len()).unwrap_or(u32::MAX);
         self.pk_of.push(pk);
         self.length_of.push(length);
         self.slot_of.insert(pk, slot);
@@ -480,6 +860,46 @@ fn share(idf: f64, count: f64, length: f64, average_length: f64) -> f64 {
     idf * ((count * (K1 + 1.0)) / (count + K1 * (1.0 - B + B * length / average_length)))
 }
 
+/// BM25's term-frequency factor, below 1: [`share`] is `idf * (k1 + 1)` times it. It grows with
+/// `count` and shrinks as `length` grows against `average_length`.
+fn frequency_factor(count: f64, length: f64, average_length: f64) -> f64 {
+    count / (count + K1 * (1.0 - B + B * length / average_length))
+}
+
+/// Whether `value` is below `threshold` by more than [`PRUNING_SLACK`] (both positive).
+fn certainly_below(value: f64, threshold: f64) -> bool {
+    value * (1.0 + PRUNING_SLACK) < threshold * (1.0 - PRUNING_SLACK)
+}
+
+/// Adds `share` to the score of `slot`, noting the slot when it is touched for the first time.
+fn add_share(slot: u32, share: f64, scores: &mut [f64], touched: &mut Vec<u32>) {
+    if let Some(score) = scores.get_mut(slot as usize) {
+        if *score == 0.0 {
+            touched.push(slot);
+        }
+        *score += share;
+    }
+}
+
+/// The first position at or after `from` in `slots` (ascending) holding `slot` or a later one:
+/// galloping, so looking up ascending slots costs the log of the gaps between them.
+fn seek(slots: &[u32], from: usize, slot: u32) -> usize {
+    let (mut low, mut high, mut stride) = (from, from, 1);
+    // Everything before `low` is below `slot`; `high` is past the end or at `slot` or above.
+    while let Some(&at) = slots.get(high) {
+        if at >= slot {
+            break;
+        }
+        low = high + 1;
+        high += stride;
+        stride *= 2;
+    }
+    let high = high.min(slots.len());
+    low + slots
+        .get(low..high)
+        .map_or(0, |between| between.partition_point(|&at| at < slot))
+}
+
 impl Derived for Lexicon {
     const NAME: &'static str = "lexical index";
 
@@ -494,8 +914,11 @@ impl Derived for Lexicon {
             length_of: Vec::with_capacity(snapshot.chunks),
             slot_of: HashMap::with_capacity(snapshot.chunks),
             live_tokens: 0,
+            tombstones: BTreeSet::new(),
+            reference_length: 1.0,
             tokenizer: Mutex::new(Tokenizer::new()?),
             searches: AtomicU64::new(0),
+            pruned: AtomicU64::new(0),
         };
         connection
             .prepare("SELECT pk FROM chunks WHERE collection_id = ? ORDER BY pk")
@@ -583,9 +1006,18 @@ impl Derived for Lexicon {
         let _ = connection.execute_batch(&format!("DROP TABLE IF EXISTS {vocabulary}"));
         read?;
         lexicon.live_tokens = lexicon.length_of.iter().map(|l| u64::from(*l)).sum();
+        if lexicon.live_tokens > 0 {
+            lexicon.reference_length = lexicon.live_tokens as f64 / lexicon.live() as f64;
+        }
+        // The lengths are known only now that every row is read.
         for postings in &mut lexicon.postings {
             postings.slots.shrink_to_fit();
             postings.counts.shrink_to_fit();
+            for index in 0..postings.slots.len() {
+                let slot = postings.slots[index] as usize;
+                let length = lexicon.length_of.get(slot).copied().unwrap_or(0);
+                postings.cover(postings.count(index), length, lexicon.reference_length);
+            }
         }
         Ok(Some(lexicon))
     }

@@ -1,12 +1,13 @@
 //! The lexical index against FTS5 (its oracle): the same chunks in the same order with the same
 //! scores, for short and long queries, split words, accents, filters, and after upserts and
-//! deletes.
+//! deletes; and its pruned search against its exhaustive one, likewise.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use serde_json::json;
 
-use super::{IndexSettings, SqliteStore};
+use super::{IndexSettings, SqliteStore, derived, ops};
 use crate::model::{Chunk, Condition, Filter, Position, SearchMode, SearchRequest, Selector};
 use crate::store::Store;
 
@@ -171,4 +172,120 @@ async fn lexicon_matches_fts5() {
     check(&store, queries.clone()).await;
     let after = store.lexical_info("lex").await.unwrap().unwrap().searches;
     assert_eq!(after - used, 3 * queries.len() as u64);
+}
+
+/// Asserts that the pruned search ranks every query as the exhaustive one does, to the last bit
+/// of every score, at several depths and under several filters; answers how many of the
+/// searches pruned.
+async fn pruned_as_exhaustive(store: &SqliteStore, queries: Vec<String>) -> u64 {
+    let inner = Arc::clone(&store.inner);
+    store
+        .read(move |connection| {
+            let collection = ops::collection_row(connection, "lex")?;
+            let lexicon = inner.lexicons.get(collection.id).unwrap();
+            let lexicon = derived::read(&lexicon);
+            let pks: Vec<i64> = connection
+                .prepare("SELECT pk FROM chunks WHERE collection_id = ? ORDER BY pk")
+                .unwrap()
+                .query_map([collection.id], |row| row.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            let every =
+                |step: usize| -> HashSet<i64> { pks.iter().step_by(step).copied().collect() };
+            // None, half, a seventh, and fewer chunks than the deepest ranking.
+            let filters = [
+                None,
+                Some(every(2)),
+                Some(every(7)),
+                Some(every(pks.len() / 5)),
+            ];
+            let before = lexicon.pruned_searches();
+            for query in &queries {
+                for depth in [1, 3, 10, 50] {
+                    for allowed in &filters {
+                        let pruned = lexicon
+                            .search(
+                                connection,
+                                collection.generation,
+                                query,
+                                allowed.as_ref(),
+                                depth,
+                            )
+                            .unwrap()
+                            .expect("the lexical index is behind");
+                        let exhaustive = lexicon
+                            .search_exhaustive(connection, query, allowed.as_ref(), depth)
+                            .unwrap();
+                        let bits = |ranking: &[(i64, f64)]| -> Vec<(i64, u64)> {
+                            ranking
+                                .iter()
+                                .map(|(pk, score)| (*pk, score.to_bits()))
+                                .collect()
+                        };
+                        assert_eq!(
+                            bits(&pruned),
+                            bits(&exhaustive),
+                            "query {query:?}, depth {depth}, filter of {:?} chunks",
+                            allowed.as_ref().map(HashSet::len)
+                        );
+                    }
+                }
+            }
+            Ok(lexicon.pruned_searches() - before)
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pruned_search_matches_exhaustive() {
+    let directory = tempfile::tempdir().unwrap();
+    let settings = IndexSettings {
+        min_chunks: 100,
+        build_in_background: false,
+    };
+    let store = SqliteStore::open_with(directory.path().join("rag.db"), settings)
+        .await
+        .unwrap();
+    store.create_collection("lex", None).await.unwrap();
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    // Each text three times (as SciFact repeated is), so many scores tie and the pk decides.
+    let texts: Vec<String> = (0..300)
+        .map(|i| text(&mut state, 3 + (i * 53) % 90))
+        .collect();
+    let mut chunks: Vec<Chunk> = (0..900)
+        .map(|i| chunk(i, texts[i % texts.len()].clone()))
+        .collect();
+    chunks.push(chunk(900, vec!["mortality"; 300].join(" ")));
+    for batch in chunks.chunks(100) {
+        store
+            .upsert("lex", batch.to_vec(), Vec::new())
+            .await
+            .unwrap();
+    }
+    // Long queries (SciFact's claims have 10 to 20 terms) and short ones.
+    let mut queries: Vec<String> = (0..60)
+        .map(|i| text(&mut state, 1 + (i * 7) % 40))
+        .collect();
+    queries.push("mortality dose therapy covid-19 T-cell".to_owned());
+    queries.push("Facturación INV-2024-0042 cafe naïve zzz".to_owned());
+    let pruned = pruned_as_exhaustive(&store, queries.clone()).await;
+    assert!(pruned > 0, "no search pruned");
+
+    // Tombstones (replaced and deleted chunks) and longer chunks, which raise the average
+    // length past the one the terms' bounds were taken at.
+    let replaced: Vec<Chunk> = (0..300)
+        .step_by(4)
+        .map(|i| chunk(i, text(&mut state, 60)))
+        .collect();
+    store.upsert("lex", replaced, Vec::new()).await.unwrap();
+    let gone: Vec<String> = (300..600).step_by(3).map(|i| format!("c{i}")).collect();
+    store.delete("lex", Selector::Ids(gone)).await.unwrap();
+    let longer: Vec<Chunk> = (1000..1100)
+        .map(|i| chunk(i, text(&mut state, 200)))
+        .collect();
+    store.upsert("lex", longer, Vec::new()).await.unwrap();
+    let pruned = pruned_as_exhaustive(&store, queries).await;
+    assert!(pruned > 0, "no search pruned after the changes");
 }
