@@ -446,10 +446,12 @@ impl Lexicon {
         scores: &mut [f64],
         touched: &mut Vec<u32>,
     ) -> Vec<(i64, f64)> {
+        // The best partial score so far, which the k-th best cannot pass.
+        let mut highest = 0.0_f64;
         for term in &query.terms {
             if let Resolved::Phrase(rows) = term {
                 for &(slot, share) in rows {
-                    add_share(slot, share, scores, touched);
+                    highest = highest.max(add_share(slot, share, scores, touched));
                 }
             }
         }
@@ -470,8 +472,9 @@ impl Lexicon {
         let mut narrowed = None;
         for (index, token) in tokens.iter().enumerate() {
             // Finding the k-th best costs a pass over the chunks touched: worth it only before
-            // a token with more postings than that.
-            if touched.len() <= token.postings.slots.len()
+            // a token with more postings than that, and when even the best could pass.
+            if certainly_below(left[index], highest)
+                && touched.len() <= token.postings.slots.len()
                 && let Some(threshold) = self.kth_best(scores, touched, wanted)
                 && certainly_below(left[index], threshold)
             {
@@ -486,7 +489,7 @@ impl Lexicon {
                 narrowed = Some(candidates);
                 break;
             }
-            self.add_postings(token, query.average_length, scores, touched);
+            highest = highest.max(self.add_postings(token, query.average_length, scores, touched));
         }
         if narrowed.is_some() {
             self.pruned.fetch_add(1, Ordering::Relaxed);
@@ -495,28 +498,31 @@ impl Lexicon {
         self.best_exact(query, pool, wanted, scores)
     }
 
-    /// Adds a token's share to every live chunk holding it.
+    /// Adds a token's share to every live chunk holding it; answers the highest score it made.
     fn add_postings(
         &self,
         token: &Token<'_>,
         average_length: f64,
         scores: &mut [f64],
         touched: &mut Vec<u32>,
-    ) {
+    ) -> f64 {
         let all_live = self.tombstones.is_empty();
+        let mut highest = 0.0_f64;
         for (index, &slot) in token.postings.slots.iter().enumerate() {
             if !all_live && !self.is_live(slot) {
                 continue;
             }
             let count = f64::from(token.postings.count(index));
             let length = f64::from(self.length_of[slot as usize]);
-            add_share(
+            let score = add_share(
                 slot,
                 share(token.idf, count, length, average_length),
                 scores,
                 touched,
             );
+            highest = highest.max(score);
         }
+        highest
     }
 
     /// The touched chunks that can still reach the top `depth` once `tokens` (with `left`, the
@@ -871,13 +877,18 @@ fn certainly_below(value: f64, threshold: f64) -> bool {
     value * (1.0 + PRUNING_SLACK) < threshold * (1.0 - PRUNING_SLACK)
 }
 
-/// Adds `share` to the score of `slot`, noting the slot when it is touched for the first time.
-fn add_share(slot: u32, share: f64, scores: &mut [f64], touched: &mut Vec<u32>) {
-    if let Some(score) = scores.get_mut(slot as usize) {
-        if *score == 0.0 {
-            touched.push(slot);
+/// Adds `share` to the score of `slot`, noting the slot when it is touched for the first time;
+/// answers the new score.
+fn add_share(slot: u32, share: f64, scores: &mut [f64], touched: &mut Vec<u32>) -> f64 {
+    match scores.get_mut(slot as usize) {
+        Some(score) => {
+            if *score == 0.0 {
+                touched.push(slot);
+            }
+            *score += share;
+            *score
         }
-        *score += share;
+        None => 0.0,
     }
 }
 
