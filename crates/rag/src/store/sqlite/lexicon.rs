@@ -23,10 +23,10 @@
 //!   `k1 + 1` times the largest term-frequency factor among its postings (kept per term at the
 //!   build's average length, and scaled when the average has grown since);
 //! - phrases are added whole first, then the tokens from the highest bound down; before a token
-//!   whose postings outnumber the chunks touched so far, the k-th best partial score among the
-//!   chunks `allowed` admits (a lower bound on the final k-th score, every share being positive)
-//!   is compared with the sum of the bounds of the tokens left: once it is certainly above, no
-//!   chunk untouched so far can reach the top `depth`;
+//!   whose postings outnumber the chunks touched so far, once the best partial score passes the
+//!   sum of the bounds of the tokens left, the k-th best partial score among the chunks `allowed`
+//!   admits (a lower bound on the final k-th score, every share being positive) is compared with
+//!   that sum: once it is certainly above, no chunk untouched so far can reach the top `depth`;
 //! - from there the tokens left are only looked up (galloping through their ascending slots) for
 //!   the candidates that still could, and a candidate is dropped as soon as its partial score
 //!   plus the bounds left is certainly below the k-th best;
