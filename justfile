@@ -6,9 +6,12 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 build:
     cargo build --release --workspace --bins
 
+# The servers as installed and benchmarked: the `dist` profile (release, optimised as one unit).
+dist := "--profile dist"
+
 # Install every server in servers.json into cargo's bin folder, then print servers.json with the absolute paths hosts need (e.g. `just install > my-servers.json`).
 install:
-    for name in $(grep -o '"command": *"mcp-[a-z0-9_-]*"' servers.json | grep -o 'mcp-[a-z0-9_-]*'); do cargo install --locked --quiet --path "crates/${name#mcp-}" >&2; done
+    for name in $(grep -o '"command": *"mcp-[a-z0-9_-]*"' servers.json | grep -o 'mcp-[a-z0-9_-]*'); do cargo install --locked --quiet {{dist}} --path "crates/${name#mcp-}" >&2; done
     bin="${CARGO_INSTALL_ROOT:-${CARGO_HOME:-$HOME/.cargo}}/bin"; sed "s|\"command\": *\"mcp-|\"command\": \"$bin/mcp-|" servers.json
 
 # Run one server over stdio (e.g. `just run empresa`, `just run empresa --transport http`).
@@ -70,8 +73,9 @@ local-model:
 
 # Benchmarks (figures for the README): mcp-empresa's start-up, memory, stdio latency and HTTP throughput, mcp-odoo's overhead over direct XML-RPC, mcp-rag's retrieval quality and speed, the overhead of mcp-stripe, mcp-twilio and mcp-openai over direct calls, and the local model's speed. Every figure is printed beside the README's (bench/*.json, one file per bench); after updating the README, `just bench --save-baseline bench/baseline.json` records mcp-empresa's and `just bench-save` the others'.
 bench *ARGS:
-    cargo build --release -p mcp-empresa -p mcp-odoo -p odoo-standin -p mcp-conformance --bins --quiet
-    "${CARGO_TARGET_DIR:-target}/release/mcp-bench" --server "${CARGO_TARGET_DIR:-target}/release/mcp-empresa" --baseline bench/baseline.json {{ARGS}}
+    cargo build {{dist}} -p mcp-empresa --quiet
+    cargo build --release -p mcp-conformance --bins --quiet
+    "${CARGO_TARGET_DIR:-target}/release/mcp-bench" --server "${CARGO_TARGET_DIR:-target}/dist/mcp-empresa" --baseline bench/baseline.json {{ARGS}}
     just bench-odoo
     just bench-rag
     just bench-stripe
@@ -89,8 +93,9 @@ compare := ""
 
 # mcp-odoo's overhead over direct XML-RPC against the Odoo stand-in, p50/p99.
 bench-odoo:
-    cargo build --release -p mcp-odoo -p odoo-standin -p mcp-conformance --bins --quiet
-    "${CARGO_TARGET_DIR:-target}/release/odoo-bench" | "${CARGO_TARGET_DIR:-target}/release/bench-compare" bench/odoo.json {{compare}}
+    cargo build {{dist}} -p mcp-odoo --quiet
+    cargo build --release -p odoo-standin -p mcp-conformance --bins --quiet
+    "${CARGO_TARGET_DIR:-target}/release/odoo-bench" --server "${CARGO_TARGET_DIR:-target}/dist/mcp-odoo" | "${CARGO_TARGET_DIR:-target}/release/bench-compare" bench/odoo.json {{compare}}
 
 # Team mode's cost: mcp-bench on mcp-empresa in file mode, then in team mode (every call also an audit row in PostgreSQL, a caller recorded in mcp_principals) against a throwaway local cluster started like the tests' (fsync off), with the same settings; ARGS go to both runs.
 bench-team *ARGS:

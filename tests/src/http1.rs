@@ -18,6 +18,10 @@ use crate::HttpAnswer;
 /// Most headers an answer may have.
 const MAX_HEADERS: usize = 32;
 
+/// The headers of an MCP POST besides its length and session.
+const MCP_HEADERS: &str =
+    "Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n";
+
 /// Cap on an answer's head or body, so a confused server cannot exhaust memory.
 const MAX_ANSWER_BYTES: usize = 16 << 20;
 
@@ -55,11 +59,21 @@ impl Connection {
     /// POSTs `body` as JSON with the headers MCP requires (plus the session's, when given) and
     /// reads the whole answer.
     pub fn post(&mut self, body: &[u8], session: Option<&str>) -> Result<HttpAnswer> {
+        self.send(MCP_HEADERS, body, session)
+    }
+
+    /// POSTs `body` as `content_type` with no other headers and reads the whole answer: a
+    /// backend's own protocol, such as the XML-RPC that `odoo-bench` times directly.
+    pub fn post_as(&mut self, content_type: &str, body: &[u8]) -> Result<HttpAnswer> {
+        self.send(&format!("Content-Type: {content_type}\r\n"), body, None)
+    }
+
+    /// Writes the request, `headers` (whole lines) included, in one `write` and reads the answer.
+    fn send(&mut self, headers: &str, body: &[u8], session: Option<&str>) -> Result<HttpAnswer> {
         self.request.clear();
         write!(
             self.request,
-            "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
-             Accept: application/json, text/event-stream\r\nContent-Length: {}\r\n",
+            "POST {} HTTP/1.1\r\nHost: {}\r\n{headers}Content-Length: {}\r\n",
             self.path,
             self.host,
             body.len()
