@@ -101,9 +101,9 @@ async fn same_as_fts5(store: &SqliteStore, request: SearchRequest) {
     assert_eq!(shown(&indexed), shown(&oracle), "query {:?}", request.text);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lexicon_matches_fts5() {
-    let directory = tempfile::tempdir().unwrap();
+/// A store in `directory` whose collection `lex` gets its lexical index from 100 chunks on,
+/// built in step with the writes (no background build to wait for).
+async fn indexed_store(directory: &tempfile::TempDir) -> SqliteStore {
     let settings = IndexSettings {
         min_chunks: 100,
         build_in_background: false,
@@ -112,6 +112,13 @@ async fn lexicon_matches_fts5() {
         .await
         .unwrap();
     store.create_collection("lex", None).await.unwrap();
+    store
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lexicon_matches_fts5() {
+    let directory = tempfile::tempdir().unwrap();
+    let store = indexed_store(&directory).await;
     let mut state = 0x2545_f491_4f6c_dd1d_u64;
     let mut chunks: Vec<Chunk> = (0..600)
         .map(|i| {
@@ -241,14 +248,7 @@ async fn pruned_as_exhaustive(store: &SqliteStore, queries: Vec<String>) -> u64 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pruned_search_matches_exhaustive() {
     let directory = tempfile::tempdir().unwrap();
-    let settings = IndexSettings {
-        min_chunks: 100,
-        build_in_background: false,
-    };
-    let store = SqliteStore::open_with(directory.path().join("rag.db"), settings)
-        .await
-        .unwrap();
-    store.create_collection("lex", None).await.unwrap();
+    let store = indexed_store(&directory).await;
     let mut state = 0x9e37_79b9_7f4a_7c15_u64;
     // Each text three times (as SciFact repeated is), so many scores tie and the pk decides.
     let texts: Vec<String> = (0..300)
