@@ -160,7 +160,7 @@ pub fn start_listening(
 pub struct StdioServer {
     child: Child,
     stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
+    lines: Lines,
     stderr: Arc<Mutex<String>>,
     /// Notifications and requests from the server seen while waiting for answers.
     pub notifications: VecDeque<Value>,
@@ -171,8 +171,27 @@ pub struct StdioServer {
 }
 
 impl StdioServer {
-    /// Spawns `binary` with `env` added to a clean-ish environment (PATH and HOME kept).
+    /// Spawns `binary` with `env` added to a clean-ish environment (PATH and HOME kept). A thread
+    /// drains its stdout, so the server never blocks on a full pipe whatever the test does.
     pub fn spawn(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<StdioServer> {
+        StdioServer::start(binary, args, env, false)
+    }
+
+    /// As [`StdioServer::spawn`], but stdout is read on the caller's thread when an answer is
+    /// awaited, as a single-threaded host does: for benchmarks, where the reader thread's
+    /// hand-off (a thread wake-up per message, tens of microseconds across cores) would be
+    /// counted as the server's time. The caller must keep reading: a server that writes more
+    /// than a pipe holds while nobody reads blocks.
+    pub fn spawn_inline(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<StdioServer> {
+        StdioServer::start(binary, args, env, true)
+    }
+
+    fn start(
+        binary: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        inline: bool,
+    ) -> Result<StdioServer> {
         let mut command = server_command(binary, args, &[("MCP_LOG_LEVEL", "info")]);
         command
             .envs(env.iter().copied())
@@ -183,15 +202,20 @@ impl StdioServer {
             .with_context(|| format!("could not start {}", binary.display()))?;
         let stdout = child.stdout.take().context("no stdout")?;
         let stderr = collect_stderr(child.stderr.take().context("no stderr")?, |_| {});
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
+        let lines = if inline {
+            Lines::Inline(InlineLines::new(stdout))
+        } else {
+            let (tx, lines) = channel();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stdout).lines() {
+                    let Ok(line) = line else { break };
+                    if tx.send(line).is_err() {
+                        break;
+                    }
                 }
-            }
-        });
+            });
+            Lines::Thread(lines)
+        };
         let stdin = child.stdin.take();
         Ok(StdioServer {
             child,
@@ -244,7 +268,7 @@ impl StdioServer {
 
     /// The next line on stdout, parsed; every stdout line must be a JSON-RPC 2.0 message.
     pub fn next_message(&mut self, timeout: Duration) -> Result<Value> {
-        match self.lines.recv_timeout(timeout) {
+        match self.lines.next(timeout) {
             Ok(line) => {
                 let message: Value = serde_json::from_str(&line)
                     .map_err(|e| anyhow!("{}: stdout line is not JSON ({e}): {line}", self.name))?;
@@ -596,5 +620,149 @@ impl HttpServer {
             request = request.header(*name, *value);
         }
         HttpAnswer::read(request.send().with_context(|| format!("POST {body}"))?)
+    }
+}
+
+/// Where a [`StdioServer`]'s stdout lines come from.
+enum Lines {
+    /// A thread reads them as they come and hands them over.
+    Thread(Receiver<String>),
+    /// Read on the caller's thread when asked for.
+    Inline(InlineLines),
+}
+
+impl Lines {
+    /// The next line, waiting up to `timeout`.
+    fn next(&mut self, timeout: Duration) -> Result<String, RecvTimeoutError> {
+        match self {
+            Lines::Thread(lines) => lines.recv_timeout(timeout),
+            Lines::Inline(lines) => lines.next(timeout),
+        }
+    }
+}
+
+/// A child's stdout split into lines on the reading thread, with a timeout from poll(2).
+struct InlineLines {
+    stdout: std::process::ChildStdout,
+    buffer: Vec<u8>,
+    /// Where the unread part of `buffer` starts.
+    start: usize,
+    closed: bool,
+}
+
+impl InlineLines {
+    fn new(stdout: std::process::ChildStdout) -> InlineLines {
+        InlineLines {
+            stdout,
+            buffer: Vec::with_capacity(64 * 1024),
+            start: 0,
+            closed: false,
+        }
+    }
+
+    /// The next line (without its `\n` or `\r\n`), as `BufRead::lines` gives them: a last line
+    /// without a newline still counts; bytes that are not UTF-8 end the stream.
+    fn next(&mut self, timeout: Duration) -> Result<String, RecvTimeoutError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let unread = &self.buffer[self.start..];
+            let line_end = unread.iter().position(|&b| b == b'\n');
+            if line_end.is_some() || (self.closed && !unread.is_empty()) {
+                let length = line_end.unwrap_or(unread.len());
+                let mut line = &unread[..length];
+                if line.last() == Some(&b'\r') {
+                    line = &line[..line.len() - 1];
+                }
+                let line = String::from_utf8(line.to_vec());
+                self.start += line_end.map_or(length, |end| end + 1);
+                if self.start == self.buffer.len() {
+                    self.buffer.clear();
+                    self.start = 0;
+                }
+                return line.map_err(|_| {
+                    self.closed = true;
+                    self.buffer.clear();
+                    self.start = 0;
+                    RecvTimeoutError::Disconnected
+                });
+            }
+            if self.closed {
+                return Err(RecvTimeoutError::Disconnected);
+            }
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(RecvTimeoutError::Timeout);
+            }
+            if !self.readable_within(remaining) {
+                continue;
+            }
+            let mut chunk = [0u8; 64 * 1024];
+            match self.stdout.read(&mut chunk) {
+                Ok(0) | Err(_) => self.closed = true,
+                Ok(read) => self.buffer.extend_from_slice(&chunk[..read]),
+            }
+        }
+    }
+
+    /// Whether stdout has something to read (or has closed) within `wait`.
+    fn readable_within(&self, wait: Duration) -> bool {
+        use rustix::event::{PollFd, PollFlags, Timespec, poll};
+        let mut fds = [PollFd::new(&self.stdout, PollFlags::IN)];
+        let timeout = Timespec {
+            tv_sec: wait.as_secs().try_into().unwrap_or(i64::MAX),
+            tv_nsec: wait.subsec_nanos().into(),
+        };
+        matches!(poll(&mut fds, Some(&timeout)), Ok(ready) if ready > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `sh` running `script`, and its stdout read inline.
+    fn inline(script: &str) -> (Child, InlineLines) {
+        let mut child = Command::new("sh")
+            .args(["-c", script])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("sh starts");
+        let lines = InlineLines::new(child.stdout.take().expect("stdout"));
+        (child, lines)
+    }
+
+    #[test]
+    fn inline_lines_split_as_buf_read_does() {
+        let (mut child, mut lines) = inline(r"printf 'first\nsecond\r\n\nlast without newline'");
+        let wait = Duration::from_secs(10);
+        assert_eq!(lines.next(wait), Ok("first".to_owned()));
+        assert_eq!(lines.next(wait), Ok("second".to_owned()));
+        assert_eq!(lines.next(wait), Ok(String::new()));
+        assert_eq!(lines.next(wait), Ok("last without newline".to_owned()));
+        assert_eq!(lines.next(wait), Err(RecvTimeoutError::Disconnected));
+        child.wait().expect("sh exits");
+    }
+
+    #[test]
+    fn inline_lines_time_out_then_read_what_comes_later() {
+        let (mut child, mut lines) = inline("sleep 1; echo late");
+        let started = Instant::now();
+        assert_eq!(
+            lines.next(Duration::from_millis(100)),
+            Err(RecvTimeoutError::Timeout)
+        );
+        assert!(started.elapsed() >= Duration::from_millis(100));
+        assert_eq!(lines.next(Duration::from_secs(10)), Ok("late".to_owned()));
+        child.wait().expect("sh exits");
+    }
+
+    #[test]
+    fn inline_lines_end_at_bytes_that_are_not_utf8() {
+        let (mut child, mut lines) = inline(r"printf 'ok\n\377\376\nnever read\n'");
+        let wait = Duration::from_secs(10);
+        assert_eq!(lines.next(wait), Ok("ok".to_owned()));
+        assert_eq!(lines.next(wait), Err(RecvTimeoutError::Disconnected));
+        assert_eq!(lines.next(wait), Err(RecvTimeoutError::Disconnected));
+        child.wait().expect("sh exits");
     }
 }

@@ -59,7 +59,7 @@ fn main() {
 
     let audit = std::env::temp_dir().join(format!("mcp-stripe-bench-{}.jsonl", std::process::id()));
     let audit_path = audit.display().to_string();
-    let mut mcp = StdioServer::spawn(
+    let mut mcp = StdioServer::spawn_inline(
         &server,
         &[],
         &[

@@ -507,7 +507,7 @@ fn measure_startup(options: &Options) -> Result<StartupFigures> {
 /// Spawns a fresh server and times it from just before `spawn` to the `initialize` result.
 fn time_one_start(options: &Options, run: &RunDir) -> Result<(Duration, Value)> {
     let began = Instant::now();
-    let mut server = StdioServer::spawn(&options.server, &[], &run.env())?;
+    let mut server = StdioServer::spawn_inline(&options.server, &[], &run.env())?;
     let answer = server.request("initialize", initialize_params())?;
     let elapsed = began.elapsed();
     let result = answer
@@ -541,7 +541,7 @@ fn measure_stdio(options: &Options) -> Result<StdioFigures> {
         options.calls
     );
     let run = RunDir::new(options)?;
-    let mut server = StdioServer::spawn(&options.server, &[], &run.env())?;
+    let mut server = StdioServer::spawn_inline(&options.server, &[], &run.env())?;
     server.initialize()?;
     std::thread::sleep(IDLE_BEFORE_RSS);
     let idle = read_memory(server.pid())?;

@@ -196,7 +196,7 @@ fn main() -> Result<()> {
         ("MCP_AUDIT_LOG", audit.as_str()),
         ("MCP_LOG_LEVEL", "warn"),
     ];
-    let mut server = StdioServer::spawn(&options.server, &[], &env)?;
+    let mut server = StdioServer::spawn_inline(&options.server, &[], &env)?;
     server.initialize()?;
     let arguments = json!({"model": "res.partner", "domain": [["name", "ilike", "a"]], "fields": ["name", "email"], "limit": 20});
     let mut through = time_calls(options.calls, || {
