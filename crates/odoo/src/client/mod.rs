@@ -10,6 +10,7 @@
 mod error;
 mod json2;
 mod xmlrpc;
+mod xmlrpc_answer;
 
 use std::future::Future;
 use std::sync::Mutex;

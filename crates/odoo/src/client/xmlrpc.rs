@@ -1,15 +1,14 @@
-//! XML-RPC (`/xmlrpc/2/common` and `/xmlrpc/2/object`): requests are encoded and answers decoded
-//! by the `xmlrpc` crate, while HTTP goes through the shared async reqwest client. The crate's
-//! `Request::call` decodes through a [`Transport`]; [`Received`] is one that hands it the body
-//! already received, since its parser is not public.
+//! XML-RPC (`/xmlrpc/2/common` and `/xmlrpc/2/object`): requests are encoded by the `xmlrpc`
+//! crate and answers read by [`xmlrpc_answer`] (quick-xml, straight into JSON), while HTTP goes
+//! through the shared async reqwest client.
 
 use std::collections::BTreeMap;
-use std::io::Cursor;
 
 use mcp_common::Repeat;
-use serde_json::{Map, Number, Value};
-use xmlrpc::{Request, Transport, Value as Xml};
+use serde_json::Value;
+use xmlrpc::{Request, Value as Xml};
 
+use super::xmlrpc_answer::{self, Answer};
 use super::{
     AttemptError, Call, Failure, FailureKind, Fault, FaultKind, OdooClient, OdooError,
     ServerVersion,
@@ -18,20 +17,6 @@ use super::{
 /// Bodies larger than this are decoded on a blocking thread, so a large answer never stalls the
 /// async runtime.
 const DECODE_INLINE_LIMIT: usize = 256 * 1024;
-
-/// A transport that "transmits" by returning an answer that has already arrived.
-struct Received(Vec<u8>);
-
-impl Transport for Received {
-    type Stream = Cursor<Vec<u8>>;
-
-    fn transmit(
-        self,
-        _request: &Request<'_>,
-    ) -> Result<Self::Stream, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(Cursor::new(self.0))
-    }
-}
 
 /// `common.authenticate(db, login, password, {})`: the uid, or a refused login.
 pub(super) async fn authenticate(client: &OdooClient, operation: &str) -> Result<i64, OdooError> {
@@ -236,21 +221,19 @@ pub(super) fn decode_answer(body: Vec<u8>, model: &str, method: &str) -> Result<
 
 /// Decodes a `<methodResponse>`: the value, or Odoo's fault.
 fn decode(body: Vec<u8>, target: &Target) -> Result<Value, AttemptError> {
-    match Request::new("response").call(Received(body)) {
-        Ok(value) => Ok(from_xml(value)),
-        Err(error) => match error.fault() {
-            Some(fault) => Err(AttemptError::Fault(Fault::from_xmlrpc(
-                fault.fault_code,
-                &fault.fault_string,
-                &target.model,
-                &target.method,
-                &target.ids,
-            ))),
-            None => Err(AttemptError::Failed(Failure::new(
-                FailureKind::Protocol,
-                format!("the answer is not XML-RPC ({error})"),
-            ))),
-        },
+    match xmlrpc_answer::read(&body) {
+        Ok(Answer::Value(value)) => Ok(value),
+        Ok(Answer::Fault { code, text }) => Err(AttemptError::Fault(Fault::from_xmlrpc(
+            code,
+            &text,
+            &target.model,
+            &target.method,
+            &target.ids,
+        ))),
+        Err(error) => Err(AttemptError::Failed(Failure::new(
+            FailureKind::Protocol,
+            format!("the answer is not XML-RPC ({error})"),
+        ))),
     }
 }
 
@@ -280,38 +263,70 @@ pub(super) fn to_xml(value: &Value) -> Xml {
     }
 }
 
-/// XML-RPC to JSON. Binary values never come back inlined: they become a size marker.
-pub(super) fn from_xml(value: Xml) -> Value {
-    match value {
-        Xml::Int(n) => Value::from(n),
-        Xml::Int64(n) => Value::from(n),
-        Xml::Bool(flag) => Value::Bool(flag),
-        Xml::String(text) => Value::String(text),
-        Xml::Double(x) => Number::from_f64(x).map_or(Value::Null, Value::Number),
-        Xml::DateTime(when) => Value::String(when.to_string()),
-        Xml::Base64(bytes) => {
-            let mut marker = Map::new();
-            marker.insert("binary".into(), Value::Bool(true));
-            marker.insert(
-                "size".into(),
-                Value::String(format!("{} bytes", bytes.len())),
-            );
-            Value::Object(marker)
-        }
-        Xml::Struct(map) => Value::Object(
-            map.into_iter()
-                .map(|(key, inner)| (key, from_xml(inner)))
-                .collect(),
-        ),
-        Xml::Array(items) => Value::Array(items.into_iter().map(from_xml).collect()),
-        Xml::Nil => Value::Null,
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Map, Number, json};
+    use std::io::Cursor;
+    use xmlrpc::Transport;
+
+    /// A transport that "transmits" by returning an answer that has already arrived: the
+    /// `xmlrpc` crate's reader, which mcp-odoo used before, is the oracle in these tests, and
+    /// `Request::call` is the only way to reach it.
+    struct Received(Vec<u8>);
+
+    impl Transport for Received {
+        type Stream = Cursor<Vec<u8>>;
+
+        fn transmit(
+            self,
+            _request: &Request<'_>,
+        ) -> Result<Self::Stream, Box<dyn std::error::Error + Send + Sync>> {
+            Ok(Cursor::new(self.0))
+        }
+    }
+
+    /// XML-RPC to JSON as mcp-odoo converted the crate's values (binary values as a size marker).
+    fn from_xml(value: Xml) -> Value {
+        match value {
+            Xml::Int(n) => Value::from(n),
+            Xml::Int64(n) => Value::from(n),
+            Xml::Bool(flag) => Value::Bool(flag),
+            Xml::String(text) => Value::String(text),
+            Xml::Double(x) => Number::from_f64(x).map_or(Value::Null, Value::Number),
+            Xml::DateTime(when) => Value::String(when.to_string()),
+            Xml::Base64(bytes) => {
+                let mut marker = Map::new();
+                marker.insert("binary".into(), Value::Bool(true));
+                marker.insert(
+                    "size".into(),
+                    Value::String(format!("{} bytes", bytes.len())),
+                );
+                Value::Object(marker)
+            }
+            Xml::Struct(map) => Value::Object(
+                map.into_iter()
+                    .map(|(key, inner)| (key, from_xml(inner)))
+                    .collect(),
+            ),
+            Xml::Array(items) => Value::Array(items.into_iter().map(from_xml).collect()),
+            Xml::Nil => Value::Null,
+        }
+    }
+
+    /// The crate's reading of an answer: the value, Odoo's fault (code, text), or an error.
+    pub(in crate::client) fn oracle(body: &[u8]) -> Result<Answer, String> {
+        match Request::new("response").call(Received(body.to_vec())) {
+            Ok(value) => Ok(Answer::Value(from_xml(value))),
+            Err(error) => match error.fault() {
+                Some(fault) => Ok(Answer::Fault {
+                    code: fault.fault_code,
+                    text: fault.fault_string.clone(),
+                }),
+                None => Err(error.to_string()),
+            },
+        }
+    }
 
     fn target() -> Target {
         Target::new("res.partner", "search_read", &[])
@@ -328,7 +343,7 @@ mod tests {
     }
 
     #[test]
-    fn a_received_answer_is_decoded_through_the_crate() {
+    fn a_received_answer_is_decoded() {
         let body = br#"<?xml version="1.0"?>
 <methodResponse><params><param><value><array><data>
 <value><struct>
