@@ -1,9 +1,10 @@
 //! `odoo-bench`: the cost `mcp-odoo` adds to an Odoo call. It starts the Odoo stand-in, then times
 //! the same search three ways, one call at a time after a warm-up:
 //!
-//! 1. `search_read` sent directly over XML-RPC (encoded and decoded with the `xmlrpc` crate, over
-//!    a keep-alive HTTP connection read in place, with no runtime or helper thread), as a Python
-//!    or Rust client would;
+//! 1. `search_read` sent directly over XML-RPC (encoded with the `xmlrpc` crate and the answer
+//!    read with mcp-odoo's own reader, so that the two paths parse alike and the difference is
+//!    the MCP layer; over a keep-alive HTTP connection read in place, with no runtime or helper
+//!    thread), as a Python or Rust client would;
 //! 2. `search_read` plus `search_count` sent directly: the Odoo work `search_records` does (it
 //!    reports the total for pagination);
 //! 3. `tools/call search_records` through `mcp-odoo` over stdio (`ODOO_PROTOCOL=xmlrpc`, audit log
@@ -16,27 +17,13 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::io::Cursor;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use mcp_conformance::{ANSWER_TIMEOUT, StdioServer, http1, start_listening};
 use serde_json::json;
-use xmlrpc::{Request, Transport, Value};
-
-/// Hands an already received response body to the `xmlrpc` crate's decoder.
-struct Received(Vec<u8>);
-
-impl Transport for Received {
-    type Stream = Cursor<Vec<u8>>;
-    fn transmit(
-        self,
-        _request: &Request<'_>,
-    ) -> Result<Self::Stream, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(Cursor::new(self.0))
-    }
-}
+use xmlrpc::{Request, Value};
 
 struct Options {
     standin: PathBuf,
@@ -90,7 +77,7 @@ impl Direct {
         })
     }
 
-    fn call(&self, request: &Request<'_>) -> Result<Value> {
+    fn call(&self, request: &Request<'_>) -> Result<serde_json::Value> {
         let mut body = Vec::new();
         request.write_as_xml(&mut body)?;
         let answer = self.connection.borrow_mut().post_as("text/xml", &body)?;
@@ -98,8 +85,7 @@ impl Direct {
             bail!("XML-RPC call answered HTTP {}", answer.status);
         }
         let bytes = answer.body.into_bytes();
-        request
-            .call(Received(bytes))
+        mcp_odoo::client::decode_xmlrpc_answer(bytes, "res.partner", "execute_kw")
             .map_err(|e| anyhow::anyhow!("XML-RPC call failed: {e}"))
     }
 
@@ -108,7 +94,7 @@ impl Direct {
         method: &str,
         args: Vec<Value>,
         kwargs: BTreeMap<String, Value>,
-    ) -> Result<Value> {
+    ) -> Result<serde_json::Value> {
         let request = Request::new("execute_kw")
             .arg("test")
             .arg(self.uid)
@@ -156,7 +142,8 @@ fn main() -> Result<()> {
                 .arg("admin")
                 .arg(Value::Struct(BTreeMap::new())),
         )?
-        .as_i32()
+        .as_i64()
+        .and_then(|uid| i32::try_from(uid).ok())
         .context("authenticate returned no uid")?;
     let direct = Direct::open(&base, "/xmlrpc/2/object", uid)?;
     let kwargs = || {

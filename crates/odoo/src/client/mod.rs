@@ -211,12 +211,10 @@ fn too_large_hint(code: u16) -> Option<String> {
     (code == 413).then(|| TOO_LARGE_HINT.to_owned())
 }
 
-/// Decodes an XML-RPC answer of `model.method` as the client does (for `crate::fuzz`).
-pub(crate) fn decode_xmlrpc_answer(
-    body: Vec<u8>,
-    model: &str,
-    method: &str,
-) -> Result<Value, String> {
+/// Decodes an XML-RPC answer of `model.method` as the client does: the value, or the sentence
+/// saying why not (Odoo's fault, or why it is not XML-RPC). For `crate::fuzz` and the benchmark's
+/// direct client, which must read answers as mcp-odoo does.
+pub fn decode_xmlrpc_answer(body: Vec<u8>, model: &str, method: &str) -> Result<Value, String> {
     xmlrpc::decode_answer(body, model, method)
 }
 
