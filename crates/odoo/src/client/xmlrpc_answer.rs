@@ -7,6 +7,8 @@
 //! follows Python's `xmlrpc.client`, which is what Odoo answers with: a value of only whitespace
 //! (`<string> </string>`) keeps its whitespace, which the crate's reader dropped.
 
+use std::borrow::Cow;
+
 use quick_xml::Reader;
 use quick_xml::events::Event;
 use serde_json::{Map, Number, Value};
@@ -21,13 +23,51 @@ pub(super) enum Answer {
 }
 
 /// One piece of the document: a tag opening or closing, or text (references resolved, CDATA
-/// included, adjacent pieces joined).
+/// included, adjacent pieces joined; borrowed from the body when it can be).
 #[derive(Debug, PartialEq)]
-enum Token {
-    Open(Vec<u8>),
-    Close(Vec<u8>),
-    Text(String),
+enum Token<'a> {
+    Open(Name),
+    Close(Name),
+    Text(Cow<'a, str>),
     End,
+}
+
+/// A tag's local name, kept inline: XML-RPC's are at most 16 bytes (`dateTime.iso8601`), so
+/// reading one never allocates. A longer name matches no tag.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Name {
+    bytes: [u8; 16],
+    /// The name's length, or `u8::MAX` for a longer one (`bytes` holds its start).
+    length: u8,
+}
+
+impl Name {
+    fn of(raw: &[u8]) -> Name {
+        let mut bytes = [0; 16];
+        let kept = raw.len().min(16);
+        bytes[..kept].copy_from_slice(&raw[..kept]);
+        let length = if raw.len() > 16 { u8::MAX } else { kept as u8 };
+        Name { bytes, length }
+    }
+
+    /// The name, to match against tags (empty for a name too long to be one).
+    fn tag(&self) -> &[u8] {
+        match self.length {
+            u8::MAX => &[],
+            length => &self.bytes[..usize::from(length)],
+        }
+    }
+
+    fn is(&self, tag: &str) -> bool {
+        self.tag() == tag.as_bytes()
+    }
+
+    fn shown(&self) -> String {
+        match self.length {
+            u8::MAX => format!("{}…", String::from_utf8_lossy(&self.bytes)),
+            _ => String::from_utf8_lossy(self.tag()).into_owned(),
+        }
+    }
 }
 
 /// How deeply values may nest: deeper answers are refused rather than risk the stack.
@@ -36,7 +76,7 @@ const MAX_DEPTH: usize = 200;
 /// The document as tokens, one token of look-ahead.
 struct Tokens<'a> {
     reader: Reader<&'a [u8]>,
-    peeked: Option<Token>,
+    peeked: Option<Token<'a>>,
     /// Values open around the one being read.
     depth: usize,
 }
@@ -54,14 +94,14 @@ pub(super) fn read(body: &[u8]) -> Result<Answer, String> {
     };
     tokens.open("methodResponse")?;
     let answer = match tokens.next_tag()? {
-        Token::Open(name) if name == b"params" => {
+        Token::Open(name) if name.is("params") => {
             tokens.open("param")?;
             let value = tokens.value()?;
             tokens.close("param")?;
             tokens.close("params")?;
             Answer::Value(value)
         }
-        Token::Open(name) if name == b"fault" => {
+        Token::Open(name) if name.is("fault") => {
             let value = tokens.value()?;
             tokens.close("fault")?;
             fault(value)?
@@ -93,8 +133,8 @@ fn fault(value: Value) -> Result<Answer, String> {
 
 fn describe(token: &Token) -> String {
     match token {
-        Token::Open(name) => format!("<{}>", String::from_utf8_lossy(name)),
-        Token::Close(name) => format!("</{}>", String::from_utf8_lossy(name)),
+        Token::Open(name) => format!("<{}>", name.shown()),
+        Token::Close(name) => format!("</{}>", name.shown()),
         Token::Text(text) => format!("{:?}", text.chars().take(40).collect::<String>()),
         Token::End => "the end of the document".to_owned(),
     }
@@ -104,13 +144,13 @@ fn expected(what: &str, found: &Token) -> String {
     format!("expected {what}, found {}", describe(found))
 }
 
-impl Tokens<'_> {
+impl<'a> Tokens<'a> {
     /// The next token, text included.
-    fn next(&mut self) -> Result<Token, String> {
+    fn next(&mut self) -> Result<Token<'a>, String> {
         if let Some(token) = self.peeked.take() {
             return Ok(token);
         }
-        let mut text: Option<String> = None;
+        let mut text: Option<Cow<'a, str>> = None;
         loop {
             let event = self
                 .reader
@@ -136,13 +176,13 @@ impl Tokens<'_> {
                         }
                         Err(error) => return Err(format!("bad character reference ({error})")),
                     };
-                    resolved.into()
+                    Cow::Owned(resolved)
                 }
                 Event::Decl(_) | Event::PI(_) | Event::Comment(_) | Event::DocType(_) => continue,
                 other => {
                     let token = match other {
-                        Event::Start(start) => Token::Open(start.local_name().as_ref().to_vec()),
-                        Event::End(end) => Token::Close(end.local_name().as_ref().to_vec()),
+                        Event::Start(start) => Token::Open(Name::of(start.local_name().as_ref())),
+                        Event::End(end) => Token::Close(Name::of(end.local_name().as_ref())),
                         _ => Token::End,
                     };
                     return Ok(match text {
@@ -154,12 +194,15 @@ impl Tokens<'_> {
                     });
                 }
             };
-            text.get_or_insert_with(String::new).push_str(&piece);
+            match &mut text {
+                None => text = Some(piece),
+                Some(joined) => joined.to_mut().push_str(&piece),
+            }
         }
     }
 
     /// The next tag (or the end), skipping whitespace; other text is an error.
-    fn next_tag(&mut self) -> Result<Token, String> {
+    fn next_tag(&mut self) -> Result<Token<'a>, String> {
         match self.next()? {
             Token::Text(text) if is_blank(&text) => self.next(),
             token => Ok(token),
@@ -168,14 +211,14 @@ impl Tokens<'_> {
 
     fn open(&mut self, tag: &str) -> Result<(), String> {
         match self.next_tag()? {
-            Token::Open(name) if name == tag.as_bytes() => Ok(()),
+            Token::Open(name) if name.is(tag) => Ok(()),
             other => Err(expected(&format!("<{tag}>"), &other)),
         }
     }
 
     fn close(&mut self, tag: &str) -> Result<(), String> {
         match self.next_tag()? {
-            Token::Close(name) if name == tag.as_bytes() => Ok(()),
+            Token::Close(name) if name.is(tag) => Ok(()),
             other => Err(expected(&format!("</{tag}>"), &other)),
         }
     }
@@ -185,9 +228,9 @@ impl Tokens<'_> {
         match self.next()? {
             Token::Text(text) => {
                 self.close(tag)?;
-                Ok(text)
+                Ok(text.into_owned())
             }
-            Token::Close(name) if name == tag.as_bytes() => Ok(String::new()),
+            Token::Close(name) if name.is(tag) => Ok(String::new()),
             other => Err(expected(&format!("text or </{tag}>"), &other)),
         }
     }
@@ -207,9 +250,11 @@ impl Tokens<'_> {
     /// What follows `<value>`, through `</value>`.
     fn value_content(&mut self) -> Result<Value, String> {
         let value = match self.next()? {
-            Token::Close(name) if name == b"value" => return Ok(Value::String(String::new())),
+            Token::Close(name) if name.is("value") => return Ok(Value::String(String::new())),
             Token::Text(text) => match self.next()? {
-                Token::Close(name) if name == b"value" => return Ok(Value::String(text)),
+                Token::Close(name) if name.is("value") => {
+                    return Ok(Value::String(text.into_owned()));
+                }
                 Token::Open(name) if is_blank(&text) => self.typed(&name)?,
                 other => return Err(expected("</value>", &other)),
             },
@@ -221,19 +266,19 @@ impl Tokens<'_> {
     }
 
     /// The element `<name>` (already opened) of a value, through its closing tag.
-    fn typed(&mut self, name: &[u8]) -> Result<Value, String> {
-        Ok(match name {
+    fn typed(&mut self, name: &Name) -> Result<Value, String> {
+        Ok(match name.tag() {
             b"struct" => {
                 let mut members = Map::new();
                 loop {
                     match self.next_tag()? {
-                        Token::Close(name) if name == b"struct" => break,
-                        Token::Open(name) if name == b"member" => {}
+                        Token::Close(name) if name.is("struct") => break,
+                        Token::Open(name) if name.is("member") => {}
                         other => return Err(expected("<member> or </struct>", &other)),
                     }
                     self.open("name")?;
                     let key = match self.next()? {
-                        Token::Text(key) => key,
+                        Token::Text(key) => key.into_owned(),
                         other => return Err(expected("a member's name", &other)),
                     };
                     self.close("name")?;
@@ -248,7 +293,7 @@ impl Tokens<'_> {
                 let mut items = Vec::new();
                 loop {
                     match self.next_tag()? {
-                        Token::Close(name) if name == b"data" => break,
+                        Token::Close(name) if name.is("data") => break,
                         token => self.peeked = Some(token),
                     }
                     items.push(self.value()?);
@@ -262,7 +307,7 @@ impl Tokens<'_> {
             }
             b"string" => Value::String(self.text_until_close("string")?),
             b"i4" | b"int" => {
-                let tag = if name == b"i4" { "i4" } else { "int" };
+                let tag = if name.is("i4") { "i4" } else { "int" };
                 let text = self.scalar(tag)?;
                 let n: i32 = text.parse().map_err(|_| invalid("integer", &text))?;
                 Value::from(n)
@@ -272,7 +317,7 @@ impl Tokens<'_> {
                 let n: i64 = text.parse().map_err(|_| invalid("i8", &text))?;
                 Value::from(n)
             }
-            b"boolean" => match self.scalar("boolean")?.as_str() {
+            b"boolean" => match &*self.scalar("boolean")? {
                 "0" => Value::Bool(false),
                 "1" => Value::Bool(true),
                 other => return Err(invalid("boolean", other)),
@@ -307,17 +352,12 @@ impl Tokens<'_> {
                 );
                 Value::Object(marker)
             }
-            other => {
-                return Err(format!(
-                    "expected a type tag, found <{}>",
-                    String::from_utf8_lossy(other)
-                ));
-            }
+            _ => return Err(format!("expected a type tag, found <{}>", name.shown())),
         })
     }
 
     /// The text of a number, boolean or date, which cannot be empty.
-    fn scalar(&mut self, tag: &str) -> Result<String, String> {
+    fn scalar(&mut self, tag: &str) -> Result<Cow<'a, str>, String> {
         match self.next()? {
             Token::Text(text) => {
                 self.close(tag)?;
@@ -554,7 +594,11 @@ mod tests {
 
     #[test]
     fn what_is_not_xml_rpc_is_refused_with_what_was_expected() {
-        let cases: [(&[u8], &str); 8] = [
+        let cases: [(&[u8], &str); 9] = [
+            (
+                b"<methodResponse><params><param><value><dateTime.iso8601X>1</dateTime.iso8601X></value></param></params></methodResponse>",
+                "expected a type tag, found <dateTime.iso8601…>",
+            ),
             (b"<html>502 Bad Gateway</html>", "expected <methodResponse>, found <html>"),
             (b"", "expected <methodResponse>, found the end of the document"),
             (
