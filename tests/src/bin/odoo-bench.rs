@@ -1,5 +1,5 @@
 //! `odoo-bench`: the cost `mcp-odoo` adds to an Odoo call. It starts the Odoo stand-in, then times
-//! the same search three ways, one call at a time after a warm-up:
+//! the same search three ways, one call at a time, in rounds of one call per way after a warm-up:
 //!
 //! 1. `search_read` sent directly over XML-RPC (encoded with the `xmlrpc` crate and the answer
 //!    read with mcp-odoo's own reader, so that the two paths parse alike and the difference is
@@ -115,15 +115,25 @@ fn domain() -> Value {
     ])])
 }
 
-fn time_calls(calls: usize, mut call: impl FnMut() -> Result<()>) -> Result<Vec<Duration>> {
+/// Times the paths in turn, one call of each per round after 100 warm-up rounds, so that all of
+/// them meet the same conditions (a neighbour's load comes and goes; timing one path after the
+/// other let it land on one of them). Answers each path's samples.
+fn time_rounds(
+    calls: usize,
+    paths: &mut [&mut dyn FnMut() -> Result<()>],
+) -> Result<Vec<Vec<Duration>>> {
     for _ in 0..100 {
-        call()?;
+        for path in paths.iter_mut() {
+            path()?;
+        }
     }
-    let mut samples = Vec::with_capacity(calls);
+    let mut samples = vec![Vec::with_capacity(calls); paths.len()];
     for _ in 0..calls {
-        let started = Instant::now();
-        call()?;
-        samples.push(started.elapsed());
+        for (path, times) in paths.iter_mut().zip(&mut samples) {
+            let started = Instant::now();
+            path()?;
+            times.push(started.elapsed());
+        }
     }
     Ok(samples)
 }
@@ -156,18 +166,6 @@ fn main() -> Result<()> {
         ])
     };
 
-    let mut read_only = time_calls(options.calls, || {
-        direct
-            .execute("search_read", vec![domain()], kwargs())
-            .map(drop)
-    })?;
-    let mut read_and_count = time_calls(options.calls, || {
-        direct.execute("search_read", vec![domain()], kwargs())?;
-        direct
-            .execute("search_count", vec![domain()], BTreeMap::new())
-            .map(drop)
-    })?;
-
     let dir = tempfile::tempdir()?;
     let audit = dir
         .path()
@@ -186,13 +184,34 @@ fn main() -> Result<()> {
     let mut server = StdioServer::spawn_inline(&options.server, &[], &env)?;
     server.initialize()?;
     let arguments = json!({"model": "res.partner", "domain": [["name", "ilike", "a"]], "fields": ["name", "email"], "limit": 20});
-    let mut through = time_calls(options.calls, || {
+    let mut direct_read = || {
+        direct
+            .execute("search_read", vec![domain()], kwargs())
+            .map(drop)
+    };
+    let mut direct_pair = || {
+        direct.execute("search_read", vec![domain()], kwargs())?;
+        direct
+            .execute("search_count", vec![domain()], BTreeMap::new())
+            .map(drop)
+    };
+    let mut through_mcp = || {
         let result = server.call_tool("search_records", arguments.clone())?;
         if result["isError"] == true {
             bail!("search_records failed: {result}");
         }
         Ok(())
-    })?;
+    };
+    let mut samples = time_rounds(
+        options.calls,
+        &mut [&mut direct_read, &mut direct_pair, &mut through_mcp],
+    )?
+    .into_iter();
+    let (Some(mut read_only), Some(mut read_and_count), Some(mut through)) =
+        (samples.next(), samples.next(), samples.next())
+    else {
+        bail!("three paths were timed");
+    };
     let _ = standin.kill();
     let _ = standin.wait();
 
@@ -200,7 +219,7 @@ fn main() -> Result<()> {
     let (pair_p50, pair_p99, _) = percentiles(&mut read_and_count);
     let (mcp_p50, mcp_p99, mcp_max) = percentiles(&mut through);
     println!(
-        "## Benchmark: mcp-odoo overhead over direct XML-RPC ({} calls each, after 100 warm-up calls)",
+        "## Benchmark: mcp-odoo overhead over direct XML-RPC ({} calls each, in rounds of one per path, after 100 warm-up rounds)",
         options.calls
     );
     println!();
