@@ -152,7 +152,17 @@ impl CollectionIndex {
         };
         let query = normalised(vector);
         let ef = depth.max(self.ef_search());
-        let found = self.graph.search_filter(&query, depth, ef, Some(&admit));
+        let found = if allowed.is_none() && self.live() == self.pk_of.len() {
+            // Every node is admitted, and hnsw_rs's search with a filter (even one that admits
+            // all) never stops at HNSW's usual condition (the nearest candidate farther than the
+            // worst kept) but expands every candidate left. Measured (bench's clustered
+            // vectors, 100 queries, k 10): at 100k, ef 64, recall@10 1.000 both ways, p50
+            // 0.85-0.94 ms unfiltered against 2.8-2.9 ms filtered; at 1M, at equal recall (0.81),
+            // ef 384 unfiltered took 3.0-3.2 ms and ef 256 filtered 5.3-6.2 ms.
+            self.graph.search(&query, depth, ef)
+        } else {
+            self.graph.search_filter(&query, depth, ef, Some(&admit))
+        };
         self.searches.fetch_add(1, Ordering::Relaxed);
         Some(
             found
