@@ -503,7 +503,8 @@ fn dir_bytes(dir: &Path) -> u64 {
 ///
 /// Up to 100k the indexes are kept in step as chunks are stored (the storing rate includes it);
 /// the million is stored with the indexes off (`RAG_ANN_MIN_CHUNKS=off`), which is faster, and
-/// then indexed when the store opens, as a restart would.
+/// then indexed when the store opens, as a restart would. `RAG_ANN_EF_SEARCH` sets the graph's
+/// search width as it does the server's; the width used is printed beside the recall.
 async fn speed(
     dir: &Path,
     id: &EmbedderId,
@@ -512,7 +513,14 @@ async fn speed(
 ) {
     let million = std::env::args().any(|arg| arg == "--million");
     let path = dir.join("speed.db");
-    let store = SqliteStore::open(&path).await.unwrap();
+    // As the server reads it, so that another width can be measured on the same bench.
+    let settings = IndexSettings {
+        ef_search: std::env::var("RAG_ANN_EF_SEARCH")
+            .ok()
+            .map(|ef| ef.trim().parse().unwrap()),
+        ..IndexSettings::default()
+    };
+    let store = SqliteStore::open_with(&path, settings).await.unwrap();
     println!();
     println!("| chunks | mode | p50 | p99 |");
     println!("|---:|---|---:|---:|");
@@ -560,7 +568,7 @@ async fn speed(
         drop(store);
         std::fs::remove_dir_all(&index_dir).ok();
         let (rss_before, started) = (rss_mib("VmRSS:"), Instant::now());
-        let rebuilt = SqliteStore::open(&path).await.unwrap();
+        let rebuilt = SqliteStore::open_with(&path, settings).await.unwrap();
         let open_secs = started.elapsed().as_secs_f64();
         rebuilt.wait_for_indexes().await;
         let build_secs = started.elapsed().as_secs_f64();
@@ -568,11 +576,15 @@ async fn speed(
         drop(rebuilt);
         let file_mib = dir_bytes(&index_dir) as f64 / (1024.0 * 1024.0);
         let started = Instant::now();
-        store = SqliteStore::open(&path).await.unwrap();
+        store = SqliteStore::open_with(&path, settings).await.unwrap();
         store.wait_for_indexes().await;
         let load_secs = started.elapsed().as_secs_f64();
         let info = store.index_info("speed").await.unwrap();
-        assert!(info.is_some(), "no HNSW index at {target} chunks");
+        let Some(info) = info else {
+            panic!("no HNSW index at {target} chunks");
+        };
+        // At k 10; hybrid asks the graph for 50, so it searches at least that wide.
+        let ef_search = info.ef_search;
         let lexical = store.lexical_info("speed").await.unwrap();
         let lexical_mib = lexical.map_or(0, |info| info.bytes) as f64 / (1024.0 * 1024.0);
         // Warm the page cache for the scan as for the index.
@@ -611,7 +623,8 @@ async fn speed(
         println!(
             "| {target} | derived indexes: open {open_secs:.2} s, both built in {build_secs:.1} s \
              (~{rss_index:.0} MiB resident, lexical index {lexical_mib:.0} MiB); graph loaded in \
-             {load_secs:.2} s, {file_mib:.0} MiB on disk; recall@10 vs exact {recall:.3} | | |"
+             {load_secs:.2} s, {file_mib:.0} MiB on disk; recall@10 vs exact {recall:.3} at \
+             ef_search {ef_search} | | |"
         );
         index_figures.push((
             target,
@@ -621,6 +634,7 @@ async fn speed(
             rss_index,
             lexical_mib,
             recall,
+            ef_search,
         ));
         let modes = [
             ("lexical (FTS5)", SearchMode::Lexical, true),
@@ -672,10 +686,12 @@ async fn speed(
         println!("bench: search {label} at {chunks} chunks p50 = {p50:.2} ms");
         println!("bench: search {label} at {chunks} chunks p99 = {p99:.2} ms");
     }
-    for (chunks, build, load, file, rss, lexical, recall) in index_figures {
+    for (chunks, build, load, file, rss, lexical, recall, ef_search) in index_figures {
         println!(
-            "bench: derived indexes at {chunks} chunks: built {build:.1} s, graph loaded {load:.2} s, graph file {file:.0} MiB, resident ~{rss:.0} MiB (lexical {lexical:.0} MiB), recall@10 vs exact {recall:.3}"
+            "bench: derived indexes at {chunks} chunks: built {build:.1} s, graph loaded {load:.2} s, graph file {file:.0} MiB, resident ~{rss:.0} MiB (lexical {lexical:.0} MiB), recall@10 vs exact {recall:.3}, ef_search {ef_search}"
         );
+        // The same recall as a figure bench-compare follows (it reads `name = value` lines).
+        println!("bench: HNSW recall@10 vs exact at {chunks} chunks = {recall:.3}");
     }
 }
 

@@ -45,6 +45,9 @@ rag settings:
                               lexical search (default 5000; off: none, SQLite's exact scan and FTS5).
                               They are built in the background, SQLite answering meanwhile, and kept
                               in step with every write; the graph is saved beside the database file
+  RAG_ANN_EF_SEARCH           the HNSW graph's candidate list while searching, 1 to 100000 (default:
+                              64 up to 100k chunks, growing to 768 at a million and at most 1024;
+                              wider finds more of the true nearest chunks, more slowly)
   RAG_DEFAULT_COLLECTION      collection used when a tool names none (default memory)
   RAG_DEFAULT_K               passages returned when a search gives no k (default 5, at most 50)
   RAG_MIN_RELEVANCE           passages less relevant than this, from 0 to 1, are left out of results

@@ -21,7 +21,7 @@ mod upgrade;
 
 use std::sync::Arc;
 
-use mcp_common::{Env, StartError};
+use mcp_common::{ConfigError, Env, StartError};
 
 pub use tools::Rag;
 
@@ -54,19 +54,7 @@ pub async fn open(env: Env) -> Result<Rag, StartError> {
     let embed_config = embed::EmbedConfig::from_env(&env)?;
     let (store, store_label): (Arc<dyn Store>, String) = match &config.store {
         StoreChoice::Sqlite { path } => {
-            // Built in the background (SQLite answers meanwhile) and kept in step with writes;
-            // RAG_ANN_MIN_CHUNKS moves the threshold, or turns them off with "off".
-            let defaults = store::sqlite::IndexSettings::default();
-            let min_chunks = match env.get("RAG_ANN_MIN_CHUNKS") {
-                Some(value) if value.trim().eq_ignore_ascii_case("off") => usize::MAX,
-                _ => env
-                    .parse::<usize>("RAG_ANN_MIN_CHUNKS", "a number of chunks, or off")?
-                    .unwrap_or(defaults.min_chunks),
-            };
-            let index = store::sqlite::IndexSettings {
-                min_chunks,
-                ..defaults
-            };
+            let index = index_settings(&env)?;
             let store = store::sqlite::SqliteStore::open_with(path.clone(), index)
                 .await
                 .map_err(|e| {
@@ -112,6 +100,39 @@ pub async fn open(env: Env) -> Result<Rag, StartError> {
         ingest,
         config,
     }))
+}
+
+/// The embedded store's derived indexes as the environment sets them: built in the background
+/// (SQLite answers meanwhile) and kept in step with writes; `RAG_ANN_MIN_CHUNKS` moves the
+/// threshold, or turns them off with "off"; `RAG_ANN_EF_SEARCH` fixes the graph's search width,
+/// which otherwise grows with the collection.
+fn index_settings(env: &Env) -> Result<store::sqlite::IndexSettings, ConfigError> {
+    let defaults = store::sqlite::IndexSettings::default();
+    let min_chunks = match env.get("RAG_ANN_MIN_CHUNKS") {
+        Some(value) if value.trim().eq_ignore_ascii_case("off") => usize::MAX,
+        _ => env
+            .parse::<usize>("RAG_ANN_MIN_CHUNKS", "a number of chunks, or off")?
+            .unwrap_or(defaults.min_chunks),
+    };
+    const EF_EXPECTED: &str = "a whole number from 1 to 100000 (the graph's candidate list)";
+    let ef_search = match env.parse::<usize>("RAG_ANN_EF_SEARCH", EF_EXPECTED)? {
+        // Beyond 100000 a search visits most of any collection this store holds well: a typo,
+        // not a setting.
+        Some(ef @ 1..=100_000) => Some(ef),
+        Some(ef) => {
+            return Err(ConfigError::Invalid {
+                variable: "RAG_ANN_EF_SEARCH".into(),
+                expected: EF_EXPECTED.into(),
+                found: Some(ef.to_string()),
+            });
+        }
+        None => defaults.ef_search,
+    };
+    Ok(store::sqlite::IndexSettings {
+        min_chunks,
+        ef_search,
+        ..defaults
+    })
 }
 
 /// Once there is an embedder (at start-up, or when the download ends), gives every
@@ -186,5 +207,36 @@ mod tests {
         );
         let ingest = detail("ingest");
         assert!(ingest.contains(root_note), "{ingest}");
+    }
+
+    /// `RAG_ANN_EF_SEARCH` unset leaves the width to the graph's size; set, it is carried to
+    /// the store; zero, too large or not a number is refused naming the variable.
+    #[test]
+    fn ef_search_comes_from_the_environment() {
+        let settings = |value: Option<&str>| {
+            let pairs: Vec<(&str, &str)> = value
+                .map(|value| ("RAG_ANN_EF_SEARCH", value))
+                .into_iter()
+                .collect();
+            index_settings(&Env::from_pairs(pairs))
+        };
+        assert_eq!(settings(None).unwrap().ef_search, None);
+        assert_eq!(settings(Some("")).unwrap().ef_search, None);
+        assert_eq!(settings(Some(" 200 ")).unwrap().ef_search, Some(200));
+        assert_eq!(settings(Some("100000")).unwrap().ef_search, Some(100_000));
+        for wrong in ["0", "100001", "-5", "wide", "1.5"] {
+            let error = settings(Some(wrong)).unwrap_err().to_string();
+            assert!(
+                error.contains("RAG_ANN_EF_SEARCH") && error.contains(wrong),
+                "{wrong}: {error}"
+            );
+        }
+        // The other setting is still read beside it.
+        let both = index_settings(&Env::from_pairs([
+            ("RAG_ANN_MIN_CHUNKS", "off"),
+            ("RAG_ANN_EF_SEARCH", "96"),
+        ]))
+        .unwrap();
+        assert_eq!((both.min_chunks, both.ef_search), (usize::MAX, Some(96)));
     }
 }

@@ -36,6 +36,9 @@ pub struct IndexSettings {
     /// asks for them (opening the store, or the write that makes a collection large enough),
     /// so tests see the index at once.
     pub build_in_background: bool,
+    /// The HNSW graph's candidate list while searching (ef_search); `None` lets it grow with the
+    /// graph's live nodes (`ann::ef_search`), as recall at a fixed one falls with the graph's size.
+    pub ef_search: Option<usize>,
 }
 
 impl Default for IndexSettings {
@@ -45,6 +48,7 @@ impl Default for IndexSettings {
         IndexSettings {
             min_chunks: 5_000,
             build_in_background: true,
+            ef_search: None,
         }
     }
 }
@@ -93,6 +97,10 @@ pub(super) trait Derived: Sized + Send + Sync + 'static {
 
     /// The `vector_generation` it reflects.
     fn generation(&self) -> i64;
+
+    /// Takes what concerns it of the store's settings, once built or loaded (the build and the
+    /// load read only the database and the saved files).
+    fn configure(&mut self, _settings: &IndexSettings) {}
 
     /// Applies a change whose first generation is this one; `true` when the index wants to be
     /// rebuilt (mostly tombstones).
@@ -180,7 +188,8 @@ impl<T: Derived> Registry<T> {
                 continue;
             }
             match T::load(&self.shared.dir, &snapshot) {
-                Ok(index) => {
+                Ok(mut index) => {
+                    index.configure(&self.shared.settings);
                     lock(&self.shared.ready).insert(snapshot.id, Arc::new(RwLock::new(index)));
                 }
                 Err(why) => {
@@ -388,7 +397,11 @@ impl<T: Derived> Shared<T> {
         if snapshot.chunks < self.settings.min_chunks {
             return Ok(None);
         }
-        T::build(&transaction, &snapshot)
+        let mut built = T::build(&transaction, &snapshot)?;
+        if let Some(index) = built.as_mut() {
+            index.configure(&self.settings);
+        }
+        Ok(built)
     }
 
     /// Saves collection `id`'s index unless the store is closing (close saves it then).

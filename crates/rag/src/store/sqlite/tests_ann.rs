@@ -41,6 +41,7 @@ fn at_once(min_chunks: usize) -> IndexSettings {
     IndexSettings {
         min_chunks,
         build_in_background: false,
+        ..IndexSettings::default()
     }
 }
 
@@ -405,4 +406,44 @@ async fn a_saved_index_is_reloaded_and_a_corrupt_one_rebuilt() {
     let store = SqliteStore::open_with(&path, settings).await.unwrap();
     assert_ne!(saved_at(&index_dir), saved, "the stale index was trusted");
     assert!(recall(&store, &queries, 10).await >= 0.98);
+}
+
+/// The operator's search width (`RAG_ANN_EF_SEARCH`, carried in [`IndexSettings`]) reaches a
+/// graph whether it was built from SQLite or loaded from its saved files; without one the
+/// width follows the graph's live nodes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_sets_the_search_width() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("rag.db");
+    let mut vectors = Vectors::new(17);
+    let queries: Vec<Vec<f32>> = (0..20).map(|_| vectors.clustered()).collect();
+    let store = SqliteStore::open_with(&path, at_once(100)).await.unwrap();
+    filled(&store, 1_500, &mut vectors).await;
+    let info = store.index_info("ann").await.unwrap().unwrap();
+    assert_eq!(info.ef_search, super::ann::ef_search(1_500));
+    let index_dir = store.index_dir().unwrap();
+    drop(store);
+
+    let width = |ef_search| IndexSettings {
+        ef_search: Some(ef_search),
+        ..at_once(100)
+    };
+    let saved = saved_at(&index_dir);
+    let store = SqliteStore::open_with(&path, width(300)).await.unwrap();
+    assert_eq!(saved_at(&index_dir), saved, "the saved index was rebuilt");
+    let info = store.index_info("ann").await.unwrap().unwrap();
+    assert_eq!((info.live, info.ef_search), (1_500, 300));
+    assert!(recall(&store, &queries, 10).await >= 0.98);
+    drop(store);
+
+    std::fs::remove_dir_all(&index_dir).unwrap();
+    let store = SqliteStore::open_with(&path, width(17)).await.unwrap();
+    store.wait_for_indexes().await;
+    let info = store.index_info("ann").await.unwrap().unwrap();
+    assert_eq!((info.live, info.ef_search), (1_500, 17));
+    // Narrower than k: a search still takes k candidates, so it finds k chunks.
+    assert_eq!(
+        ids(&store, dense(queries[0].clone(), 30, None)).await.len(),
+        30
+    );
 }

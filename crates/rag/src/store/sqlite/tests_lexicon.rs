@@ -107,6 +107,7 @@ async fn indexed_store(directory: &tempfile::TempDir) -> SqliteStore {
     let settings = IndexSettings {
         min_chunks: 100,
         build_in_background: false,
+        ..IndexSettings::default()
     };
     let store = SqliteStore::open_with(directory.path().join("rag.db"), settings)
         .await
