@@ -266,7 +266,7 @@ pub(super) fn to_xml(value: &Value) -> Xml {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use serde_json::{Map, Number, json};
+    use serde_json::{Number, json};
     use std::io::Cursor;
     use xmlrpc::Transport;
 
@@ -295,15 +295,7 @@ pub(super) mod tests {
             Xml::String(text) => Value::String(text),
             Xml::Double(x) => Number::from_f64(x).map_or(Value::Null, Value::Number),
             Xml::DateTime(when) => Value::String(when.to_string()),
-            Xml::Base64(bytes) => {
-                let mut marker = Map::new();
-                marker.insert("binary".into(), Value::Bool(true));
-                marker.insert(
-                    "size".into(),
-                    Value::String(format!("{} bytes", bytes.len())),
-                );
-                Value::Object(marker)
-            }
+            Xml::Base64(bytes) => xmlrpc_answer::binary_marker(bytes.len()),
             Xml::Struct(map) => Value::Object(
                 map.into_iter()
                     .map(|(key, inner)| (key, from_xml(inner)))

@@ -343,14 +343,7 @@ impl<'a> Tokens<'a> {
                 let bytes = BASE64
                     .decode(&compact)
                     .map_err(|_| invalid("base64", &text))?;
-                // Binary values never come back inlined: a size marker stands for them.
-                let mut marker = Map::new();
-                marker.insert("binary".into(), Value::Bool(true));
-                marker.insert(
-                    "size".into(),
-                    Value::String(format!("{} bytes", bytes.len())),
-                );
-                Value::Object(marker)
+                binary_marker(bytes.len())
             }
             _ => return Err(format!("expected a type tag, found <{}>", name.shown())),
         })
@@ -374,6 +367,14 @@ const BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::n
     base64::engine::GeneralPurposeConfig::new()
         .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
 );
+
+/// What stands for a binary value of `size` bytes: binary values never come back inlined.
+pub(super) fn binary_marker(size: usize) -> Value {
+    let mut marker = Map::new();
+    marker.insert("binary".into(), Value::Bool(true));
+    marker.insert("size".into(), Value::String(format!("{size} bytes")));
+    Value::Object(marker)
+}
 
 fn is_blank(text: &str) -> bool {
     text.bytes()
