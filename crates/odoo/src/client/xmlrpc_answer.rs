@@ -456,54 +456,38 @@ mod tests {
         body
     }
 
-    /// An answer laid out as Python's `xmlrpc.client.dumps` (Odoo's server) writes it: a line
-    /// break after most closing tags, `<i4>`-less `<int>`, escapes for `&`, `<` and `>` only.
+    /// The same value in the layout Odoo's server writes (the Odoo stand-in's writer, which
+    /// follows Python's `xmlrpc.client.dumps`: line breaks between tags, `<int>` only, base64 in
+    /// lines of 76). Each document only has to be one both readers accept, so an `i8` beyond
+    /// `<int>`'s range, which Python cannot write, is cut to 32 bits.
     fn python(value: &Xml) -> Vec<u8> {
-        fn escape(text: &str) -> String {
-            text.replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;")
-        }
-        fn write(value: &Xml, out: &mut String) {
-            out.push_str("<value>");
+        use odoo_standin::value::Value as Py;
+        fn convert(value: &Xml) -> Py {
             match value {
-                Xml::Int(n) => out.push_str(&format!("<int>{n}</int>")),
-                Xml::Int64(n) => out.push_str(&format!("<i8>{n}</i8>")),
-                Xml::Bool(b) => out.push_str(&format!("<boolean>{}</boolean>", u8::from(*b))),
-                Xml::String(text) => out.push_str(&format!("<string>{}</string>", escape(text))),
-                Xml::Double(x) => out.push_str(&format!("<double>{x:?}</double>")),
-                Xml::Nil => out.push_str("<nil/>"),
-                Xml::DateTime(when) => {
-                    out.push_str(&format!("<dateTime.iso8601>{when}</dateTime.iso8601>"))
-                }
-                Xml::Base64(bytes) => {
-                    use base64::Engine;
-                    let text = base64::engine::general_purpose::STANDARD.encode(bytes);
-                    out.push_str(&format!("<base64>\n{text}\n</base64>"));
-                }
-                Xml::Array(items) => {
-                    out.push_str("<array><data>\n");
-                    for item in items {
-                        write(item, out);
-                    }
-                    out.push_str("</data></array>");
-                }
-                Xml::Struct(members) => {
-                    out.push_str("<struct>\n");
-                    for (name, inner) in members {
-                        out.push_str(&format!("<member>\n<name>{}</name>\n", escape(name)));
-                        write(inner, out);
-                        out.push_str("</member>\n");
-                    }
-                    out.push_str("</struct>");
-                }
+                Xml::Int(n) => Py::Int(i64::from(*n)),
+                Xml::Int64(n) => Py::Int(i64::from(*n as i32)),
+                Xml::Bool(flag) => Py::Bool(*flag),
+                Xml::String(text) => Py::Str(text.clone()),
+                Xml::Double(x) => Py::Float(*x),
+                Xml::Nil => Py::Nil,
+                Xml::Base64(bytes) => Py::Binary(bytes.clone()),
+                Xml::DateTime(when) => match when.date {
+                    iso8601::Date::YMD { year, month, day } => Py::DateTime(format!(
+                        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+                        when.time.hour, when.time.minute, when.time.second
+                    )),
+                    _ => Py::Nil,
+                },
+                Xml::Array(items) => Py::List(items.iter().map(convert).collect()),
+                Xml::Struct(members) => Py::Dict(
+                    members
+                        .iter()
+                        .map(|(name, inner)| (name.clone(), convert(inner)))
+                        .collect(),
+                ),
             }
-            out.push_str("</value>\n");
         }
-        let mut out = "<?xml version='1.0'?>\n<methodResponse>\n<params>\n<param>\n".to_owned();
-        write(value, &mut out);
-        out.push_str("</param>\n</params>\n</methodResponse>\n");
-        out.into_bytes()
+        odoo_standin::xmlrpc::encode_response(&convert(value)).into_bytes()
     }
 
     #[test]
