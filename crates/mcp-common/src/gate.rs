@@ -56,17 +56,27 @@ impl ToolKind {
 
 /// Matches `name` against a glob of `*` (any run of characters) and `?` (one character).
 pub fn glob_matches(pattern: &str, name: &str) -> bool {
+    // Names and patterns are nearly always ASCII: match their bytes without collecting them
+    // (this runs for every field of every record some servers read).
+    if pattern.is_ascii() && name.is_ascii() {
+        return glob_matches_units(pattern.as_bytes(), name.as_bytes(), b'*', b'?');
+    }
     let pattern: Vec<char> = pattern.chars().collect();
     let name: Vec<char> = name.chars().collect();
+    glob_matches_units(&pattern, &name, '*', '?')
+}
+
+/// [`glob_matches`] over characters or bytes.
+fn glob_matches_units<T: PartialEq + Copy>(pattern: &[T], name: &[T], star: T, one: T) -> bool {
     let (mut p, mut n) = (0, 0);
     let mut backtrack: Option<(usize, usize)> = None;
     while n < name.len() {
         match pattern.get(p) {
-            Some('*') => {
+            Some(&c) if c == star => {
                 backtrack = Some((p, n));
                 p += 1;
             }
-            Some(c) if *c == '?' || *c == name[n] => {
+            Some(&c) if c == one || c == name[n] => {
                 p += 1;
                 n += 1;
             }
@@ -80,7 +90,7 @@ pub fn glob_matches(pattern: &str, name: &str) -> bool {
             },
         }
     }
-    pattern[p..].iter().all(|c| *c == '*')
+    pattern[p..].iter().all(|&c| c == star)
 }
 
 /// Which kinds of tools need the user's consent (`MCP_CONFIRM`).
@@ -212,6 +222,13 @@ mod tests {
             ("a*b*c", "axxbyy", false),
             ("exact", "exact", true),
             ("exact", "exactly", false),
+            // Not ASCII: `?` is one character, not one byte.
+            ("caf?", "café", true),
+            ("caf??", "café", false),
+            ("*ñ*", "compañía", true),
+            ("compa?ía", "compañía", true),
+            ("a?c", "añc", true),
+            ("ñ", "n", false),
         ];
         for (pattern, name, expected) in cases {
             assert_eq!(glob_matches(pattern, name), expected, "{pattern} vs {name}");
