@@ -2,7 +2,7 @@
 //! full-text search over documents.
 //!
 //! The API is synchronous. [`Store`] is `Send + Sync`; async callers share it in an `Arc` and
-//! call it from `spawn_blocking`.
+//! call its writes from `spawn_blocking` (reads and the open at start-up run in place).
 
 mod error;
 mod fts;
