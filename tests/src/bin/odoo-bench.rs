@@ -31,7 +31,13 @@ struct Options {
     calls: usize,
 }
 
-fn options() -> Result<Options> {
+const USAGE: &str = "usage: odoo-bench [--standin PATH] [--server PATH] [--calls N]
+  --standin PATH  the Odoo stand-in (default $CARGO_TARGET_DIR/release/odoo-standin)
+  --server PATH   the mcp-odoo binary to time (default $CARGO_TARGET_DIR/release/mcp-odoo)
+  --calls N       timed calls per path, after 100 warm-up rounds (default 2000)";
+
+/// The options, or `None` when help was asked for.
+fn options() -> Result<Option<Options>> {
     let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
     let mut options = Options {
         standin: PathBuf::from(format!("{target}/release/odoo-standin")),
@@ -40,6 +46,9 @@ fn options() -> Result<Options> {
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
+        if flag == "--help" || flag == "-h" {
+            return Ok(None);
+        }
         let value = args
             .next()
             .with_context(|| format!("{flag} needs a value"))?;
@@ -47,10 +56,10 @@ fn options() -> Result<Options> {
             "--standin" => options.standin = value.into(),
             "--server" => options.server = value.into(),
             "--calls" => options.calls = value.parse().context("--calls takes a number")?,
-            other => bail!("unknown option {other}; use --standin PATH, --server PATH, --calls N"),
+            other => bail!("unknown option {other}\n{USAGE}"),
         }
     }
-    Ok(options)
+    Ok(Some(options))
 }
 
 /// p50, p99 and max of `samples`, in microseconds.
@@ -139,7 +148,10 @@ fn time_rounds(
 }
 
 fn main() -> Result<()> {
-    let options = options()?;
+    let Some(options) = options()? else {
+        println!("{USAGE}");
+        return Ok(());
+    };
     let (mut standin, addr, _) =
         start_listening(&options.standin, &[], &[]).context("starting the Odoo stand-in")?;
     let base = format!("http://{addr}");
