@@ -31,8 +31,15 @@ use super::error::Context;
 use super::schema;
 use crate::store::StoreError;
 
-/// Neighbours per node (HNSW's M); 16 is the usual choice for a few hundred dimensions.
-const MAX_CONNECTIONS: usize = 16;
+/// Neighbours per node (HNSW's M; twice as many at layer 0). 16, the usual choice, lost recall
+/// at a million clustered points: hnsw_rs trims a full neighbour list by dropping its farthest
+/// entry, which drops the links between clusters first, so 1.1% of the nodes ended with no
+/// incoming link and 3.1% with none from their own cluster. With 32 those were 0.013% and
+/// 0.34%, and recall@10 at a million rose from 0.858 to 0.996 at ef 768 (0.763 to 0.986 at 256),
+/// for about 35% more build CPU and 8% more memory (a scratch program on hnsw_rs with this
+/// module's distance and the bench's vectors, 100 queries against a brute-force top 10,
+/// 2026-12-07; see [`ef_search`]).
+const MAX_CONNECTIONS: usize = 32;
 /// The candidate list while inserting: wider builds a better graph, more slowly. 100 keeps
 /// recall@10 at 0.99 or more on the bench's 100k clustered vectors at half the cost of 200.
 const EF_CONSTRUCTION: usize = 100;
@@ -49,8 +56,9 @@ const EF_SEARCH_CAP: usize = 1024;
 /// hnsw_rs's cap on layers.
 const MAX_LAYERS: usize = 16;
 /// The description's format; a file of another format is rebuilt, never read. 2: normalised
-/// vectors under [`UnitCosine`].
-const FORMAT: u32 = 2;
+/// vectors under [`UnitCosine`]. 3: [`MAX_CONNECTIONS`] 32 (a graph saved with 16 would load and
+/// keep its lower recall, so it is rebuilt instead).
+const FORMAT: u32 = 3;
 /// A graph is saved once this many vectors changed since its last save…
 const SAVE_AFTER_CHANGES: usize = 10_000;
 /// …and at least this share of its live nodes (1 / this).
@@ -404,23 +412,24 @@ impl Derived for CollectionIndex {
 /// million, and no wider than [`EF_SEARCH_CAP`].
 ///
 /// Why, measured on the bench's vectors (384-d, clustered around 1,000 centres; graphs built as
-/// here, M 16, ef_construction 100; 100 queries from the same generator, recall@10 against a
-/// brute-force top 10, unfiltered search, 2026-12-07 on the shared 2-core machine, load 2-5):
-/// - 100k: recall 1.000 at every ef from 64 to 512; p50 0.85-0.94 ms at 64, 1.1 at 96, 1.7 at
-///   128, 2.4-2.9 at 192;
-/// - 1M: recall 0.602 at 64 (0.8-1.2 ms p50), 0.708 at 128 (1.4-1.6 ms), 0.760 at 256 (2.4-2.5 ms),
-///   0.847 at 512 (2.6-3.8 ms), 0.906 at 768 (4.6-4.7 ms), 0.908 at 1024 (5.8-7.1 ms), 0.927 at
-///   2048 (13-15 ms), 0.944 at 4096 (29-38 ms).
+/// here, ef_construction 100; 100 queries from the same generator, recall@10 against a
+/// brute-force top 10, unfiltered search, hnsw_rs's search time; 2026-12-07 on the shared 2-core
+/// machine, load 2-5, so times are upper bounds):
+/// - 100k (M 16): recall 1.000 at every ef from 64 to 512; p50 0.85-0.94 ms at 64, 1.1 at 96,
+///   1.7 at 128, 2.4-2.9 at 192;
+/// - 1M, M 32 (as built now): recall 0.923 at 64 (1.5 ms p50), 0.986 at 256 (2.6 ms), 0.996 at
+///   768 (4.1 ms p50, 7.0 p99), 0.996 at 1024 (6.6 ms);
+/// - 1M, M 16 (before): 0.602 at 64, 0.760 at 256, 0.906 at 768, 0.944 at 4096 (29-38 ms): no
+///   ef reached 0.98 on that graph (see [`MAX_CONNECTIONS`]).
 ///
-/// At a million, a third of the queries at ef 64 found none of their ten (hnsw_rs's search looks
-/// at one node's neighbours per upper layer and starts the list where that leads, which can be
-/// another cluster); wider lists reach them (9 such queries at 512, 1 at 2048, none at 4096),
-/// and what is left are queries missing one to three of their ten (45 of 100 at 4096).
-/// 768 is the knee: 1024 adds 0.002 for a third more time, 2048 0.021 for three times it, and
-/// hybrid search at a million has about 7 ms for its dense half (lexical 12 ms p50 of its 20).
+/// At a million, hnsw_rs's descent through the upper layers (one look at a node's neighbours
+/// per layer) starts the list in the query's own cluster for under a third of the queries;
+/// a wider list finds its way back. 768 keeps a margin over 0.98 (a graph's recall moves by a
+/// few hundredths with the order of its inserts), and hybrid search at a million has about
+/// 7 ms for its dense half (lexical 7-12 ms p50 of its 20).
 /// Only these two sizes were measured: linear between them because the bench's clusters (a
 /// fixed 1,000) grow linearly with the collection; the cap because nothing past a million was
-/// measured. Recall 0.98 at a million is out of reach of ef alone on this graph.
+/// measured.
 pub(super) fn ef_search(live: usize) -> usize {
     let beyond = live.saturating_sub(EF_FLOOR_UP_TO);
     let grown = EF_SEARCH_FLOOR
