@@ -513,11 +513,12 @@ async fn speed(
 ) {
     let million = std::env::args().any(|arg| arg == "--million");
     let path = dir.join("speed.db");
-    // As the server reads it, so that another width can be measured on the same bench.
+    // Read by the server's own parser, so that another width can be measured on the same
+    // bench; only the width (the bench sets the rest).
     let settings = IndexSettings {
-        ef_search: std::env::var("RAG_ANN_EF_SEARCH")
-            .ok()
-            .map(|ef| ef.trim().parse().unwrap()),
+        ef_search: mcp_rag::index_settings(&Env::from_pairs(std::env::vars()))
+            .unwrap()
+            .ef_search,
         ..IndexSettings::default()
     };
     let store = SqliteStore::open_with(&path, settings).await.unwrap();
