@@ -752,8 +752,8 @@ async fn after_deletes(
         .delete("speed", Selector::Ids(ids.clone()))
         .await
         .unwrap();
-    let info = store.index_info("speed").await.unwrap().unwrap();
-    assert_eq!(info.tombstones, deleted.len(), "the graph was rebuilt");
+    let before = store.index_info("speed").await.unwrap().unwrap();
+    assert_eq!(before.tombstones, deleted.len(), "the graph was rebuilt");
     let mut timed = |mode| {
         let mut samples = Vec::new();
         let requests: Vec<SearchRequest> = queries
@@ -775,6 +775,14 @@ async fn after_deletes(
     };
     let dense = timed(SearchMode::Dense).await;
     let hybrid = timed(SearchMode::Hybrid).await;
+    let after = store.index_info("speed").await.unwrap().unwrap();
+    println!(
+        "| {} | {} of the {} graph searches after the deletes took the filtered search ({} after a short unfiltered answer) | | |",
+        before.live + before.tombstones,
+        after.filtered - before.filtered,
+        after.searches - before.searches,
+        after.fallbacks - before.fallbacks
+    );
     let gone: HashSet<&String> = ids.iter().collect();
     let mut found = 0usize;
     for _ in 0..50 {
