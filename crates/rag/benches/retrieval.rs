@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use mcp_common::Env;
 use mcp_rag::embed::{EmbedConfig, build};
-use mcp_rag::model::{Chunk, EmbedderId, Position, SearchMode, SearchRequest};
+use mcp_rag::model::{Chunk, EmbedderId, Position, SearchMode, SearchRequest, Selector};
 use mcp_rag::store::Store;
 use mcp_rag::store::sqlite::{IndexSettings, SqliteStore};
 use serde_json::Value;
@@ -513,11 +513,12 @@ async fn speed(
 ) {
     let million = std::env::args().any(|arg| arg == "--million");
     let path = dir.join("speed.db");
-    // As the server reads it, so that another width can be measured on the same bench.
+    // Read by the server's own parser, so that another width can be measured on the same
+    // bench; only the width (the bench sets the rest).
     let settings = IndexSettings {
-        ef_search: std::env::var("RAG_ANN_EF_SEARCH")
-            .ok()
-            .map(|ef| ef.trim().parse().unwrap()),
+        ef_search: mcp_rag::index_settings(&Env::from_pairs(std::env::vars()))
+            .unwrap()
+            .ef_search,
         ..IndexSettings::default()
     };
     let store = SqliteStore::open_with(&path, settings).await.unwrap();
@@ -529,6 +530,7 @@ async fn speed(
     let mut stored = 0usize;
     let mut speed = Vec::new();
     let mut index_figures = Vec::new();
+    let mut deleted_figures = None;
     let mut store = store;
     store.create_collection("speed", Some(id)).await.unwrap();
     let mut insert_time = Duration::ZERO;
@@ -668,6 +670,19 @@ async fn speed(
             println!("| {target} | {label} | {p50:.1} ms | {p99:.1} ms |");
             speed.push((target, label, p50, p99));
         }
+        if target == 100_000 {
+            let figures =
+                after_deletes(&store, &mut random_vector, documents, queries, million).await;
+            println!(
+                "| {target} | dense (HNSW), 1% of the chunks deleted: recall@10 vs exact {:.3} | {:.1} ms | {:.1} ms |",
+                figures.recall, figures.dense.0, figures.dense.1
+            );
+            println!(
+                "| {target} | hybrid, 1% of the chunks deleted | {:.1} ms | {:.1} ms |",
+                figures.hybrid.0, figures.hybrid.1
+            );
+            deleted_figures = Some((target, figures));
+        }
         println!(
             "| {target} | process RSS {:.0} MiB, peak {:.0} MiB | | |",
             rss_mib("VmRSS:"),
@@ -692,6 +707,120 @@ async fn speed(
         );
         // The same recall as a figure bench-compare follows (it reads `name = value` lines).
         println!("bench: HNSW recall@10 vs exact at {chunks} chunks = {recall:.3}");
+    }
+    if let Some((chunks, figures)) = deleted_figures {
+        let AfterDeletes {
+            dense,
+            hybrid,
+            recall,
+        } = figures;
+        let label = format!("at {chunks} chunks, 1% deleted");
+        println!("bench: search dense (HNSW) {label} p50 = {:.2} ms", dense.0);
+        println!("bench: search dense (HNSW) {label} p99 = {:.2} ms", dense.1);
+        println!("bench: search hybrid {label} p50 = {:.2} ms", hybrid.0);
+        println!("bench: search hybrid {label} p99 = {:.2} ms", hybrid.1);
+        println!("bench: HNSW recall@10 vs exact {label} = {recall:.3}");
+    }
+}
+
+/// Latency and recall once a collection has tombstones in its graph.
+struct AfterDeletes {
+    /// Dense search through the graph, p50 and p99 in ms.
+    dense: (f64, f64),
+    /// Hybrid search (its dense half asks the graph for 50), p50 and p99 in ms.
+    hybrid: (f64, f64),
+    /// recall@10 of the graph against the exact scan.
+    recall: f64,
+}
+
+/// Deletes one chunk in a hundred of the `speed` collection through the store's delete (their
+/// graph nodes become tombstones until a rebuild, which takes tombstones outnumbering live
+/// nodes), then times dense and hybrid search and takes the graph's recall against the exact
+/// scan (50 queries: the scan is the slow part). With `restore`, the chunks are stored again
+/// afterwards so that the next size starts from as many chunks as it would have.
+async fn after_deletes(
+    store: &SqliteStore,
+    random_vector: &mut impl FnMut(usize) -> Vec<f32>,
+    documents: &[(String, String)],
+    queries: &[(String, String)],
+    restore: bool,
+) -> AfterDeletes {
+    let info = store.index_info("speed").await.unwrap().unwrap();
+    let deleted: Vec<usize> = (0..info.live).step_by(100).collect();
+    let ids: Vec<String> = deleted.iter().map(|i| format!("c{i}")).collect();
+    store
+        .delete("speed", Selector::Ids(ids.clone()))
+        .await
+        .unwrap();
+    let before = store.index_info("speed").await.unwrap().unwrap();
+    assert_eq!(before.tombstones, deleted.len(), "the graph was rebuilt");
+    let mut timed = |mode| {
+        let mut samples = Vec::new();
+        let requests: Vec<SearchRequest> = queries
+            .iter()
+            .take(200)
+            .map(|(_, text)| request(text.clone(), Some(random_vector(0)), mode))
+            .collect();
+        async move {
+            for request in requests {
+                let started = Instant::now();
+                store.search("speed", request).await.unwrap();
+                samples.push(started.elapsed());
+            }
+            (
+                percentile(&mut samples, 0.5),
+                percentile(&mut samples, 0.99),
+            )
+        }
+    };
+    let dense = timed(SearchMode::Dense).await;
+    let hybrid = timed(SearchMode::Hybrid).await;
+    let after = store.index_info("speed").await.unwrap().unwrap();
+    println!(
+        "| {} | {} of the {} graph searches after the deletes took the filtered search ({} after a short unfiltered answer) | | |",
+        before.live + before.tombstones,
+        after.filtered - before.filtered,
+        after.searches - before.searches,
+        after.fallbacks - before.fallbacks
+    );
+    let gone: HashSet<&String> = ids.iter().collect();
+    let mut found = 0usize;
+    for _ in 0..50 {
+        let vector = random_vector(0);
+        let approximate: Vec<String> = store
+            .search(
+                "speed",
+                request(String::new(), Some(vector.clone()), SearchMode::Dense),
+            )
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|h| h.chunk.id)
+            .collect();
+        assert!(approximate.iter().all(|id| !gone.contains(id)));
+        found += store
+            .search_exact(
+                "speed",
+                request(String::new(), Some(vector), SearchMode::Dense),
+            )
+            .await
+            .unwrap()
+            .iter()
+            .filter(|h| approximate.contains(&h.chunk.id))
+            .count();
+    }
+    if restore {
+        let chunks = deleted
+            .iter()
+            .map(|i| chunk(format!("c{i}"), documents[i % documents.len()].1.clone()))
+            .collect::<Vec<_>>();
+        let vectors = deleted.iter().map(|_| random_vector(0)).collect();
+        store.upsert("speed", chunks, vectors).await.unwrap();
+    }
+    AfterDeletes {
+        dense,
+        hybrid,
+        recall: found as f64 / 500.0,
     }
 }
 

@@ -105,8 +105,9 @@ pub async fn open(env: Env) -> Result<Rag, StartError> {
 /// The embedded store's derived indexes as the environment sets them: built in the background
 /// (SQLite answers meanwhile) and kept in step with writes; `RAG_ANN_MIN_CHUNKS` moves the
 /// threshold, or turns them off with "off"; `RAG_ANN_EF_SEARCH` fixes the graph's search width,
-/// which otherwise grows with the collection.
-fn index_settings(env: &Env) -> Result<store::sqlite::IndexSettings, ConfigError> {
+/// which otherwise grows with the collection. Public so that the bench reads the variables as
+/// the server does.
+pub fn index_settings(env: &Env) -> Result<store::sqlite::IndexSettings, ConfigError> {
     let defaults = store::sqlite::IndexSettings::default();
     let min_chunks = match env.get("RAG_ANN_MIN_CHUNKS") {
         Some(value) if value.trim().eq_ignore_ascii_case("off") => usize::MAX,

@@ -327,6 +327,175 @@ async fn filters_never_lose_results() {
     assert_eq!(all_rare.len(), 30);
 }
 
+async fn info(store: &SqliteStore) -> super::IndexInfo {
+    store.index_info("ann").await.unwrap().unwrap()
+}
+
+/// With tombstones in the graph and no filter, the graph answers with an unfiltered search
+/// widened past them (counted: `filtered` would grow by one per search on hnsw_rs's filtered
+/// path), and its answers are the exact scan's, deleted chunks never among them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tombstones_are_dropped_after_an_unfiltered_search() {
+    let directory = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open_with(directory.path().join("rag.db"), at_once(100))
+        .await
+        .unwrap();
+    let mut vectors = Vectors::new(19);
+    let all = filled(&store, 2_000, &mut vectors).await;
+    // A fifth of the chunks, by id and by source; then replaced vectors, which leave a tombstone
+    // each too.
+    let deleted: Vec<String> = (0..2_000).step_by(6).map(|i| format!("c{i}")).collect();
+    store
+        .delete("ann", crate::model::Selector::Ids(deleted.clone()))
+        .await
+        .unwrap();
+    store
+        .delete("ann", crate::model::Selector::Source("s7".to_owned()))
+        .await
+        .unwrap();
+    // (Of chunks still there: storing a deleted one would bring it back.)
+    let replaced: Vec<usize> = (1..2_000).step_by(20).filter(|i| i / 50 != 7).collect();
+    store
+        .upsert(
+            "ann",
+            replaced.iter().map(|i| chunk(*i)).collect(),
+            replaced.iter().map(|_| vectors.clustered()).collect(),
+        )
+        .await
+        .unwrap();
+    let gone: HashSet<String> = (0..2_000)
+        .filter(|i| i % 6 == 0 || i / 50 == 7)
+        .map(|i| format!("c{i}"))
+        .collect();
+    let before = info(&store).await;
+    assert_eq!(before.live, 2_000 - gone.len());
+    assert_eq!(before.tombstones, gone.len() + replaced.len());
+    // Queries near the deleted and the replaced vectors (where tombstones crowd the answer), and
+    // fresh ones.
+    let queries: Vec<Vec<f32>> = (0..2_000)
+        .step_by(41)
+        .map(|i| all[i].clone())
+        .chain((0..20).map(|_| vectors.clustered()))
+        .collect();
+    let (mut same, mut kept) = (0, 0);
+    for query in &queries {
+        let found = ids(&store, dense(query.clone(), 10, None)).await;
+        let exact = exact_ids(&store, dense(query.clone(), 10, None)).await;
+        assert_eq!(found.len(), 10);
+        assert!(found.iter().all(|id| !gone.contains(id)), "{found:?}");
+        same += usize::from(found == exact);
+        kept += found.iter().filter(|id| exact.contains(id)).count();
+    }
+    let recall = kept as f64 / (10 * queries.len()) as f64;
+
+    assert!(recall >= 0.99, "recall@10 {recall}");
+    assert!(
+        same + 2 >= queries.len(),
+        "{same} of {} as exact",
+        queries.len()
+    );
+    let after = info(&store).await;
+    assert_eq!(after.searches - before.searches, queries.len() as u64);
+    assert_eq!(after.filtered, before.filtered, "took the filtered search");
+    assert_eq!(after.fallbacks, 0);
+}
+
+/// When the chunks nearest a query are nearly all deleted, the widened unfiltered search comes
+/// back with too few live ones and the graph searches again with the filter: k results still
+/// come back, none deleted, the exact scan's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_unfiltered_answer_falls_back_to_the_filtered_search() {
+    let directory = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open_with(directory.path().join("rag.db"), at_once(100))
+        .await
+        .unwrap();
+    let mut vectors = Vectors::new(23);
+    filled(&store, 2_000, &mut vectors).await;
+    let query = vectors.clustered();
+    // The 400 nearest but the 10th, 20th, … 400th: the graph's candidate list (64 widened by
+    // the tombstones' share, about 80) holds at most 8 live chunks.
+    let nearest = exact_ids(&store, dense(query.clone(), 400, None)).await;
+    let gone: Vec<String> = nearest
+        .iter()
+        .enumerate()
+        .filter(|(rank, _)| rank % 10 != 9)
+        .map(|(_, id)| id.clone())
+        .collect();
+    store
+        .delete("ann", crate::model::Selector::Ids(gone.clone()))
+        .await
+        .unwrap();
+    let before = info(&store).await;
+    assert_eq!(before.tombstones, gone.len(), "the graph was rebuilt");
+    let found = ids(&store, dense(query.clone(), 10, None)).await;
+    let exact = exact_ids(&store, dense(query.clone(), 10, None)).await;
+    let after = info(&store).await;
+    assert_eq!(
+        after.searches,
+        before.searches + 1,
+        "the graph did not answer"
+    );
+    assert_eq!(after.fallbacks, before.fallbacks + 1, "no fallback");
+    assert_eq!(after.filtered, before.filtered + 1);
+    assert_eq!(found.len(), 10);
+    assert!(found.iter().all(|id| !gone.contains(id)), "{found:?}");
+    assert_eq!(found, exact);
+}
+
+/// A filter admitting half the chunks is answered by an unfiltered search widened past the
+/// other half; one admitting a tenth (a widening past `ann::MAX_WIDENING`, though above the
+/// share that goes to the exact scan) by the filtered search. Both as the exact scan, every hit
+/// matching.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broad_filter_searches_unfiltered_and_a_narrow_one_filtered() {
+    let directory = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open_with(directory.path().join("rag.db"), at_once(100))
+        .await
+        .unwrap();
+    let mut vectors = Vectors::new(29);
+    filled(&store, 3_000, &mut vectors).await;
+    let half = Filter {
+        must: vec![Condition {
+            key: "group".to_owned(),
+            any_of: (0..5).map(|group| json!(group)).collect(),
+            gte: None,
+            lte: None,
+        }],
+    };
+    let tenth = filter("group", json!(3));
+    for (filter, filtered) in [(half, false), (tenth, true)] {
+        let before = info(&store).await;
+        let mut kept = 0;
+        for _ in 0..20 {
+            let query = vectors.clustered();
+            let found = store
+                .search("ann", dense(query.clone(), 10, Some(filter.clone())))
+                .await
+                .unwrap();
+            assert_eq!(found.len(), 10);
+            for hit in &found {
+                let group = &hit.chunk.metadata["group"];
+                assert!(filter.must[0].any_of.contains(group), "{group}");
+            }
+            let exact = exact_ids(&store, dense(query, 10, Some(filter.clone()))).await;
+            kept += found
+                .iter()
+                .filter(|hit| exact.contains(&hit.chunk.id))
+                .count();
+        }
+
+        assert!(kept >= 198, "recall@10 {kept} of 200");
+        let after = info(&store).await;
+        assert_eq!(
+            after.searches - before.searches,
+            20,
+            "the graph did not answer"
+        );
+        let expected = if filtered { 20 } else { 0 };
+        assert_eq!(after.filtered - before.filtered, expected, "{filter:?}");
+    }
+}
+
 /// The saved description's modification time.
 fn saved_at(dir: &Path) -> std::time::SystemTime {
     let description = std::fs::read_dir(dir)
