@@ -597,31 +597,7 @@ async fn speed(
             )
             .await
             .unwrap();
-        let mut found = 0usize;
-        for _ in 0..100 {
-            let vector = random_vector(0);
-            let approximate: HashSet<String> = store
-                .search(
-                    "speed",
-                    request(String::new(), Some(vector.clone()), SearchMode::Dense),
-                )
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|h| h.chunk.id)
-                .collect();
-            found += store
-                .search_exact(
-                    "speed",
-                    request(String::new(), Some(vector), SearchMode::Dense),
-                )
-                .await
-                .unwrap()
-                .iter()
-                .filter(|h| approximate.contains(&h.chunk.id))
-                .count();
-        }
-        let recall = found as f64 / 1000.0;
+        let recall = dense_recall(&store, 100, &mut random_vector, &HashSet::new()).await;
         println!(
             "| {target} | derived indexes: open {open_secs:.2} s, both built in {build_secs:.1} s \
              (~{rss_index:.0} MiB resident, lexical index {lexical_mib:.0} MiB); graph loaded in \
@@ -784,8 +760,32 @@ async fn after_deletes(
         after.fallbacks - before.fallbacks
     );
     let gone: HashSet<&String> = ids.iter().collect();
+    let recall = dense_recall(store, 50, random_vector, &gone).await;
+    if restore {
+        let chunks = deleted
+            .iter()
+            .map(|i| chunk(format!("c{i}"), documents[i % documents.len()].1.clone()))
+            .collect::<Vec<_>>();
+        let vectors = deleted.iter().map(|_| random_vector(0)).collect();
+        store.upsert("speed", chunks, vectors).await.unwrap();
+    }
+    AfterDeletes {
+        dense,
+        hybrid,
+        recall,
+    }
+}
+
+/// Recall@10 of the store's dense search (through the graph) against its exact scan over
+/// `queries` vectors from the generator; no chunk in `gone` may come back.
+async fn dense_recall(
+    store: &SqliteStore,
+    queries: usize,
+    random_vector: &mut impl FnMut(usize) -> Vec<f32>,
+    gone: &HashSet<&String>,
+) -> f64 {
     let mut found = 0usize;
-    for _ in 0..50 {
+    for _ in 0..queries {
         let vector = random_vector(0);
         let approximate: Vec<String> = store
             .search(
@@ -809,19 +809,7 @@ async fn after_deletes(
             .filter(|h| approximate.contains(&h.chunk.id))
             .count();
     }
-    if restore {
-        let chunks = deleted
-            .iter()
-            .map(|i| chunk(format!("c{i}"), documents[i % documents.len()].1.clone()))
-            .collect::<Vec<_>>();
-        let vectors = deleted.iter().map(|_| random_vector(0)).collect();
-        store.upsert("speed", chunks, vectors).await.unwrap();
-    }
-    AfterDeletes {
-        dense,
-        hybrid,
-        recall: found as f64 / 500.0,
-    }
+    found as f64 / (queries * 10) as f64
 }
 
 /// `--lexical-only`: lexical latency through the in-memory index alone, at 100k chunks (and 1M
