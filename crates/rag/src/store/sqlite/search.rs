@@ -230,7 +230,6 @@ fn lexical(
 ) -> Result<Ranking, StoreError> {
     if let Some(lexicon) = &indexes.lexicon
         && let Some(found) = derived::read(lexicon).search(
-            connection,
             collection.generation,
             text,
             indexes.allowed.as_ref(),

@@ -11,7 +11,8 @@ use super::{IndexSettings, SqliteStore, derived, ops};
 use crate::model::{Chunk, Condition, Filter, Position, SearchMode, SearchRequest, Selector};
 use crate::store::Store;
 
-/// A word list with accents, codes that the tokenizer splits, and words of every frequency.
+/// A word list with accents, codes that the tokenizer splits (some into a token repeated, whose
+/// phrases overlap), and words of every frequency.
 const WORDS: &[&str] = &[
     "protein",
     "cell",
@@ -30,6 +31,8 @@ const WORDS: &[&str] = &[
     "e-mail",
     "covid-19",
     "T-cell",
+    "cell-cell",
+    "x-x-x",
     "the",
     "of",
     "and",
@@ -130,6 +133,14 @@ async fn lexicon_matches_fts5() {
     // A word 300 times in one chunk (counts past 255), and an empty one.
     chunks.push(chunk(600, vec!["protein"; 300].join(" ")));
     chunks.push(chunk(601, String::new()));
+    // Phrases past position 16,384 (three bytes a gap).
+    chunks.push(chunk(
+        602,
+        format!(
+            "{} T-cell cell-cell x-x-x",
+            vec!["filler"; 17_000].join(" ")
+        ),
+    ));
     for batch in chunks.chunks(64) {
         store
             .upsert("lex", batch.to_vec(), Vec::new())
@@ -137,12 +148,13 @@ async fn lexicon_matches_fts5() {
             .unwrap();
     }
     let info = store.lexical_info("lex").await.unwrap().unwrap();
-    assert_eq!(info.live, 602);
+    assert_eq!(info.live, 603);
 
     let mut queries: Vec<String> = WORDS.iter().map(|w| (*w).to_owned()).collect();
     queries.extend((0..40).map(|i| text(&mut state, 2 + i)));
     queries.push("INV-2024-0042 e-mail covid-19 about nothing stored: zzz".to_owned());
     queries.push("CAFE naive facturacion STRASSE istanbul".to_owned());
+    queries.push("x-x cell-cell-cell x-x-x-x T-cell-cell".to_owned());
     let check = |store: &SqliteStore, queries: Vec<String>| {
         let store = store.clone();
         async move {
@@ -176,7 +188,7 @@ async fn lexicon_matches_fts5() {
     let fresh: Vec<Chunk> = (700..760).map(|i| chunk(i, text(&mut state, 30))).collect();
     store.upsert("lex", fresh, Vec::new()).await.unwrap();
     let info = store.lexical_info("lex").await.unwrap().unwrap();
-    assert_eq!(info.live, 602 - 50 + 60);
+    assert_eq!(info.live, 603 - 50 + 60);
     check(&store, queries.clone()).await;
     let after = store.lexical_info("lex").await.unwrap().unwrap().searches;
     assert_eq!(after - used, 3 * queries.len() as u64);
@@ -213,17 +225,16 @@ async fn pruned_as_exhaustive(store: &SqliteStore, queries: Vec<String>) -> u64 
                 for depth in [1, 3, 10, 50] {
                     for allowed in &filters {
                         let pruned = lexicon
-                            .search(
-                                connection,
-                                collection.generation,
+                            .search(collection.generation, query, allowed.as_ref(), depth)
+                            .unwrap()
+                            .expect("the lexical index is behind");
+                        let exhaustive = lexicon
+                            .search_exhaustive(
+                                (connection, collection.id),
                                 query,
                                 allowed.as_ref(),
                                 depth,
                             )
-                            .unwrap()
-                            .expect("the lexical index is behind");
-                        let exhaustive = lexicon
-                            .search_exhaustive(connection, query, allowed.as_ref(), depth)
                             .unwrap();
                         let bits = |ranking: &[(i64, f64)]| -> Vec<(i64, u64)> {
                             ranking
@@ -271,6 +282,7 @@ async fn pruned_search_matches_exhaustive() {
         .collect();
     queries.push("mortality dose therapy covid-19 T-cell".to_owned());
     queries.push("Facturación INV-2024-0042 cafe naïve zzz".to_owned());
+    queries.push("x-x cell-cell x-x-x therapy".to_owned());
     let pruned = pruned_as_exhaustive(&store, queries.clone()).await;
     assert!(pruned > 0, "no search pruned");
 
