@@ -129,10 +129,10 @@ bench-openai:
 bench-local-model: tools
     cargo bench --quiet -p local-model --bench generation
 
-# Retrieval quality (nDCG@10, recall@10: lexical, dense, hybrid) on a BEIR collection, and mcp-rag's store speed at 10k and 100k chunks.
+# Retrieval quality (nDCG@10, recall@10: lexical, dense, hybrid) on a BEIR collection (a path from the workspace's root: cargo runs the bench in crates/rag, so it is made absolute), and mcp-rag's store speed at 10k and 100k chunks.
 bench-rag COLLECTION="../shared/data/scifact": tools
     cargo build --release -p mcp-conformance --bin bench-compare --quiet
-    cargo bench --quiet -p mcp-rag --bench retrieval -- "{{COLLECTION}}" | "${CARGO_TARGET_DIR:-target}/release/bench-compare" bench/rag.json {{compare}}
+    cargo bench --quiet -p mcp-rag --bench retrieval -- "$(realpath "{{COLLECTION}}")" | "${CARGO_TARGET_DIR:-target}/release/bench-compare" bench/rag.json {{compare}}
 
 # Soak (figures for the README): SESSIONS concurrent HTTP sessions against each server (SERVERS: comma-separated, or all) for MINUTES minutes per server or CALLS calls per session, whichever comes first; reads mixed with confirmed writes, idle sessions expiring under load, memory, threads and descriptors sampled; loopback only. Fails on any protocol or tool error, a count mismatch, or growth after warm-up. More options: `target/release/mcp-soak --help`.
 soak SESSIONS="64" MINUTES="10" SERVERS="all" CALLS="100000": tools
