@@ -22,7 +22,7 @@
 //! and dense rankings the hybrid mode fuses (as JSON lines, for studying fusion offline).
 //! `--lexical-only` measures only lexical search through the in-memory index, at 100k chunks (and
 //! 1M with `--million`) of a collection without vectors, three rounds of the claims, and prints a
-//! digest of the rankings (to compare two builds); `--keep DIR` keeps those stores in DIR for the
+//! digest of the rankings (to compare two builds) and the three slowest claims; `--keep DIR` keeps those stores in DIR for the
 //! next run instead of storing the chunks again.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A benchmark: its output is the product, and it stops loudly.
@@ -863,13 +863,20 @@ async fn lexical_speed(base: &Path, documents: &[(String, String)], queries: &[(
         for (label, k) in [("lexical", 10), ("lexical at hybrid's depth", 50)] {
             let mut samples = Vec::new();
             let mut digest = std::collections::hash_map::DefaultHasher::new();
+            // Each claim's slowest time over the rounds, to name the tail.
+            let mut slowest: Vec<(Duration, &str)> = Vec::new();
             for round in 0..3 {
-                for (_, text) in queries.iter().take(200) {
+                for (index, (_, text)) in queries.iter().take(200).enumerate() {
                     let mut request = request(text.clone(), None, SearchMode::Lexical);
                     request.k = k;
                     let started = Instant::now();
                     let hits = store.search("speed", request).await.unwrap();
-                    samples.push(started.elapsed());
+                    let took = started.elapsed();
+                    samples.push(took);
+                    match slowest.get_mut(index) {
+                        Some(entry) => entry.0 = entry.0.max(took),
+                        None => slowest.push((took, text)),
+                    }
                     if round == 0 {
                         for hit in hits {
                             hit.chunk.id.hash(&mut digest);
@@ -887,6 +894,13 @@ async fn lexical_speed(base: &Path, documents: &[(String, String)], queries: &[(
                 "{label} rankings digest at {target} chunks: {:016x}",
                 digest.finish()
             );
+            slowest.sort_by(|a, b| b.0.cmp(&a.0));
+            for (took, text) in slowest.iter().take(3) {
+                println!(
+                    "  slowest at k {k}: {:.2} ms: {text}",
+                    took.as_secs_f64() * 1000.0
+                );
+            }
             figures.push((target, label, p50, p99));
         }
     }
