@@ -175,33 +175,6 @@ impl Postings {
         }
     }
 
-    /// The token's positions in the chunk listed at `index`, into `into` (cleared first).
-    fn positions_at(&self, index: usize, into: &mut Vec<u32>) {
-        into.clear();
-        let block = index / CHECKPOINT;
-        let Some(&start) = self.checkpoints.get(block) else {
-            return;
-        };
-        let bytes = self.positions.get(start..).unwrap_or_default();
-        let mut at = 0;
-        // Skip the listings before `index` in its block, a gap at a time.
-        for earlier in block * CHECKPOINT..index {
-            for _ in 0..self.count(earlier) {
-                while bytes.get(at).is_some_and(|byte| byte & 0x80 != 0) {
-                    at += 1;
-                }
-                at += 1;
-            }
-        }
-        let mut position = 0u32;
-        for _ in 0..self.count(index) {
-            let (gap, used) = read_gap(bytes.get(at..).unwrap_or_default());
-            at += used;
-            position = position.saturating_add(gap);
-            into.push(position);
-        }
-    }
-
     /// Bytes held, roughly.
     fn bytes(&self) -> usize {
         self.slots.capacity() * 4
@@ -217,6 +190,60 @@ impl Postings {
         self.counts.shrink_to_fit();
         self.positions.shrink_to_fit();
         self.checkpoints.shrink_to_fit();
+    }
+}
+
+/// Reads a token's positions listing by listing. Going forward it decodes on from the listing
+/// last read (or from a later checkpoint), so walking a whole postings list decodes each gap
+/// once instead of up to [`CHECKPOINT`] times; going back it starts again from a checkpoint.
+struct PositionReader<'a> {
+    /// The token's postings.
+    postings: &'a Postings,
+    /// The listing whose positions start at `at`.
+    listing: usize,
+    /// Where in `postings.positions` that listing's positions start.
+    at: usize,
+}
+
+impl<'a> PositionReader<'a> {
+    /// A reader at the first listing.
+    fn new(postings: &'a Postings) -> PositionReader<'a> {
+        PositionReader {
+            postings,
+            listing: 0,
+            at: 0,
+        }
+    }
+
+    /// The token's positions in the chunk listed at `index`, into `into` (cleared first).
+    fn read(&mut self, index: usize, into: &mut Vec<u32>) {
+        into.clear();
+        let block = index / CHECKPOINT;
+        if index < self.listing || block > self.listing / CHECKPOINT {
+            let Some(&start) = self.postings.checkpoints.get(block) else {
+                return;
+            };
+            self.listing = block * CHECKPOINT;
+            self.at = start;
+        }
+        let bytes = self.postings.positions.as_slice();
+        while self.listing < index {
+            for _ in 0..self.postings.count(self.listing) {
+                while bytes.get(self.at).is_some_and(|byte| byte & 0x80 != 0) {
+                    self.at += 1;
+                }
+                self.at += 1;
+            }
+            self.listing += 1;
+        }
+        let mut position = 0u32;
+        for _ in 0..self.postings.count(index) {
+            let (gap, used) = read_gap(bytes.get(self.at..).unwrap_or_default());
+            self.at += used;
+            position = position.saturating_add(gap);
+            into.push(position);
+        }
+        self.listing = index + 1;
     }
 }
 
@@ -470,6 +497,11 @@ impl Lexicon {
             return Vec::new();
         };
         let mut cursors = vec![0; others.len()];
+        let mut first_reader = PositionReader::new(first);
+        let mut readers: Vec<PositionReader<'_>> = others
+            .iter()
+            .map(|(_, postings)| PositionReader::new(postings))
+            .collect();
         let (mut starts, mut positions) = (Vec::new(), Vec::new());
         let mut found = Vec::new();
         'chunks: for (index, &slot) in first.slots.iter().enumerate() {
@@ -482,11 +514,11 @@ impl Lexicon {
                     continue 'chunks;
                 }
             }
-            first.positions_at(index, &mut positions);
+            first_reader.read(index, &mut positions);
             starts.clear();
             starts.extend(positions.iter().filter_map(|p| p.checked_sub(first_offset)));
-            for (&cursor, &(offset, postings)) in cursors.iter().zip(others) {
-                postings.positions_at(cursor, &mut positions);
+            for ((&cursor, reader), &(offset, _)) in cursors.iter().zip(&mut readers).zip(others) {
+                reader.read(cursor, &mut positions);
                 keep_followed(&mut starts, &positions, offset);
                 if starts.is_empty() {
                     continue 'chunks;
@@ -1221,7 +1253,7 @@ pub(super) type Lexicons = derived::Registry<Lexicon>;
 
 #[cfg(test)]
 mod tests {
-    use super::{CHECKPOINT, Postings, keep_followed};
+    use super::{CHECKPOINT, PositionReader, Postings, keep_followed};
 
     #[test]
     fn positions_come_back_from_any_listing() {
@@ -1240,10 +1272,22 @@ mod tests {
         }
         assert!(listings.iter().flatten().any(|&p| p >= 1 << 21));
         let mut found = Vec::new();
-        for (index, positions) in listings.iter().enumerate().rev() {
-            postings.positions_at(index, &mut found);
-            assert_eq!(&found, positions, "listing {index}");
-            assert_eq!(postings.count(index) as usize, positions.len());
+        // Backwards (a restart from a checkpoint each time), forwards one by one, and forwards
+        // by strides that cross checkpoints or stay within a block.
+        let mut orders: Vec<Vec<usize>> = vec![
+            (0..listings.len()).rev().collect(),
+            (0..listings.len()).collect(),
+        ];
+        for stride in [3, CHECKPOINT + 1, 2 * CHECKPOINT - 1] {
+            orders.push((0..listings.len()).step_by(stride).collect());
+        }
+        for order in orders {
+            let mut reader = PositionReader::new(&postings);
+            for index in order {
+                reader.read(index, &mut found);
+                assert_eq!(found, listings[index], "listing {index}");
+                assert_eq!(postings.count(index) as usize, listings[index].len());
+            }
         }
     }
 
