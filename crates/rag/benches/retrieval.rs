@@ -894,7 +894,7 @@ async fn lexical_speed(base: &Path, documents: &[(String, String)], queries: &[(
                 "{label} rankings digest at {target} chunks: {:016x}",
                 digest.finish()
             );
-            slowest.sort_by(|a, b| b.0.cmp(&a.0));
+            slowest.sort_by_key(|entry| std::cmp::Reverse(entry.0));
             for (took, text) in slowest.iter().take(3) {
                 println!(
                     "  slowest at k {k}: {:.2} ms: {text}",
