@@ -10,7 +10,9 @@
 //!   through the HNSW graph and by the exact scan, lexical latency through the in-memory index
 //!   and by FTS5, recall@10 of the graph against the scan, the indexes' build and load time, file
 //!   size and memory. The vectors are clustered (points around 1,000 random centres), as embeddings of
-//!   related texts are; uniformly random 384-d vectors have no near neighbours to find.
+//!   related texts are; uniformly random 384-d vectors have no near neighbours to find;
+//! - at 100k, dense search after one chunk in a hundred is deleted, and under filters admitting
+//!   1% to 50% of the chunks (through the path the store picks, and by the exact scan).
 //!
 //! `cargo bench -p mcp-rag --bench retrieval -- <collection dir> [--model DIR] [--speed-only]
 //! [--split NAME] [--vectors FILE] [--rankings FILE] [--million] [--lexical-only [--keep DIR]]`
@@ -34,7 +36,9 @@ use std::time::{Duration, Instant};
 
 use mcp_common::Env;
 use mcp_rag::embed::{EmbedConfig, build};
-use mcp_rag::model::{Chunk, EmbedderId, Position, SearchMode, SearchRequest, Selector};
+use mcp_rag::model::{
+    Chunk, Condition, EmbedderId, Filter, Position, SearchMode, SearchRequest, Selector,
+};
 use mcp_rag::store::Store;
 use mcp_rag::store::sqlite::{IndexSettings, SqliteStore};
 use serde_json::Value;
@@ -498,6 +502,16 @@ fn dir_bytes(dir: &Path) -> u64 {
         .unwrap_or(0)
 }
 
+/// A chunk of the speed part: `c{i}`, with a metadata `bucket` of `i % 100` for filters that
+/// admit a chosen share of the collection.
+fn speed_chunk(i: usize, text: String) -> Chunk {
+    let mut chunk = chunk(format!("c{i}"), text);
+    chunk
+        .metadata
+        .insert("bucket".to_owned(), serde_json::json!(i % 100));
+    chunk
+}
+
 /// The speed part: search latency at 10k and 100k chunks (and 1M with `--million`), with the
 /// derived indexes (HNSW graph, lexical index) and by SQLite alone (exact scan, FTS5).
 ///
@@ -552,7 +566,7 @@ async fn speed(
         }
         while stored < target {
             let batch: Vec<Chunk> = (stored..(stored + 2000).min(target))
-                .map(|i| chunk(format!("c{i}"), documents[i % documents.len()].1.clone()))
+                .map(|i| speed_chunk(i, documents[i % documents.len()].1.clone()))
                 .collect();
             let vectors = batch.iter().map(|_| random_vector(id.dimension)).collect();
             stored += batch.len();
@@ -658,6 +672,7 @@ async fn speed(
                 figures.hybrid.0, figures.hybrid.1
             );
             deleted_figures = Some((target, figures));
+            filtered_speed(&store, target, &mut random_vector).await;
         }
         println!(
             "| {target} | process RSS {:.0} MiB, peak {:.0} MiB | | |",
@@ -696,6 +711,62 @@ async fn speed(
         println!("bench: search hybrid {label} p50 = {:.2} ms", hybrid.0);
         println!("bench: search hybrid {label} p99 = {:.2} ms", hybrid.1);
         println!("bench: HNSW recall@10 vs exact {label} = {recall:.3}");
+    }
+}
+
+/// Dense search under filters admitting 1% to 50% of the collection (by `bucket`), through the
+/// store's own choice of path (the exact scan, the graph's filtered search or its widened one,
+/// named from the index's counters) and through the exact scan, 100 queries each.
+async fn filtered_speed(
+    store: &SqliteStore,
+    chunks: usize,
+    random_vector: &mut impl FnMut(usize) -> Vec<f32>,
+) {
+    for share in [1, 2, 5, 10, 25, 50] {
+        let filter = Filter {
+            must: vec![Condition {
+                key: "bucket".to_owned(),
+                any_of: Vec::new(),
+                gte: None,
+                lte: Some(f64::from(share - 1)),
+            }],
+        };
+        let requests: Vec<SearchRequest> = (0..100)
+            .map(|_| {
+                let mut request = request(String::new(), Some(random_vector(0)), SearchMode::Dense);
+                request.filter = Some(filter.clone());
+                request
+            })
+            .collect();
+        let before = store.index_info("speed").await.unwrap().unwrap();
+        let (mut chosen, mut exact) = (Vec::new(), Vec::new());
+        for request in &requests {
+            let started = Instant::now();
+            store.search("speed", request.clone()).await.unwrap();
+            chosen.push(started.elapsed());
+            let started = Instant::now();
+            store.search_exact("speed", request.clone()).await.unwrap();
+            exact.push(started.elapsed());
+        }
+        let after = store.index_info("speed").await.unwrap().unwrap();
+        let path = match (
+            after.searches - before.searches,
+            after.filtered - before.filtered,
+        ) {
+            (0, _) => "exact scan".to_owned(),
+            (graph, filtered) if filtered == graph => "graph, filtered".to_owned(),
+            (_, 0) => "graph, widened".to_owned(),
+            (graph, filtered) => format!("graph, {filtered} of {graph} filtered"),
+        };
+        let (p50, p99) = (percentile(&mut chosen, 0.5), percentile(&mut chosen, 0.99));
+        let (exact50, exact99) = (percentile(&mut exact, 0.5), percentile(&mut exact, 0.99));
+        println!(
+            "| {chunks} | dense, filter admitting {share}%: the store's path ({path}) | {p50:.1} ms | {p99:.1} ms |"
+        );
+        println!(
+            "| {chunks} | dense, filter admitting {share}%: exact scan | {exact50:.1} ms | {exact99:.1} ms |"
+        );
+        println!("bench: search dense filtered to {share}% at {chunks} chunks p50 = {p50:.2} ms");
     }
 }
 
@@ -764,7 +835,7 @@ async fn after_deletes(
     if restore {
         let chunks = deleted
             .iter()
-            .map(|i| chunk(format!("c{i}"), documents[i % documents.len()].1.clone()))
+            .map(|&i| speed_chunk(i, documents[i % documents.len()].1.clone()))
             .collect::<Vec<_>>();
         let vectors = deleted.iter().map(|_| random_vector(0)).collect();
         store.upsert("speed", chunks, vectors).await.unwrap();
