@@ -229,10 +229,7 @@ impl<'a> PositionReader<'a> {
         let bytes = self.postings.positions.as_slice();
         while self.listing < index {
             for _ in 0..self.postings.count(self.listing) {
-                while bytes.get(self.at).is_some_and(|byte| byte & 0x80 != 0) {
-                    self.at += 1;
-                }
-                self.at += 1;
+                self.at += read_gap(bytes.get(self.at..).unwrap_or_default()).1;
             }
             self.listing += 1;
         }
@@ -433,11 +430,7 @@ impl Lexicon {
         for tokens in &tokens {
             resolved.push(match tokens.as_slice() {
                 [] => Resolved::Nowhere,
-                [token] => match self
-                    .terms
-                    .get(token)
-                    .and_then(|number| self.postings.get(*number as usize))
-                {
+                [token] => match self.postings_of(token) {
                     Some(postings) => match self.holding(postings) {
                         0 => Resolved::Nowhere,
                         holding => {
@@ -483,11 +476,7 @@ impl Lexicon {
     fn phrase_counts(&self, tokens: &[Box<str>]) -> Vec<(u32, u32)> {
         let mut lists: Vec<(u32, &Postings)> = Vec::with_capacity(tokens.len());
         for (offset, token) in tokens.iter().enumerate() {
-            let Some(postings) = self
-                .terms
-                .get(token)
-                .and_then(|number| self.postings.get(*number as usize))
-            else {
+            let Some(postings) = self.postings_of(token) else {
                 return Vec::new();
             };
             lists.push((offset as u32, postings));
@@ -861,11 +850,7 @@ impl Lexicon {
             match tokens.as_slice() {
                 [] => {}
                 [token] => {
-                    let Some(postings) = self
-                        .terms
-                        .get(token)
-                        .and_then(|number| self.postings.get(*number as usize))
-                    else {
+                    let Some(postings) = self.postings_of(token) else {
                         continue;
                     };
                     let holding = postings
@@ -907,6 +892,13 @@ impl Lexicon {
     #[cfg(test)]
     pub(super) fn pruned_searches(&self) -> u64 {
         self.pruned.load(Ordering::Relaxed)
+    }
+
+    /// The postings of `token`, if any chunk ever held it.
+    fn postings_of(&self, token: &str) -> Option<&Postings> {
+        self.terms
+            .get(token)
+            .and_then(|number| self.postings.get(*number as usize))
     }
 
     /// Whether `slot` holds a live chunk.
