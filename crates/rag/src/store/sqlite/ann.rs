@@ -19,9 +19,10 @@ use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use hnsw_rs::api::AnnT;
+use hnsw_rs::hnsw::Point;
 use hnsw_rs::hnswio::HnswIo;
 use hnsw_rs::prelude::{Distance, FilterT, Hnsw};
 use rusqlite::Connection;
@@ -83,6 +84,9 @@ pub struct IndexInfo {
     /// Widened unfiltered searches (past tombstones or a broad filter) that came back with
     /// fewer admitted nodes than asked and were searched again with the filter.
     pub fallbacks: u64,
+    /// Of the `searches`, the ones that compared the query with each chunk a selective filter
+    /// admits, from the vectors the graph holds, instead of searching the graph.
+    pub compared: u64,
     /// The candidate list its searches take (ef_search; a search asking for more results, as
     /// hybrid's 50, widens it to that many): `RAG_ANN_EF_SEARCH`, or else grown with the live
     /// nodes.
@@ -127,6 +131,9 @@ pub(super) fn normalised(vector: &[f32]) -> Vec<f32> {
 /// The graph type.
 type Graph = Hnsw<'static, f32, UnitCosine>;
 
+/// The graph's nodes by slot (`None` for a slot the graph does not hold).
+type Nodes = Arc<Vec<Option<Arc<Point<'static, f32>>>>>;
+
 /// One collection's graph and how its nodes map to chunks.
 pub(super) struct CollectionIndex {
     /// The graph; node ids are slots.
@@ -145,8 +152,14 @@ pub(super) struct CollectionIndex {
     filtered: AtomicU64,
     /// Widened unfiltered searches that came back short.
     fallbacks: AtomicU64,
+    /// Rankings computed by comparing the query with every admitted chunk.
+    compared: AtomicU64,
     /// The operator's ef_search (`RAG_ANN_EF_SEARCH`), which overrides [`ef_search`].
     ef_override: Option<usize>,
+    /// The graph's nodes by slot, for [`CollectionIndex::nearest_among`]: hnsw_rs finds a node
+    /// only by walking all of them, so they are listed once, when first needed after nodes were
+    /// added (a list shorter than `pk_of` is stale).
+    nodes: Mutex<Nodes>,
 }
 
 impl CollectionIndex {
@@ -221,6 +234,63 @@ impl CollectionIndex {
         )
     }
 
+    /// The `depth` nearest of the `allowed` chunks as (pk, similarity), best first, computed
+    /// exactly from the graph's own vectors, if the graph reflects `generation`.
+    ///
+    /// For a filter admitting few chunks: the graph's filtered search would wander through many
+    /// nodes it may not return, and sqlite-vec's exact scan reads every vector of the collection
+    /// (56 ms at 100k), while this reads only the admitted ones (a few thousand dot products).
+    pub(super) fn nearest_among(
+        &self,
+        generation: i64,
+        vector: &[f32],
+        depth: usize,
+        allowed: &HashSet<i64>,
+    ) -> Option<Vec<(i64, f64)>> {
+        if self.generation != generation {
+            return None;
+        }
+        let nodes = self.nodes();
+        let query = normalised(vector);
+        let mut found: Vec<(i64, f32)> = allowed
+            .iter()
+            .filter_map(|pk| {
+                let node = nodes.get(*self.slot_of.get(pk)?)?.as_ref()?;
+                Some((*pk, UnitCosine.eval(&query, node.get_v())))
+            })
+            .collect();
+        let by_distance =
+            |a: &(i64, f32), b: &(i64, f32)| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0));
+        if found.len() > depth {
+            found.select_nth_unstable_by(depth, by_distance);
+            found.truncate(depth);
+        }
+        found.sort_unstable_by(by_distance);
+        self.searches.fetch_add(1, Ordering::Relaxed);
+        self.compared.fetch_add(1, Ordering::Relaxed);
+        Some(
+            found
+                .into_iter()
+                .map(|(pk, distance)| (pk, 1.0 - f64::from(distance)))
+                .collect(),
+        )
+    }
+
+    /// The graph's nodes by slot, listed again if nodes were added since they last were.
+    fn nodes(&self) -> Nodes {
+        let mut nodes = self.nodes.lock().unwrap_or_else(PoisonError::into_inner);
+        if nodes.len() != self.pk_of.len() {
+            let mut by_slot = vec![None; self.pk_of.len()];
+            for node in self.graph.get_point_indexation() {
+                if let Some(entry) = by_slot.get_mut(node.get_origin_id()) {
+                    *entry = Some(node);
+                }
+            }
+            *nodes = Arc::new(by_slot);
+        }
+        Arc::clone(&nodes)
+    }
+
     /// The candidate list a search takes at least: the operator's, or the one the live nodes
     /// call for.
     fn ef_search(&self) -> usize {
@@ -235,6 +305,7 @@ impl CollectionIndex {
             searches: self.searches.load(Ordering::Relaxed),
             filtered: self.filtered.load(Ordering::Relaxed),
             fallbacks: self.fallbacks.load(Ordering::Relaxed),
+            compared: self.compared.load(Ordering::Relaxed),
             ef_search: self.ef_search(),
         }
     }
@@ -320,7 +391,9 @@ impl Derived for CollectionIndex {
             searches: AtomicU64::new(0),
             filtered: AtomicU64::new(0),
             fallbacks: AtomicU64::new(0),
+            compared: AtomicU64::new(0),
             ef_override: None,
+            nodes: Mutex::default(),
         }))
     }
 
@@ -397,7 +470,9 @@ impl Derived for CollectionIndex {
             searches: AtomicU64::new(0),
             filtered: AtomicU64::new(0),
             fallbacks: AtomicU64::new(0),
+            compared: AtomicU64::new(0),
             ef_override: None,
+            nodes: Mutex::default(),
         })
     }
 

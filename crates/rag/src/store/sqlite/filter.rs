@@ -1,5 +1,10 @@
-//! Turning a [`Filter`] into an SQL condition on the `chunks` table, with every value bound as a
-//! parameter.
+//! Turning a [`Filter`] into a `SELECT` of the chunk keys it admits, with every value bound as
+//! a parameter.
+//!
+//! Metadata conditions read `metadata_values` (see the schema's migration 3): each chunk's
+//! top-level scalar metadata values, and the scalar elements of its arrays, indexed by
+//! collection, key, kind and value, so a condition is an index range rather than a parse of
+//! every chunk's JSON. `source` conditions read the chunks' own index on source.
 
 use rusqlite::types::Value as SqlValue;
 use serde_json::Value;
@@ -7,52 +12,101 @@ use serde_json::Value;
 use crate::model::{Condition, Filter};
 use crate::store::StoreError;
 
-/// A condition to append to a `WHERE` clause, and the values of its `?` placeholders in order.
+/// The chunks a filter admits, as SQL.
 #[derive(Debug, Default)]
 pub(super) struct SqlFilter {
-    /// Empty, or ` AND (...)` over the `chunks` table aliased as `c`.
-    pub sql: String,
-    /// One value per `?` in `sql`, in order.
+    /// Empty without a filter, else a `SELECT` of the admitted chunks' keys (`chunks.pk`), some
+    /// perhaps more than once, usable as `… IN (pks)` or on its own.
+    pub pks: String,
+    /// One value per `?` in `pks`, in order.
     pub params: Vec<SqlValue>,
 }
 
-/// The keys of a collection's chunks that pass `condition`, in whatever collection the caller
-/// wants (a set to admit during a graph search, a list to delete).
+impl SqlFilter {
+    /// Whether there is no filter (every chunk is admitted).
+    pub(super) fn is_empty(&self) -> bool {
+        self.pks.is_empty()
+    }
+
+    /// ` AND {column} IN (…)`, or nothing without a filter.
+    pub(super) fn restricting(&self, column: &str) -> String {
+        if self.is_empty() {
+            String::new()
+        } else {
+            format!(" AND {column} IN ({})", self.pks)
+        }
+    }
+}
+
+/// The keys of the chunks that pass `condition`, in whatever collection the caller wants (a set
+/// to admit during a graph search, a list to delete); a key may come more than once (a chunk
+/// whose array holds two matching elements). Nothing without a filter.
 pub(super) fn matching_pks<C: FromIterator<i64>>(
     connection: &rusqlite::Connection,
-    collection_id: i64,
     condition: &SqlFilter,
 ) -> rusqlite::Result<C> {
-    let mut values = vec![SqlValue::Integer(collection_id)];
-    values.extend(condition.params.iter().cloned());
-    let mut statement = connection.prepare_cached(&format!(
-        "SELECT c.pk FROM chunks AS c WHERE c.collection_id = ?{}",
-        condition.sql
-    ))?;
+    if condition.is_empty() {
+        return Ok(std::iter::empty().collect());
+    }
+    let mut statement = connection.prepare_cached(&condition.pks)?;
     statement
-        .query_map(rusqlite::params_from_iter(values), |row| row.get(0))?
+        .query_map(rusqlite::params_from_iter(&condition.params), |row| {
+            row.get(0)
+        })?
         .collect()
 }
 
-/// Builds the SQL for `filter`, or says which condition is unusable.
+/// Builds the SQL for `filter` over collection `collection_id`, or says which condition is
+/// unusable.
 ///
-/// A metadata key is read with `json_each(c.metadata, '$."key"')`, which yields the value itself
-/// when it is a scalar and each element when it is an array, so `any_of` and ranges match an
-/// array that contains a matching element (as Qdrant does). Strings, numbers and booleans never
-/// equal each other: `"1"`, `1` and `true` are three different values.
-pub(super) fn to_sql(filter: Option<&Filter>) -> Result<SqlFilter, StoreError> {
-    let mut out = SqlFilter::default();
+/// A metadata key's value matches when it is the value itself (a scalar) or an element of it (an
+/// array), so `any_of` and ranges match an array that contains a matching element (as Qdrant
+/// does); a nested object matches nothing. Strings, numbers and booleans never equal each other:
+/// `"1"`, `1` and `true` are three different values.
+pub(super) fn to_sql(filter: Option<&Filter>, collection_id: i64) -> Result<SqlFilter, StoreError> {
     let Some(filter) = filter else {
-        return Ok(out);
+        return Ok(SqlFilter::default());
     };
+    let mut sets = Vec::new();
     for condition in &filter.must {
-        condition_sql(condition, &mut out)?;
+        condition_sets(condition, collection_id, &mut sets)?;
+    }
+    // The first set drives the query and the others are looked up: a source (the chunks' own
+    // index, usually one document) first, as the likeliest to be small.
+    sets.sort_by_key(|set| !set.by_source);
+    let mut out = SqlFilter::default();
+    for (index, set) in sets.into_iter().enumerate() {
+        if index == 0 {
+            out.pks = format!("SELECT pk FROM ({})", set.sql);
+        } else {
+            out.pks.push_str(&format!(
+                " {} pk IN ({})",
+                if index == 1 { "WHERE" } else { "AND" },
+                set.sql
+            ));
+        }
+        out.params.extend(set.params);
     }
     Ok(out)
 }
 
-/// Appends one condition.
-fn condition_sql(condition: &Condition, out: &mut SqlFilter) -> Result<(), StoreError> {
+/// One condition's chunks: a `SELECT pk …` and its parameters.
+struct PkSet {
+    /// The statement.
+    sql: String,
+    /// Its parameters, in order.
+    params: Vec<SqlValue>,
+    /// Whether it reads the chunks' source index rather than metadata.
+    by_source: bool,
+}
+
+/// Adds the sets of chunks one condition admits (one for `any_of`, one for a range; a chunk must
+/// be in each).
+fn condition_sets(
+    condition: &Condition,
+    collection_id: i64,
+    sets: &mut Vec<PkSet>,
+) -> Result<(), StoreError> {
     let key = condition.key.as_str();
     let has_range = condition.gte.is_some() || condition.lte.is_some();
     if condition.any_of.is_empty() && !has_range {
@@ -70,106 +124,121 @@ fn condition_sql(condition: &Condition, out: &mut SqlFilter) -> Result<(), Store
         }
     }
     if key == "source" {
-        return source_condition(condition, has_range, out);
+        sets.push(source_set(condition, has_range, collection_id)?);
+        return Ok(());
     }
     if key.is_empty() {
         return Err(StoreError::Invalid(
             "a filter condition has an empty key; use a metadata key or `source`".to_owned(),
         ));
     }
-    // SQLite's JSON path syntax has no escape for a double quote inside a quoted key.
-    if key.contains('"') {
-        return Err(invalid(
-            key,
-            "cannot be filtered on: metadata keys used in filters may not contain `\"`",
-        ));
-    }
-    let path = SqlValue::Text(format!("$.\"{key}\""));
+    // The rows of one kind of value under this key.
+    let select = |kind: &str| {
+        format!(
+            "SELECT pk FROM metadata_values WHERE collection_id = ? AND key = ? AND kind = '{kind}'"
+        )
+    };
+    let prefix = || {
+        vec![
+            SqlValue::Integer(collection_id),
+            SqlValue::Text(key.to_owned()),
+        ]
+    };
 
     if !condition.any_of.is_empty() {
-        let mut texts = Vec::new();
-        let mut numbers = Vec::new();
-        let mut booleans = Vec::new();
+        let mut by_kind: [(&str, Vec<SqlValue>); 3] = [
+            (TEXT, Vec::new()),
+            (NUMBER, Vec::new()),
+            (BOOLEAN, Vec::new()),
+        ];
         for value in &condition.any_of {
-            match value {
-                Value::String(text) => texts.push(SqlValue::Text(text.clone())),
-                Value::Number(number) => numbers.push(number_value(number)),
-                Value::Bool(true) => booleans.push("'true'"),
-                Value::Bool(false) => booleans.push("'false'"),
+            let (index, value) = match value {
+                Value::String(text) => (0, SqlValue::Text(text.clone())),
+                Value::Number(number) => (1, number_value(number)),
+                Value::Bool(flag) => (2, SqlValue::Integer(i64::from(*flag))),
                 Value::Null | Value::Array(_) | Value::Object(_) => {
                     return Err(invalid(
                         key,
                         "has an any_of value that is not a string, number or boolean",
                     ));
                 }
-            }
+            };
+            by_kind[index].1.push(value);
         }
         let mut alternatives = Vec::new();
-        out.params.push(path.clone());
-        if !texts.is_empty() {
+        let mut params = Vec::new();
+        for (kind, values) in by_kind {
+            if values.is_empty() {
+                continue;
+            }
             alternatives.push(format!(
-                "(m.type = 'text' AND m.value IN ({}))",
-                marks(texts.len())
+                "{} AND value IN ({})",
+                select(kind),
+                marks(values.len())
             ));
-            out.params.extend(texts);
+            params.extend(prefix());
+            params.extend(values);
         }
-        if !numbers.is_empty() {
-            alternatives.push(format!(
-                "(m.type IN ('integer', 'real') AND m.value IN ({}))",
-                marks(numbers.len())
-            ));
-            out.params.extend(numbers);
-        }
-        if !booleans.is_empty() {
-            alternatives.push(format!("m.type IN ({})", booleans.join(", ")));
-        }
-        out.sql.push_str(&format!(
-            " AND EXISTS (SELECT 1 FROM json_each(c.metadata, ?) AS m WHERE {})",
-            alternatives.join(" OR ")
-        ));
+        sets.push(PkSet {
+            sql: alternatives.join(" UNION ALL "),
+            params,
+            by_source: false,
+        });
     }
     if has_range {
-        let mut tests = vec!["m.type IN ('integer', 'real')".to_owned()];
-        out.params.push(path);
+        let mut sql = select(NUMBER);
+        let mut params = prefix();
         if let Some(gte) = condition.gte {
-            tests.push("m.value >= ?".to_owned());
-            out.params.push(SqlValue::Real(gte));
+            sql.push_str(" AND value >= ?");
+            params.push(SqlValue::Real(gte));
         }
         if let Some(lte) = condition.lte {
-            tests.push("m.value <= ?".to_owned());
-            out.params.push(SqlValue::Real(lte));
+            sql.push_str(" AND value <= ?");
+            params.push(SqlValue::Real(lte));
         }
-        out.sql.push_str(&format!(
-            " AND EXISTS (SELECT 1 FROM json_each(c.metadata, ?) AS m WHERE {})",
-            tests.join(" AND ")
-        ));
+        sets.push(PkSet {
+            sql,
+            params,
+            by_source: false,
+        });
     }
     Ok(())
 }
 
+/// `metadata_values.kind` of a string.
+const TEXT: &str = "text";
+/// `metadata_values.kind` of a number, integer or not.
+const NUMBER: &str = "number";
+/// `metadata_values.kind` of `true` (value 1) and `false` (value 0).
+const BOOLEAN: &str = "boolean";
+
 /// A condition on the chunk's `source` column rather than on metadata.
-fn source_condition(
+fn source_set(
     condition: &Condition,
     has_range: bool,
-    out: &mut SqlFilter,
-) -> Result<(), StoreError> {
+    collection_id: i64,
+) -> Result<PkSet, StoreError> {
     if has_range {
         return Err(invalid(
             "source",
             "cannot take gte/lte: a source is text; use any_of with the exact sources",
         ));
     }
-    let mut sources = Vec::new();
+    let mut params = vec![SqlValue::Integer(collection_id)];
     for value in &condition.any_of {
         match value {
-            Value::String(source) => sources.push(SqlValue::Text(source.clone())),
+            Value::String(source) => params.push(SqlValue::Text(source.clone())),
             _ => return Err(invalid("source", "takes only strings in any_of")),
         }
     }
-    out.sql
-        .push_str(&format!(" AND c.source IN ({})", marks(sources.len())));
-    out.params.extend(sources);
-    Ok(())
+    Ok(PkSet {
+        sql: format!(
+            "SELECT pk FROM chunks WHERE collection_id = ? AND source IN ({})",
+            marks(params.len() - 1)
+        ),
+        params,
+        by_source: true,
+    })
 }
 
 /// A JSON number as SQLite compares it: integers stay exact, others become reals.
@@ -212,7 +281,6 @@ mod tests {
         let cases = [
             condition("lang", vec![], None, None),
             condition("", vec![json!("x")], None, None),
-            condition("a\"b", vec![json!("x")], None, None),
             condition("lang", vec![json!(null)], None, None),
             condition("lang", vec![json!(["en"])], None, None),
             condition("year", vec![], Some(f64::NAN), None),
@@ -221,7 +289,7 @@ mod tests {
         ];
         for filter in cases {
             assert!(
-                matches!(to_sql(Some(&filter)), Err(StoreError::Invalid(_))),
+                matches!(to_sql(Some(&filter), 1), Err(StoreError::Invalid(_))),
                 "{filter:?}"
             );
         }
@@ -235,14 +303,15 @@ mod tests {
             None,
             None,
         );
-        let sql = to_sql(Some(&filter)).unwrap_or_default();
-        assert!(!sql.sql.contains("DROP"), "{}", sql.sql);
-        assert_eq!(sql.params.len(), 2);
+        let sql = to_sql(Some(&filter), 1).unwrap_or_default();
+        assert!(!sql.pks.contains("DROP"), "{}", sql.pks);
+        // The collection, the key and the value.
+        assert_eq!(sql.params.len(), 3);
     }
 
     #[test]
     fn no_filter_is_no_condition() {
-        let sql = to_sql(None).unwrap_or_default();
-        assert!(sql.sql.is_empty() && sql.params.is_empty());
+        let sql = to_sql(None, 1).unwrap_or_default();
+        assert!(sql.is_empty() && sql.params.is_empty());
     }
 }

@@ -378,8 +378,11 @@ pub(super) fn delete(
                      at least one condition, or use drop_collection"
                 )));
             }
-            let condition = filter::to_sql(Some(selected))?;
-            filter::matching_pks(connection, collection.id, &condition).context(failed)?
+            let condition = filter::to_sql(Some(selected), collection.id)?;
+            let mut pks: Vec<i64> = filter::matching_pks(connection, &condition).context(failed)?;
+            pks.sort_unstable();
+            pks.dedup();
+            pks
         }
     };
     let mut delete_chunk = connection

@@ -28,6 +28,30 @@ struct Migration {
     sql: &'static str,
 }
 
+/// The `metadata_values` rows (collection, key, kind, value, pk) of the chunk row `$row` (`new`
+/// in a trigger; `c`, with `$from` naming the table, over existing rows): each top-level key's
+/// string, number or boolean, and each such element of a top-level array. Nulls and nested
+/// objects are left out: no filter matches them.
+macro_rules! metadata_rows {
+    ($row:literal, $from:literal) => {
+        concat!(
+            "SELECT ", $row, ".collection_id, top.key,
+                CASE top.type WHEN 'text' THEN 'text' WHEN 'true' THEN 'boolean'
+                    WHEN 'false' THEN 'boolean' ELSE 'number' END,
+                top.value, ", $row, ".pk
+            FROM ", $from, "json_each(", $row, ".metadata) AS top
+            WHERE top.type IN ('text', 'integer', 'real', 'true', 'false')
+            UNION ALL
+            SELECT ", $row, ".collection_id, top.key,
+                CASE item.type WHEN 'text' THEN 'text' WHEN 'true' THEN 'boolean'
+                    WHEN 'false' THEN 'boolean' ELSE 'number' END,
+                item.value, ", $row, ".pk
+            FROM ", $from, "json_each(", $row, ".metadata) AS top, json_each(top.value) AS item
+            WHERE top.type = 'array' AND item.type IN ('text', 'integer', 'real', 'true', 'false')"
+        )
+    };
+}
+
 /// The shared tables, oldest step first. Each collection's own FTS5 and vec0 tables are created
 /// with the collection ([`create_collection_tables`]), named after its integer id so that no
 /// user text ever reaches DDL.
@@ -76,6 +100,48 @@ const MIGRATIONS: &[Migration] = &[
         // Bumped in every transaction that changes a collection's vectors, so the HNSW graph
         // derived from them (ann.rs) can tell whether it reflects what a reader sees.
         sql: "ALTER TABLE collections ADD COLUMN vector_generation INTEGER NOT NULL DEFAULT 0;",
+    },
+    Migration {
+        version: 3,
+        description: "index the chunks' metadata values for filters",
+        // Filters used to read every chunk's metadata with json_each: 80-170 ms for one filtered
+        // search at 100k chunks. Triggers keep the table in step with `chunks` on every write
+        // path, as they do the full-text index; the last statement fills it for existing chunks.
+        sql: concat!(
+            r#"
+        CREATE TABLE metadata_values (
+            collection_id INTEGER NOT NULL,
+            -- A top-level metadata key, as written.
+            key           TEXT NOT NULL,
+            -- 'text', 'number' (integer or real), or 'boolean' (value 1 or 0): a filter's
+            -- "1", 1 and true never equal each other.
+            kind          TEXT NOT NULL,
+            -- The key's scalar value, or one scalar element of its array; no declared type, so
+            -- SQLite keeps each value's own (numbers compare as numbers, text as text).
+            value         NOT NULL,
+            pk            INTEGER NOT NULL,
+            PRIMARY KEY (collection_id, key, kind, value, pk)
+        ) WITHOUT ROWID;
+        CREATE INDEX metadata_values_by_chunk ON metadata_values (pk);
+        CREATE TRIGGER metadata_values_insert AFTER INSERT ON chunks BEGIN
+            INSERT OR IGNORE INTO metadata_values (collection_id, key, kind, value, pk) "#,
+            metadata_rows!("new", ""),
+            r#";
+        END;
+        CREATE TRIGGER metadata_values_update AFTER UPDATE OF collection_id, metadata ON chunks
+        BEGIN
+            DELETE FROM metadata_values WHERE pk = old.pk;
+            INSERT OR IGNORE INTO metadata_values (collection_id, key, kind, value, pk) "#,
+            metadata_rows!("new", ""),
+            r#";
+        END;
+        CREATE TRIGGER metadata_values_delete AFTER DELETE ON chunks BEGIN
+            DELETE FROM metadata_values WHERE pk = old.pk;
+        END;
+        INSERT OR IGNORE INTO metadata_values (collection_id, key, kind, value, pk) "#,
+            metadata_rows!("c", "chunks AS c, "),
+            ";"
+        ),
     },
 ];
 

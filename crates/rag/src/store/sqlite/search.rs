@@ -43,7 +43,7 @@ pub(super) fn search(
     derivations: Option<&Derivations<'_>>,
 ) -> Result<Vec<Hit>, StoreError> {
     let collection = ops::collection_row(connection, name)?;
-    let condition = filter::to_sql(request.filter.as_ref())?;
+    let condition = filter::to_sql(request.filter.as_ref(), collection.id)?;
     let mode = effective_mode(name, &collection, request)?;
     if request.k == 0 {
         return Ok(Vec::new());
@@ -202,11 +202,11 @@ impl Indexes {
     ) -> Result<Indexes, StoreError> {
         let graph = derivations.and_then(|derived| derived.graphs.get(collection.id));
         let lexicon = derivations.and_then(|derived| derived.lexicons.get(collection.id));
-        let allowed = if condition.sql.is_empty() || (graph.is_none() && lexicon.is_none()) {
+        let allowed = if condition.is_empty() || (graph.is_none() && lexicon.is_none()) {
             None
         } else {
             Some(
-                filter::matching_pks(connection, collection.id, condition)
+                filter::matching_pks(connection, condition)
                     .context(|| "the filter could not be applied")?,
             )
         };
@@ -245,7 +245,7 @@ fn lexical(
     let sql = format!(
         "SELECT c.pk, -bm25({fts}) FROM {fts} JOIN chunks AS c ON c.pk = {fts}.rowid
          WHERE {fts} MATCH ?{} ORDER BY bm25({fts}), c.pk LIMIT ?",
-        condition.sql
+        condition.restricting("c.pk")
     );
     let mut values = Vec::with_capacity(condition.params.len() + 2);
     values.push(SqlValue::Text(query));
@@ -277,11 +277,16 @@ fn dense(
     if let Some(graph) = &indexes.graph {
         let graph = derived::read(graph);
         let allowed = indexes.allowed.as_ref();
-        // A selective filter leaves few chunks: scanning them exactly is cheap, while the
-        // graph would wander through many non-matching nodes to find k matching ones.
-        if allowed
-            .is_some_and(|allowed| allowed.len().saturating_mul(SELECTIVE_SHARE) < graph.live())
+        // A selective filter leaves few chunks: comparing the query with each of them is
+        // cheap, while the graph would wander through many non-matching nodes to find k
+        // matching ones.
+        if let Some(allowed) = allowed
+            && allowed.len().saturating_mul(SELECTIVE_SHARE) < graph.live()
         {
+            if let Some(found) = graph.nearest_among(collection.generation, vector, depth, allowed)
+            {
+                return Ok(found);
+            }
             drop(graph);
             return exact(connection, collection, vector, condition, depth);
         }
@@ -296,7 +301,8 @@ fn dense(
     exact(connection, collection, vector, condition, depth)
 }
 
-/// A filter letting through fewer than one chunk in this many is answered by the exact scan.
+/// A filter letting through fewer than one chunk in this many is answered by comparing the
+/// query with each chunk it admits.
 const SELECTIVE_SHARE: usize = 20;
 
 /// The `depth` nearest chunks by sqlite-vec's exact scan.
@@ -316,16 +322,8 @@ fn exact(
         SqlValue::Blob(ops::vector_blob(vector)),
         SqlValue::Integer(sql_limit(depth)),
     ];
-    let restriction = if condition.sql.is_empty() {
-        String::new()
-    } else {
-        values.push(SqlValue::Integer(collection.id));
-        values.extend(condition.params.iter().cloned());
-        format!(
-            " AND v.rowid IN (SELECT c.pk FROM chunks AS c WHERE c.collection_id = ?{})",
-            condition.sql
-        )
-    };
+    values.extend(condition.params.iter().cloned());
+    let restriction = condition.restricting("v.rowid");
     let sql = format!(
         "SELECT v.rowid, 1.0 - v.distance FROM {vec} AS v
          WHERE v.embedding MATCH ? AND v.k = ?{restriction}

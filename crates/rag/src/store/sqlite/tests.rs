@@ -357,6 +357,18 @@ async fn any_of_matches_an_element_of_an_array() {
                 ),
                 chunk("c", "tagged text", None, json!({"tags": ["green"]})),
                 chunk("d", "tagged text", None, json!({"odd key. [0]": "yes"})),
+                chunk(
+                    "e",
+                    "tagged text",
+                    None,
+                    json!({"say \"hi\"": "yes", "nested": {"tags": "red"}, "scores": 9.0}),
+                ),
+                chunk(
+                    "f",
+                    "tagged text",
+                    None,
+                    json!({"tags": [["red"], {"red": "red"}, null], "flags": [false, true]}),
+                ),
             ],
             Vec::new(),
         )
@@ -393,7 +405,7 @@ async fn any_of_matches_an_element_of_an_array() {
     );
     assert_eq!(
         found(search("scores", vec![], Some(8.0)).await.unwrap()),
-        ["a"]
+        ["a", "e"]
     );
     assert_eq!(
         found(
@@ -403,6 +415,111 @@ async fn any_of_matches_an_element_of_an_array() {
         ),
         ["d"]
     );
+    // Any key can be filtered on, quotes included.
+    assert_eq!(
+        found(
+            search("say \"hi\"", vec![json!("yes")], None)
+                .await
+                .unwrap()
+        ),
+        ["e"]
+    );
+    // Numbers equal numbers whether written as integers or not; ranges see every element.
+    assert_eq!(
+        found(search("scores", vec![json!(9)], None).await.unwrap()),
+        ["a", "e"]
+    );
+    assert_eq!(
+        found(search("scores", vec![], Some(5.0)).await.unwrap()),
+        ["a", "b", "e"]
+    );
+    // Values nested deeper than an array's elements are not the key's values.
+    assert!(found(search("nested", vec![json!("red")], None).await.unwrap()).is_empty());
+    assert_eq!(
+        found(search("flags", vec![json!(true)], None).await.unwrap()),
+        ["f"]
+    );
+    // A replaced chunk is filtered by its new metadata only, a deleted one not at all.
+    store
+        .upsert(
+            "tags",
+            vec![chunk("a", "tagged text", None, json!({"tags": ["green"]}))],
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    store
+        .delete("tags", crate::model::Selector::Ids(vec!["c".to_owned()]))
+        .await
+        .unwrap();
+    assert_eq!(
+        found(search("tags", vec![json!("red")], None).await.unwrap()),
+        ["b"]
+    );
+    assert_eq!(
+        found(search("tags", vec![json!("green")], None).await.unwrap()),
+        ["a"]
+    );
+    assert!(found(search("scores", vec![json!(1)], None).await.unwrap()).is_empty());
+}
+
+/// A file from before the metadata index (schema version 2) gets it filled at open, and filters
+/// work on the chunks it already held.
+#[tokio::test]
+async fn the_metadata_index_is_filled_for_an_older_file() {
+    let (_directory, path) = temp_path();
+    {
+        let store = SqliteStore::open(path.clone()).await.unwrap();
+        store.create_collection("old", None).await.unwrap();
+        store
+            .upsert(
+                "old",
+                vec![
+                    chunk(
+                        "a",
+                        "old text",
+                        None,
+                        json!({"lang": "en", "tags": ["x", "y"]}),
+                    ),
+                    chunk("b", "old text", None, json!({"lang": "de", "year": 2020})),
+                ],
+                Vec::new(),
+            )
+            .await
+            .unwrap();
+    }
+    // What version 2 had: no table, no triggers.
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    raw.execute_batch(
+        "DROP TRIGGER metadata_values_insert; DROP TRIGGER metadata_values_update;
+         DROP TRIGGER metadata_values_delete; DROP TABLE metadata_values;
+         PRAGMA user_version = 2;",
+    )
+    .unwrap();
+    drop(raw);
+    let store = SqliteStore::open(path.clone()).await.unwrap();
+    let search = |key: &str, value: Value| {
+        let mut request = lexical("old", 10);
+        request.filter = Some(Filter {
+            must: vec![Condition {
+                key: key.to_owned(),
+                any_of: vec![value],
+                gte: None,
+                lte: None,
+            }],
+        });
+        store.search("old", request)
+    };
+    let ids = |hits: Vec<crate::model::Hit>| -> Vec<String> {
+        hits.into_iter().map(|hit| hit.chunk.id).collect()
+    };
+    assert_eq!(ids(search("tags", json!("y")).await.unwrap()), ["a"]);
+    assert_eq!(ids(search("year", json!(2020)).await.unwrap()), ["b"]);
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    let rows: i64 = raw
+        .query_row("SELECT count(*) FROM metadata_values", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(rows, 5);
 }
 
 #[tokio::test]
@@ -498,7 +615,7 @@ async fn dropping_a_collection_removes_its_tables_and_triggers() {
     store
         .upsert(
             "gone",
-            vec![chunk("a", "text", None, json!({}))],
+            vec![chunk("a", "text", None, json!({"lang": "en"}))],
             vec![vec![1.0, 0.0, 0.0, 0.0]],
         )
         .await
@@ -518,6 +635,10 @@ async fn dropping_a_collection_removes_its_tables_and_triggers() {
         .query_row("SELECT count(*) FROM chunks", [], |row| row.get(0))
         .unwrap();
     assert_eq!(chunks, 0);
+    let values: i64 = raw
+        .query_row("SELECT count(*) FROM metadata_values", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(values, 0);
     // The other collection's index still works.
     store
         .upsert(

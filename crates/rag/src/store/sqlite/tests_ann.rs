@@ -314,6 +314,11 @@ async fn filters_never_lose_results() {
                 let value = &hit.chunk.metadata[&filter.must[0].key];
                 assert_eq!(value, &filter.must[0].any_of[0]);
             }
+            // The rare ones are compared one by one with the query: exactly the scan's answer.
+            if filter.must[0].key == "rare" {
+                let found: Vec<String> = found.into_iter().map(|hit| hit.chunk.id).collect();
+                assert_eq!(found, exact);
+            }
         }
     }
     // k above the number of matching chunks: all 30 rare ones.
@@ -325,6 +330,34 @@ async fn filters_never_lose_results() {
         .await
         .unwrap();
     assert_eq!(all_rare.len(), 30);
+    // Rare chunks added to the graph since are compared too (its list of nodes is redone), and
+    // a replaced one is compared by its new vector only.
+    let query = vectors.clustered();
+    store
+        .upsert(
+            "ann",
+            vec![chunk(3_000), chunk(100)],
+            vec![query.clone(), query.clone()],
+        )
+        .await
+        .unwrap();
+    let before = info(&store).await;
+    let nearest = ids(
+        &store,
+        dense(query.clone(), 3, Some(filter("rare", json!(true)))),
+    )
+    .await;
+    let after = info(&store).await;
+    assert_eq!(
+        after.compared,
+        before.compared + 1,
+        "not compared one by one"
+    );
+    let mut first_two = nearest[..2].to_vec();
+    first_two.sort();
+    assert_eq!(first_two, ["c100", "c3000"]);
+    let exact = exact_ids(&store, dense(query, 3, Some(filter("rare", json!(true))))).await;
+    assert_eq!(nearest[2], exact[2]);
 }
 
 async fn info(store: &SqliteStore) -> super::IndexInfo {
