@@ -15,7 +15,7 @@
 //!   does not match (stale, from another format, or a file that does not hash to its sum) makes
 //!   the graph be rebuilt from SQLite rather than trusted.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -26,11 +26,13 @@ use hnsw_rs::hnsw::Point;
 use hnsw_rs::hnswio::HnswIo;
 use hnsw_rs::prelude::{Distance, FilterT, Hnsw};
 use rusqlite::Connection;
+use rustc_hash::FxBuildHasher;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::derived::{self, Change, Derived, IndexSettings, Snapshot};
 use super::error::Context;
+use super::filter::Admitted;
 use super::schema;
 use crate::store::StoreError;
 
@@ -143,7 +145,7 @@ pub(super) struct CollectionIndex {
     /// Slot → chunk pk; 0 (never a pk) for a tombstone.
     pk_of: Vec<i64>,
     /// Chunk pk → its live slot.
-    slot_of: HashMap<i64, usize>,
+    slot_of: HashMap<i64, usize, FxBuildHasher>,
     /// Vectors changed since last saved (a fresh build counts as all of them).
     unsaved: AtomicUsize,
     /// Rankings answered from the graph.
@@ -184,7 +186,7 @@ impl CollectionIndex {
         generation: i64,
         vector: &[f32],
         depth: usize,
-        allowed: Option<&HashSet<i64>>,
+        allowed: Option<&Admitted>,
     ) -> Option<Vec<(i64, f64)>> {
         if self.generation != generation {
             return None;
@@ -245,18 +247,25 @@ impl CollectionIndex {
         generation: i64,
         vector: &[f32],
         depth: usize,
-        allowed: &HashSet<i64>,
+        allowed: &Admitted,
     ) -> Option<Vec<(i64, f64)>> {
         if self.generation != generation {
             return None;
         }
         let nodes = self.nodes();
         let query = normalised(vector);
-        let mut found: Vec<(i64, f32)> = allowed
+        // In slot order, which is about the order the vectors were allocated in, so reading
+        // them goes forward through memory rather than hopping as the set's order would.
+        let mut slots: Vec<usize> = allowed
             .iter()
-            .filter_map(|pk| {
-                let node = nodes.get(*self.slot_of.get(pk)?)?.as_ref()?;
-                Some((*pk, UnitCosine.eval(&query, node.get_v())))
+            .filter_map(|pk| self.slot_of.get(pk).copied())
+            .collect();
+        slots.sort_unstable();
+        let mut found: Vec<(i64, f32)> = slots
+            .into_iter()
+            .filter_map(|slot| {
+                let node = nodes.get(slot)?.as_ref()?;
+                Some((self.pk_of[slot], UnitCosine.eval(&query, node.get_v())))
             })
             .collect();
         let by_distance =
@@ -609,7 +618,7 @@ struct Admit<'a> {
     /// Slot → pk (0: tombstone).
     pk_of: &'a [i64],
     /// The chunks a filter lets through.
-    allowed: Option<&'a HashSet<i64>>,
+    allowed: Option<&'a Admitted>,
 }
 
 impl FilterT for Admit<'_> {

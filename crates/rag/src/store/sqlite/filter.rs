@@ -6,11 +6,19 @@
 //! collection, key, kind and value, so a condition is an index range rather than a parse of
 //! every chunk's JSON. `source` conditions read the chunks' own index on source.
 
+use std::collections::HashSet;
+
 use rusqlite::types::Value as SqlValue;
+use rustc_hash::FxBuildHasher;
 use serde_json::Value;
 
 use crate::model::{Condition, Filter};
 use crate::store::StoreError;
+
+/// The keys of the chunks a filter admits, as the derived indexes take them: probed at every
+/// node or posting a search visits, so hashed with FxHash (a multiply per key) rather than
+/// SipHash, which no caller-chosen key can exploit here (they are SQLite's own rowids).
+pub(super) type Admitted = HashSet<i64, FxBuildHasher>;
 
 /// The chunks a filter admits, as SQL.
 #[derive(Debug, Default)]

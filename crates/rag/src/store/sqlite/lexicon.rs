@@ -43,7 +43,7 @@
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeSet, BinaryHeap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
@@ -51,6 +51,7 @@ use rusqlite::Connection;
 
 use super::derived::{self, Change, Derived, Snapshot};
 use super::error::Context;
+use super::filter::Admitted;
 use super::fts;
 use super::schema;
 use crate::store::StoreError;
@@ -372,7 +373,7 @@ struct Token<'a> {
 #[derive(Clone, Copy)]
 struct Wanted<'a> {
     /// The chunks admitted; `None` for all.
-    allowed: Option<&'a HashSet<i64>>,
+    allowed: Option<&'a Admitted>,
     /// How many.
     depth: usize,
 }
@@ -385,7 +386,7 @@ impl Lexicon {
         &self,
         generation: i64,
         text: &str,
-        allowed: Option<&HashSet<i64>>,
+        allowed: Option<&Admitted>,
         depth: usize,
     ) -> Result<Option<Vec<(i64, f64)>>, StoreError> {
         if self.generation != generation {
@@ -813,7 +814,7 @@ impl Lexicon {
     }
 
     /// Whether `allowed` admits the chunk in `slot`.
-    fn admits(&self, slot: u32, allowed: Option<&HashSet<i64>>) -> bool {
+    fn admits(&self, slot: u32, allowed: Option<&Admitted>) -> bool {
         allowed.is_none_or(|allowed| {
             self.pk_of
                 .get(slot as usize)
@@ -830,7 +831,7 @@ impl Lexicon {
         &self,
         fts: (&Connection, i64),
         text: &str,
-        allowed: Option<&HashSet<i64>>,
+        allowed: Option<&Admitted>,
         depth: usize,
     ) -> Result<Vec<(i64, f64)>, StoreError> {
         let terms = fts::any_terms(text);

@@ -2,11 +2,12 @@
 //! scores, for short and long queries, split words, accents, filters, and after upserts and
 //! deletes; and its pruned search against its exhaustive one, likewise.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::json;
 
+use super::filter::Admitted;
 use super::{IndexSettings, SqliteStore, derived, ops};
 use crate::model::{Chunk, Condition, Filter, Position, SearchMode, SearchRequest, Selector};
 use crate::store::Store;
@@ -211,8 +212,7 @@ async fn pruned_as_exhaustive(store: &SqliteStore, queries: Vec<String>) -> u64 
                 .unwrap()
                 .map(Result::unwrap)
                 .collect();
-            let every =
-                |step: usize| -> HashSet<i64> { pks.iter().step_by(step).copied().collect() };
+            let every = |step: usize| -> Admitted { pks.iter().step_by(step).copied().collect() };
             // None, half, a seventh, and fewer chunks than the deepest ranking.
             let filters = [
                 None,
@@ -246,7 +246,7 @@ async fn pruned_as_exhaustive(store: &SqliteStore, queries: Vec<String>) -> u64 
                             bits(&pruned),
                             bits(&exhaustive),
                             "query {query:?}, depth {depth}, filter of {:?} chunks",
-                            allowed.as_ref().map(HashSet::len)
+                            allowed.as_ref().map(Admitted::len)
                         );
                     }
                 }
