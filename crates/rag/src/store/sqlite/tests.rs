@@ -374,71 +374,55 @@ async fn any_of_matches_an_element_of_an_array() {
         )
         .await
         .unwrap();
-    let search = |key: &str, any_of: Vec<Value>, gte: Option<f64>| {
-        let mut request = lexical("tagged", 10);
-        request.filter = Some(Filter {
-            must: vec![Condition {
-                key: key.to_owned(),
-                any_of,
-                gte,
-                lte: None,
-            }],
-        });
-        store.search("tags", request)
+    // Each case: key, any_of, gte, the chunks it must find.
+    type Case = (
+        &'static str,
+        Vec<Value>,
+        Option<f64>,
+        &'static [&'static str],
+    );
+    let check = |cases: Vec<Case>| async move {
+        for (key, any_of, gte, expected) in cases {
+            let mut request = lexical("tagged", 10);
+            request.filter = Some(Filter {
+                must: vec![Condition {
+                    key: key.to_owned(),
+                    any_of: any_of.clone(),
+                    gte,
+                    lte: None,
+                }],
+            });
+            let mut ids: Vec<String> = store
+                .search("tags", request)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|hit| hit.chunk.id)
+                .collect();
+            ids.sort();
+            assert_eq!(ids, expected, "{key} {any_of:?} {gte:?}");
+        }
     };
-    let found = |hits: Vec<crate::model::Hit>| {
-        let mut ids: Vec<String> = hits.into_iter().map(|hit| hit.chunk.id).collect();
-        ids.sort();
-        ids
-    };
-    assert_eq!(
-        found(search("tags", vec![json!("red")], None).await.unwrap()),
-        ["a", "b"]
-    );
-    assert_eq!(
-        found(
-            search("tags", vec![json!("blue"), json!("green")], None)
-                .await
-                .unwrap()
+    check(vec![
+        ("tags", vec![json!("red")], None, &["a", "b"]),
+        (
+            "tags",
+            vec![json!("blue"), json!("green")],
+            None,
+            &["a", "c"],
         ),
-        ["a", "c"]
-    );
-    assert_eq!(
-        found(search("scores", vec![], Some(8.0)).await.unwrap()),
-        ["a", "e"]
-    );
-    assert_eq!(
-        found(
-            search("odd key. [0]", vec![json!("yes")], None)
-                .await
-                .unwrap()
-        ),
-        ["d"]
-    );
-    // Any key can be filtered on, quotes included.
-    assert_eq!(
-        found(
-            search("say \"hi\"", vec![json!("yes")], None)
-                .await
-                .unwrap()
-        ),
-        ["e"]
-    );
-    // Numbers equal numbers whether written as integers or not; ranges see every element.
-    assert_eq!(
-        found(search("scores", vec![json!(9)], None).await.unwrap()),
-        ["a", "e"]
-    );
-    assert_eq!(
-        found(search("scores", vec![], Some(5.0)).await.unwrap()),
-        ["a", "b", "e"]
-    );
-    // Values nested deeper than an array's elements are not the key's values.
-    assert!(found(search("nested", vec![json!("red")], None).await.unwrap()).is_empty());
-    assert_eq!(
-        found(search("flags", vec![json!(true)], None).await.unwrap()),
-        ["f"]
-    );
+        ("scores", vec![], Some(8.0), &["a", "e"]),
+        ("odd key. [0]", vec![json!("yes")], None, &["d"]),
+        // Any key can be filtered on, quotes included.
+        ("say \"hi\"", vec![json!("yes")], None, &["e"]),
+        // Numbers equal numbers whether written as integers or not; ranges see every element.
+        ("scores", vec![json!(9)], None, &["a", "e"]),
+        ("scores", vec![], Some(5.0), &["a", "b", "e"]),
+        // Values nested deeper than an array's elements are not the key's values.
+        ("nested", vec![json!("red")], None, &[]),
+        ("flags", vec![json!(true)], None, &["f"]),
+    ])
+    .await;
     // A replaced chunk is filtered by its new metadata only, a deleted one not at all.
     store
         .upsert(
@@ -452,15 +436,12 @@ async fn any_of_matches_an_element_of_an_array() {
         .delete("tags", crate::model::Selector::Ids(vec!["c".to_owned()]))
         .await
         .unwrap();
-    assert_eq!(
-        found(search("tags", vec![json!("red")], None).await.unwrap()),
-        ["b"]
-    );
-    assert_eq!(
-        found(search("tags", vec![json!("green")], None).await.unwrap()),
-        ["a"]
-    );
-    assert!(found(search("scores", vec![json!(1)], None).await.unwrap()).is_empty());
+    check(vec![
+        ("tags", vec![json!("red")], None, &["b"]),
+        ("tags", vec![json!("green")], None, &["a"]),
+        ("scores", vec![json!(1)], None, &[]),
+    ])
+    .await;
 }
 
 /// A file from before the metadata index (schema version 2) gets it filled at open, and filters
