@@ -476,9 +476,9 @@ async fn a_short_unfiltered_answer_falls_back_to_the_filtered_search() {
 }
 
 /// A filter admitting half the chunks is answered by an unfiltered search widened past the
-/// other half; one admitting a tenth (a widening past `ann::MAX_WIDENING`, though above the
-/// share that goes to the exact scan) by the filtered search. Both as the exact scan, every hit
-/// matching.
+/// other half; one admitting three tenths (a widening past `ann::MAX_WIDENING`, though above the
+/// share whose chunks are compared one by one) by the filtered search; one admitting a tenth by
+/// comparing. All as the exact scan, every hit matching.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broad_filter_searches_unfiltered_and_a_narrow_one_filtered() {
     let directory = tempfile::tempdir().unwrap();
@@ -487,16 +487,20 @@ async fn a_broad_filter_searches_unfiltered_and_a_narrow_one_filtered() {
         .unwrap();
     let mut vectors = Vectors::new(29);
     filled(&store, 3_000, &mut vectors).await;
-    let half = Filter {
+    let groups = |count: i64| Filter {
         must: vec![Condition {
             key: "group".to_owned(),
-            any_of: (0..5).map(|group| json!(group)).collect(),
+            any_of: (0..count).map(|group| json!(group)).collect(),
             gte: None,
             lte: None,
         }],
     };
-    let tenth = filter("group", json!(3));
-    for (filter, filtered) in [(half, false), (tenth, true)] {
+    // Each filter, and whether the graph's filtered search or comparing must answer it.
+    for (filter, filtered, compared) in [
+        (groups(5), false, false),
+        (groups(3), true, false),
+        (groups(1), false, true),
+    ] {
         let before = info(&store).await;
         let mut kept = 0;
         for _ in 0..20 {
@@ -524,8 +528,17 @@ async fn a_broad_filter_searches_unfiltered_and_a_narrow_one_filtered() {
             20,
             "the graph did not answer"
         );
-        let expected = if filtered { 20 } else { 0 };
-        assert_eq!(after.filtered - before.filtered, expected, "{filter:?}");
+        let count = |yes: bool| if yes { 20 } else { 0 };
+        assert_eq!(
+            after.filtered - before.filtered,
+            count(filtered),
+            "{filter:?}"
+        );
+        assert_eq!(
+            after.compared - before.compared,
+            count(compared),
+            "{filter:?}"
+        );
     }
 }
 
