@@ -61,6 +61,56 @@ fn server_crates() -> BTreeSet<String> {
     servers
 }
 
+/// A server linked with a symbol order (`link/build.rs` as its build script) has its order and
+/// the workload it was written from in `link/`, and every order there belongs to such a server:
+/// an order nobody links with, or a build script with nothing to read, would go unnoticed.
+#[test]
+fn every_link_order_has_its_server_and_workload() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = Command::new(cargo)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .current_dir(workspace_root())
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let metadata: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let link = workspace_root().join("link").canonicalize().unwrap();
+    let mut linked = BTreeSet::new();
+    for package in metadata["packages"].as_array().unwrap() {
+        for target in package["targets"].as_array().unwrap() {
+            let script = Path::new(target["src_path"].as_str().unwrap());
+            if target["kind"] == json!(["custom-build"])
+                && script.canonicalize().ok() == Some(link.join("build.rs"))
+            {
+                linked.insert(package["name"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    let mut orders = BTreeSet::new();
+    for entry in std::fs::read_dir(&link).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "order") {
+            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+            assert!(
+                link.join(format!("{name}.jsonl")).is_file(),
+                "link/{name}.order has no workload link/{name}.jsonl to write it again from"
+            );
+            orders.insert(name);
+        }
+    }
+    assert!(!linked.is_empty(), "no package builds with link/build.rs");
+    assert_eq!(
+        linked, orders,
+        "the packages whose build script is link/build.rs and the orders in link/ differ"
+    );
+}
+
 #[test]
 fn every_server_crate_is_listed_in_servers_json_and_vice_versa() {
     let listed: BTreeSet<String> = load_servers()
