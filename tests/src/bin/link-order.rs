@@ -3,12 +3,15 @@
 //! side.
 //!
 //! `link-order --server target/dist/mcp-empresa --workload link/mcp-empresa.jsonl --out
-//! link/mcp-empresa.order [--env KEY=VALUE]…` runs the server twice on the workload (JSON-RPC
-//! lines on its standard input, then end of input) under `valgrind --tool=callgrind`: a first
-//! start, which creates its data (empresa's database with the sample companies), and a later one
-//! on that data. It lists every function of the binary that ran in either, by its mangled name,
-//! sorted so that the file changes only when the set does. Both runs share a fresh data directory
-//! (`XDG_DATA_HOME`), an audit log in it and `MCP_LOG_LEVEL=warn`, plus the `--env` pairs.
+//! link/mcp-empresa.order` runs the server twice on the workload (JSON-RPC lines on its standard
+//! input, then end of input) under `valgrind --tool=callgrind`: a first start, which creates its
+//! data (empresa's database with the sample companies), and a later one on that data. It lists
+//! every function of the binary that ran in either, by its mangled name, sorted so that the file
+//! changes only when the set does. The server runs as the tests run it (`test_environment`):
+//! servers.json's settings for the entry whose command is the binary's name, its stand-in backend
+//! from `tests/standins.json` started first (from this program's own target directory) and the
+//! settings pointing at it, a fresh data directory, the audit log written to a file there, and
+//! `MCP_LOG_LEVEL=warn`, with nothing else of the caller's environment but `PATH`.
 //!
 //! `link-order --check --server BINARY --out FILE.order` says how many of the order's functions
 //! the binary has (read with `nm`). Symbol names carry a hash of the crate's dependencies, so a
@@ -19,19 +22,19 @@
 #![allow(clippy::print_stdout)]
 
 use std::collections::{BTreeSet, HashMap};
-use std::fs::File;
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
+use mcp_conformance::servers::{load_servers, test_environment};
 
-const USAGE: &str = "usage: link-order --server BINARY --workload FILE.jsonl --out FILE.order [--env KEY=VALUE]...\n       link-order --check --server BINARY --out FILE.order";
+const USAGE: &str = "usage: link-order --server BINARY --workload FILE.jsonl --out FILE.order\n       link-order --check --server BINARY --out FILE.order";
 
 fn main() -> Result<()> {
     let mut server = None;
     let mut workload = None;
     let mut out = None;
-    let mut env = Vec::new();
     let mut check = false;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -43,13 +46,6 @@ fn main() -> Result<()> {
             "--server" => server = Some(PathBuf::from(value()?)),
             "--workload" => workload = Some(PathBuf::from(value()?)),
             "--out" => out = Some(PathBuf::from(value()?)),
-            "--env" => {
-                let pair = value()?;
-                let Some((key, value)) = pair.split_once('=') else {
-                    bail!("--env expects KEY=VALUE, got {pair:?}");
-                };
-                env.push((key.to_owned(), value.to_owned()));
-            }
             "--check" => check = true,
             "--help" | "-h" => {
                 println!("{USAGE}");
@@ -70,19 +66,19 @@ fn main() -> Result<()> {
     let server = server
         .canonicalize()
         .with_context(|| format!("the server binary {}", server.display()))?;
+    let binary_name = server
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let entry = load_servers()?
+        .into_iter()
+        .find(|entry| entry.command == binary_name)
+        .with_context(|| format!("servers.json has no server whose command is {binary_name}"))?;
     let dir = tempfile::tempdir()?;
-    let mut env_of_run = vec![
-        (
-            "XDG_DATA_HOME".to_owned(),
-            path_text(&dir.path().join("data")),
-        ),
-        (
-            "MCP_AUDIT_LOG".to_owned(),
-            path_text(&dir.path().join("audit.jsonl")),
-        ),
-        ("MCP_LOG_LEVEL".to_owned(), "warn".to_owned()),
-    ];
-    env_of_run.extend(env);
+    // The stand-in, if any, runs until `environment` is dropped at the end.
+    let mut environment = test_environment(&entry, dir.path());
+    environment.push(("MCP_LOG_LEVEL".to_owned(), "warn".to_owned()));
+    let env_of_run = environment.vars.clone();
 
     let mut symbols = BTreeSet::new();
     for start in ["first", "later"] {
@@ -93,9 +89,19 @@ fn main() -> Result<()> {
             .arg("--demangle=no")
             .arg(format!("--callgrind-out-file={}", path_text(&profile)))
             .arg(&server);
-        run(valgrind, &workload, &env_of_run).with_context(|| {
+        let answers = run(valgrind, &workload, &env_of_run).with_context(|| {
             format!("the {start} start under callgrind (is valgrind installed? Debian: apt install valgrind)")
         })?;
+        let (asked, answered, errors) = tally(&std::fs::read_to_string(&workload)?, &answers);
+        println!(
+            "{start} start: {answered} of {asked} requests answered, {errors} of them with an error"
+        );
+        if answered < asked {
+            bail!(
+                "the server ended before answering every request of {}",
+                workload.display()
+            );
+        }
         let text = std::fs::read_to_string(&profile)
             .with_context(|| format!("reading {}", profile.display()))?;
         symbols.extend(functions_run(&text, &server));
@@ -166,25 +172,97 @@ fn path_text(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
 
-/// Runs `command` with the workload on standard input and its answers discarded; fails when it
-/// does not exit cleanly.
-fn run(mut command: Command, workload: &Path, env: &[(String, String)]) -> Result<()> {
-    let input = File::open(workload).with_context(|| format!("opening {}", workload.display()))?;
-    let output = command
+/// Runs `command` and sends it the workload as a client would: one line at a time, each request
+/// after the answer to the one before (notifications the server sends meanwhile are kept), then
+/// end of input. Returns everything it wrote on standard output; fails when it does not exit
+/// cleanly. Sent all at once, the calls would run side by side and, ten times slower under
+/// callgrind, a slow one could still be running when rmcp stops waiting for in-flight calls after
+/// end of input.
+fn run(mut command: Command, workload: &Path, env: &[(String, String)]) -> Result<String> {
+    let lines = std::fs::read_to_string(workload)
+        .with_context(|| format!("reading {}", workload.display()))?;
+    let mut child = command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .stdin(input)
-        .stdout(Stdio::null())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .output()
+        .spawn()
         .context("starting it")?;
-    if !output.status.success() {
-        bail!(
-            "it exited with {}: {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
+    let (Some(mut input), Some(output)) = (child.stdin.take(), child.stdout.take()) else {
+        bail!("its standard input and output were not piped");
+    };
+    // Standard error is read on a thread of its own, so a chatty server never blocks on it.
+    let stderr = child.stderr.take();
+    let errors = std::thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(mut stderr) = stderr {
+            let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        }
+        text
+    });
+    let mut output = std::io::BufReader::new(output);
+    let mut answers = String::new();
+    for line in lines.lines().filter(|line| !line.trim().is_empty()) {
+        writeln!(input, "{line}").context("writing to the server")?;
+        input.flush()?;
+        let Some(id) = serde_json::from_str::<serde_json::Value>(line)
+            .ok()
+            .and_then(|message| message.get("id").cloned())
+        else {
+            continue;
+        };
+        loop {
+            let mut answer = String::new();
+            if output.read_line(&mut answer)? == 0 {
+                break; // It ended; the tally says what went unanswered.
+            }
+            answers.push_str(&answer);
+            let message: serde_json::Value = serde_json::from_str(&answer).unwrap_or_default();
+            if message.get("method").is_none() && message.get("id") == Some(&id) {
+                break;
+            }
+        }
     }
-    Ok(())
+    drop(input);
+    std::io::Read::read_to_string(&mut output, &mut answers)?;
+    let status = child.wait()?;
+    let errors = errors.join().unwrap_or_default();
+    if !status.success() {
+        bail!("it exited with {status}: {}", errors.trim());
+    }
+    Ok(answers)
+}
+
+/// How many requests (lines with an `id`) the workload holds, how many of them have an answer,
+/// and how many answers are errors (JSON-RPC errors or tool results marked `isError`): a typo in a
+/// workload would otherwise leave its calls out of the order unnoticed.
+fn tally(workload: &str, answers: &str) -> (usize, usize, usize) {
+    let ids = |text: &str| -> Vec<serde_json::Value> {
+        text.lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            // A request the server makes of the client (it has a method) is not an answer.
+            .filter(|message| message.get("method").is_none())
+            .filter_map(|message| message.get("id").cloned())
+            .collect()
+    };
+    let asked: Vec<serde_json::Value> = workload
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter_map(|message| message.get("id").cloned())
+        .collect();
+    let answered = ids(answers);
+    let errors = answers
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| {
+            message.get("error").is_some()
+                || message["result"]["isError"] == serde_json::json!(true)
+        })
+        .count();
+    let found = asked.iter().filter(|id| answered.contains(id)).count();
+    (asked.len(), found, errors)
 }
 
 /// The symbols of the functions in `binary` that a callgrind profile (written with
@@ -308,6 +386,25 @@ fn=(8) _ZN4walk17h1111111111111111E
             symbols.into_iter().collect::<Vec<_>>(),
             ["_ZN1a17h0000000000000000E"]
         );
+    }
+
+    #[test]
+    fn every_request_is_matched_with_its_answer() {
+        let workload = r#"{"jsonrpc":"2.0","id":1,"method":"initialize"}
+{"jsonrpc":"2.0","method":"notifications/initialized"}
+{"jsonrpc":"2.0","id":2,"method":"tools/call"}
+{"jsonrpc":"2.0","id":"three","method":"tools/call"}
+"#;
+        let answers = r#"{"jsonrpc":"2.0","id":1,"result":{}}
+{"jsonrpc":"2.0","method":"notifications/progress","params":{}}
+{"jsonrpc":"2.0","id":2,"result":{"content":[],"isError":true}}
+"#;
+        assert_eq!(tally(workload, answers), (3, 2, 1));
+        let all = format!(
+            "{answers}{}\n",
+            r#"{"jsonrpc":"2.0","id":"three","error":{"code":-32602}}"#
+        );
+        assert_eq!(tally(workload, &all), (3, 3, 2));
     }
 
     #[test]
