@@ -14,10 +14,11 @@ install:
     for name in $(grep -o '"command": *"mcp-[a-z0-9_-]*"' servers.json | grep -o 'mcp-[a-z0-9_-]*'); do cargo install --locked --quiet {{dist}} --path "crates/${name#mcp-}" >&2; done
     bin="${CARGO_INSTALL_ROOT:-${CARGO_HOME:-$HOME/.cargo}}/bin"; sed "s|\"command\": *\"mcp-|\"command\": \"$bin/mcp-|" servers.json
 
-# Writes a server's symbol order (`link/mcp-NAME.order`) from a callgrind run of its workload (`link/mcp-NAME.jsonl`); its next `dist` or `release` build lays those functions out side by side (see `link/build.rs`). Needs valgrind.
+# Writes a server's symbol order (`link/mcp-NAME.order`) from a callgrind run of its workload (`link/mcp-NAME.jsonl`, against its stand-in as the tests run it); its next `dist` or `release` build lays those functions out side by side (see `link/build.rs`). Needs valgrind.
 link-order NAME="empresa":
     cargo build {{dist}} -p mcp-{{NAME}} --quiet
     cargo build --release -p mcp-conformance --bin link-order --quiet
+    cargo build --release --bins -p '*-standin' --quiet
     "${CARGO_TARGET_DIR:-target}/release/link-order" --server "${CARGO_TARGET_DIR:-target}/dist/mcp-{{NAME}}" --workload link/mcp-{{NAME}}.jsonl --out link/mcp-{{NAME}}.order
 
 # Run one server over stdio (e.g. `just run empresa`, `just run empresa --transport http`).
