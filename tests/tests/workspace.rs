@@ -13,12 +13,8 @@ use mcp_conformance::{StdioServer, binary_path};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-/// The directories under crates/ whose Cargo.toml declares `[package.metadata.mcp] server = true`,
-/// read with Cargo's own parser (`cargo metadata`), so every way TOML allows writing the marker
-/// counts. Crates without it (mcp-common, a client, shared libraries) are not servers and need no
-/// servers.json entry; a marker with a value other than true or false fails, so a typo cannot
-/// silently unlist a server.
-fn server_crates() -> BTreeSet<String> {
+/// The workspace's packages as Cargo reads them (`cargo metadata --no-deps`).
+fn workspace_metadata() -> Value {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(cargo)
         .args([
@@ -36,7 +32,16 @@ fn server_crates() -> BTreeSet<String> {
         "cargo metadata failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let metadata: Value = serde_json::from_slice(&output.stdout).unwrap();
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// The directories under crates/ whose Cargo.toml declares `[package.metadata.mcp] server = true`,
+/// read with Cargo's own parser (`cargo metadata`), so every way TOML allows writing the marker
+/// counts. Crates without it (mcp-common, a client, shared libraries) are not servers and need no
+/// servers.json entry; a marker with a value other than true or false fails, so a typo cannot
+/// silently unlist a server.
+fn server_crates() -> BTreeSet<String> {
+    let metadata = workspace_metadata();
     let crates = workspace_root().join("crates").canonicalize().unwrap();
     let mut servers = BTreeSet::new();
     for package in metadata["packages"].as_array().unwrap() {
@@ -66,20 +71,7 @@ fn server_crates() -> BTreeSet<String> {
 /// an order nobody links with, or a build script with nothing to read, would go unnoticed.
 #[test]
 fn every_link_order_has_its_server_and_workload() {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let output = Command::new(cargo)
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--no-deps",
-            "--offline",
-        ])
-        .current_dir(workspace_root())
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    let metadata: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let metadata = workspace_metadata();
     let link = workspace_root().join("link").canonicalize().unwrap();
     let mut linked = BTreeSet::new();
     for package in metadata["packages"].as_array().unwrap() {
