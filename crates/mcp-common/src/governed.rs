@@ -143,6 +143,51 @@ pub(crate) struct Runtime {
     /// What `initialize` answers, composed on first use: stateless HTTP asks for it on every
     /// request, and it cannot change while the server runs.
     info: std::sync::OnceLock<ServerConfig>,
+    /// Tool calls started whose audit record is not written yet.
+    in_flight: InFlight,
+}
+
+/// Counts the tool calls running, so that a server ending (end of stdio input, a signal) can let
+/// them finish and write their audit records before the runtime drops them.
+#[derive(Debug, Default)]
+struct InFlight {
+    running: std::sync::atomic::AtomicUsize,
+    settled: tokio::sync::Notify,
+}
+
+impl InFlight {
+    fn enter(&self) {
+        self.running
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn leave(&self) {
+        if self
+            .running
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst)
+            == 1
+        {
+            self.settled.notify_waiters();
+        }
+    }
+
+    /// Waits until no call is running or `limit` has passed; returns how many still run.
+    async fn settle(&self, limit: Duration) -> usize {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let settled = self.settled.notified();
+            tokio::pin!(settled);
+            // Registered before the count is read, so a call ending in between still wakes us.
+            settled.as_mut().enable();
+            let running = self.running.load(std::sync::atomic::Ordering::SeqCst);
+            if running == 0 {
+                return 0;
+            }
+            if tokio::time::timeout_at(deadline, settled).await.is_err() {
+                return self.running.load(std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Runtime {
@@ -249,8 +294,16 @@ impl<S: Domain> Governed<S> {
                 asked: ConsentRequests::default(),
                 credential_fields,
                 info: std::sync::OnceLock::new(),
+                in_flight: InFlight::default(),
             }),
         })
+    }
+
+    /// Lets the tool calls still running finish, for at most `limit`, so that each writes its
+    /// audit record (and a write under way completes) before the server exits; returns how many
+    /// were still running at the limit, whose records say `interrupted` when they are dropped.
+    pub(crate) async fn settle(&self, limit: Duration) -> usize {
+        self.runtime.in_flight.settle(limit).await
     }
 
     /// The tools offered under the current policy, with the consent argument added where needed.
@@ -1093,61 +1146,144 @@ impl<S: Domain> Governed<S> {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        let started = Instant::now();
         let caller = Caller::of(&context);
         let request_id = match &context.id {
             NumberOrString::Number(n) => n.to_string(),
             NumberOrString::String(s) => s.to_string(),
         };
-        let tool = request.name.to_string();
         let arguments = request
             .arguments
             .clone()
             .map(Value::Object)
             .unwrap_or(Value::Null);
+        let mut record = CallRecord::start(
+            &self.runtime,
+            request.name.to_string(),
+            arguments,
+            caller,
+            request_id,
+        );
         let (verdict, notes) =
-            crate::audit::collecting_notes(Box::pin(self.govern(request, context, &caller))).await;
+            crate::audit::collecting_notes(Box::pin(self.govern(request, context, &record.caller)))
+                .await;
         let mut notes = Value::Object(notes);
         scrub_json(&mut notes);
         let notes = match notes {
             Value::Object(notes) => notes,
             _ => serde_json::Map::new(),
         };
-        let elapsed = started.elapsed();
         let error = first_text(&verdict.response);
         let result_summary = summary_of(&verdict.response);
-        let mut audited = redact_arguments(&arguments, &self.runtime.sensitive);
+        record.finish(
+            verdict.outcome,
+            error,
+            verdict.consent,
+            notes,
+            result_summary,
+        );
+        verdict.response
+    }
+}
+
+/// A tool call's audit record from its start: written by [`CallRecord::finish`] with the call's
+/// outcome, or, when the call's future is dropped first (the server ended while it ran and the
+/// runtime dropped it), on drop with the outcome `interrupted`, so that no call that may have
+/// changed something goes unrecorded.
+struct CallRecord<'r> {
+    runtime: &'r Runtime,
+    started: Instant,
+    tool: String,
+    arguments: Value,
+    caller: Caller,
+    request_id: String,
+    finished: bool,
+}
+
+impl<'r> CallRecord<'r> {
+    fn start(
+        runtime: &'r Runtime,
+        tool: String,
+        arguments: Value,
+        caller: Caller,
+        request_id: String,
+    ) -> CallRecord<'r> {
+        runtime.in_flight.enter();
+        CallRecord {
+            runtime,
+            started: Instant::now(),
+            tool,
+            arguments,
+            caller,
+            request_id,
+            finished: false,
+        }
+    }
+
+    fn finish(
+        &mut self,
+        outcome: &'static str,
+        error: Option<String>,
+        consent: Option<String>,
+        notes: serde_json::Map<String, Value>,
+        result_summary: Option<String>,
+    ) {
+        self.finished = true;
+        self.write(outcome, error, consent, notes, result_summary);
+    }
+
+    fn write(
+        &mut self,
+        outcome: &'static str,
+        error: Option<String>,
+        consent: Option<String>,
+        notes: serde_json::Map<String, Value>,
+        result_summary: Option<String>,
+    ) {
+        let elapsed = self.started.elapsed();
+        let mut audited = redact_arguments(&self.arguments, &self.runtime.sensitive);
         if let Value::Object(map) = &mut audited
             && map.get(CONFIRM_ARGUMENT).is_some_and(|v| !v.is_boolean())
         {
             map.insert(CONFIRM_ARGUMENT.into(), Value::String(REDACTED.into()));
         }
-        let audited_arguments = audited_arguments(audited);
-        self.runtime
-            .metrics
-            .observe(&tool, verdict.outcome, elapsed);
+        let tool = std::mem::take(&mut self.tool);
+        self.runtime.metrics.observe(&tool, outcome, elapsed);
         tracing::info!(
             tool = %tool,
-            outcome = verdict.outcome,
+            outcome,
             duration_ms = elapsed.as_secs_f64() * 1000.0,
-            transport = caller.transport,
+            transport = self.caller.transport,
             "tool call"
         );
         self.runtime.audit.record(&AuditRecord {
             time: now_rfc3339(),
             server: self.runtime.config.server.clone(),
             tool,
-            arguments: audited_arguments,
+            arguments: audited_arguments(audited),
             duration_ms: (elapsed.as_secs_f64() * 1e6).round() / 1e3,
-            outcome: verdict.outcome,
+            outcome,
             error: error.map(|e| scrub(&e).into_owned()),
-            consent: verdict.consent,
-            caller,
-            request_id,
+            consent,
+            caller: self.caller.clone(),
+            request_id: std::mem::take(&mut self.request_id),
             notes,
             result_summary,
         });
-        verdict.response
+    }
+}
+
+impl Drop for CallRecord<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.write(
+                "interrupted",
+                Some("the server stopped while the call was running; whether it changed anything is unknown".to_owned()),
+                None,
+                serde_json::Map::new(),
+                None,
+            );
+        }
+        self.runtime.in_flight.leave();
     }
 }
 
@@ -1282,6 +1418,27 @@ impl<S: Domain> ServerHandler for Governed<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Settling waits for the calls running to end, and stops waiting at its limit.
+    #[tokio::test]
+    async fn settling_waits_for_running_calls_up_to_its_limit() {
+        let in_flight = Arc::new(InFlight::default());
+        assert_eq!(in_flight.settle(Duration::from_millis(10)).await, 0);
+        in_flight.enter();
+        in_flight.enter();
+        let ending = in_flight.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            ending.leave();
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            ending.leave();
+        });
+        let started = Instant::now();
+        assert_eq!(in_flight.settle(Duration::from_secs(5)).await, 0);
+        assert!(started.elapsed() >= Duration::from_millis(60));
+        in_flight.enter();
+        assert_eq!(in_flight.settle(Duration::from_millis(50)).await, 1);
+    }
 
     fn tool(name: &'static str, kind: ToolKind) -> (String, GovernedTool) {
         let tool = Tool::new(name, "a tool", Arc::new(JsonObject::new()));

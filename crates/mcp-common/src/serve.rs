@@ -735,6 +735,7 @@ where
     }
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
+    let settling = governed.clone();
     let served = match startup.transport {
         TransportKind::Stdio => {
             tracing::info!(
@@ -771,6 +772,16 @@ where
             .await
         }
     };
+    // The transport has ended (end of input, a signal) and rmcp has stopped waiting for the
+    // answers still owed: calls still running finish, and write their audit records, for at most
+    // the tool timeout before the runtime drops them (their records then say `interrupted`).
+    let still_running = settling.settle(common.tool_timeout).await;
+    if still_running > 0 {
+        tracing::warn!(
+            still_running,
+            "tool calls still running at exit; their audit records say `interrupted`"
+        );
+    }
     if let Some(audit) = audit_database {
         // What is still queued reaches the database, or the spool for the next start.
         audit.close(Duration::from_secs(5)).await;

@@ -858,3 +858,54 @@ async fn clients_on_2026_07_28_are_asked_through_input_required_results() {
     );
     assert_eq!(outcomes[0].0, "input_required", "{outcomes:?}");
 }
+
+/// A call still running when the server's runtime goes away (the process exiting after its input
+/// ended) leaves an audit record that says so, instead of none: the call may have changed
+/// something.
+#[test]
+fn a_call_the_runtime_drops_is_audited_as_interrupted() {
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (mut client, _) = start(policy(), json!({}), &audit).await;
+        // `patient` takes 600 ms; the runtime is dropped while it sleeps.
+        client
+            .send(json!({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"patient","arguments":{}}}))
+            .await;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert!(audit_lines(&audit).is_empty(), "no record before it ends");
+    });
+    drop(runtime);
+    let records = audit_lines(&audit);
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["tool"], "patient");
+    assert_eq!(records[0]["outcome"], "interrupted");
+    assert_eq!(records[0]["request_id"], "7");
+    assert!(
+        records[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("whether it changed anything is unknown")),
+        "{records:?}"
+    );
+}
+
+/// A call that ends normally is recorded once, with its own outcome, not again on drop.
+#[tokio::test]
+async fn a_finished_call_is_audited_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let (mut client, _) = start(policy(), json!({}), &audit).await;
+    let answer = client.call(1, "patient", json!({})).await;
+    assert_eq!(answer["result"]["isError"], false, "{answer}");
+    drop(client);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let outcomes: Vec<Value> = audit_lines(&audit)
+        .iter()
+        .map(|r| r["outcome"].clone())
+        .collect();
+    assert_eq!(outcomes, [json!("ok")]);
+}
