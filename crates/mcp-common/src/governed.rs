@@ -1219,6 +1219,7 @@ impl<'r> CallRecord<'r> {
         }
     }
 
+    /// Writes the record (once: a finished record is not written again on drop).
     fn finish(
         &mut self,
         outcome: &'static str,
@@ -1228,17 +1229,6 @@ impl<'r> CallRecord<'r> {
         result_summary: Option<String>,
     ) {
         self.finished = true;
-        self.write(outcome, error, consent, notes, result_summary);
-    }
-
-    fn write(
-        &mut self,
-        outcome: &'static str,
-        error: Option<String>,
-        consent: Option<String>,
-        notes: serde_json::Map<String, Value>,
-        result_summary: Option<String>,
-    ) {
         let elapsed = self.started.elapsed();
         let mut audited = redact_arguments(&self.arguments, &self.runtime.sensitive);
         if let Value::Object(map) = &mut audited
@@ -1275,7 +1265,7 @@ impl<'r> CallRecord<'r> {
 impl Drop for CallRecord<'_> {
     fn drop(&mut self) {
         if !self.finished {
-            self.write(
+            self.finish(
                 "interrupted",
                 Some("the server stopped while the call was running; whether it changed anything is unknown".to_owned()),
                 None,
