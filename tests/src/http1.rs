@@ -25,6 +25,31 @@ const MCP_HEADERS: &str =
 /// Cap on an answer's head or body, so a confused server cannot exhaust memory.
 const MAX_ANSWER_BYTES: usize = 16 << 20;
 
+/// An answer as read, its body not parsed yet.
+#[derive(Debug)]
+pub struct RawAnswer {
+    /// The status code.
+    pub status: u16,
+    /// The `content-type`.
+    pub content_type: String,
+    /// The `mcp-session-id` header.
+    pub session: Option<String>,
+    /// The body.
+    pub body: String,
+}
+
+impl RawAnswer {
+    /// The answer with its JSON-RPC messages parsed.
+    pub fn parse(self) -> HttpAnswer {
+        HttpAnswer::new(self.status, self.content_type, self.session, self.body)
+    }
+
+    /// The JSON text of each message in the body (see [`crate::message_texts`]).
+    pub fn message_texts(&self) -> impl Iterator<Item = &str> {
+        crate::message_texts(&self.content_type, &self.body)
+    }
+}
+
 /// One keep-alive connection to a server's `/mcp`.
 pub struct Connection {
     writer: TcpStream,
@@ -59,17 +84,23 @@ impl Connection {
     /// POSTs `body` as JSON with the headers MCP requires (plus the session's, when given) and
     /// reads the whole answer.
     pub fn post(&mut self, body: &[u8], session: Option<&str>) -> Result<HttpAnswer> {
+        self.send(MCP_HEADERS, body, session).map(RawAnswer::parse)
+    }
+
+    /// Like [`Connection::post`], but leaves the body unparsed, for a caller that checks only
+    /// part of each answer (the benchmark's workers, whose parsing shares the server's cores).
+    pub fn post_raw(&mut self, body: &[u8], session: Option<&str>) -> Result<RawAnswer> {
         self.send(MCP_HEADERS, body, session)
     }
 
     /// POSTs `body` as `content_type` with no other headers and reads the whole answer: a
     /// backend's own protocol, such as the XML-RPC that `odoo-bench` times directly.
-    pub fn post_as(&mut self, content_type: &str, body: &[u8]) -> Result<HttpAnswer> {
+    pub fn post_as(&mut self, content_type: &str, body: &[u8]) -> Result<RawAnswer> {
         self.send(&format!("Content-Type: {content_type}\r\n"), body, None)
     }
 
     /// Writes the request, `headers` (whole lines) included, in one `write` and reads the answer.
-    fn send(&mut self, headers: &str, body: &[u8], session: Option<&str>) -> Result<HttpAnswer> {
+    fn send(&mut self, headers: &str, body: &[u8], session: Option<&str>) -> Result<RawAnswer> {
         self.request.clear();
         write!(
             self.request,
@@ -89,7 +120,7 @@ impl Connection {
         self.read_answer()
     }
 
-    fn read_answer(&mut self) -> Result<HttpAnswer> {
+    fn read_answer(&mut self) -> Result<RawAnswer> {
         let mut head = Vec::with_capacity(512);
         loop {
             let read = self.reader.read_until(b'\n', &mut head)?;
@@ -137,7 +168,12 @@ impl Connection {
             bail!("an answer with neither content-length nor chunked encoding");
         };
         let body = String::from_utf8(body).context("the answer's body is not UTF-8")?;
-        Ok(HttpAnswer::new(status, content_type, session, body))
+        Ok(RawAnswer {
+            status,
+            content_type,
+            session,
+            body,
+        })
     }
 
     /// A `chunked` body, to its last chunk.

@@ -564,16 +564,9 @@ impl HttpAnswer {
         session: Option<String>,
         body: String,
     ) -> HttpAnswer {
-        let messages = if content_type.starts_with("text/event-stream") {
-            body.lines()
-                .filter_map(|line| line.strip_prefix("data:"))
-                .filter_map(|data| serde_json::from_str(data.trim()).ok())
-                .collect()
-        } else {
-            serde_json::from_str::<Value>(&body)
-                .map(|v| vec![v])
-                .unwrap_or_default()
-        };
+        let messages = message_texts(&content_type, &body)
+            .filter_map(|text| serde_json::from_str(text).ok())
+            .collect();
         HttpAnswer {
             status,
             content_type,
@@ -590,6 +583,19 @@ impl HttpAnswer {
             .find(|m| m.get("id") == Some(id))
             .cloned()
     }
+}
+
+/// The JSON text of each message in an answer's body: the body itself, or the `data:` lines of
+/// an SSE stream (`content_type` `text/event-stream`).
+pub fn message_texts<'a>(content_type: &str, body: &'a str) -> impl Iterator<Item = &'a str> {
+    let stream = content_type.starts_with("text/event-stream");
+    let lines = stream.then(|| {
+        body.lines()
+            .filter_map(|line| line.strip_prefix("data:"))
+            .map(str::trim)
+    });
+    let whole = (!stream).then_some(body);
+    lines.into_iter().flatten().chain(whole)
 }
 
 /// Helpers for the `mcp-bench` benchmark, which drives one HTTP server from many clients at once.

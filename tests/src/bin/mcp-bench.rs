@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use mcp_conformance::baseline::{self, Figure};
 use mcp_conformance::{
-    ANSWER_TIMEOUT, HttpAnswer, HttpServer, PROTOCOL_VERSION, StdioServer, http1, result_text,
+    ANSWER_TIMEOUT, HttpServer, PROTOCOL_VERSION, StdioServer, http1, result_text,
 };
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -755,7 +755,7 @@ fn http_worker(
         id += 1;
         let body = tool_call_body(id, options).to_string();
         let start = Instant::now();
-        let answer = connection.post(body.as_bytes(), session.as_deref());
+        let answer = connection.post_raw(body.as_bytes(), session.as_deref());
         let took = start.elapsed();
         match check_http_answer(answer, id) {
             Ok(()) => outcome.latencies.push(took),
@@ -787,7 +787,7 @@ fn connect_worker(
     let mut connection = http1::Connection::open(&server.base, "/mcp", ANSWER_TIMEOUT)?;
     let id = 2;
     check_http_answer(
-        connection.post(
+        connection.post_raw(
             tool_call_body(id, options).to_string().as_bytes(),
             session.as_deref(),
         ),
@@ -838,15 +838,43 @@ fn tool_call_body(id: u64, options: &Options) -> Value {
 }
 
 /// Why an HTTP exchange is not a successful tool result, if it is not.
-fn check_http_answer(answer: Result<HttpAnswer>, id: u64) -> Result<(), String> {
+fn check_http_answer(answer: Result<http1::RawAnswer>, id: u64) -> Result<(), String> {
     let answer = answer.map_err(|error| format!("transport: {error:#}"))?;
     if answer.status != 200 {
         return Err(format!("HTTP {}: {}", answer.status, quote(&answer.body)));
     }
-    let message = answer
-        .message_with_id(&json!(id))
-        .ok_or_else(|| format!("no answer with id {id}: {}", quote(&answer.body)))?;
-    check_answer(&message)
+    for text in answer.message_texts() {
+        let Ok(outline) = serde_json::from_str::<AnswerOutline>(text) else {
+            continue;
+        };
+        if outline.id != Some(id) {
+            continue;
+        }
+        if outline.error.is_none() && outline.result.is_some_and(|result| !result.is_error) {
+            return Ok(());
+        }
+        // A failure: read the whole message for the reason.
+        let message: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+        return check_answer(&message)
+            .and_then(|()| Err(format!("unexpected answer: {}", quote(text))));
+    }
+    Err(format!("no answer with id {id}: {}", quote(&answer.body)))
+}
+
+/// What the HTTP workers read of each answer: enough to tell a success from a failure without
+/// building the whole message, since the client's parsing shares the cores with the server.
+#[derive(serde::Deserialize)]
+struct AnswerOutline {
+    id: Option<u64>,
+    error: Option<serde::de::IgnoredAny>,
+    result: Option<ResultOutline>,
+}
+
+/// Whether a `tools/call` result is a tool error.
+#[derive(serde::Deserialize)]
+struct ResultOutline {
+    #[serde(rename = "isError", default)]
+    is_error: bool,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1292,6 +1320,58 @@ mod tests {
             "--bogus 1",
         ] {
             assert!(parse_options(args(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn http_answers_are_told_apart_without_the_whole_message() {
+        let answer = |status: u16, content_type: &str, body: &str| {
+            Ok(http1::RawAnswer {
+                status,
+                content_type: content_type.to_owned(),
+                session: None,
+                body: body.to_owned(),
+            })
+        };
+        let json = "application/json";
+        let sse = "text/event-stream";
+        let ok = r#"{"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"x"}],"isError":false}}"#;
+        assert_eq!(check_http_answer(answer(200, json, ok), 7), Ok(()));
+        let stream = format!(
+            "data: {{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{{}}}}\n\ndata: {ok}\n\n"
+        );
+        assert_eq!(check_http_answer(answer(200, sse, &stream), 7), Ok(()));
+        let failures = [
+            (answer(200, json, ok), 8, "no answer with id 8"),
+            (answer(500, json, "boom"), 7, "HTTP 500"),
+            (
+                answer(
+                    200,
+                    json,
+                    r#"{"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"no such company"}],"isError":true}}"#,
+                ),
+                7,
+                "isError: no such company",
+            ),
+            (
+                answer(
+                    200,
+                    sse,
+                    r#"data: {"jsonrpc":"2.0","id":7,"error":{"code":-32602,"message":"bad"}}"#,
+                ),
+                7,
+                "JSON-RPC error",
+            ),
+            (
+                answer(200, json, r#"{"jsonrpc":"2.0","id":7}"#),
+                7,
+                "answer without result",
+            ),
+            (answer(200, json, "not json"), 7, "no answer with id 7"),
+        ];
+        for (answer, id, expected) in failures {
+            let why = check_http_answer(answer, id).unwrap_err();
+            assert!(why.contains(expected), "{why:?} should say {expected:?}");
         }
     }
 }
