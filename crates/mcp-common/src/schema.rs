@@ -141,24 +141,31 @@ fn make_portable_at(schema: &mut Value, is_root: bool) {
         *schema = Value::Object(serde_json::Map::new());
     }
     let Value::Object(map) = schema else { return };
-    for keyword in ["properties", "$defs", "definitions", "patternProperties"] {
-        if let Some(Value::Object(children)) = map.get_mut(keyword) {
-            children
-                .values_mut()
-                .for_each(|child| make_portable_at(child, false));
+    // One pass over the keywords present rather than a lookup of each keyword that may be: a
+    // start rewrites every tool's schemas, and those lookups were a fifth of that work.
+    for (keyword, value) in map.iter_mut() {
+        match (keyword.as_str(), value) {
+            (
+                "properties" | "$defs" | "definitions" | "patternProperties",
+                Value::Object(children),
+            ) => {
+                children
+                    .values_mut()
+                    .for_each(|child| make_portable_at(child, false));
+            }
+            ("anyOf" | "oneOf" | "allOf" | "prefixItems", Value::Array(children)) => {
+                children
+                    .iter_mut()
+                    .for_each(|child| make_portable_at(child, false));
+            }
+            ("items" | "not", child) => make_portable_at(child, false),
+            ("additionalProperties", child) if child.is_object() => {
+                make_portable_at(child, false);
+            }
+            _ => {}
         }
     }
-    for keyword in ["items", "not"] {
-        if let Some(child) = map.get_mut(keyword) {
-            make_portable_at(child, false);
-        }
-    }
-    if let Some(child) = map
-        .get_mut("additionalProperties")
-        .filter(|child| child.is_object())
-    {
-        make_portable_at(child, false);
-    }
+    // Only annotations (checked by key, which the pass above leaves alone): nothing to branch on.
     if !is_root && accepts_anything(map) {
         map.insert(
             "anyOf".into(),
@@ -172,13 +179,6 @@ fn make_portable_at(schema: &mut Value, is_root: bool) {
             ]),
         );
         return;
-    }
-    for keyword in ["anyOf", "oneOf", "allOf", "prefixItems"] {
-        if let Some(Value::Array(children)) = map.get_mut(keyword) {
-            children
-                .iter_mut()
-                .for_each(|child| make_portable_at(child, false));
-        }
     }
     let Some(Value::Array(types)) = map.get("type") else {
         return;
@@ -202,17 +202,24 @@ fn make_portable_at(schema: &mut Value, is_root: bool) {
         }
     }
     map.remove("type");
+    // Keywords such as format, minimum or items belong to the non-null branches: each gets a
+    // copy, and the last one (the only one, for an `Option`) the keywords themselves.
+    let mut keywords = Some(std::mem::take(map));
+    let mut copies = types.iter().filter(|name| *name != "null").count();
     let branches: Vec<Value> = types
-        .iter()
+        .into_iter()
         .map(|name| {
             if name == "null" {
-                serde_json::json!({"type": "null"})
-            } else {
-                // Keywords such as format, minimum or items belong to the non-null branches.
-                let mut branch = map.clone();
-                branch.insert("type".into(), Value::String(name.clone()));
-                Value::Object(branch)
+                return serde_json::json!({"type": "null"});
             }
+            copies -= 1;
+            let mut branch = if copies == 0 {
+                keywords.take().unwrap_or_default()
+            } else {
+                keywords.clone().unwrap_or_default()
+            };
+            branch.insert("type".into(), Value::String(name));
+            Value::Object(branch)
         })
         .collect();
     outer.insert("anyOf".into(), Value::Array(branches));
@@ -987,6 +994,10 @@ mod tests {
                 json!({"description": "Most hits", "anyOf": [{"type": "integer", "format": "uint32", "minimum": 0}, {"type": "null"}]}),
             ),
             (json!({"type": ["string"]}), json!({"type": "string"})),
+            (
+                json!({"type": ["string", "integer", "null"], "minimum": 1, "description": "Id"}),
+                json!({"description": "Id", "anyOf": [{"type": "string", "minimum": 1}, {"type": "integer", "minimum": 1}, {"type": "null"}]}),
+            ),
             (json!({"type": "string"}), json!({"type": "string"})),
             (
                 json!({"type": "object", "properties": {"tags": {"type": ["array", "null"], "items": {"type": ["string", "null"]}}}}),
