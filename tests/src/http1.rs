@@ -13,8 +13,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 
-use crate::HttpAnswer;
-
 /// Most headers an answer may have.
 const MAX_HEADERS: usize = 32;
 
@@ -39,11 +37,6 @@ pub struct RawAnswer {
 }
 
 impl RawAnswer {
-    /// The answer with its JSON-RPC messages parsed.
-    pub fn parse(self) -> HttpAnswer {
-        HttpAnswer::new(self.status, self.content_type, self.session, self.body)
-    }
-
     /// The JSON text of each message in the body (see [`crate::message_texts`]).
     pub fn message_texts(&self) -> impl Iterator<Item = &str> {
         crate::message_texts(&self.content_type, &self.body)
@@ -82,14 +75,9 @@ impl Connection {
     }
 
     /// POSTs `body` as JSON with the headers MCP requires (plus the session's, when given) and
-    /// reads the whole answer.
-    pub fn post(&mut self, body: &[u8], session: Option<&str>) -> Result<HttpAnswer> {
-        self.send(MCP_HEADERS, body, session).map(RawAnswer::parse)
-    }
-
-    /// Like [`Connection::post`], but leaves the body unparsed, for a caller that checks only
-    /// part of each answer (the benchmark's workers, whose parsing shares the server's cores).
-    pub fn post_raw(&mut self, body: &[u8], session: Option<&str>) -> Result<RawAnswer> {
+    /// reads the whole answer, leaving its body unparsed: the benchmark's workers check only part
+    /// of each answer, since their parsing shares the cores with the server.
+    pub fn post(&mut self, body: &[u8], session: Option<&str>) -> Result<RawAnswer> {
         self.send(MCP_HEADERS, body, session)
     }
 

@@ -755,7 +755,7 @@ fn http_worker(
         id += 1;
         let body = tool_call_body(id, options).to_string();
         let start = Instant::now();
-        let answer = connection.post_raw(body.as_bytes(), session.as_deref());
+        let answer = connection.post(body.as_bytes(), session.as_deref());
         let took = start.elapsed();
         match check_http_answer(answer, id) {
             Ok(()) => outcome.latencies.push(took),
@@ -787,7 +787,7 @@ fn connect_worker(
     let mut connection = http1::Connection::open(&server.base, "/mcp", ANSWER_TIMEOUT)?;
     let id = 2;
     check_http_answer(
-        connection.post_raw(
+        connection.post(
             tool_call_body(id, options).to_string().as_bytes(),
             session.as_deref(),
         ),
