@@ -599,7 +599,11 @@ where
     // no wake-ups across threads (blocking work still goes to the blocking pool). HTTP serves
     // many clients at once on every core.
     let mut builder = match startup.transport {
-        TransportKind::Stdio => tokio::runtime::Builder::new_current_thread(),
+        TransportKind::Stdio => {
+            let mut builder = tokio::runtime::Builder::new_current_thread();
+            builder.on_thread_park(crate::stdio::stay_awake);
+            builder
+        }
         TransportKind::Http => tokio::runtime::Builder::new_multi_thread(),
     };
     let runtime = match builder.enable_all().build() {

@@ -13,6 +13,7 @@
 //! framing errors never interleave within a line.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use rmcp::model::ErrorData;
 use rmcp::service::{RxJsonRpcMessage, ServiceExt, TxJsonRpcMessage};
@@ -35,12 +36,14 @@ pub async fn serve_stdio<S: Service<RoleServer>>(
     max_line_bytes: usize,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    serve_streams(
+    let (input, pipe) = standard_input();
+    serve_lines(
         service,
-        standard_input(),
+        input,
         standard_output(),
         max_line_bytes,
         shutdown,
+        pipe,
     )
     .await
 }
@@ -49,8 +52,8 @@ pub async fn serve_stdio<S: Service<RoleServer>>(
 /// it is read through the runtime's event loop: `tokio::io::stdin` instead hands every read to a
 /// blocking thread and back, two thread hops per request, which the profile of a `tools/call`
 /// showed among the largest costs. Anything else (a file, a terminal) falls back to
-/// `tokio::io::stdin`.
-fn standard_input() -> Box<dyn AsyncRead + Unpin + Send> {
+/// `tokio::io::stdin`. The flag says whether it is the pipe.
+fn standard_input() -> (Box<dyn AsyncRead + Unpin + Send>, bool) {
     #[cfg(unix)]
     {
         use std::os::fd::AsFd;
@@ -59,10 +62,10 @@ fn standard_input() -> Box<dyn AsyncRead + Unpin + Send> {
             .try_clone_to_owned()
             .and_then(tokio::net::unix::pipe::Receiver::from_owned_fd);
         if let Ok(pipe) = pipe {
-            return Box::new(pipe);
+            return (Box::new(pipe), true);
         }
     }
-    Box::new(tokio::io::stdin())
+    (Box::new(tokio::io::stdin()), false)
 }
 
 /// Standard output as an async writer: through the event loop when it is a pipe of its own, for
@@ -109,6 +112,24 @@ where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
+    serve_lines(service, input, output, max_line_bytes, shutdown, false).await
+}
+
+/// [`serve_streams`]; `standard_input` says `input` is the process's own, whose messages keep
+/// the thread awake a moment ([`stay_awake`]).
+async fn serve_lines<S, R, W>(
+    service: S,
+    input: R,
+    output: W,
+    max_line_bytes: usize,
+    shutdown: CancellationToken,
+    standard_input: bool,
+) -> std::io::Result<()>
+where
+    S: Service<RoleServer>,
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let output = Arc::new(Output::new(output));
     let transport = LineTransport {
         input: BufReader::with_capacity(64 * 1024, input),
@@ -121,6 +142,7 @@ where
         unanswered: None,
         flush_owed: false,
         output: output.clone(),
+        keep_awake: standard_input,
     };
     let running = service
         .serve_with_ct(transport, shutdown.child_token())
@@ -237,6 +259,9 @@ struct LineTransport<R, W> {
     /// A write of an error answer was cut short; its rest is still to be written.
     flush_owed: bool,
     output: Arc<Output<W>>,
+    /// Messages keep the thread awake a moment ([`stay_awake`]); only for the process's own
+    /// standard input.
+    keep_awake: bool,
 }
 
 impl<R, W> LineTransport<R, W>
@@ -394,10 +419,15 @@ where
         item: TxJsonRpcMessage<RoleServer>,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
         let output = self.output.clone();
+        let keep_awake = self.keep_awake;
         async move {
             let mut bytes = serde_json::to_vec(&item)?;
             bytes.push(b'\n');
-            output.write_line(&bytes).await
+            let written = output.write_line(&bytes).await;
+            if keep_awake {
+                self::keep_awake();
+            }
+            written
         }
     }
 
@@ -417,6 +447,9 @@ where
                 }
             }
             if let Some(message) = self.take_line() {
+                if self.keep_awake {
+                    keep_awake();
+                }
                 return Some(message);
             }
         }
@@ -426,6 +459,55 @@ where
         self.answer_pending().await;
         self.output.flush().await
     }
+}
+
+/// How long the stdio thread stays awake after a message in either direction, checking for the
+/// next event without sleeping. A client that calls again at once (an agent's loop, a batch)
+/// sends within tens of microseconds, and a quick call's blocking task finishes as soon; either
+/// then finds the thread awake. Asleep, the thread is woken by an interrupt from another core,
+/// which on a virtual machine without halt polling costs more than the server's whole work for a
+/// call: on the 2-core development VM, `mcp-bench`'s stdio p50 was about 31 µs with client and
+/// server on one core and 95–105 µs with them on two, and enabling the guest's halt polling
+/// (which avoids those interrupts) brought the latter to 33–42 µs.
+const AWAKE_FOR: Duration = Duration::from_micros(150);
+
+/// Until when the stdio thread stays awake: [`AWAKE_FOR`] after the last message of the
+/// process's own stdio session ([`stay_awake`] reads it).
+static AWAKE_UNTIL: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+
+/// Keeps the stdio thread awake for [`AWAKE_FOR`] from now.
+fn keep_awake() {
+    keep_awake_for(AWAKE_FOR);
+}
+
+fn keep_awake_for(window: Duration) {
+    let until = std::time::Instant::now() + window;
+    *AWAKE_UNTIL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(until);
+}
+
+/// Run by the stdio runtime each time its thread is about to sleep (tokio's `on_thread_park`).
+/// Within [`AWAKE_FOR`] of the last message it hands the runtime a task that does nothing, so
+/// the runtime checks its events (standard input, sockets, timers, tasks woken by other threads)
+/// without blocking and comes back here, and yields the core in between so a client on the same
+/// core runs. Past that, or while the client is idle, it returns at once and the thread sleeps.
+pub(crate) fn stay_awake() {
+    let mut until = AWAKE_UNTIL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    match *until {
+        Some(deadline) if std::time::Instant::now() < deadline => {}
+        Some(_) => {
+            *until = None;
+            return;
+        }
+        None => return,
+    }
+    drop(until);
+    // Tokio skips sleeping when the hook leaves it work, and polls its events once instead.
+    drop(tokio::spawn(async {}));
+    std::thread::yield_now();
 }
 
 /// A `tools/call` request with nothing but a tool name and arguments, the message a session
@@ -480,6 +562,37 @@ fn error_line(rejection: &Rejection) -> Vec<u8> {
 mod tests {
     use super::*;
     use serde_json::{Value, json};
+
+    /// After a message the stdio runtime checks its events without sleeping, and once the window
+    /// has passed it sleeps again: an idle session burns no CPU.
+    #[test]
+    fn a_message_keeps_the_stdio_thread_awake_for_a_moment_only() {
+        let parks = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = parks.clone();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .on_thread_park(move || {
+                counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                stay_awake();
+            })
+            .build()
+            .unwrap();
+        let parks_while = |sleep: Duration| {
+            let before = parks.load(std::sync::atomic::Ordering::Relaxed);
+            runtime.block_on(async { tokio::time::sleep(sleep).await });
+            parks.load(std::sync::atomic::Ordering::Relaxed) - before
+        };
+        // Within the window: every park returns at once and comes back.
+        keep_awake_for(Duration::from_millis(400));
+        let awake = parks_while(Duration::from_millis(20));
+        assert!(awake > 50, "{awake} parks in 20 ms while awake");
+        // Past it: one park for the whole sleep (a few for a spurious wake-up).
+        std::thread::sleep(Duration::from_millis(400));
+        let asleep = parks_while(Duration::from_millis(20));
+        assert!(asleep <= 3, "{asleep} parks in 20 ms past the window");
+        let asleep = parks_while(Duration::from_millis(20));
+        assert!(asleep <= 3, "{asleep} parks in 20 ms while idle");
+    }
 
     /// A server with rmcp's default answers: the framing under test never reaches it.
     #[derive(Clone)]
