@@ -581,7 +581,9 @@ fn sequential_calls(
     count: usize,
     deadline: Instant,
 ) -> Result<SequentialRun> {
-    let params = json!({"name": options.tool, "arguments": options.args});
+    // The request is written from a template and only the outline of the answer is read, as
+    // the HTTP workers do: the client's own work would otherwise be counted as the server's.
+    let params = serde_json::to_string(&json!({"name": options.tool, "arguments": options.args}))?;
     let mut latencies = Vec::with_capacity(count);
     let mut failures = Failures::default();
     let began = Instant::now();
@@ -589,11 +591,22 @@ fn sequential_calls(
         if Instant::now() > deadline {
             bail!("the sequential stdio phase took longer than {STDIO_PHASE_LIMIT:?}; giving up");
         }
-        let request = params.clone();
+        let id = server.take_id();
+        let request =
+            format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{params}}}"#);
         let start = Instant::now();
-        let answer = server.request("tools/call", request)?;
+        server.send_line(&request)?;
+        let verdict = loop {
+            let line = server
+                .next_line(deadline.saturating_duration_since(Instant::now()))
+                .with_context(|| format!("waiting for the answer to {request}"))?;
+            // Anything else (a notification, a log message) is passed over.
+            if let Some(verdict) = check_answer_text(&line, id) {
+                break verdict;
+            }
+        };
         latencies.push(start.elapsed());
-        if let Err(why) = check_answer(&answer) {
+        if let Err(why) = verdict {
             failures.record(why);
         }
     }
@@ -844,21 +857,26 @@ fn check_http_answer(answer: Result<http1::RawAnswer>, id: u64) -> Result<(), St
         return Err(format!("HTTP {}: {}", answer.status, quote(&answer.body)));
     }
     for text in answer.message_texts() {
-        let Ok(outline) = serde_json::from_str::<AnswerOutline>(text) else {
-            continue;
-        };
-        if outline.id != Some(id) {
-            continue;
+        if let Some(verdict) = check_answer_text(text, id) {
+            return verdict;
         }
-        if outline.error.is_none() && outline.result.is_some_and(|result| !result.is_error) {
-            return Ok(());
-        }
-        // A failure: read the whole message for the reason.
-        let message: Value = serde_json::from_str(text).unwrap_or(Value::Null);
-        return check_answer(&message)
-            .and_then(|()| Err(format!("unexpected answer: {}", quote(text))));
     }
     Err(format!("no answer with id {id}: {}", quote(&answer.body)))
+}
+
+/// Whether `text` is the answer to request `id` (`None` when it is another message), and if so
+/// why it is not a successful tool result, if it is not. Reads only the outline of a success.
+fn check_answer_text(text: &str, id: u64) -> Option<Result<(), String>> {
+    let outline = serde_json::from_str::<AnswerOutline>(text).ok()?;
+    if outline.id != Some(id) {
+        return None;
+    }
+    if outline.error.is_none() && outline.result.is_some_and(|result| !result.is_error) {
+        return Some(Ok(()));
+    }
+    // A failure: read the whole message for the reason.
+    let message: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+    Some(check_answer(&message).and_then(|()| Err(format!("unexpected answer: {}", quote(text)))))
 }
 
 /// What the HTTP workers read of each answer: enough to tell a success from a failure without
@@ -1371,6 +1389,46 @@ mod tests {
         ];
         for (answer, id, expected) in failures {
             let why = check_http_answer(answer, id).unwrap_err();
+            assert!(why.contains(expected), "{why:?} should say {expected:?}");
+        }
+    }
+
+    /// The stdio loop passes over lines that are not the answer to its request, and tells a
+    /// success from a failure by the outline.
+    #[test]
+    fn stdio_answers_are_found_among_other_lines() {
+        let passed_over = [
+            r#"{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"x"}}"#,
+            r#"{"jsonrpc":"2.0","id":6,"result":{"content":[],"isError":false}}"#,
+            r#"{"jsonrpc":"2.0","id":"7","result":{"content":[]}}"#,
+            "not json",
+        ];
+        for line in passed_over {
+            assert_eq!(check_answer_text(line, 7), None, "{line}");
+        }
+        assert_eq!(
+            check_answer_text(
+                r#"{"jsonrpc":"2.0","id":7,"result":{"content":[],"isError":false}}"#,
+                7
+            ),
+            Some(Ok(()))
+        );
+        assert_eq!(
+            check_answer_text(r#"{"jsonrpc":"2.0","id":7,"result":{"content":[]}}"#, 7),
+            Some(Ok(()))
+        );
+        let failures = [
+            (
+                r#"{"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"gone"}],"isError":true}}"#,
+                "isError: gone",
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":7,"error":{"code":-32602,"message":"bad"}}"#,
+                "JSON-RPC error",
+            ),
+        ];
+        for (line, expected) in failures {
+            let why = check_answer_text(line, 7).unwrap().unwrap_err();
             assert!(why.contains(expected), "{why:?} should say {expected:?}");
         }
     }
