@@ -467,8 +467,8 @@ where
 /// then finds the thread awake. Asleep, the thread is woken by an interrupt from another core,
 /// which on a virtual machine without halt polling costs more than the server's whole work for a
 /// call: on the 2-core development VM, `mcp-bench`'s stdio p50 was about 31 µs with client and
-/// server on one core and 95–105 µs with them on two, and enabling the guest's halt polling
-/// (which avoids those interrupts) brought the latter to 33–42 µs.
+/// server on one core and 95–160 µs with them on two; enabling the guest's halt polling (which
+/// avoids those interrupts) brought the latter to 33–42 µs, and staying awake to 65 µs.
 const AWAKE_FOR: Duration = Duration::from_micros(150);
 
 /// Until when the stdio thread stays awake: [`AWAKE_FOR`] after the last message of the
