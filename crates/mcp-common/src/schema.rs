@@ -165,7 +165,8 @@ fn make_portable_at(schema: &mut Value, is_root: bool) {
             _ => {}
         }
     }
-    // Only annotations (checked by key, which the pass above leaves alone): nothing to branch on.
+    // A schema that accepts anything has only annotations, none of the keywords rewritten above,
+    // so rewriting the children first changes nothing for it.
     if !is_root && accepts_anything(map) {
         map.insert(
             "anyOf".into(),
