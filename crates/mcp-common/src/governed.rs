@@ -384,13 +384,18 @@ fn offered_tools(
 }
 
 /// Rewrites a tool's schemas into the form every client accepts (see `schema::make_portable`).
+/// A schema already in that form stays shared with the domain's router rather than copied.
 fn make_portable_tool(tool: &mut Tool) {
-    let mut input = Value::Object((*tool.input_schema).clone());
-    crate::schema::make_portable(&mut input);
-    if let Value::Object(input) = input {
-        tool.input_schema = Arc::new(input);
+    if !crate::schema::is_portable_object(&tool.input_schema, true) {
+        let mut input = Value::Object((*tool.input_schema).clone());
+        crate::schema::make_portable(&mut input);
+        if let Value::Object(input) = input {
+            tool.input_schema = Arc::new(input);
+        }
     }
-    if let Some(output) = &tool.output_schema {
+    if let Some(output) = &tool.output_schema
+        && !crate::schema::is_portable_object(output, true)
+    {
         let mut output = Value::Object((**output).clone());
         crate::schema::make_portable(&mut output);
         if let Value::Object(output) = output {

@@ -136,6 +136,48 @@ pub fn make_portable(schema: &mut Value) {
     make_portable_at(schema, true);
 }
 
+/// Whether [`make_portable`] would leave `schema` as it is. Read-only, so a start-up copies and
+/// rewrites only the schemas that need it (most tools' have no `Option` or free-form field).
+pub fn is_portable(schema: &Value) -> bool {
+    is_portable_at(schema, true)
+}
+
+/// [`make_portable_at`]'s walk, asking at each step whether it would change something.
+fn is_portable_at(schema: &Value, is_root: bool) -> bool {
+    if !is_root && schema == &Value::Bool(true) {
+        return false;
+    }
+    match schema {
+        Value::Object(map) => is_portable_object(map, is_root),
+        _ => true,
+    }
+}
+
+/// [`is_portable`] for a schema object, as tools hold theirs; `is_root` for a whole schema.
+pub(crate) fn is_portable_object(map: &serde_json::Map<String, Value>, is_root: bool) -> bool {
+    let children_portable = map
+        .iter()
+        .all(|(keyword, value)| match (keyword.as_str(), value) {
+            (
+                "properties" | "$defs" | "definitions" | "patternProperties",
+                Value::Object(children),
+            ) => children.values().all(|child| is_portable_at(child, false)),
+            ("anyOf" | "oneOf" | "allOf" | "prefixItems", Value::Array(children)) => {
+                children.iter().all(|child| is_portable_at(child, false))
+            }
+            ("items" | "not", child) => is_portable_at(child, false),
+            ("additionalProperties", child) if child.is_object() => is_portable_at(child, false),
+            _ => true,
+        });
+    if !children_portable || (!is_root && accepts_anything(map)) {
+        return false;
+    }
+    // A type array is rewritten unless an `anyOf` or `oneOf` is already there.
+    !matches!(map.get("type"), Some(Value::Array(_)))
+        || map.contains_key("anyOf")
+        || map.contains_key("oneOf")
+}
+
 fn make_portable_at(schema: &mut Value, is_root: bool) {
     if !is_root && schema == &Value::Bool(true) {
         *schema = Value::Object(serde_json::Map::new());
@@ -1006,12 +1048,38 @@ mod tests {
             ),
         ];
         for (mut schema, expected) in cases {
+            let unchanged = schema == expected;
+            assert_eq!(is_portable(&schema), unchanged, "{schema}");
             make_portable(&mut schema);
             assert_eq!(schema, expected);
+            assert!(is_portable(&schema), "rewritten once is enough: {schema}");
         }
         // A property that accepts anything gets an explicit list of types; the root is left alone.
         let mut free = json!({"type": "object", "properties": {"result": {"description": "Any value"}, "raw": true}});
+        assert!(!is_portable(&free));
+        for only_one in [
+            json!({"properties": {"result": {"description": "Any value"}}}),
+            json!({"properties": {"raw": true}}),
+            json!({"items": {"type": ["string", "null"]}}),
+            json!({"$defs": {"Filter": {"type": ["object"]}}}),
+            json!({"additionalProperties": {"title": "Any"}}),
+        ] {
+            assert!(!is_portable(&only_one), "{only_one}");
+        }
+        // The root may accept anything, and a type array beside an `anyOf` is left alone.
+        for kept in [
+            json!(true),
+            json!({"description": "Anything"}),
+            json!({"type": ["string", "null"], "anyOf": [{"minLength": 1}, {"type": "null"}]}),
+            json!({"additionalProperties": true}),
+        ] {
+            assert!(is_portable(&kept), "{kept}");
+            let mut rewritten = kept.clone();
+            make_portable(&mut rewritten);
+            assert_eq!(rewritten, kept);
+        }
         make_portable(&mut free);
+        assert!(is_portable(&free), "{free}");
         for key in ["result", "raw"] {
             let branches = free["properties"][key]["anyOf"].as_array().unwrap();
             assert_eq!(branches.len(), 6, "{free}");
