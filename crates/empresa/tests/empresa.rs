@@ -750,3 +750,46 @@ fn debug_logs_never_print_secret_arguments() {
         );
     }
 }
+
+/// A database file that cannot be opened stops start-up before anything is served: no
+/// `initialize` answer, exit code 2, and a message naming the file and the setting. (Any change
+/// that opens the database off the start-up path, to answer sooner, must keep this.)
+#[test]
+fn a_database_that_cannot_be_opened_stops_start_up_before_initialize() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    let fixture = Fixture::new();
+    std::fs::write(
+        fixture.db(),
+        "this is not an SQLite database, and is long enough to be read as a header",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mcp-empresa"))
+        .envs(fixture.env())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let initialize = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                   "clientInfo": {"name": "test", "version": "1"}}
+    });
+    // Written before the server has read anything, so it is waiting when (if) serving starts.
+    // The write may fail once the server has exited: that is the expected outcome too.
+    let _ = writeln!(child.stdin.take().unwrap(), "{initialize}");
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "stderr:\n{stderr}");
+    assert!(stdout.trim().is_empty(), "nothing is served: {stdout}");
+    assert!(
+        stderr.contains(&format!(
+            "could not open the company database at {}",
+            fixture.db()
+        )) && stderr.contains("(EMPRESA_DB_PATH)"),
+        "{stderr}"
+    );
+}
