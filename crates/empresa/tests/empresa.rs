@@ -793,3 +793,67 @@ fn a_database_that_cannot_be_opened_stops_start_up_before_initialize() {
         "{stderr}"
     );
 }
+
+/// Over HTTP each core's thread serves the connections handed to it: with three threads and a new
+/// connection per request, a session begun on one thread goes on over the others, and so does a
+/// stateless server's work.
+#[test]
+fn http_sessions_work_whichever_thread_serves_the_connection() {
+    let fixture = Fixture::new();
+    let mut env = fixture.env();
+    env.push(("TOKIO_WORKER_THREADS".into(), "3".into()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let http = HttpServer::start(Path::new(env!("CARGO_BIN_EXE_mcp-empresa")), &[], &env).unwrap();
+    let threads: Vec<String> = std::fs::read_dir(format!("/proc/{}/task", http.pid()))
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.unwrap().path().join("comm")).ok())
+        .map(|name| name.trim().to_owned())
+        .collect();
+    for name in ["mcp-http-1", "mcp-http-2"] {
+        assert!(threads.iter().any(|t| t == name), "{name} in {threads:?}");
+    }
+    // No idle connection is kept: each request opens its own, and the acceptor deals them out
+    // to the three threads in turn.
+    let fresh = reqwest::blocking::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}});
+    let answer = http.post_with(&fresh, &initialize, None, &[]).unwrap();
+    let session = answer.session.clone().expect("a session id");
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    assert_eq!(
+        http.post_with(&fresh, &initialized, Some(&session), &[])
+            .unwrap()
+            .status,
+        202
+    );
+    for id in 2..8 {
+        let call = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": "consultar_empresa", "arguments": {"nombre": "Empresa X"}}});
+        let answer = http.post_with(&fresh, &call, Some(&session), &[]).unwrap();
+        let message = answer
+            .message_with_id(&json!(id))
+            .unwrap_or_else(|| panic!("call {id}: {} {}", answer.status, answer.body));
+        assert!(
+            result_text(&message["result"]).contains("Empresa X"),
+            "call {id}: {message}"
+        );
+    }
+    // A session that ends is gone for every thread.
+    let ended = http
+        .client
+        .delete(http.mcp_url())
+        .header("mcp-session-id", &session)
+        .send()
+        .unwrap();
+    assert!(ended.status().is_success(), "{}", ended.status());
+    for id in 8..11 {
+        let call = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": "consultar_empresa", "arguments": {"nombre": "Empresa X"}}});
+        let answer = http.post_with(&fresh, &call, Some(&session), &[]).unwrap();
+        assert_eq!(
+            answer.status, 404,
+            "call {id} after the end: {}",
+            answer.body
+        );
+    }
+}

@@ -277,7 +277,6 @@ pub(crate) async fn serve<S: Domain>(
     shutdown: CancellationToken,
     server_name: String,
 ) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .map_err(|error| {
@@ -308,8 +307,6 @@ pub(crate) async fn serve<S: Domain>(
             Some(oauth)
         }
     };
-    // A plain line on stderr, whatever the log settings: operators and test harnesses read it.
-    eprintln!("{server_name}: listening on http://{local}/mcp ({mode})");
     let app = router_with_oauth(
         governed,
         &settings,
@@ -317,20 +314,55 @@ pub(crate) async fn serve<S: Domain>(
         readiness,
         metrics,
         shutdown.clone(),
-        server_name,
+        server_name.clone(),
     );
-    // Without TCP_NODELAY, Nagle's algorithm and delayed ACKs add ~40 ms to every SSE response.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::warn!(%error, "could not set TCP_NODELAY");
-        }
-    });
+    // One thread per core, each with its own runtime, serves the connections handed to it (see
+    // `connections`); this runtime's thread is the first of them, and also accepts.
     let graceful = shutdown.clone();
-    let server = axum::serve(
+    let (mut listeners, accepting) = crate::connections::spread(
         listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { graceful.cancelled().await });
+        crate::connections::serving_threads(),
+        async move {
+            graceful.cancelled().await;
+        },
+    )?;
+    tokio::spawn(accepting);
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    let first = listeners.remove(0);
+    let mut others = Vec::new();
+    for (index, listener) in listeners.into_iter().enumerate() {
+        let serving = serve_connections(listener, service.clone(), shutdown.clone());
+        others.push(
+            crate::connections::start_thread(format!("mcp-http-{}", index + 1), serving).await?,
+        );
+    }
+    // A plain line on stderr, whatever the log settings, once every thread is serving:
+    // operators and test harnesses read it.
+    eprintln!("{server_name}: listening on http://{local}/mcp ({mode})");
+    let mut result = serve_connections(first, service, shutdown).await;
+    for finished in others {
+        if let Ok(Err(error)) = finished.await
+            && result.is_ok()
+        {
+            result = Err(error);
+        }
+    }
+    result
+}
+
+/// Serves the connections `listener` hands over until `shutdown`, then lets them finish for at
+/// most [`SHUTDOWN_GRACE`].
+async fn serve_connections(
+    listener: crate::connections::HandedOver,
+    service: axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, SocketAddr>,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    // `tap_io` only for axum's `ConnectInfo<SocketAddr>`, which it provides for tapped listeners.
+    let listener = listener.tap_io(|_| {});
+    let graceful = shutdown.clone();
+    let server = axum::serve(listener, service)
+        .with_graceful_shutdown(async move { graceful.cancelled().await });
     tokio::select! {
         result = server => result,
         () = async {

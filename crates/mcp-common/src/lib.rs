@@ -95,6 +95,7 @@ pub mod api;
 pub mod audit;
 pub mod backend;
 pub mod config;
+mod connections;
 mod consent;
 pub mod error;
 mod framing;

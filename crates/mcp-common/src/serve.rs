@@ -81,6 +81,8 @@ Shared settings (environment or .env; MCP_ENV_FILE names another file):
   MCP_ALLOWED_ORIGINS       Origin values accepted over HTTP (default: origins on allowed hosts)
   MCP_MAX_REQUEST_BYTES     largest HTTP body or stdio line (default 4194304)
   MCP_SESSION_IDLE_SECS     idle HTTP sessions are closed after this (default 1800)
+  TOKIO_WORKER_THREADS      threads serving HTTP, each with the connections handed to it (default:
+                            one per core)
   MCP_READ_ONLY             true to withhold every tool that changes data
   MCP_TOOLS_ALLOW           only offer tools matching these globs (comma-separated)
   MCP_TOOLS_DENY            withhold tools matching these globs
@@ -597,14 +599,15 @@ where
     }
     // One client over stdio sends one line at a time: a single-threaded runtime serves it with
     // no wake-ups across threads (blocking work still goes to the blocking pool). HTTP serves
-    // many clients at once on every core.
+    // many clients at once on every core, each core's thread with a single-threaded runtime of
+    // its own (`connections`), this one the first.
     let mut builder = match startup.transport {
         TransportKind::Stdio => {
             let mut builder = tokio::runtime::Builder::new_current_thread();
             builder.on_thread_park(crate::stdio::stay_awake);
             builder
         }
-        TransportKind::Http => tokio::runtime::Builder::new_multi_thread(),
+        TransportKind::Http => tokio::runtime::Builder::new_current_thread(),
     };
     let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
