@@ -794,9 +794,9 @@ fn a_database_that_cannot_be_opened_stops_start_up_before_initialize() {
     );
 }
 
-/// Over HTTP each core's thread serves the connections handed to it: with three threads and a new
-/// connection per request, a session begun on one thread goes on over the others, and so does a
-/// stateless server's work.
+/// Over HTTP each core's thread serves the connections handed to it: a new connection naming a
+/// session goes to the session's thread, and a session also goes on over a connection another
+/// thread serves; an ended session is gone for every thread.
 #[test]
 fn http_sessions_work_whichever_thread_serves_the_connection() {
     let fixture = Fixture::new();
@@ -812,48 +812,85 @@ fn http_sessions_work_whichever_thread_serves_the_connection() {
     for name in ["mcp-http-1", "mcp-http-2"] {
         assert!(threads.iter().any(|t| t == name), "{name} in {threads:?}");
     }
-    // No idle connection is kept: each request opens its own, and the acceptor deals them out
-    // to the three threads in turn.
+    // No idle connection is kept: each request opens its own.
     let fresh = reqwest::blocking::Client::builder()
         .pool_max_idle_per_host(0)
         .build()
         .unwrap();
-    let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}});
-    let answer = http.post_with(&fresh, &initialize, None, &[]).unwrap();
-    let session = answer.session.clone().expect("a session id");
-    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-    assert_eq!(
-        http.post_with(&fresh, &initialized, Some(&session), &[])
-            .unwrap()
-            .status,
-        202
-    );
-    for id in 2..8 {
-        let call = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": "consultar_empresa", "arguments": {"nombre": "Empresa X"}}});
-        let answer = http.post_with(&fresh, &call, Some(&session), &[]).unwrap();
-        let message = answer
-            .message_with_id(&json!(id))
-            .unwrap_or_else(|| panic!("call {id}: {} {}", answer.status, answer.body));
+    let begin = || {
+        let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}});
+        let answer = http.post_with(&fresh, &initialize, None, &[]).unwrap();
+        let session = answer.session.clone().expect("a session id");
+        let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+        let ack = http
+            .post_with(&fresh, &initialized, Some(&session), &[])
+            .unwrap();
+        assert_eq!(ack.status, 202, "{}", ack.body);
+        session
+    };
+    let call = |id: u64| json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": "consultar_empresa", "arguments": {"nombre": "Empresa X"}}});
+    let answered = |id: u64, status: u16, messages: Vec<Value>| {
+        let message = messages
+            .into_iter()
+            .find(|m| m["id"] == json!(id))
+            .unwrap_or_else(|| panic!("call {id}: status {status}, no answer"));
         assert!(
             result_text(&message["result"]).contains("Empresa X"),
             "call {id}: {message}"
         );
+    };
+    // Begun on different threads (each initialize comes over a new connection, dealt in turn).
+    let first = begin();
+    let second = begin();
+    for id in 2..6 {
+        for session in [&first, &second] {
+            let answer = http
+                .post_with(&fresh, &call(id), Some(session), &[])
+                .unwrap();
+            let messages = answer.message_with_id(&json!(id)).into_iter().collect();
+            answered(id, answer.status, messages);
+        }
     }
-    // A session that ends is gone for every thread.
+    // One keep-alive connection, placed by the second session's request, carries the first
+    // session's too, which lives on another thread.
+    let mut connection = mcp_conformance::http1::Connection::open(
+        &http.base,
+        "/mcp",
+        std::time::Duration::from_secs(10),
+    )
+    .unwrap();
+    for (id, session) in [(10, &second), (11, &first), (12, &first), (13, &second)] {
+        let answer = connection
+            .post(call(id).to_string().as_bytes(), Some(session))
+            .unwrap();
+        let messages = answer
+            .message_texts()
+            // SSE's priming event carries no message.
+            .filter(|text| !text.trim().is_empty())
+            .map(|text| serde_json::from_str(text).unwrap())
+            .collect();
+        answered(id, answer.status, messages);
+    }
+    // An ended session is gone for every thread.
     let ended = http
         .client
         .delete(http.mcp_url())
-        .header("mcp-session-id", &session)
+        .header("mcp-session-id", &first)
         .send()
         .unwrap();
     assert!(ended.status().is_success(), "{}", ended.status());
-    for id in 8..11 {
-        let call = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": "consultar_empresa", "arguments": {"nombre": "Empresa X"}}});
-        let answer = http.post_with(&fresh, &call, Some(&session), &[]).unwrap();
+    for id in 20..23 {
+        let answer = http
+            .post_with(&fresh, &call(id), Some(&first), &[])
+            .unwrap();
         assert_eq!(
             answer.status, 404,
             "call {id} after the end: {}",
             answer.body
         );
     }
+    let answer = connection
+        .post(call(23).to_string().as_bytes(), Some(&first))
+        .unwrap();
+    assert_eq!(answer.status, 404, "{}", answer.body);
 }

@@ -121,10 +121,13 @@ pub(crate) fn router<S: Domain>(
         metrics,
         shutdown,
         server_name,
+        crate::connections::Affinity::default(),
     )
 }
 
-/// [`router`], as an OAuth resource server when `oauth` is given.
+/// [`router`], as an OAuth resource server when `oauth` is given, noting in `affinity` the
+/// thread each session is created on.
+#[allow(clippy::too_many_arguments)] // Each is a separate concern the caller already holds.
 pub(crate) fn router_with_oauth<S: Domain>(
     governed: Governed<S>,
     settings: &HttpSettings,
@@ -133,6 +136,7 @@ pub(crate) fn router_with_oauth<S: Domain>(
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
     server_name: String,
+    affinity: crate::connections::Affinity,
 ) -> Router {
     // The guard's map of tool kinds comes from what Governed offers, so the scope a call needs
     // follows the same annotations as its consent.
@@ -165,6 +169,7 @@ pub(crate) fn router_with_oauth<S: Domain>(
                 Arc::new(Sessions::new(
                     sessions,
                     Arc::new(move |id: &str| ended.session_ended(id)),
+                    affinity,
                 )),
                 config,
             ),
@@ -307,6 +312,7 @@ pub(crate) async fn serve<S: Domain>(
             Some(oauth)
         }
     };
+    let affinity = crate::connections::Affinity::default();
     let app = router_with_oauth(
         governed,
         &settings,
@@ -315,6 +321,7 @@ pub(crate) async fn serve<S: Domain>(
         metrics,
         shutdown.clone(),
         server_name.clone(),
+        affinity.clone(),
     );
     // One thread per core, each with its own runtime, serves the connections handed to it (see
     // `connections`); this runtime's thread is the first of them, and also accepts.
@@ -322,19 +329,19 @@ pub(crate) async fn serve<S: Domain>(
     let (mut listeners, accepting) = crate::connections::spread(
         listener,
         crate::connections::serving_threads(),
+        affinity,
         async move {
             graceful.cancelled().await;
         },
     )?;
+    crate::connections::serving_as(0);
     tokio::spawn(accepting);
     let service = app.into_make_service_with_connect_info::<SocketAddr>();
     let first = listeners.remove(0);
     let mut others = Vec::new();
     for (index, listener) in listeners.into_iter().enumerate() {
         let serving = serve_connections(listener, service.clone(), shutdown.clone());
-        others.push(
-            crate::connections::start_thread(format!("mcp-http-{}", index + 1), serving).await?,
-        );
+        others.push(crate::connections::start_thread(index + 1, serving).await?);
     }
     // A plain line on stderr, whatever the log settings, once every thread is serving:
     // operators and test harnesses read it.
@@ -444,14 +451,21 @@ struct Sessions {
     waiting: Waiting,
     /// [`Domain::session_ended`] of the served domain.
     ended: Arc<dyn Fn(&str) + Send + Sync>,
+    /// The serving thread of each session, for connections that come later.
+    affinity: crate::connections::Affinity,
 }
 
 impl Sessions {
-    fn new(local: LocalSessionManager, ended: Arc<dyn Fn(&str) + Send + Sync>) -> Sessions {
+    fn new(
+        local: LocalSessionManager,
+        ended: Arc<dyn Fn(&str) + Send + Sync>,
+        affinity: crate::connections::Affinity,
+    ) -> Sessions {
         Sessions {
             local,
             waiting: Arc::default(),
             ended,
+            affinity,
         }
     }
 }
@@ -460,8 +474,11 @@ impl SessionManager for Sessions {
     type Error = LocalSessionManagerError;
     type Transport = WorkerTransport<LocalSessionWorker>;
 
+    /// rmcp runs the session's worker, and the service over it, on the thread that creates it.
     async fn create_session(&self) -> Result<(SessionId, Self::Transport), Self::Error> {
-        self.local.create_session().await
+        let created = self.local.create_session().await?;
+        self.affinity.created_here(&created.0);
+        Ok(created)
     }
 
     async fn initialize_session(
@@ -480,6 +497,7 @@ impl SessionManager for Sessions {
     /// session's expiry included, so it is where the domain learns that a session is gone.
     async fn close_session(&self, id: &SessionId) -> Result<(), Self::Error> {
         let closed = self.local.close_session(id).await;
+        self.affinity.ended(id);
         (self.ended)(id);
         closed
     }
