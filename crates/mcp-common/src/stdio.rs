@@ -582,10 +582,12 @@ mod tests {
             runtime.block_on(async { tokio::time::sleep(sleep).await });
             parks.load(std::sync::atomic::Ordering::Relaxed) - before
         };
-        // Within the window: every park returns at once and comes back.
+        // Within the window: every park returns at once and comes back. Each lap yields the
+        // core, so on a loaded machine a lap can take a scheduler slice: 43 laps in 100 ms were
+        // seen with a build running on both cores, thousands on an idle one.
         keep_awake_for(Duration::from_millis(400));
-        let awake = parks_while(Duration::from_millis(20));
-        assert!(awake > 50, "{awake} parks in 20 ms while awake");
+        let awake = parks_while(Duration::from_millis(100));
+        assert!(awake > 10, "{awake} parks in 100 ms while awake");
         // Past it: one park for the whole sleep (a few for a spurious wake-up).
         std::thread::sleep(Duration::from_millis(400));
         let asleep = parks_while(Duration::from_millis(20));
