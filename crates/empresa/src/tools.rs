@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use mcp_common::error::resource_not_found;
-use mcp_common::{Domain, Previews, Probe, ToolError};
+use mcp_common::{Domain, Json, Previews, Probe, ToolError};
 use rmcp::handler::server::router::prompt::PromptRouter;
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::handler::server::wrapper::{Json, Parameters};
+use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::*;
 use rmcp::service::RequestContext;
 use rmcp::{

@@ -7,9 +7,9 @@
 //! retries, circuit breaker, readable errors; [`api`]: the HTTP/JSON client over it), consent
 //! and tool gating ([`gate`], [`governed`]),
 //! the audit trail ([`audit`]), logs and metrics ([`telemetry`], `metrics`), secrets that never
-//! print ([`secret`]) and the schema rules clients rely on ([`schema`]). Only what servers and
-//! mcp-agent use is public; the stdio transport, the governing layer's internals and the metrics
-//! registry are not.
+//! print ([`secret`]), the schema rules clients rely on ([`schema`]) and tools' structured
+//! results ([`Json`]). Only what servers and mcp-agent use is public; the stdio transport, the
+//! governing layer's internals and the metrics registry are not.
 //!
 //! See ARCHITECTURE.md at the top of the repository for how a request flows through it, and its
 //! "Adding a server" checklist.
@@ -20,9 +20,9 @@
 //! ```no_run
 //! use std::sync::Arc;
 //!
-//! use mcp_common::{Domain, ServerIdentity, ToolError};
+//! use mcp_common::{Domain, Json, ServerIdentity, ToolError};
 //! use rmcp::handler::server::router::tool::ToolRouter;
-//! use rmcp::handler::server::wrapper::{Json, Parameters};
+//! use rmcp::handler::server::wrapper::Parameters;
 //! use rmcp::model::{ServerCapabilities, ServerConfig, Tool};
 //! use rmcp::{ServerHandler, tool, tool_handler, tool_router};
 //!
@@ -106,6 +106,7 @@ pub mod grants;
 pub mod health;
 pub mod http;
 pub mod identity;
+mod json;
 pub mod limits;
 mod metrics;
 pub mod oauth;
@@ -128,6 +129,7 @@ pub use gate::ToolKind;
 pub use governed::Domain;
 pub use health::Probe;
 pub use identity::Caller;
+pub use json::Json;
 pub use preview::Previews;
 pub use secret::Secret;
 pub use serve::{ServerIdentity, StartError, run};

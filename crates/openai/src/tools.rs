@@ -9,14 +9,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mcp_common::{Caller, Domain, Probe, ToolError};
+use mcp_common::{Caller, Domain, Json, Probe, ToolError};
 use openai_compat::reasoning::{self, Family};
 use openai_compat::wire::{
     ChatRequest, EmbeddingRequest, JsonSchemaFormat, Message, ModerationRequest, ResponseFormat,
     Usage, ordered_vectors,
 };
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::handler::server::wrapper::{Json, Parameters};
+use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::*;
 use rmcp::service::{Peer, RequestContext};
 use rmcp::{RoleServer, ServerHandler, tool, tool_handler, tool_router};

@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mcp_common::error::resource_not_found;
-use mcp_common::{Domain, Previews, Probe, ToolError};
+use mcp_common::{Domain, Json, Previews, Probe, ToolError};
 use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::handler::server::wrapper::{Json, Parameters};
+use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::*;
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, tool, tool_handler, tool_router};

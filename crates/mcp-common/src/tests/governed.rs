@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use crate::Json;
 use crate::audit::AuditLog;
 use crate::config::AuditDestination;
 use crate::gate::{ConfirmLevel, ToolPolicy};
@@ -16,7 +17,7 @@ use crate::metrics::Metrics;
 use crate::stdio::serve_streams;
 use crate::{Backend, BackendConfig, Failure, Previews, Repeat, Secret, ToolError};
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::handler::server::wrapper::{Json, Parameters};
+use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{ServerCapabilities, ServerConfig, Tool};
 use rmcp::{ServerHandler, tool, tool_handler, tool_router};
 use schemars::JsonSchema;

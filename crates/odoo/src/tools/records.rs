@@ -1,8 +1,8 @@
 //! The generic record tools: search, read, count and aggregate any model, list and describe
 //! models, create, update and delete records, and call allowed methods.
 
-use mcp_common::ToolError;
-use rmcp::handler::server::wrapper::{Json, Parameters};
+use mcp_common::{Json, ToolError};
+use rmcp::handler::server::wrapper::Parameters;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;

@@ -1,7 +1,7 @@
 //! Customers, the account, and search across resources.
 
-use mcp_common::ToolError;
-use rmcp::handler::server::wrapper::{Json, Parameters};
+use mcp_common::{Json, ToolError};
+use rmcp::handler::server::wrapper::Parameters;
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, tool, tool_router};
 use schemars::JsonSchema;

@@ -1,7 +1,7 @@
 //! The catalogue: products, prices and payment links.
 
-use mcp_common::{Previews, ToolError};
-use rmcp::handler::server::wrapper::{Json, Parameters};
+use mcp_common::{Json, Previews, ToolError};
+use rmcp::handler::server::wrapper::Parameters;
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, tool, tool_router};
 use schemars::JsonSchema;

@@ -1,8 +1,8 @@
 //! Calls: read, list, place one (TwiML given, built from text to say, or fetched from a URL),
 //! hang one up.
 
-use mcp_common::ToolError;
-use rmcp::handler::server::wrapper::{Json, Parameters};
+use mcp_common::{Json, ToolError};
+use rmcp::handler::server::wrapper::Parameters;
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, tool, tool_router};
 use schemars::JsonSchema;

@@ -1,7 +1,7 @@
 //! Messages: read, list, send (SMS, MMS, WhatsApp), cancel a scheduled one.
 
-use mcp_common::ToolError;
-use rmcp::handler::server::wrapper::{Json, Parameters};
+use mcp_common::{Json, ToolError};
+use rmcp::handler::server::wrapper::Parameters;
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, tool, tool_router};
 use schemars::JsonSchema;

@@ -1,7 +1,7 @@
 //! Phone numbers: the account's own, and Lookup v2 of any number.
 
-use mcp_common::ToolError;
-use rmcp::handler::server::wrapper::{Json, Parameters};
+use mcp_common::{Json, ToolError};
+use rmcp::handler::server::wrapper::Parameters;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
