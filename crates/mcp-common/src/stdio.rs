@@ -183,11 +183,23 @@ impl<W: AsyncWrite + Unpin> Output<W> {
         }
     }
 
-    /// Writes `line` (which ends with a newline) after anything still unwritten.
-    async fn write_line(&self, line: &[u8]) -> std::io::Result<()> {
+    /// Writes `message` as one line after anything still unwritten. It is serialised straight
+    /// into the output's buffer, whose room stays from one message to the next: no buffer of its
+    /// own to grow (five reallocations for a 3 KB answer) and copy over.
+    async fn write_message(&self, message: &impl serde::Serialize) -> std::io::Result<()> {
         let mut writer = self.writer.lock().await;
-        writer.bytes.extend_from_slice(line);
+        let start = writer.bytes.len();
+        if let Err(error) = serde_json::to_writer(&mut writer.bytes, message) {
+            // Nothing of a message that could not be written goes out.
+            writer.bytes.truncate(start);
+            return Err(error.into());
+        }
+        writer.bytes.push(b'\n');
         let written = writer.flush().await;
+        // One large answer (a big resource) should not hold its size for the session's life.
+        if writer.bytes.is_empty() && writer.bytes.capacity() > KEPT_OUTPUT_BYTES {
+            writer.bytes = Vec::new();
+        }
         if let Err(error) = &written {
             self.remember(error);
         }
@@ -239,6 +251,9 @@ impl<W: AsyncWrite + Unpin> Unwritten<W> {
         self.stream.flush().await
     }
 }
+
+/// The most room the output buffer keeps between messages.
+const KEPT_OUTPUT_BYTES: usize = 64 * 1024;
 
 /// rmcp's transport over a line-oriented pair of streams, with the framing described in the
 /// module.
@@ -421,9 +436,7 @@ where
         let output = self.output.clone();
         let keep_awake = self.keep_awake;
         async move {
-            let mut bytes = serde_json::to_vec(&item)?;
-            bytes.push(b'\n');
-            let written = output.write_line(&bytes).await;
+            let written = output.write_message(&item).await;
             if keep_awake {
                 self::keep_awake();
             }
@@ -594,6 +607,42 @@ mod tests {
         assert!(asleep <= 3, "{asleep} parks in 20 ms past the window");
         let asleep = parks_while(Duration::from_millis(20));
         assert!(asleep <= 3, "{asleep} parks in 20 ms while idle");
+    }
+
+    /// Messages are serialised into the output's own buffer: each goes out as one whole line, one
+    /// that cannot be serialised leaves nothing behind, and a large one does not keep its room.
+    #[tokio::test]
+    async fn messages_are_written_whole_from_the_outputs_buffer() {
+        let (mut reader, writer) = tokio::io::duplex(1 << 20);
+        let output = Output::new(writer);
+        output.write_message(&json!({"id": 1})).await.unwrap();
+        let unserialisable = std::collections::HashMap::from([((1, 2), 3)]);
+        assert!(output.write_message(&unserialisable).await.is_err());
+        let large = "x".repeat(KEPT_OUTPUT_BYTES * 2);
+        output
+            .write_message(&json!({"id": 2, "text": large}))
+            .await
+            .unwrap();
+        {
+            let writer = output.writer.lock().await;
+            assert!(writer.bytes.is_empty());
+            assert!(writer.bytes.capacity() <= KEPT_OUTPUT_BYTES);
+        }
+        output.write_message(&json!({"id": 3})).await.unwrap();
+        drop(output);
+        let mut written = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut reader, &mut written)
+            .await
+            .unwrap();
+        let lines: Vec<Value> = written
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 3, "{written:.200}");
+        assert_eq!(lines[0], json!({"id": 1}));
+        assert_eq!(lines[1]["text"].as_str().map(str::len), Some(large.len()));
+        assert_eq!(lines[2], json!({"id": 3}));
+        assert!(written.ends_with('\n'));
     }
 
     /// A server with rmcp's default answers: the framing under test never reaches it.
