@@ -50,6 +50,18 @@ impl Fixture {
         server
     }
 
+    /// The server over HTTP, with `extra` added to the environment.
+    fn http(&self, extra: &[(&str, &str)]) -> HttpServer {
+        let mut env = self.env();
+        env.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        HttpServer::start(Path::new(env!("CARGO_BIN_EXE_mcp-empresa")), &[], &env).unwrap()
+    }
+
     fn audit(&self) -> Vec<Value> {
         std::fs::read_to_string(self.audit_path())
             .unwrap_or_default()
@@ -498,10 +510,7 @@ fn data_persists_across_restarts_without_reseeding() {
 #[test]
 fn http_with_a_token_serves_tools_and_audits_the_caller() {
     let fixture = Fixture::new();
-    let mut env = fixture.env();
-    env.push(("MCP_AUTH_TOKENS".into(), "alice:alice-token-123456".into()));
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let http = HttpServer::start(Path::new(env!("CARGO_BIN_EXE_mcp-empresa")), &[], &env).unwrap();
+    let http = fixture.http(&[("MCP_AUTH_TOKENS", "alice:alice-token-123456")]);
     let auth = [("authorization", "Bearer alice-token-123456")];
     let (session, _) = http.initialize(&auth).unwrap();
     let result = http
@@ -800,10 +809,7 @@ fn a_database_that_cannot_be_opened_stops_start_up_before_initialize() {
 #[test]
 fn http_sessions_work_whichever_thread_serves_the_connection() {
     let fixture = Fixture::new();
-    let mut env = fixture.env();
-    env.push(("TOKIO_WORKER_THREADS".into(), "3".into()));
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let http = HttpServer::start(Path::new(env!("CARGO_BIN_EXE_mcp-empresa")), &[], &env).unwrap();
+    let http = fixture.http(&[("TOKIO_WORKER_THREADS", "3")]);
     let threads: Vec<String> = std::fs::read_dir(format!("/proc/{}/task", http.pid()))
         .unwrap()
         .filter_map(|task| std::fs::read_to_string(task.unwrap().path().join("comm")).ok())
